@@ -1,0 +1,22 @@
+//! DataStoreModule: session-locked player data, a re-creation of Suphi's DataStore Module.
+//!
+//! The crate is the whole product's logic, with no I/O of its own:
+//!
+//! - [`value`]: the Luau value model every other piece works on;
+//! - [`codec`]: the original's compression text format (`Metadata.Compress`);
+//! - [`usage`]: `Usage()`'s character count, as Roblox's `JSONEncode` would produce;
+//! - [`template`]: reconcile and deep clone.
+//!
+//! Hosts reach it through one of two bindings, each behind a feature: `js` (wasm-bindgen, the
+//! npm package in `pkg/`) and `cabi` (plain C-ABI exports exchanging JSON, for Luau and any other
+//! wasm host). Neither binding decides anything; they convert and forward.
+
+pub mod codec;
+pub mod template;
+pub mod usage;
+pub mod value;
+
+#[cfg(feature = "cabi")]
+pub mod cabi;
+#[cfg(feature = "js")]
+pub mod js;

@@ -1,0 +1,393 @@
+//! The Luau value model: what a DataStore can hold.
+//!
+//! Every host converts its own values into [`Value`] at the boundary (JS objects in `js.rs`,
+//! Luau tables as JSON text through the C ABI) and every core piece (codec, usage, template,
+//! session) works on this one type. A `Value` is always storable: the constructors below reject
+//! NaN, ±∞, holes in arrays and the other things a DataStore cannot hold, naming the path of the
+//! offending value, so nothing is ever silently dropped later.
+
+use indexmap::IndexMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+/// An insertion-ordered Luau table (the hash part; sequences are [`Value::Array`]).
+pub type Table = IndexMap<Key, Value>;
+
+/// A Luau value that a DataStore can hold.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum Value {
+    #[default]
+    Nil,
+    Bool(bool),
+    /// Always finite.
+    Number(f64),
+    String(String),
+    /// A Luau sequence `{v1, v2, …}`. An empty one behaves as an empty table.
+    Array(Vec<Value>),
+    /// Any other table: string, number or boolean keys, in insertion order.
+    Table(Table),
+}
+
+/// A Luau table key. Numbers are finite; `0` and `-0` are the same key, as in Luau.
+#[derive(Clone, Debug)]
+pub enum Key {
+    String(String),
+    Number(f64),
+    Bool(bool),
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Key::String(a), Key::String(b)) => a == b,
+            (Key::Number(a), Key::Number(b)) => a == b,
+            (Key::Bool(a), Key::Bool(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Key {}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            Key::String(s) => {
+                0u8.hash(state);
+                s.hash(state);
+            }
+            Key::Number(n) => {
+                1u8.hash(state);
+                // -0 and 0 are equal keys, so they must hash alike.
+                let n = if *n == 0.0 { 0.0 } else { *n };
+                n.to_bits().hash(state);
+            }
+            Key::Bool(b) => {
+                2u8.hash(state);
+                b.hash(state);
+            }
+        }
+    }
+}
+
+impl From<&str> for Key {
+    fn from(s: &str) -> Self {
+        Key::String(s.to_owned())
+    }
+}
+
+impl Key {
+    /// The key as Luau's `tostring` prints it: how a host without number keys (JS objects,
+    /// JSON) names it.
+    pub fn to_luau_string(&self) -> String {
+        match self {
+            Key::String(s) => s.clone(),
+            Key::Number(n) => luau_number_to_string(*n),
+            Key::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+/// Luau's `tostring(number)`: the shortest text that reads back as the same f64.
+pub fn luau_number_to_string(n: f64) -> String {
+    if n == 0.0 {
+        return if n.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        return format!("{}", n as i64);
+    }
+    let text = format!("{n:e}");
+    // Rust prints `1e20` / `1.5e-7`; Luau prints `1e+20` / `1.5e-07`.
+    match text.split_once('e') {
+        Some((mantissa, exp)) => {
+            let (sign, digits) = match exp.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', exp),
+            };
+            let exp_num: i32 = digits.parse().unwrap_or(0);
+            if (-5..15).contains(&(if sign == '-' { -exp_num } else { exp_num })) {
+                format!("{n}")
+            } else {
+                format!("{mantissa}e{sign}{digits:0>2}")
+            }
+        }
+        None => text,
+    }
+}
+
+impl Value {
+    /// Luau's `type()` name, for messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Nil => "nil",
+            Value::Bool(_) => "boolean",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) | Value::Table(_) => "table",
+        }
+    }
+
+    pub fn is_table(&self) -> bool {
+        matches!(self, Value::Array(_) | Value::Table(_))
+    }
+
+    /// Reads JSON text (the C-ABI and test-vector form): objects are tables with string keys,
+    /// arrays are sequences. `null` is nil at the top and an absent key inside an object; inside
+    /// an array it is a hole and rejected.
+    pub fn from_json_str(text: &str, root: &str) -> Result<Value, ValueError> {
+        let json: serde_json::Value = serde_json::from_str(text).map_err(|e| ValueError {
+            path: root.to_owned(),
+            message: format!("invalid JSON: {e}"),
+        })?;
+        let mut path = Path::new(root);
+        Value::from_json(&json, &mut path)
+    }
+
+    /// Converts a parsed JSON value; see [`Value::from_json_str`].
+    pub fn from_json(json: &serde_json::Value, path: &mut Path) -> Result<Value, ValueError> {
+        Ok(match json {
+            serde_json::Value::Null => Value::Nil,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => match n.as_f64() {
+                Some(f) if f.is_finite() => Value::Number(f),
+                _ => return Err(path.error(format!("the number {n} cannot be stored"))),
+            },
+            serde_json::Value::String(s) => Value::String(s.clone()),
+            serde_json::Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    path.push_index(i);
+                    if item.is_null() {
+                        return Err(path.error(
+                            "null inside an array cannot be stored (Luau arrays have no holes)"
+                                .into(),
+                        ));
+                    }
+                    out.push(Value::from_json(item, path)?);
+                    path.pop();
+                }
+                Value::Array(out)
+            }
+            serde_json::Value::Object(map) => {
+                let mut out = Table::with_capacity(map.len());
+                for (k, v) in map {
+                    if v.is_null() {
+                        continue;
+                    }
+                    path.push_key(k);
+                    let v = Value::from_json(v, path)?;
+                    path.pop();
+                    out.insert(Key::String(k.clone()), v);
+                }
+                Value::Table(out)
+            }
+        })
+    }
+
+    /// JSON text of this value. Table keys become their Luau `tostring` text; nil is `null`.
+    pub fn to_json_string(&self) -> String {
+        let mut out = String::new();
+        self.write_json(&mut out);
+        out
+    }
+
+    fn write_json(&self, out: &mut String) {
+        match self {
+            Value::Nil => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Number(n) => write_json_number(*n, out),
+            Value::String(s) => write_json_string(s, out),
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    item.write_json(out);
+                }
+                out.push(']');
+            }
+            Value::Table(map) => {
+                out.push('{');
+                for (i, (k, v)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_json_string(&k.to_luau_string(), out);
+                    out.push(':');
+                    v.write_json(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+}
+
+/// A JSON number that `JSON.parse` and serde read back as the same f64 (shortest round trip).
+fn write_json_number(n: f64, out: &mut String) {
+    use std::fmt::Write;
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        if n == 0.0 && n.is_sign_negative() {
+            out.push_str("-0");
+        } else {
+            let _ = write!(out, "{}", n as i64);
+        }
+    } else {
+        // Rust's `{:e}`/`{}` both round-trip; `{:e}` keeps huge and tiny numbers short.
+        let _ = write!(out, "{n:e}");
+    }
+}
+
+fn write_json_string(s: &str, out: &mut String) {
+    use std::fmt::Write;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A value that cannot be stored, with the path to it (`Value.Inventory[3]: NaN cannot be
+/// stored`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValueError {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ValueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+impl std::error::Error for ValueError {}
+
+/// The path to the value being visited, rendered only when an error needs it.
+#[derive(Clone, Debug)]
+pub struct Path {
+    segments: Vec<Segment>,
+}
+
+#[derive(Clone, Debug)]
+enum Segment {
+    Root(String),
+    Index(usize),
+    Key(String),
+}
+
+impl Path {
+    pub fn new(root: &str) -> Path {
+        Path {
+            segments: vec![Segment::Root(root.to_owned())],
+        }
+    }
+
+    pub fn push_index(&mut self, index: usize) {
+        self.segments.push(Segment::Index(index));
+    }
+
+    pub fn push_key(&mut self, key: &str) {
+        self.segments.push(Segment::Key(key.to_owned()));
+    }
+
+    pub fn pop(&mut self) {
+        if self.segments.len() > 1 {
+            self.segments.pop();
+        }
+    }
+
+    pub fn depth(&self) -> usize {
+        self.segments.len() - 1
+    }
+
+    pub fn error(&self, message: String) -> ValueError {
+        ValueError {
+            path: self.to_string(),
+            message,
+        }
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for segment in &self.segments {
+            match segment {
+                Segment::Root(r) => f.write_str(r)?,
+                Segment::Index(i) => write!(f, "[{i}]")?,
+                Segment::Key(k) if is_identifier(k) => write!(f, ".{k}")?,
+                Segment::Key(k) => write!(f, "[{k:?}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_identifier(k: &str) -> bool {
+    let mut chars = k.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trip_keeps_key_order() {
+        let v = Value::from_json_str(r#"{"b":1,"a":[true,"x",{"c":0.5}]}"#, "Value").unwrap();
+        assert_eq!(v.to_json_string(), r#"{"b":1,"a":[true,"x",{"c":5e-1}]}"#);
+    }
+
+    #[test]
+    fn null_in_array_is_rejected_with_its_path() {
+        let err = Value::from_json_str(r#"{"Inventory":[1,2,3,null]}"#, "Value").unwrap_err();
+        assert_eq!(err.path, "Value.Inventory[3]");
+        assert!(err
+            .to_string()
+            .starts_with("Value.Inventory[3]: null inside an array"));
+    }
+
+    #[test]
+    fn null_object_field_is_an_absent_key() {
+        let v = Value::from_json_str(r#"{"a":null,"b":1}"#, "Value").unwrap();
+        assert_eq!(v.to_json_string(), r#"{"b":1}"#);
+    }
+
+    #[test]
+    fn odd_keys_are_quoted_in_paths() {
+        let mut p = Path::new("Value");
+        p.push_key("key with space");
+        p.push_index(0);
+        assert_eq!(p.to_string(), r#"Value["key with space"][0]"#);
+    }
+
+    #[test]
+    fn zero_and_negative_zero_are_one_key() {
+        let mut t = Table::new();
+        t.insert(Key::Number(0.0), Value::Bool(true));
+        assert_eq!(t.get(&Key::Number(-0.0)), Some(&Value::Bool(true)));
+    }
+
+    #[test]
+    fn luau_tostring_of_numbers() {
+        assert_eq!(luau_number_to_string(1087.0), "1087");
+        assert_eq!(luau_number_to_string(-0.0), "-0");
+        assert_eq!(luau_number_to_string(0.5), "0.5");
+        assert_eq!(luau_number_to_string(1e20), "1e+20");
+    }
+}
