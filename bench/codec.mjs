@@ -1,0 +1,70 @@
+// `make bench` (codec part): compress+decompress throughput natively, in wasm from Node, and
+// JSON.stringify+JSON.parse of the same data in Node, as one table with ratios.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { compress, decompress } from "../pkg/index.mjs";
+import { playerData, SIZES } from "./corpus.mjs";
+
+const root = new URL("../", import.meta.url);
+const corpusDir = new URL("target/bench-corpus/", root);
+mkdirSync(corpusDir, { recursive: true });
+
+/** Mean milliseconds per call of `fn`, after warm-up, over at least `budgetMs` of work. */
+function time(fn, budgetMs = 400) {
+  for (let i = 0; i < 3; i++) fn();
+  let n = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  while (elapsed < budgetMs || n < 5) {
+    fn();
+    n++;
+    elapsed = performance.now() - start;
+  }
+  return elapsed / n;
+}
+
+const corpus = SIZES.map(([label, bytes]) => {
+  const value = playerData(bytes);
+  const json = JSON.stringify(value);
+  const file = new URL(`${bytes}.json`, corpusDir);
+  writeFileSync(file, json);
+  return { label, value, json, file };
+});
+
+// Native numbers from the Rust example, on the very same files.
+const native = JSON.parse(
+  execFileSync("cargo", ["run", "--quiet", "--release", "--example", "bench_codec", "--", ...corpus.map((c) => c.file.pathname)], {
+    cwd: root,
+    encoding: "utf8",
+  }),
+);
+
+const rows = [];
+for (const [i, c] of corpus.entries()) {
+  const text = compress(c.value);
+  const wasmC = time(() => compress(c.value));
+  const wasmD = time(() => decompress(text));
+  const jsonS = time(() => JSON.stringify(c.value));
+  const jsonP = time(() => JSON.parse(c.json));
+  const n = native[i];
+  rows.push({
+    size: c.label,
+    "JSON chars": c.json.length,
+    "compressed": text.length,
+    "native c+d ms": (n.compress_ms + n.decompress_ms).toFixed(3),
+    "wasm c ms": wasmC.toFixed(3),
+    "wasm d ms": wasmD.toFixed(3),
+    "wasm c+d ms": (wasmC + wasmD).toFixed(3),
+    "JSON s+p ms": (jsonS + jsonP).toFixed(3),
+    "wasm / JSON": ((wasmC + wasmD) / (jsonS + jsonP)).toFixed(2),
+    "wasm MB/s": ((2 * c.json.length) / 1e6 / ((wasmC + wasmD) / 1e3)).toFixed(0),
+    "native MB/s": ((2 * c.json.length) / 1e6 / ((n.compress_ms + n.decompress_ms) / 1e3)).toFixed(0),
+  });
+}
+console.log("Codec throughput (c = compress, d = decompress; target: wasm / JSON <= 1.5)");
+console.table(rows);
+const wasm = readFileSync(new URL("pkg/web/datastore_module_bg.wasm", root));
+console.log(
+  `JS wasm: ${(wasm.length / 1024).toFixed(1)} KiB, ${(gzipSync(wasm, { level: 9 }).length / 1024).toFixed(1)} KiB gzipped (target <= 150 KiB)`,
+);

@@ -1,0 +1,36 @@
+/**
+ * The original module's compression format, over the wasm core (same bytes as Luau's).
+ * Conversion of JS values and every rule live in Rust; this file gives the functions their
+ * public shape.
+ */
+
+/** @param {typeof import("../web/datastore_module.js")} wasm */
+export function bindCodec(wasm) {
+  /**
+   * @param {unknown} value
+   * @param {{ Level?: number, Decimals?: number, Safety?: boolean }} [options]
+   * @returns {string}
+   */
+  function compress(value, options) {
+    return wasm.compress(value, options);
+  }
+
+  /**
+   * @param {string} text
+   * @param {{ Decimals?: number }} [options]
+   * @returns {unknown}
+   */
+  function decompress(text, options) {
+    if (typeof text !== "string") {
+      throw new TypeError(`decompress: expected a string, got ${describe(text)}`);
+    }
+    const json = wasm.decompressToJson(text, options);
+    return json === undefined ? undefined : JSON.parse(json);
+  }
+
+  return { compress, decompress };
+}
+
+function describe(value) {
+  return value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
+}
