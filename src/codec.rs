@@ -1,1 +1,1057 @@
-//! placeholder
+//! The original module's compression text format (behaviour.md §9), byte for byte.
+//!
+//! A session compresses its value when `Metadata.Compress` is a table: [`Settings`] reads that
+//! table, [`compress`] writes the text that goes to the DataStore and [`decompress`] reads it
+//! back on load. Stores written by live Roblox servers hold this exact text, so every rule here
+//! copies the original's f64 arithmetic; where the original loses or corrupts data (D9) we
+//! refuse with an error that names the offending value instead.
+//!
+//! Decisions beyond the original (behaviour.md leaves them to the port):
+//!
+//! - `Value::Nil` at the top encodes as `""` (the original emits nothing for nil) and `""`
+//!   decodes back to nil, so nil round-trips.
+//! - A `Value::Table` whose live keys are exactly the numbers `1..=n`, in any insertion order,
+//!   is a Luau sequence (`#t == n`): it is written exactly like the `Value::Array` with the same
+//!   elements, in index order. Any other non-empty table is written as `*` pairs in insertion
+//!   order, so mixed tables are lossless at Level 2 too (D9).
+//! - A `nil` value inside a `Value::Table` is an absent key (Luau's `t[k] = nil`) and is skipped;
+//!   `nil` inside a `Value::Array` is a hole and is rejected.
+//! - Containers may nest [`MAX_DEPTH`] deep, when encoding and when decoding; deeper input is an
+//!   error, so neither direction (nor dropping the result) can exhaust the stack.
+//! - The decoder accepts whatever the original accepts with the same result. Where the original
+//!   raised an error we return one for a digit byte outside the alphabet, a table used as a key,
+//!   a number that is not finite, or nesting beyond [`MAX_DEPTH`]; a `*` table whose key has no
+//!   value because the text ended (where the original hit nil arithmetic) simply closes.
+
+use crate::value::{Key, Path, Table, Value};
+use std::fmt;
+
+/// How deep containers may nest, in both directions.
+pub const MAX_DEPTH: usize = 512;
+
+/// The `Metadata.Compress` settings that matter when encoding.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// `Level` is exactly the number 2: non-empty sequences are written as `|` arrays.
+    pub array_mode: bool,
+    /// The `Decimals` setting; non-integers are stored as `round(v × 10^decimals)`.
+    pub decimals: f64,
+    /// Only `Safety == true` (or nil) replaces DEL bytes in strings with spaces.
+    pub safety: bool,
+}
+
+impl Default for Settings {
+    /// `{Level = 2, Decimals = 3, Safety = true}`, the original's defaults.
+    fn default() -> Self {
+        Settings {
+            array_mode: true,
+            decimals: 3.0,
+            safety: true,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads `Metadata.Compress` the way the original's save does (§7.2, §9.1):
+    /// `Level or 2` (only the number 2 means array mode, so `nil` and `false` do too),
+    /// `Decimals or 3` (any other non-number is an error here, where Luau would coerce or fail),
+    /// and `Safety` on when nil or `true`, off for any other value.
+    pub fn from_compress_table(compress: &Value) -> Result<Settings, CodecError> {
+        let get = |name: &str| -> &Value {
+            match compress {
+                Value::Table(t) => t.get(&Key::String(name.to_owned())).unwrap_or(&Value::Nil),
+                _ => &Value::Nil,
+            }
+        };
+        if !compress.is_table() {
+            return Err(CodecError::new(format!(
+                "Metadata.Compress must be a table, got a {}",
+                compress.type_name()
+            )));
+        }
+        let array_mode = match get("Level") {
+            Value::Nil | Value::Bool(false) => true,
+            Value::Number(level) => *level == 2.0,
+            _ => false,
+        };
+        let decimals = match get("Decimals") {
+            Value::Nil | Value::Bool(false) => 3.0,
+            Value::Number(d) => *d,
+            other => {
+                return Err(CodecError::new(format!(
+                    "Metadata.Compress.Decimals must be a number, got a {}",
+                    other.type_name()
+                )))
+            }
+        };
+        let safety = matches!(get("Safety"), Value::Nil | Value::Bool(true));
+        Ok(Settings {
+            array_mode,
+            decimals,
+            safety,
+        })
+    }
+}
+
+/// Why a value could not be compressed (with the path to it) or a text could not be
+/// decompressed (with the byte offset).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodecError {
+    pub message: String,
+}
+
+impl CodecError {
+    fn new(message: String) -> CodecError {
+        CodecError { message }
+    }
+
+    fn corrupt(offset: usize, what: &str) -> CodecError {
+        CodecError::new(format!("corrupt compressed data at byte {offset}: {what}"))
+    }
+}
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CodecError {}
+
+const DEL: u8 = 0x7F;
+
+/// Digit index → byte (§9.3), least significant digit first.
+const ALPHABET: &[u8; 83] =
+    b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!$%&',./:;=?@[]^_`{}~";
+
+/// Byte classes for the decoder: a digit's index, or one of these markers.
+const TAG: u8 = 0xFE;
+const NOT_A_DIGIT: u8 = 0xFF;
+
+const CLASS: [u8; 256] = {
+    let mut class = [NOT_A_DIGIT; 256];
+    let mut i = 0;
+    while i < ALPHABET.len() {
+        class[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    let tags = b"-+<>()#|*\x7f";
+    let mut i = 0;
+    while i < tags.len() {
+        class[tags[i] as usize] = TAG;
+        i += 1;
+    }
+    class
+};
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+/// Encodes `value` as the original's `Compress(value, level, 10 ^ decimals, safety)` would,
+/// except that what the original would lose or corrupt (D9) is an error naming its path.
+pub fn compress(value: &Value, settings: &Settings) -> Result<String, CodecError> {
+    let mut encoder = Encoder {
+        out: Vec::with_capacity(256),
+        scale: 10f64.powf(settings.decimals),
+        array_mode: settings.array_mode,
+        safety: settings.safety,
+    };
+    match encoder.value(value, 0) {
+        Ok(()) => {}
+        Err(err) => return Err(err.into_codec_error()),
+    }
+    // Only whole UTF-8 strings and ASCII are ever written, so this cannot fail.
+    String::from_utf8(encoder.out)
+        .map_err(|_| CodecError::new("internal error: the encoder wrote invalid UTF-8".into()))
+}
+
+struct Encoder {
+    out: Vec<u8>,
+    scale: f64,
+    array_mode: bool,
+    safety: bool,
+}
+
+/// An encoding error on its way up: the path is collected innermost first, only on failure, so
+/// the success path never builds path strings.
+struct EncodeError {
+    reversed_path: Vec<Step>,
+    message: String,
+}
+
+enum Step {
+    Index(usize),
+    Key(String),
+}
+
+impl EncodeError {
+    fn new(message: String) -> EncodeError {
+        EncodeError {
+            reversed_path: Vec::new(),
+            message,
+        }
+    }
+
+    fn at(mut self, step: Step) -> EncodeError {
+        self.reversed_path.push(step);
+        self
+    }
+
+    fn into_codec_error(self) -> CodecError {
+        let mut path = Path::new("Value");
+        for step in self.reversed_path.iter().rev() {
+            match step {
+                Step::Index(i) => path.push_index(*i),
+                Step::Key(k) => path.push_key(k),
+            }
+        }
+        CodecError::new(path.error(self.message).to_string())
+    }
+}
+
+/// Element i of a table keyed `1..=n` is the key i + 1.
+fn number_key_step(i: usize) -> Step {
+    Step::Key(crate::value::luau_number_to_string((i + 1) as f64))
+}
+
+/// How a non-empty table is written.
+enum Shape {
+    /// Keys exactly `1..=n` in insertion order.
+    SequenceInOrder(usize),
+    /// Keys exactly `1..=n` in another order.
+    SequenceShuffled(usize),
+    /// Anything else: `*` pairs in insertion order.
+    Pairs,
+}
+
+fn table_shape(table: &Table) -> Shape {
+    let mut n = 0usize;
+    for value in table.values() {
+        if !matches!(value, Value::Nil) {
+            n += 1;
+        }
+    }
+    if n == 0 {
+        return Shape::Pairs;
+    }
+    let mut in_order = true;
+    let mut expected = 1.0;
+    for (key, value) in table {
+        if matches!(value, Value::Nil) {
+            continue;
+        }
+        match key {
+            // Keys are unique, so n distinct integers in 1..=n are exactly 1..=n.
+            Key::Number(k) if *k >= 1.0 && *k <= n as f64 && k.fract() == 0.0 => {
+                in_order &= *k == expected;
+                expected += 1.0;
+            }
+            _ => return Shape::Pairs,
+        }
+    }
+    if in_order {
+        Shape::SequenceInOrder(n)
+    } else {
+        Shape::SequenceShuffled(n)
+    }
+}
+
+impl Encoder {
+    fn value(&mut self, value: &Value, depth: usize) -> Result<(), EncodeError> {
+        match value {
+            Value::Nil => Ok(()),
+            Value::Bool(b) => {
+                self.out.push(if *b { b'+' } else { b'-' });
+                Ok(())
+            }
+            Value::Number(n) => self.number(*n),
+            Value::String(s) => self.string(s),
+            Value::Array(items) => {
+                let depth = self.enter(depth)?;
+                self.sequence(items.len(), |i| items.get(i), Step::Index, depth)
+            }
+            Value::Table(table) => {
+                let depth = self.enter(depth)?;
+                match table_shape(table) {
+                    Shape::SequenceInOrder(n) => {
+                        let mut values = table.values().filter(|v| !matches!(v, Value::Nil));
+                        self.sequence(n, |_| values.next(), number_key_step, depth)
+                    }
+                    Shape::SequenceShuffled(n) => self.sequence(
+                        n,
+                        |i| table.get(&Key::Number((i + 1) as f64)),
+                        number_key_step,
+                        depth,
+                    ),
+                    Shape::Pairs => self.pairs(table, depth),
+                }
+            }
+        }
+    }
+
+    fn enter(&self, depth: usize) -> Result<usize, EncodeError> {
+        if depth >= MAX_DEPTH {
+            return Err(EncodeError::new(format!(
+                "tables nested more than {MAX_DEPTH} deep cannot be stored"
+            )));
+        }
+        Ok(depth + 1)
+    }
+
+    /// A sequence of `n` elements, `element(i)` for i in 0..n, in index order; `step(i)` names
+    /// element i in an error's path.
+    fn sequence<'v>(
+        &mut self,
+        n: usize,
+        mut element: impl FnMut(usize) -> Option<&'v Value>,
+        step: fn(usize) -> Step,
+        depth: usize,
+    ) -> Result<(), EncodeError> {
+        if n == 0 {
+            self.out.extend_from_slice(b"*\x7f");
+            return Ok(());
+        }
+        self.out.push(if self.array_mode { b'|' } else { b'*' });
+        for i in 0..n {
+            let item = element(i).unwrap_or(&Value::Nil);
+            if matches!(item, Value::Nil) {
+                return Err(EncodeError::new(
+                    "nil inside an array cannot be stored (Luau arrays have no holes)".into(),
+                )
+                .at(step(i)));
+            }
+            if !self.array_mode {
+                self.out.push(b'>');
+                self.digits((i + 1) as f64);
+            }
+            self.value(item, depth).map_err(|e| e.at(step(i)))?;
+        }
+        self.out.push(DEL);
+        Ok(())
+    }
+
+    fn pairs(&mut self, table: &Table, depth: usize) -> Result<(), EncodeError> {
+        self.out.push(b'*');
+        for (key, value) in table {
+            if matches!(value, Value::Nil) {
+                continue;
+            }
+            let step = || Step::Key(key.to_luau_string());
+            match key {
+                Key::String(s) => self
+                    .string(s)
+                    .map_err(|e| EncodeError::new(format!("the key {s:?}: {}", e.message)))?,
+                Key::Number(n) => self.number(*n).map_err(|e| {
+                    EncodeError::new(format!("the key {}: {}", key.to_luau_string(), e.message))
+                })?,
+                Key::Bool(b) => self.out.push(if *b { b'+' } else { b'-' }),
+            }
+            self.value(value, depth).map_err(|e| e.at(step()))?;
+        }
+        self.out.push(DEL);
+        Ok(())
+    }
+
+    fn number(&mut self, n: f64) -> Result<(), EncodeError> {
+        if n.is_nan() {
+            return Err(EncodeError::new("NaN cannot be stored".into()));
+        }
+        if n.is_infinite() {
+            return Err(EncodeError::new(format!("{n} cannot be stored")));
+        }
+        // Luau `n % 1 == 0`.
+        if n - n.floor() == 0.0 {
+            if n < 0.0 {
+                self.out.push(b'<');
+                self.digits(-n);
+            } else {
+                self.out.push(b'>');
+                self.digits(n);
+            }
+        } else {
+            let (tag, scaled) = if n < 0.0 {
+                (b'(', (-n * self.scale).round())
+            } else {
+                (b')', (n * self.scale).round())
+            };
+            if !scaled.is_finite() {
+                return Err(EncodeError::new(format!(
+                    "{n} cannot be stored with this Decimals setting (the scaled number is not finite)"
+                )));
+            }
+            self.out.push(tag);
+            self.digits(scaled);
+        }
+        Ok(())
+    }
+
+    /// Little-endian base 83 with Luau's f64 `%` (§9.4). `n` is finite and >= 0, so the loop
+    /// runs at most ~162 times.
+    fn digits(&mut self, mut n: f64) {
+        if n == 0.0 {
+            self.out.push(b'0');
+            return;
+        }
+        while n > 0.0 {
+            let quotient = (n / 83.0).floor();
+            let digit = n - quotient * 83.0;
+            // Above 2^53 the f64 formula can give a digit outside 0..=82; the original appends
+            // nothing then, and so do we.
+            if (0.0..=82.0).contains(&digit) && digit.fract() == 0.0 {
+                self.out.push(ALPHABET[digit as usize]);
+            }
+            n = quotient;
+        }
+    }
+
+    fn string(&mut self, s: &str) -> Result<(), EncodeError> {
+        let bytes = s.as_bytes();
+        self.out.push(b'#');
+        if bytes.contains(&DEL) {
+            if !self.safety {
+                return Err(EncodeError::new(
+                    "a string containing DEL (0x7F) cannot be stored with Safety off".into(),
+                ));
+            }
+            self.out
+                .extend(bytes.iter().map(|&b| if b == DEL { b' ' } else { b }));
+        } else {
+            self.out.extend_from_slice(bytes);
+        }
+        self.out.push(DEL);
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+
+/// Decodes text written by [`compress`] or by the original, as the original's `Decompress(text,
+/// 10 ^ decimals)` does (§9.6): bytes before a tag are skipped, only the first value counts and
+/// `""` is nil. Errors name the byte offset (0-based) where the data stops making sense.
+pub fn decompress(text: &str, decimals: f64) -> Result<Value, CodecError> {
+    Decoder {
+        text,
+        bytes: text.as_bytes(),
+        pos: 0,
+        scale: 10f64.powf(decimals),
+    }
+    .run()
+}
+
+struct Decoder<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    scale: f64,
+}
+
+enum Token {
+    Value(Value),
+    OpenArray,
+    OpenTable,
+    /// A DEL where a value was expected: nil, which closes a container.
+    Nil,
+    /// No tag left, or a string without its DEL (at this offset): the original returns nil
+    /// with no position, and its caller, if any, can't go on.
+    End(usize),
+}
+
+enum Frame {
+    Array(Vec<Value>),
+    Table {
+        table: Table,
+        /// A key read, waiting for its value.
+        key: Option<Key>,
+        /// Some entries were set to nil (kept as `Value::Nil` so their removal is O(1)).
+        removed: bool,
+        offset: usize,
+    },
+}
+
+impl Decoder<'_> {
+    /// An explicit stack instead of recursion, so hostile input can't overflow ours.
+    fn run(mut self) -> Result<Value, CodecError> {
+        let mut stack: Vec<Frame> = Vec::new();
+        loop {
+            let offset = self.pos;
+            let mut item = match self.token()? {
+                Token::Value(v) => Some(v),
+                Token::Nil => None,
+                Token::End(at) => return end(stack, at),
+                Token::OpenArray | Token::OpenTable if stack.len() >= MAX_DEPTH => {
+                    return Err(CodecError::corrupt(
+                        self.pos - 1,
+                        &format!("tables nested more than {MAX_DEPTH} deep"),
+                    ));
+                }
+                Token::OpenArray => {
+                    stack.push(Frame::Array(Vec::new()));
+                    continue;
+                }
+                Token::OpenTable => {
+                    stack.push(Frame::Table {
+                        table: Table::new(),
+                        key: None,
+                        removed: false,
+                        offset: self.pos - 1,
+                    });
+                    continue;
+                }
+            };
+            // Hand the value (or nil) to the innermost open container; nil closes it, and the
+            // closed container is then handed to its parent.
+            loop {
+                match stack.last_mut() {
+                    None => return Ok(item.unwrap_or(Value::Nil)),
+                    Some(Frame::Array(items)) => match item {
+                        Some(v) => {
+                            items.push(v);
+                            break;
+                        }
+                        None => item = stack.pop().map(finish),
+                    },
+                    Some(Frame::Table {
+                        table,
+                        key,
+                        removed,
+                        offset: table_offset,
+                    }) => match (key.take(), item) {
+                        (None, None) => item = stack.pop().map(finish),
+                        (None, Some(k)) => {
+                            *key = Some(to_key(k, offset, *table_offset)?);
+                            break;
+                        }
+                        (Some(k), Some(v)) => {
+                            table.insert(k, v);
+                            break;
+                        }
+                        (Some(k), None) => {
+                            if let Some(slot) = table.get_mut(&k) {
+                                *slot = Value::Nil;
+                                *removed = true;
+                            }
+                            break;
+                        }
+                    },
+                }
+            }
+        }
+    }
+
+    fn token(&mut self) -> Result<Token, CodecError> {
+        let bytes = self.bytes;
+        let start = self.pos;
+        let Some(found) = bytes
+            .get(start..)
+            .and_then(|rest| rest.iter().position(|&b| CLASS[b as usize] == TAG))
+        else {
+            self.pos = bytes.len();
+            return Ok(Token::End(bytes.len()));
+        };
+        let at = start + found;
+        self.pos = at + 1;
+        let tag = bytes.get(at).copied().unwrap_or(DEL);
+        Ok(match tag {
+            b'-' => Token::Value(Value::Bool(false)),
+            b'+' => Token::Value(Value::Bool(true)),
+            b'>' | b'<' | b')' | b'(' => {
+                let n = self.digits()?;
+                let n = match tag {
+                    b'>' => n,
+                    b'<' => -n,
+                    b')' => n / self.scale,
+                    _ => -n / self.scale,
+                };
+                if !n.is_finite() {
+                    return Err(CodecError::corrupt(at, "the number is not finite"));
+                }
+                Token::Value(Value::Number(n))
+            }
+            b'#' => {
+                let from = self.pos;
+                match bytes
+                    .get(from..)
+                    .and_then(|rest| rest.iter().position(|&b| b == DEL))
+                {
+                    Some(len) => {
+                        self.pos = from + len + 1;
+                        // `#` and DEL are ASCII, so both ends are char boundaries.
+                        match self.text.get(from..from + len) {
+                            Some(s) => Token::Value(Value::String(s.to_owned())),
+                            None => return Err(CodecError::corrupt(at, "the string is not UTF-8")),
+                        }
+                    }
+                    None => {
+                        self.pos = bytes.len();
+                        Token::End(at)
+                    }
+                }
+            }
+            b'|' => Token::OpenArray,
+            b'*' => Token::OpenTable,
+            _ => Token::Nil,
+        })
+    }
+
+    /// The run of non-tag bytes after a number tag, as little-endian base 83 in f64 (§9.4).
+    fn digits(&mut self) -> Result<f64, CodecError> {
+        let mut number = 0.0;
+        let mut power = 1.0;
+        while let Some(&b) = self.bytes.get(self.pos) {
+            let class = CLASS[b as usize];
+            if class == TAG {
+                break;
+            }
+            if class == NOT_A_DIGIT {
+                return Err(CodecError::corrupt(
+                    self.pos,
+                    &format!("byte 0x{b:02x} is not a base-83 digit"),
+                ));
+            }
+            number += f64::from(class) * power;
+            power *= 83.0;
+            self.pos += 1;
+        }
+        Ok(number)
+    }
+}
+
+/// The text ended where a value was expected (§9.6 with `e = nil`). The innermost container
+/// reads that as its end, like a DEL, but the original returned no position with it, so any
+/// step after that one failed on nil arithmetic: the container around it, or the next key after
+/// a key whose value is missing. We stop at the same places, so truncated data is never taken
+/// for less data where the original refused it.
+fn end(mut stack: Vec<Frame>, at: usize) -> Result<Value, CodecError> {
+    match stack.pop() {
+        None => Ok(Value::Nil),
+        Some(_) if !stack.is_empty() => Err(CodecError::corrupt(
+            at,
+            "the text ends inside a nested table",
+        )),
+        Some(Frame::Table { key: Some(_), .. }) => Err(CodecError::corrupt(
+            at,
+            "the text ends where the value of a key should be",
+        )),
+        Some(frame) => Ok(finish(frame)),
+    }
+}
+
+fn to_key(value: Value, offset: usize, table_offset: usize) -> Result<Key, CodecError> {
+    Ok(match value {
+        Value::String(s) => Key::String(s),
+        Value::Number(n) => Key::Number(n),
+        Value::Bool(b) => Key::Bool(b),
+        Value::Nil | Value::Array(_) | Value::Table(_) => {
+            return Err(CodecError::corrupt(
+                offset,
+                &format!("a table is used as a key in the table at byte {table_offset}"),
+            ))
+        }
+    })
+}
+
+/// A closed container as a value: a `*` table whose keys are exactly `1..=n` is a sequence.
+fn finish(frame: Frame) -> Value {
+    match frame {
+        Frame::Array(items) if items.is_empty() => Value::Table(Table::new()),
+        Frame::Array(items) => Value::Array(items),
+        Frame::Table {
+            mut table, removed, ..
+        } => {
+            if removed {
+                table.retain(|_, v| !matches!(v, Value::Nil));
+            }
+            match table_shape(&table) {
+                Shape::SequenceInOrder(_) => Value::Array(table.into_values().collect()),
+                Shape::SequenceShuffled(_) => {
+                    let mut items: Vec<(f64, Value)> = table
+                        .into_iter()
+                        .map(|(k, v)| match k {
+                            Key::Number(n) => (n, v),
+                            _ => (0.0, v),
+                        })
+                        .collect();
+                    items.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+                    Value::Array(items.into_iter().map(|(_, v)| v).collect())
+                }
+                Shape::Pairs => Value::Table(table),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `␡` in test text stands for the DEL byte.
+    fn del(text: &str) -> String {
+        text.replace('␡', "\x7f")
+    }
+
+    fn json(text: &str) -> Value {
+        Value::from_json_str(text, "Value").unwrap()
+    }
+
+    fn level(level: u8) -> Settings {
+        Settings {
+            array_mode: level == 2,
+            ..Settings::default()
+        }
+    }
+
+    /// A §9.9 row: the value, its Level 2 and Level 1 encodings, and what decoding gives back
+    /// (the value itself unless quantised or changed by Safety).
+    fn row(value: &str, level2: &str, level1: &str, decoded: &str) {
+        let v = json(value);
+        let (l2, l1) = (del(level2), del(level1));
+        assert_eq!(compress(&v, &level(2)).unwrap(), l2, "Level 2 of {value}");
+        assert_eq!(compress(&v, &level(1)).unwrap(), l1, "Level 1 of {value}");
+        let want = json(decoded);
+        assert_eq!(decompress(&l2, 3.0).unwrap(), want, "decoding {level2}");
+        assert_eq!(decompress(&l1, 3.0).unwrap(), want, "decoding {level1}");
+    }
+
+    fn same(value: &str, encoded: &str) {
+        row(value, encoded, encoded, value);
+    }
+
+    #[test]
+    fn worked_examples_of_scalars() {
+        same("true", "+");
+        same("false", "-");
+        same("0", ">0");
+        same("7", ">7");
+        same("82", ">~");
+        same("83", ">01");
+        same("100", ">h1");
+        same("-1", "<1");
+        same("-6889", "<001");
+        same("1.5", ")6i");
+        same("-0.25", "(13");
+        same("0.1", ")h1");
+        row("0.0005", ")1", ")1", "0.001");
+        row("0.0004", ")0", ")0", "0");
+        row("2.0005", ")9o", ")9o", "2.001");
+        row("3.14159", ");B", ");B", "3.142");
+        same(r#""hi""#, "#hi␡");
+        same(r#""""#, "#␡");
+        row(r#""a\u007fb""#, "#a b␡", "#a b␡", r#""a b""#);
+    }
+
+    #[test]
+    fn worked_examples_of_tables() {
+        same("{}", "*␡");
+        row("[]", "*␡", "*␡", "{}");
+        row("[1,2,3]", "|>1>2>3␡", "*>1>1>2>2>3>3␡", "[1,2,3]");
+        same(r#"{"a":1}"#, "*#a␡>1␡");
+        row("[true,[false]]", "|+|-␡␡", "*>1+>2*>1-␡␡", "[true,[false]]");
+        same(r#"{"x":{"y":-2.5}}"#, "*#x␡*#y␡(au␡␡");
+        row(
+            r#"{"Coins":10,"Items":["Sword","Shield"]}"#,
+            "*#Coins␡>a#Items␡|#Sword␡#Shield␡␡␡",
+            "*#Coins␡>a#Items␡*>1#Sword␡>2#Shield␡␡␡",
+            r#"{"Coins":10,"Items":["Sword","Shield"]}"#,
+        );
+    }
+
+    #[test]
+    fn the_docs_example_byte_for_byte() {
+        let v = json(
+            r#"{"Number":1234567891234.987,"String":"Hello World!","Array":[1234567891234567,2345678912345678,3456789123456789,4567891234567891,5678912345678912]}"#,
+        );
+        let want = del("*#Number␡)hLy&yaFJ#String␡#Hello World!␡#Array␡|>cGy&yaFJ>e~i~{QA31>4YzarcwI1>v{GMPQr22>mrCnt=mH2␡␡");
+        assert_eq!(compress(&v, &Settings::default()).unwrap(), want);
+        assert_eq!(decompress(&want, 3.0).unwrap(), v);
+    }
+
+    #[test]
+    fn decoder_examples() {
+        assert_eq!(decompress("garbage>5", 3.0).unwrap(), Value::Number(5.0));
+        assert_eq!(decompress("", 3.0).unwrap(), Value::Nil);
+        assert_eq!(decompress(">", 3.0).unwrap(), Value::Number(0.0));
+        assert_eq!(decompress("|>1>2", 3.0).unwrap(), json("[1,2]"));
+    }
+
+    #[test]
+    fn negative_zero_is_written_as_zero() {
+        assert_eq!(compress(&Value::Number(-0.0), &level(2)).unwrap(), ">0");
+    }
+
+    #[test]
+    fn nil_at_the_top_is_the_empty_text() {
+        assert_eq!(compress(&Value::Nil, &level(2)).unwrap(), "");
+        assert_eq!(decompress("", 3.0).unwrap(), Value::Nil);
+    }
+
+    #[test]
+    fn non_finite_numbers_are_rejected_with_their_path() {
+        let mut inventory = vec![Value::Number(1.0); 3];
+        inventory.push(Value::Number(f64::NAN));
+        let mut t = Table::new();
+        t.insert("Inventory".into(), Value::Array(inventory));
+        let v = Value::Table(t);
+        for settings in [level(1), level(2)] {
+            let err = compress(&v, &settings).unwrap_err();
+            assert_eq!(err.message, "Value.Inventory[3]: NaN cannot be stored");
+        }
+        let err = compress(&Value::Number(f64::INFINITY), &level(2)).unwrap_err();
+        assert_eq!(err.to_string(), "Value: inf cannot be stored");
+        let err = compress(&Value::Number(f64::NEG_INFINITY), &level(2)).unwrap_err();
+        assert_eq!(err.to_string(), "Value: -inf cannot be stored");
+    }
+
+    #[test]
+    fn a_non_finite_number_key_is_rejected() {
+        let mut t = Table::new();
+        t.insert(Key::Number(f64::NAN), Value::Bool(true));
+        let err = compress(&json(r#"{"a":0}"#), &level(2)).map(|_| ());
+        assert!(err.is_ok());
+        let err = compress(&Value::Table(t), &level(2)).unwrap_err();
+        assert_eq!(err.message, "Value: the key NaN: NaN cannot be stored");
+    }
+
+    #[test]
+    fn del_in_a_string_is_rejected_when_safety_is_off() {
+        let off = Settings {
+            safety: false,
+            ..Settings::default()
+        };
+        let err = compress(&json(r#"{"k":["x","a\u007fb"],"z":1}"#), &off).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Value.k[1]: a string containing DEL (0x7F) cannot be stored with Safety off"
+        );
+        let err = compress(&json(r#"{"a\u007f":1}"#), &off).unwrap_err();
+        assert!(
+            err.message.starts_with("Value: the key \"a\\u{7f}\""),
+            "{err}"
+        );
+        // With Safety on the DEL becomes a space, as in the original.
+        let on = compress(&json(r#"{"a\u007f":1}"#), &Settings::default()).unwrap();
+        assert_eq!(on, del("*#a ␡>1␡"));
+    }
+
+    #[test]
+    fn a_hole_in_an_array_is_rejected() {
+        let v = Value::Array(vec![Value::Number(1.0), Value::Nil, Value::Number(3.0)]);
+        let err = compress(&v, &level(2)).unwrap_err();
+        assert!(
+            err.message.starts_with("Value[1]: nil inside an array"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn nil_values_in_a_table_are_absent_keys() {
+        let mut t = Table::new();
+        t.insert("gone".into(), Value::Nil);
+        t.insert("kept".into(), Value::Bool(true));
+        assert_eq!(
+            compress(&Value::Table(t), &level(2)).unwrap(),
+            del("*#kept␡+␡")
+        );
+    }
+
+    fn numbered(keys: &[f64]) -> Value {
+        let mut t = Table::new();
+        for &k in keys {
+            t.insert(Key::Number(k), Value::Number(k * 10.0));
+        }
+        Value::Table(t)
+    }
+
+    #[test]
+    fn a_table_keyed_one_to_n_in_any_order_is_a_sequence() {
+        for keys in [[1.0, 2.0, 3.0], [3.0, 1.0, 2.0]] {
+            let v = numbered(&keys);
+            assert_eq!(compress(&v, &level(2)).unwrap(), del("|>a>k>u␡"));
+            assert_eq!(compress(&v, &level(1)).unwrap(), del("*>1>a>2>k>3>u␡"));
+        }
+    }
+
+    #[test]
+    fn nil_values_between_sequence_keys_do_not_break_the_sequence() {
+        let mut t = Table::new();
+        t.insert(Key::Number(1.0), Value::Bool(true));
+        t.insert("gone".into(), Value::Nil);
+        t.insert(Key::Number(2.0), Value::Bool(false));
+        let v = Value::Table(t);
+        assert_eq!(compress(&v, &level(2)).unwrap(), del("|+-␡"));
+        assert_eq!(compress(&v, &level(1)).unwrap(), del("*>1+>2-␡"));
+    }
+
+    #[test]
+    fn errors_in_a_numbered_table_name_the_key() {
+        let mut t = numbered(&[2.0, 1.0]);
+        if let Value::Table(t) = &mut t {
+            t.insert(Key::Number(2.0), Value::Number(f64::NAN));
+        }
+        let err = compress(&t, &level(2)).unwrap_err();
+        assert_eq!(err.message, r#"Value["2"]: NaN cannot be stored"#);
+    }
+
+    #[test]
+    fn mixed_tables_keep_every_key_at_level_2() {
+        // The original wrote only `|>a>k␡` here and lost the key 5 (D9).
+        let v = numbered(&[1.0, 2.0, 5.0]);
+        let text = compress(&v, &level(2)).unwrap();
+        assert_eq!(text, del("*>1>a>2>k>5>O␡"));
+        assert_eq!(decompress(&text, 3.0).unwrap(), v);
+    }
+
+    #[test]
+    fn a_star_table_keyed_one_to_n_decodes_as_an_array() {
+        let want = json("[10,20,30]");
+        assert_eq!(decompress(&del("*>1>a>2>k>3>u␡"), 3.0).unwrap(), want);
+        assert_eq!(decompress(&del("*>3>u>1>a>2>k␡"), 3.0).unwrap(), want);
+        assert_eq!(
+            decompress(&del("*␡"), 3.0).unwrap(),
+            Value::Table(Table::new())
+        );
+        assert_eq!(
+            decompress(&del("|␡"), 3.0).unwrap(),
+            Value::Table(Table::new())
+        );
+    }
+
+    #[test]
+    fn decoding_follows_the_original() {
+        // Only the first value is kept.
+        assert_eq!(decompress("+>5", 3.0).unwrap(), Value::Bool(true));
+        // A DEL where a value is expected reads as nil.
+        assert_eq!(decompress(&del("␡>5"), 3.0).unwrap(), Value::Nil);
+        // map[k] = nil removes k.
+        assert_eq!(
+            decompress(&del("*#a␡>1#b␡>2#a␡␡␡"), 3.0).unwrap(),
+            json(r#"{"b":2}"#)
+        );
+        // A truncated outermost container, or one cut by a string without its DEL, still
+        // returns what it has.
+        assert_eq!(decompress("*#a", 3.0).unwrap(), json("{}"));
+        assert_eq!(decompress(&del("|>1>2#abc>3"), 3.0).unwrap(), json("[1,2]"));
+        assert_eq!(decompress(&del("*#a␡>1"), 3.0).unwrap(), json(r#"{"a":1}"#));
+        // Digits, keys and scale.
+        assert_eq!(decompress("<0", 3.0).unwrap(), Value::Number(-0.0));
+        assert_eq!(decompress(")6i", 0.0).unwrap(), Value::Number(1500.0));
+        let mut t = Table::new();
+        t.insert(Key::Bool(true), Value::Bool(false));
+        t.insert(Key::Number(0.5), Value::Number(-2.0));
+        assert_eq!(decompress(&del("*+-)5<2␡"), 1.0).unwrap(), Value::Table(t));
+    }
+
+    #[test]
+    fn truncation_fails_where_the_original_failed() {
+        // Inside a nested table the original lost its position and failed on nil arithmetic.
+        let err = decompress(&del("|>1|>2#abc>3"), 3.0).unwrap_err();
+        assert_eq!(
+            err.message,
+            "corrupt compressed data at byte 6: the text ends inside a nested table"
+        );
+        let err = decompress("||", 3.0).unwrap_err();
+        assert!(
+            err.message.contains("byte 2: the text ends inside"),
+            "{err}"
+        );
+        // A key whose value is missing: the original set it to nil, then failed on the next key.
+        let err = decompress(&del("*#a␡>1#b␡"), 3.0).unwrap_err();
+        assert_eq!(
+            err.message,
+            "corrupt compressed data at byte 9: the text ends where the value of a key should be"
+        );
+    }
+
+    #[test]
+    fn corrupt_data_is_a_clear_error() {
+        let err = decompress(") 36a", 0.0).unwrap_err();
+        assert_eq!(
+            err.message,
+            "corrupt compressed data at byte 1: byte 0x20 is not a base-83 digit"
+        );
+        let err = decompress(&del("*|␡>1␡"), 3.0).unwrap_err();
+        assert!(err.message.contains("a table is used as a key"), "{err}");
+        let huge = format!(">{}", "~".repeat(200));
+        let err = decompress(&huge, 3.0).unwrap_err();
+        assert_eq!(
+            err.message,
+            "corrupt compressed data at byte 0: the number is not finite"
+        );
+    }
+
+    fn nested(depth: usize) -> Value {
+        let mut v = Value::Bool(true);
+        for _ in 0..depth {
+            v = Value::Array(vec![v]);
+        }
+        v
+    }
+
+    #[test]
+    fn nesting_is_capped_both_ways() {
+        let ok = nested(MAX_DEPTH);
+        let text = compress(&ok, &level(2)).unwrap();
+        assert_eq!(decompress(&text, 3.0).unwrap(), ok);
+        let err = compress(&nested(MAX_DEPTH + 1), &level(2)).unwrap_err();
+        assert!(err.message.contains("nested more than 512 deep"), "{err}");
+        let err = decompress(&format!("|{text}"), 3.0).unwrap_err();
+        assert_eq!(
+            err.message,
+            "corrupt compressed data at byte 512: tables nested more than 512 deep"
+        );
+    }
+
+    #[test]
+    fn huge_integers_use_the_f64_formula() {
+        // 2^60 is exact in f64; the digits are whatever Luau's `%` gives, and nothing panics.
+        let v = Value::Number(2f64.powi(60));
+        let text = compress(&v, &level(2)).unwrap();
+        assert!(text.starts_with('>'));
+        assert!(decompress(&text, 3.0).is_ok());
+        let max = compress(&Value::Number(f64::MAX), &level(2)).unwrap();
+        assert!(max.len() < 170);
+    }
+
+    #[test]
+    fn a_scale_that_overflows_is_an_error_not_a_hang() {
+        let s = Settings {
+            decimals: 400.0,
+            ..Settings::default()
+        };
+        assert_eq!(compress(&Value::Number(5.0), &s).unwrap(), ">5");
+        let err = compress(&json(r#"{"x":1.5}"#), &s).unwrap_err();
+        assert!(
+            err.message.starts_with("Value.x: 1.5 cannot be stored"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn settings_follow_the_original_defaults() {
+        let read = |text: &str| Settings::from_compress_table(&json(text));
+        assert_eq!(read("{}").unwrap(), Settings::default());
+        assert_eq!(read("[]").unwrap(), Settings::default());
+        let s = read(r#"{"Level":1,"Decimals":5,"Safety":false}"#).unwrap();
+        assert_eq!(
+            s,
+            Settings {
+                array_mode: false,
+                decimals: 5.0,
+                safety: false
+            }
+        );
+        assert!(!read(r#"{"Level":"2"}"#).unwrap().array_mode);
+        assert!(!read(r#"{"Level":3}"#).unwrap().array_mode);
+        assert!(read(r#"{"Level":false}"#).unwrap().array_mode);
+        assert!(read(r#"{"Safety":true}"#).unwrap().safety);
+        assert!(!read(r#"{"Safety":"yes"}"#).unwrap().safety);
+        assert!(!read(r#"{"Safety":1}"#).unwrap().safety);
+        assert_eq!(read(r#"{"Decimals":false}"#).unwrap().decimals, 3.0);
+        let err = read(r#"{"Decimals":"3"}"#).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Metadata.Compress.Decimals must be a number, got a string"
+        );
+        assert!(read("true").is_err());
+    }
+}
