@@ -88,35 +88,12 @@ impl Key {
     }
 }
 
-/// Luau's `tostring(number)`: the shortest text that reads back as the same f64.
+/// Luau's `tostring(number)`, byte for byte: the shortest digits that read back as the same
+/// f64, in fixed notation while the decimal point is at most 5 places before the first digit or
+/// 21 after it (`0.000001`, `100000000000000000000`), `1e+21` / `1.5e-07` beyond. The printer
+/// and the rules it follows are in [`crate::usage::LuauNumber`].
 pub fn luau_number_to_string(n: f64) -> String {
-    if n == 0.0 {
-        return if n.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
-    }
-    if n.fract() == 0.0 && n.abs() < 1e15 {
-        return format!("{}", n as i64);
-    }
-    let text = format!("{n:e}");
-    // Rust prints `1e20` / `1.5e-7`; Luau prints `1e+20` / `1.5e-07`.
-    match text.split_once('e') {
-        Some((mantissa, exp)) => {
-            let (sign, digits) = match exp.strip_prefix('-') {
-                Some(d) => ('-', d),
-                None => ('+', exp),
-            };
-            let exp_num: i32 = digits.parse().unwrap_or(0);
-            if (-5..15).contains(&(if sign == '-' { -exp_num } else { exp_num })) {
-                format!("{n}")
-            } else {
-                format!("{mantissa}e{sign}{digits:0>2}")
-            }
-        }
-        None => text,
-    }
+    crate::usage::LuauNumber::new(n).as_str().to_owned()
 }
 
 impl Value {
@@ -387,9 +364,30 @@ mod tests {
 
     #[test]
     fn luau_tostring_of_numbers() {
-        assert_eq!(luau_number_to_string(1087.0), "1087");
-        assert_eq!(luau_number_to_string(-0.0), "-0");
-        assert_eq!(luau_number_to_string(0.5), "0.5");
-        assert_eq!(luau_number_to_string(1e20), "1e+20");
+        // Each expected text was traced through Luau's `luai_num2str` (VM/src/lnumprint.cpp).
+        let cases: &[(f64, &str)] = &[
+            (1087.0, "1087"),
+            (-0.0, "-0"),
+            (0.0, "0"),
+            (0.5, "0.5"),
+            (-1.5, "-1.5"),
+            (0.1, "0.1"),
+            (1.0 / 3.0, "0.3333333333333333"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (1e15, "1000000000000000"),
+            (9007199254740992.0, "9007199254740992"),
+            (1e20, "100000000000000000000"),
+            (1e21, "1e+21"),
+            (1e100, "1e+100"),
+            (0.000001, "0.000001"),
+            (1e-7, "1e-07"),
+            (5e-324, "5e-324"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (1.0 + 2f64.powi(-17), "1.0000076293945312"),
+        ];
+        for &(n, text) in cases {
+            assert_eq!(luau_number_to_string(n), text, "tostring({n:e})");
+        }
+        assert_eq!(Key::Number(1e21).to_luau_string(), "1e+21");
     }
 }
