@@ -809,7 +809,7 @@ mod tests {
         let err = compress(&json(r#"{"a":0}"#), &level(2)).map(|_| ());
         assert!(err.is_ok());
         let err = compress(&Value::Table(t), &level(2)).unwrap_err();
-        assert_eq!(err.message, "Value: the key NaN: NaN cannot be stored");
+        assert_eq!(err.message, "Value: the key nan: NaN cannot be stored");
     }
 
     #[test]
