@@ -658,8 +658,9 @@ impl Emulator {
     /// `DataStore:SetAsync(key, value, user_ids, options{metadata})`: writes a new version and
     /// returns its id. User ids and metadata replace the stored ones (empty clears them).
     /// With `fence = Some(owner)` the write is refused ([`ErrorKind::Fenced`]) unless `owner`
-    /// holds the key's session lock: the sorted map `"{name}/{scope}/{key}"` ([`lock_map_name`]) has
-    /// a live entry [`LOCK_KEY`] whose value is `owner`. [`Config::fencing`] switches this off.
+    /// holds the key's session lock: the sorted map `"{name}/{scope}/{key}"`
+    /// ([`lock_map_name`]) has a live entry [`LOCK_KEY`] whose value is `owner`.
+    /// [`Config::fencing`] switches the check off.
     #[allow(clippy::too_many_arguments)] // mirrors the storage command's arguments
     pub fn data_set(
         &mut self,
