@@ -77,21 +77,33 @@ impl Record {
         self.versions.last()
     }
 
-    /// Versions still kept at `now` (see the module docs for the 30-day rules).
-    fn kept(&self, now: u64) -> impl Iterator<Item = &StoredVersion> {
-        let purged = self.latest().is_some_and(|v| {
+    /// Whether the key was removed 30 days ago or more, and so is gone for good.
+    fn purged(&self, now: u64) -> bool {
+        self.latest().is_some_and(|v| {
             v.value.is_none() && now >= v.info.updated_ms.saturating_add(THIRTY_DAYS_MS)
-        });
-        self.versions.iter().filter(move |v| {
-            !purged
-                && v.superseded_ms
-                    .is_none_or(|at| now < at.saturating_add(THIRTY_DAYS_MS))
         })
     }
 
+    /// Whether a version is still kept at `now` (see the module docs for the 30-day rules).
+    fn keeps(version: &StoredVersion, now: u64) -> bool {
+        version
+            .superseded_ms
+            .is_none_or(|at| now < at.saturating_add(THIRTY_DAYS_MS))
+    }
+
+    fn kept(&self, now: u64) -> impl Iterator<Item = &StoredVersion> {
+        let purged = self.purged(now);
+        self.versions
+            .iter()
+            .filter(move |v| !purged && Record::keeps(v, now))
+    }
+
     fn prune(&mut self, now: u64) {
-        let kept: Vec<StoredVersion> = self.kept(now).cloned().collect();
-        self.versions = kept;
+        if self.purged(now) {
+            self.versions.clear();
+        } else {
+            self.versions.retain(|v| Record::keeps(v, now));
+        }
     }
 }
 

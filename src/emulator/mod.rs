@@ -21,7 +21,7 @@
 //! 1. argument checks, as the engine makes them before sending (failures are immediate:
 //!    latency 0, no dice, no budget);
 //! 2. a `GetAsync` served from the read cache stops here (latency 0, no dice, no budget);
-//! 3. shutting down (401) and the budget model ([`budget`]; may add throttle-queue wait or drop
+//! 3. shutting down (401) and the budget model ([`BudgetConfig`]; may add throttle-queue wait or drop
 //!    the request with 301–306);
 //! 4. the dice ([`faults`]): outage, throttling, transient error;
 //! 5. the operation itself, atomically (fencing is checked here);
@@ -632,7 +632,6 @@ impl Emulator {
     /// `DataStore:GetAsync(key, {UseCache = use_cache})`: the latest value and its key info,
     /// `None` when the key is missing or removed. A result this server fetched or wrote less
     /// than 4 s ago is served from its cache (stale, instant, free) unless `use_cache` is off.
-    #[allow(clippy::too_many_arguments)] // mirrors the storage command's arguments
     pub fn data_get(
         &mut self,
         now: u64,
@@ -735,7 +734,6 @@ impl Emulator {
     /// `DataStore:RemoveAsync(key)`: writes a tombstone version and returns the value and key
     /// info it removed; `Ok(None)` (and no new version) when there was nothing to remove.
     /// Fenced like [`Emulator::data_set`].
-    #[allow(clippy::too_many_arguments)] // mirrors the storage command's arguments
     pub fn data_remove(
         &mut self,
         now: u64,
@@ -884,7 +882,6 @@ impl Emulator {
 
     /// `MemoryStoreQueue:AddAsync(value, expiration, priority)`. Higher priority is read first;
     /// equal priorities in the order added.
-    #[allow(clippy::too_many_arguments)] // mirrors AddAsync's arguments
     pub fn queue_add(
         &mut self,
         now: u64,
@@ -915,7 +912,6 @@ impl Emulator {
     ///
     /// It never blocks. A host emulates `waitTimeout` (and `-1`, forever) the way Roblox does:
     /// by reading again every 2 s until items come or the wait is over.
-    #[allow(clippy::too_many_arguments)] // mirrors ReadAsync's arguments
     pub fn queue_read(
         &mut self,
         now: u64,
