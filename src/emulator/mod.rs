@@ -21,8 +21,8 @@
 //! 1. argument checks, as the engine makes them before sending (failures are immediate:
 //!    latency 0, no dice, no budget);
 //! 2. a `GetAsync` served from the read cache stops here (latency 0, no dice, no budget);
-//! 3. shutting down (401) and the budget model ([`BudgetConfig`]; may add throttle-queue wait or drop
-//!    the request with 301–306);
+//! 3. shutting down (401) and the budget model ([`BudgetConfig`]; it may add throttle-queue
+//!    wait or drop the request with 301–306);
 //! 4. the dice ([`faults`]): outage, throttling, transient error;
 //! 5. the operation itself, atomically (fencing is checked here);
 //! 6. the dice again: an ambiguous write is reported as failed although step 5 applied it.
