@@ -5,7 +5,7 @@ SHELL := /bin/bash
 WASM_TARGET := wasm32-unknown-unknown
 JS_WASM := target/wasm-js/$(WASM_TARGET)/release/datastore_module.wasm
 CABI_WASM := target/wasm-cabi/$(WASM_TARGET)/release/datastore_module.wasm
-NODE_TEST := node --test --unhandled-rejections=strict
+NODE_TEST := node --test --test-reporter=spec --unhandled-rejections=strict
 
 .PHONY: all setup setup-test build demo test test-rust test-wasm test-js lint bench fuzz clean FORCE
 

@@ -112,57 +112,33 @@ impl Value {
         matches!(self, Value::Array(_) | Value::Table(_))
     }
 
-    /// Reads JSON text (the C-ABI and test-vector form): objects are tables with string keys,
+    /// Reads JSON text (the C-ABI and JS boundary form): objects are tables with string keys,
     /// arrays are sequences. `null` is nil at the top and an absent key inside an object; inside
-    /// an array it is a hole and rejected.
+    /// an array it is a hole and rejected. Nesting is capped at [`MAX_DEPTH`] (no recursion
+    /// beyond it, whatever the input).
     pub fn from_json_str(text: &str, root: &str) -> Result<Value, ValueError> {
-        let json: serde_json::Value = serde_json::from_str(text).map_err(|e| ValueError {
-            path: root.to_owned(),
-            message: format!("invalid JSON: {e}"),
-        })?;
+        // Fast path: no key paths kept. Refusals are rare, so only then read again, naming the
+        // path of the offending value.
         let mut path = Path::new(root);
-        Value::from_json(&json, &mut path)
+        match read_json(text, &mut path, false) {
+            Ok(value) => Ok(value),
+            Err(None) => Err(path.error("invalid JSON".into())),
+            Err(Some(_)) => {
+                let mut path = Path::new(root);
+                match read_json(text, &mut path, true) {
+                    Ok(value) => Ok(value),
+                    Err(Some(err)) => Err(err),
+                    Err(None) => Err(path.error("invalid JSON".into())),
+                }
+            }
+        }
     }
 
-    /// Converts a parsed JSON value; see [`Value::from_json_str`].
+    /// Converts an already parsed JSON value (tests and tools); see [`Value::from_json_str`].
     pub fn from_json(json: &serde_json::Value, path: &mut Path) -> Result<Value, ValueError> {
-        Ok(match json {
-            serde_json::Value::Null => Value::Nil,
-            serde_json::Value::Bool(b) => Value::Bool(*b),
-            serde_json::Value::Number(n) => match n.as_f64() {
-                Some(f) if f.is_finite() => Value::Number(f),
-                _ => return Err(path.error(format!("the number {n} cannot be stored"))),
-            },
-            serde_json::Value::String(s) => Value::String(s.clone()),
-            serde_json::Value::Array(items) => {
-                let mut out = Vec::with_capacity(items.len());
-                for (i, item) in items.iter().enumerate() {
-                    path.push_index(i);
-                    if item.is_null() {
-                        return Err(path.error(
-                            "null inside an array cannot be stored (Luau arrays have no holes)"
-                                .into(),
-                        ));
-                    }
-                    out.push(Value::from_json(item, path)?);
-                    path.pop();
-                }
-                Value::Array(out)
-            }
-            serde_json::Value::Object(map) => {
-                let mut out = Table::with_capacity(map.len());
-                for (k, v) in map {
-                    if v.is_null() {
-                        continue;
-                    }
-                    path.push_key(k);
-                    let v = Value::from_json(v, path)?;
-                    path.pop();
-                    out.insert(Key::String(k.clone()), v);
-                }
-                Value::Table(out)
-            }
-        })
+        let text = json.to_string();
+        let root = path.to_string();
+        Value::from_json_str(&text, &root)
     }
 
     /// JSON text of this value. Table keys become their Luau `tostring` text; nil is `null`.
@@ -201,6 +177,137 @@ impl Value {
                 out.push('}');
             }
         }
+    }
+}
+
+/// How deep tables may nest in a value read from JSON (the codec's limit too).
+pub const MAX_DEPTH: usize = crate::codec::MAX_DEPTH;
+
+/// Parses `text` into a Value. `Err(Some(e))` is a refusal with a message (and, when `track`
+/// is set, the path in `path`); `Err(None)` is text that is not JSON at all.
+fn read_json(text: &str, path: &mut Path, track: bool) -> Result<Value, Option<ValueError>> {
+    let mut refusal = None;
+    let mut de = serde_json::Deserializer::from_str(text);
+    // Our own depth cap bounds the recursion, so serde_json's (128) is not needed.
+    de.disable_recursion_limit();
+    let seed = JsonSeed {
+        path,
+        track,
+        refusal: &mut refusal,
+    };
+    let value = serde::de::DeserializeSeed::deserialize(seed, &mut de);
+    match (value, refusal) {
+        (_, Some(err)) => Err(Some(err)),
+        (Ok(value), None) => de.end().map(|_| value).map_err(|_| None),
+        (Err(_), None) => Err(None),
+    }
+}
+
+/// One value of [`read_json`]: the path so far, and where to put a refusal's message (serde's
+/// own errors carry text positions, not value paths).
+struct JsonSeed<'a> {
+    path: &'a mut Path,
+    track: bool,
+    refusal: &'a mut Option<ValueError>,
+}
+
+impl JsonSeed<'_> {
+    fn refuse<E: serde::de::Error>(self, message: String) -> E {
+        *self.refusal = Some(self.path.error(message));
+        E::custom("refused")
+    }
+
+    fn child(&mut self) -> JsonSeed<'_> {
+        JsonSeed {
+            path: self.path,
+            track: self.track,
+            refusal: self.refusal,
+        }
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for JsonSeed<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<Value, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for JsonSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a storable JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Nil)
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+        Ok(Value::Number(n as f64))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+        Ok(Value::Number(n as f64))
+    }
+    fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Value, E> {
+        if n.is_finite() {
+            Ok(Value::Number(n))
+        } else {
+            Err(self.refuse(format!("the number {n} cannot be stored")))
+        }
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(mut self, mut seq: A) -> Result<Value, A::Error> {
+        if self.path.depth() >= MAX_DEPTH {
+            return Err(self.refuse(format!(
+                "nesting deeper than {MAX_DEPTH} levels cannot be stored"
+            )));
+        }
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        loop {
+            self.path.push_index(items.len());
+            let Some(item) = seq.next_element_seed(self.child())? else {
+                self.path.pop();
+                break;
+            };
+            if item == Value::Nil {
+                return Err(self.refuse(
+                    "null inside an array cannot be stored (Luau arrays have no holes)".into(),
+                ));
+            }
+            self.path.pop();
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(mut self, mut map: A) -> Result<Value, A::Error> {
+        if self.path.depth() >= MAX_DEPTH {
+            return Err(self.refuse(format!(
+                "nesting deeper than {MAX_DEPTH} levels cannot be stored"
+            )));
+        }
+        let mut table = Table::with_capacity(map.size_hint().unwrap_or(0).min(4096));
+        while let Some(key) = map.next_key::<String>()? {
+            if self.track {
+                self.path.push_key(&key);
+            } else {
+                self.path.push_index(0);
+            }
+            let item = map.next_value_seed(self.child())?;
+            self.path.pop();
+            if item != Value::Nil {
+                table.insert(Key::String(key), item);
+            }
+        }
+        Ok(Value::Table(table))
     }
 }
 
@@ -339,6 +446,22 @@ mod tests {
         assert!(err
             .to_string()
             .starts_with("Value.Inventory[3]: null inside an array"));
+    }
+
+    #[test]
+    fn deep_json_is_refused_not_overflowed() {
+        let text = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+        let err = Value::from_json_str(&text, "Value").unwrap_err();
+        assert!(err.message.starts_with("nesting deeper than 512"), "{err}");
+        let ok = format!("{}1{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(Value::from_json_str(&ok, "Value").is_ok());
+    }
+
+    #[test]
+    fn invalid_json_and_trailing_text_are_refused() {
+        assert!(Value::from_json_str("{not json", "Value").is_err());
+        assert!(Value::from_json_str("[1] 2", "Value").is_err());
+        assert!(Value::from_json_str("1e999", "Value").is_err());
     }
 
     #[test]

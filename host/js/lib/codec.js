@@ -1,8 +1,8 @@
 /**
  * The original module's compression format, over the wasm core (same bytes as Luau's).
- * Conversion of JS values and every rule live in Rust; this file gives the functions their
- * public shape.
+ * Values cross the boundary as JSON text both ways (see lib/value.js).
  */
+import { toJson } from "./value.js";
 
 /** @param {typeof import("../web/datastore_module.js")} wasm */
 export function bindCodec(wasm) {
@@ -12,7 +12,7 @@ export function bindCodec(wasm) {
    * @returns {string}
    */
   function compress(value, options) {
-    return wasm.compress(value, options);
+    return wasm.compressJson(toJson(value, "value"), toJson(options, "options"));
   }
 
   /**
@@ -24,7 +24,7 @@ export function bindCodec(wasm) {
     if (typeof text !== "string") {
       throw new TypeError(`decompress: expected a string, got ${describe(text)}`);
     }
-    const json = wasm.decompressToJson(text, options);
+    const json = wasm.decompressToJson(text, toJson(options, "options"));
     return json === undefined ? undefined : JSON.parse(json);
   }
 

@@ -1,0 +1,89 @@
+/**
+ * JS values → the JSON text the core reads (`Value::from_json_str`).
+ *
+ * This is the JS host's half of value conversion, and the only place that knows which JS values
+ * a DataStore cannot hold: NaN, ±Infinity, functions, symbols, BigInt, cycles, holes and
+ * `undefined`/`null` inside arrays, strings with unpaired surrogates, and anything but plain
+ * objects and arrays. `undefined`/`null` object properties are absent keys, as nil is in Luau.
+ *
+ * Why here and not in Rust: walking a value from wasm costs several JS calls per value, which
+ * made compress 4× slower than this walk plus `JSON.stringify` (see docs/DESIGN.md). The walk
+ * keeps no path while it runs; only when it refuses does it walk again to name the path, so
+ * the common case pays nothing for good messages.
+ */
+
+/** Deepest nesting accepted (the core's `MAX_DEPTH`). */
+export const MAX_DEPTH = 512;
+
+class Refusal extends Error {}
+
+/**
+ * @param {unknown} value
+ * @param {string} root how errors name the value (`"Value"`, `"value"`, `"options"`)
+ * @returns {string} JSON text; `null` for undefined
+ */
+export function toJson(value, root) {
+  try {
+    walk(value, [], null);
+  } catch (e) {
+    if (!(e instanceof Refusal)) throw e;
+    const path = [];
+    try {
+      walk(value, [], path);
+    } catch (again) {
+      throw new Error(`${root}${path.join("")}: ${again.message}`);
+    }
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+function walk(value, ancestors, path) {
+  switch (typeof value) {
+    case "number":
+      if (Number.isFinite(value)) return;
+      throw new Refusal(`${value} cannot be stored`);
+    case "string":
+      if (value.isWellFormed()) return;
+      throw new Refusal("a string with an unpaired surrogate cannot be stored");
+    case "boolean":
+    case "undefined":
+      return;
+    case "function":
+      throw new Refusal("a function cannot be stored");
+    case "symbol":
+      throw new Refusal("a symbol cannot be stored");
+    case "bigint":
+      throw new Refusal("a BigInt cannot be stored (DataStore numbers are doubles; convert it with Number())");
+    case "object":
+      if (value === null) return;
+      break;
+    default:
+      throw new Refusal(`a ${typeof value} cannot be stored`);
+  }
+  if (ancestors.includes(value)) throw new Refusal("a cycle cannot be stored (this table contains itself)");
+  if (ancestors.length >= MAX_DEPTH) throw new Refusal(`nesting deeper than ${MAX_DEPTH} levels cannot be stored`);
+  ancestors.push(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      path?.push(`[${i}]`);
+      const item = value[i];
+      if (item === undefined || item === null) {
+        const what = item === null ? "null" : "a hole or undefined";
+        throw new Refusal(`${what} inside an array cannot be stored (Luau arrays have no holes)`);
+      }
+      walk(item, ancestors, path);
+      path?.pop();
+    }
+  } else {
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== null && Object.getPrototypeOf(proto) !== null) {
+      throw new Refusal(`a ${value.constructor?.name ?? "class"} object cannot be stored (only plain objects and arrays)`);
+    }
+    for (const key in value) {
+      path?.push(/^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`);
+      walk(value[key], ancestors, path);
+      path?.pop();
+    }
+  }
+  ancestors.pop();
+}

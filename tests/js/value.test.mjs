@@ -1,0 +1,61 @@
+// What a DataStore cannot hold is refused at the JS boundary with the path of the value
+// (host/js/lib/value.js), through the public `compress`.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { compress, decompress } from "../../pkg/index.mjs";
+
+const refusal = (value) => {
+  try {
+    compress(value);
+  } catch (e) {
+    assert.ok(e instanceof Error);
+    return e.message;
+  }
+  assert.fail("expected an Error");
+};
+
+test("NaN and infinities are refused with their path", () => {
+  assert.equal(refusal({ Inventory: [1, 2, 3, NaN] }), "value.Inventory[3]: NaN cannot be stored");
+  assert.equal(refusal({ x: Infinity }), "value.x: Infinity cannot be stored");
+  assert.equal(refusal({ x: -Infinity }), "value.x: -Infinity cannot be stored");
+});
+
+test("functions, symbols and BigInt are refused", () => {
+  assert.match(refusal({ f() {} }), /^value\.f: a function cannot be stored/);
+  assert.match(refusal({ s: Symbol("x") }), /^value\.s: a symbol cannot be stored/);
+  assert.match(refusal({ n: 10n }), /^value\.n: a BigInt cannot be stored/);
+});
+
+test("holes, undefined and null inside arrays are refused", () => {
+  // eslint-disable-next-line no-sparse-arrays
+  assert.match(refusal([1, , 3]), /^value\[1\]: a hole or undefined inside an array/);
+  assert.match(refusal([1, undefined]), /^value\[1\]: a hole or undefined inside an array/);
+  assert.match(refusal([1, null]), /^value\[1\]: null inside an array/);
+});
+
+test("unpaired surrogates, class instances and cycles are refused", () => {
+  assert.match(refusal({ "a b": ["\ud800"] }), /^value\["a b"\]\[0\]: a string with an unpaired surrogate/);
+  assert.match(refusal({ d: new Date(0) }), /^value\.d: a Date object cannot be stored/);
+  assert.match(refusal({ m: new Map() }), /^value\.m: a Map object cannot be stored/);
+  const a = { b: {} };
+  a.b.c = a;
+  assert.match(refusal(a), /^value\.b\.c: a cycle cannot be stored/);
+});
+
+test("deep nesting is refused, not a stack overflow", () => {
+  let v = 1;
+  for (let i = 0; i < 100_000; i++) v = [v];
+  assert.match(refusal(v), /nesting deeper than 512 levels/);
+});
+
+test("shared sub-tables are not cycles; undefined and null properties are absent keys", () => {
+  const s = [1];
+  assert.equal(compress({ a: s, b: s }), "*#a\x7f|>1\x7f#b\x7f|>1\x7f\x7f");
+  assert.equal(compress({ a: undefined, b: null, c: 1 }), "*#c\x7f>1\x7f");
+  assert.equal(compress(Object.assign(Object.create(null), { k: true })), "*#k\x7f+\x7f");
+});
+
+test("options are checked like values", () => {
+  assert.throws(() => compress(1, { Decimals: NaN }), { message: "options.Decimals: NaN cannot be stored" });
+  assert.equal(decompress(compress(1.25, { Decimals: 1 }), { Decimals: 1 }), 1.3);
+});
