@@ -18,10 +18,12 @@
 //!   `nil` inside a `Value::Array` is a hole and is rejected.
 //! - Containers may nest [`MAX_DEPTH`] deep, when encoding and when decoding; deeper input is an
 //!   error, so neither direction (nor dropping the result) can exhaust the stack.
-//! - The decoder accepts whatever the original accepts with the same result. Where the original
-//!   raised an error we return one for a digit byte outside the alphabet, a table used as a key,
-//!   a number that is not finite, or nesting beyond [`MAX_DEPTH`]; a `*` table whose key has no
-//!   value because the text ended (where the original hit nil arithmetic) simply closes.
+//! - The decoder returns what the original returns for every text the original reads, and fails
+//!   where it failed: a digit byte outside the alphabet, and text that ends inside a nested
+//!   table or where a key's value should be (the original then did arithmetic on nil). It also
+//!   fails, with the byte offset, where the original would have built a value that a [`Value`]
+//!   cannot hold: a table used as a key, a number that is not finite, nesting beyond
+//!   [`MAX_DEPTH`].
 
 use crate::value::{Key, Path, Table, Value};
 use std::fmt;
@@ -474,7 +476,6 @@ impl Decoder<'_> {
     fn run(mut self) -> Result<Value, CodecError> {
         let mut stack: Vec<Frame> = Vec::new();
         loop {
-            let offset = self.pos;
             let mut item = match self.token()? {
                 Token::Value(v) => Some(v),
                 Token::Nil => None,
@@ -519,7 +520,7 @@ impl Decoder<'_> {
                     }) => match (key.take(), item) {
                         (None, None) => item = stack.pop().map(finish),
                         (None, Some(k)) => {
-                            *key = Some(to_key(k, offset, *table_offset)?);
+                            *key = Some(to_key(k, self.pos - 1, *table_offset)?);
                             break;
                         }
                         (Some(k), Some(v)) => {
@@ -637,15 +638,18 @@ fn end(mut stack: Vec<Frame>, at: usize) -> Result<Value, CodecError> {
     }
 }
 
-fn to_key(value: Value, offset: usize, table_offset: usize) -> Result<Key, CodecError> {
+/// A value read where a key goes; `end` is the offset of its last byte.
+fn to_key(value: Value, end: usize, table_offset: usize) -> Result<Key, CodecError> {
     Ok(match value {
         Value::String(s) => Key::String(s),
         Value::Number(n) => Key::Number(n),
         Value::Bool(b) => Key::Bool(b),
         Value::Nil | Value::Array(_) | Value::Table(_) => {
             return Err(CodecError::corrupt(
-                offset,
-                &format!("a table is used as a key in the table at byte {table_offset}"),
+                end,
+                &format!(
+                    "a table ending here is used as a key in the table at byte {table_offset}"
+                ),
             ))
         }
     })
@@ -970,7 +974,11 @@ mod tests {
             "corrupt compressed data at byte 1: byte 0x20 is not a base-83 digit"
         );
         let err = decompress(&del("*|␡>1␡"), 3.0).unwrap_err();
-        assert!(err.message.contains("a table is used as a key"), "{err}");
+        assert_eq!(
+            err.message,
+            "corrupt compressed data at byte 2: a table ending here is used as a key in the \
+             table at byte 0"
+        );
         let huge = format!(">{}", "~".repeat(200));
         let err = decompress(&huge, 3.0).unwrap_err();
         assert_eq!(
