@@ -324,7 +324,8 @@ impl Encoder {
             }
             if !self.array_mode {
                 self.out.push(b'>');
-                self.digits((i + 1) as f64);
+                // Indices are far below 2^53, so they are always exact.
+                let _ = self.digits((i + 1) as f64);
             }
             self.value(item, depth).map_err(|e| e.at(step(i)))?;
         }
@@ -362,13 +363,13 @@ impl Encoder {
             return Err(EncodeError::new(format!("{n} cannot be stored")));
         }
         // Luau `n % 1 == 0`.
-        if n - n.floor() == 0.0 {
+        let exact = if n - n.floor() == 0.0 {
             if n < 0.0 {
                 self.out.push(b'<');
-                self.digits(-n);
+                self.digits(-n)
             } else {
                 self.out.push(b'>');
-                self.digits(n);
+                self.digits(n)
             }
         } else {
             let (tag, scaled) = if n < 0.0 {
@@ -382,28 +383,44 @@ impl Encoder {
                 )));
             }
             self.out.push(tag);
-            self.digits(scaled);
+            self.digits(scaled)
+        };
+        if !exact {
+            return Err(EncodeError::new(format!(
+                "{} is too large to compress exactly (the original format would change its digits)",
+                crate::value::luau_number_to_string(n)
+            )));
         }
         Ok(())
     }
 
     /// Little-endian base 83 with Luau's f64 `%` (§9.4). `n` is finite and >= 0, so the loop
     /// runs at most ~162 times.
-    fn digits(&mut self, mut n: f64) {
+    ///
+    /// Above 2^53 the f64 formula can give a digit outside 0..=82, which the original silently
+    /// drops, or digits that decode to another number: its output then holds a different number
+    /// than the one saved. Like D9's other refusals, that is an error here, never silent data
+    /// loss; every number the original writes faithfully is written byte for byte.
+    /// Returns false (having written part of the digits) when `n` would not read back exactly.
+    #[must_use]
+    fn digits(&mut self, n: f64) -> bool {
         if n == 0.0 {
             self.out.push(b'0');
-            return;
+            return true;
         }
-        while n > 0.0 {
-            let quotient = (n / 83.0).floor();
-            let digit = n - quotient * 83.0;
-            // Above 2^53 the f64 formula can give a digit outside 0..=82; the original appends
-            // nothing then, and so do we.
-            if (0.0..=82.0).contains(&digit) && digit.fract() == 0.0 {
-                self.out.push(ALPHABET[digit as usize]);
+        let (mut rest, mut decoded, mut power) = (n, 0.0f64, 1.0f64);
+        while rest > 0.0 {
+            let quotient = (rest / 83.0).floor();
+            let digit = rest - quotient * 83.0;
+            if !((0.0..=82.0).contains(&digit) && digit.fract() == 0.0) {
+                return false;
             }
-            n = quotient;
+            self.out.push(ALPHABET[digit as usize]);
+            decoded += digit * power;
+            power *= 83.0;
+            rest = quotient;
         }
+        decoded == n
     }
 
     fn string(&mut self, s: &str) -> Result<(), EncodeError> {
@@ -1010,14 +1027,40 @@ mod tests {
     }
 
     #[test]
-    fn huge_integers_use_the_f64_formula() {
-        // 2^60 is exact in f64; the digits are whatever Luau's `%` gives, and nothing panics.
-        let v = Value::Number(2f64.powi(60));
-        let text = compress(&v, &level(2)).unwrap();
-        assert!(text.starts_with('>'));
-        assert!(decompress(&text, 3.0).is_ok());
-        let max = compress(&Value::Number(f64::MAX), &level(2)).unwrap();
-        assert!(max.len() < 170);
+    fn huge_numbers_either_read_back_exactly_or_are_refused() {
+        // Past 2^53 the original's f64 digit loop can drop or change digits; we refuse those
+        // numbers instead of writing a different one, and write every other number as it does.
+        let mut written = 0;
+        let mut refused = 0;
+        let mut n = 2f64.powi(50);
+        while n < 1e300 {
+            for v in [n, -n, n + 2.0, n * 1.5] {
+                match compress(&Value::Number(v), &level(2)) {
+                    Ok(text) => {
+                        assert_eq!(decompress(&text, 3.0).unwrap(), Value::Number(v), "{v}");
+                        written += 1;
+                    }
+                    Err(e) => {
+                        assert!(e.message.contains("too large to compress exactly"), "{e}");
+                        refused += 1;
+                    }
+                }
+            }
+            n *= 7.0;
+        }
+        assert!(
+            written > 20 && refused > 20,
+            "{written} written, {refused} refused"
+        );
+        assert_eq!(
+            compress(&Value::Number(2f64.powi(53)), &level(2)).map(|_| ()),
+            Ok(())
+        );
+        let err = compress(&Value::Number(f64::MAX), &level(2)).unwrap_err();
+        assert!(
+            err.message.contains("too large to compress exactly"),
+            "{err}"
+        );
     }
 
     #[test]
