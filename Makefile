@@ -65,6 +65,11 @@ bench: build
 	@cargo run --quiet --release --example bench_codec
 	@node bench/codec.mjs
 
+# Coverage-guided fuzzing of the decoder (cargo-fuzz on the stable toolchain).
+fuzz:
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run decompress -- -max_total_time=$${FUZZ_SECONDS:-60}
+
 clean:
 	rm -rf target pkg/web pkg/node pkg/lib pkg/*.mjs pkg/*.cjs pkg/*.ts pkg/*.json pkg/.stamp
 FORCE:
