@@ -1,0 +1,141 @@
+/**
+ * Signal and Connection: the original's event objects (behaviour.md §13), in JS.
+ *
+ * Handlers run synchronously, in connection order, with the fired arguments (then any bound
+ * extras). A handler that throws is reported (to `Signal.onError`, default `console.error`) and
+ * the others still run: one bad handler never breaks the module. `Wait()` is a once-only
+ * connection whose promise resolves with the fired arguments. The connection count drives the
+ * core's queue-reading loop, so a signal can tell its owner when it changes (`onCount`).
+ */
+
+const READONLY = "Attempt to modify a readonly value";
+
+export class Connection {
+  #signal;
+  #handler;
+  #once;
+  /** @internal links of the signal's list; a removed connection keeps `_next` so a firing walk
+   * that stands on it still reaches the rest */
+  _prev = undefined;
+  _next = undefined;
+
+  /** @internal */
+  constructor(signal, handler, once) {
+    this.#signal = signal;
+    this.#handler = handler;
+    this.#once = once;
+  }
+
+  /** Whether the connection is still attached. */
+  get Connected() {
+    return this.#signal !== undefined;
+  }
+  set Connected(_) {
+    throw new TypeError(READONLY);
+  }
+
+  /** The signal it is attached to, or `undefined` once disconnected. */
+  get Signal() {
+    return this.#signal;
+  }
+  set Signal(_) {
+    throw new TypeError(READONLY);
+  }
+
+  Disconnect() {
+    const signal = this.#signal;
+    if (signal === undefined) return;
+    this.#signal = undefined;
+    signal._unlink(this);
+  }
+
+  /** @internal */
+  _call(args) {
+    if (this.#once) this.Disconnect();
+    this.#handler(...args);
+  }
+}
+
+export class Signal {
+  /** Where a throwing handler is reported. */
+  static onError = (error) => console.error("DataStoreModule: a signal handler threw:", error);
+
+  #head = undefined;
+  #tail = undefined;
+  #count = 0;
+  #onCount;
+
+  /** @param {(count: number) => void} [onCount] told whenever the connection count changes */
+  constructor(onCount) {
+    this.#onCount = onCount;
+  }
+
+  /** How many connections (including pending `Wait()`s) are attached. */
+  get Connections() {
+    return this.#count;
+  }
+  set Connections(_) {
+    throw new TypeError(READONLY);
+  }
+
+  /** @param {(...args: any[]) => void} handler */
+  Connect(handler, ...extra) {
+    return this.#add(handler, extra, false);
+  }
+
+  /** Like `Connect`, but disconnects after the first firing. */
+  Once(handler, ...extra) {
+    return this.#add(handler, extra, true);
+  }
+
+  /** Resolves with the arguments of the next firing (then any `extra`). */
+  Wait(...extra) {
+    return new Promise((resolve) => {
+      this.#add((...args) => resolve(args), extra, true);
+    });
+  }
+
+  DisconnectAll() {
+    if (this.#count === 0) return;
+    for (let c = this.#head; c !== undefined; c = c._next) c.Disconnect();
+  }
+
+  /** Runs every handler now, in connection order. Connections made during a firing are
+   * reached by it too, and removing one during a firing does not break the walk. */
+  Fire(...args) {
+    for (let c = this.#head; c !== undefined; c = c._next) {
+      if (!c.Connected) continue;
+      try {
+        c._call(args);
+      } catch (error) {
+        Signal.onError(error);
+      }
+    }
+  }
+
+  #add(handler, extra, once) {
+    if (typeof handler !== "function") {
+      throw new TypeError("Attempt to Connect failed: Passed value is not a function");
+    }
+    const bound = extra.length === 0 ? handler : (...args) => handler(...args, ...extra);
+    const connection = new Connection(this, bound, once);
+    connection._prev = this.#tail;
+    if (this.#tail === undefined) this.#head = connection;
+    else this.#tail._next = connection;
+    this.#tail = connection;
+    this.#count++;
+    this.#onCount?.(this.#count);
+    return connection;
+  }
+
+  /** @internal */
+  _unlink(connection) {
+    const { _prev: prev, _next: next } = connection;
+    if (prev === undefined) this.#head = next;
+    else prev._next = next;
+    if (next === undefined) this.#tail = prev;
+    else next._prev = prev;
+    this.#count--;
+    this.#onCount?.(this.#count);
+  }
+}
