@@ -12,6 +12,7 @@
 //! wasm host). Neither binding decides anything; they convert and forward.
 
 pub mod codec;
+pub mod session;
 pub mod template;
 pub mod usage;
 pub mod value;
