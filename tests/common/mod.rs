@@ -447,9 +447,17 @@ impl<B: Backend> Driver<B> {
         s
     }
 
+    /// Calls, then drains events and commands (the host's turn ends).
     pub fn call(&mut self, s: SessionId, call: Call) -> Ans {
-        let outcome = self.m.call(self.now, s, call).expect("known session");
-        let ans = match outcome {
+        let ans = self.call_in_turn(s, call);
+        self.pump();
+        ans
+    }
+
+    /// Calls without draining afterwards: several of these in a row are "one turn" of the
+    /// host (the original's callers all run before the deferred worker starts).
+    pub fn call_in_turn(&mut self, s: SessionId, call: Call) -> Ans {
+        match self.m.call(self.now, s, call).expect("known session") {
             CallOutcome::Done { reply, reconcile } => {
                 if let Some(template) = reconcile {
                     let host = self.hosts.entry(s).or_default();
@@ -458,9 +466,7 @@ impl<B: Backend> Driver<B> {
                 Ans::Now(reply)
             }
             CallOutcome::Pending(call) => Ans::Later(call),
-        };
-        self.pump();
-        ans
+        }
     }
 
     /// Calls and waits for the answer (advancing virtual time).
