@@ -79,6 +79,7 @@ use indexmap::IndexSet;
 use std::collections::{BTreeMap, HashMap};
 
 pub use properties::{Assigned, Input, PropertyError, PropertyErrorKind};
+pub use save::LEASE_EXPIRED;
 
 use io::{Deferred, Io, TimerWhat};
 use task::TaskQueue;
