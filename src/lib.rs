@@ -5,7 +5,9 @@
 //! - [`value`]: the Luau value model every other piece works on;
 //! - [`codec`]: the original's compression text format (`Metadata.Compress`);
 //! - [`usage`]: `Usage()`'s character count, as Roblox's `JSONEncode` would produce;
-//! - [`template`]: reconcile and deep clone.
+//! - [`template`]: reconcile and deep clone;
+//! - [`session`]: the original's whole protocol as a sans-IO state machine (`Module`, `Session`);
+//! - [`emulator`]: Roblox's DataStore and MemoryStore in memory, with faults and fencing.
 //!
 //! Hosts reach it through one of two bindings, each behind a feature: `js` (wasm-bindgen, the
 //! npm package in `pkg/`) and `cabi` (plain C-ABI exports exchanging JSON, for Luau and any other
@@ -13,6 +15,7 @@
 
 pub mod codec;
 pub mod emulator;
+pub mod session;
 pub mod template;
 pub mod usage;
 pub mod value;

@@ -1,0 +1,197 @@
+//! The outbox every session writes into: commands for the host, events, deferred work, the
+//! commands in flight with their deadlines, and the timer set. Sessions borrow it while the
+//! module holds the sessions, so one session's step never needs the module.
+
+use super::retry::Rng;
+use super::{CallId, Command, CommandId, Config, Event, SessionId};
+use std::collections::{BTreeMap, VecDeque};
+
+/// A timer's place in the set: `(deadline, sequence)`, unique, ordered by deadline.
+pub(crate) type TimerKey = (u64, u64);
+
+/// What a timer wakes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TimerWhat {
+    /// The auto-save timer (§7.3).
+    Save,
+    /// The lock refresh timer (§8.3).
+    Lock,
+    /// The running task's own wait: a retry backoff, a `SaveDelay` wait or the snapshot
+    /// deadline.
+    TaskOp,
+    /// A `Queue`/`Remove` call's retry backoff.
+    FreeOp(CallId),
+    /// The queue-reading loop's backoff (D10).
+    ProcessQueue,
+    /// A command's deadline.
+    Command(CommandId),
+}
+
+#[derive(Debug)]
+pub(crate) struct Timer {
+    pub session: SessionId,
+    pub what: TimerWhat,
+}
+
+/// Who is waiting for a command's result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// The session's running task.
+    Task,
+    /// A `Queue` or `Remove` call.
+    Free(CallId),
+    /// The queue-reading loop.
+    ProcessQueue,
+}
+
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    pub session: SessionId,
+    pub owner: Owner,
+    pub timer: TimerKey,
+    pub name: &'static str,
+    pub timeout_ms: u64,
+}
+
+/// Work the original starts with `task.defer`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Deferred {
+    /// The task manager's worker: start the session's next task.
+    RunWorker(SessionId),
+    /// The ProcessQueue loop (after an open, or `Connected(true)`).
+    StartProcessQueue(SessionId),
+}
+
+pub(crate) struct Io {
+    /// The latest time any input carried.
+    pub now: u64,
+    pub config: Config,
+    pub rng: Rng,
+    pub commands: VecDeque<(CommandId, Command)>,
+    pub events: VecDeque<Event>,
+    pub deferred: VecDeque<Deferred>,
+    /// Sessions whose DestroyTask finished since the module last looked.
+    pub destroyed: Vec<SessionId>,
+    in_flight: BTreeMap<CommandId, InFlight>,
+    timers: BTreeMap<TimerKey, Timer>,
+    next_command: u64,
+    next_call: u64,
+    next_timer: u64,
+}
+
+impl Io {
+    pub fn new(config: Config) -> Io {
+        Io {
+            now: 0,
+            rng: Rng::new(config.seed),
+            config,
+            commands: VecDeque::new(),
+            events: VecDeque::new(),
+            deferred: VecDeque::new(),
+            destroyed: Vec::new(),
+            in_flight: BTreeMap::new(),
+            timers: BTreeMap::new(),
+            next_command: 1,
+            next_call: 1,
+            next_timer: 0,
+        }
+    }
+
+    /// Time never runs backwards, whatever the host hands in.
+    pub fn advance(&mut self, now: u64) {
+        self.now = self.now.max(now);
+    }
+
+    pub fn emit(&mut self, event: Event) {
+        self.events.push_back(event);
+    }
+
+    pub fn defer(&mut self, work: Deferred) {
+        self.deferred.push_back(work);
+    }
+
+    pub fn next_call(&mut self) -> CallId {
+        let id = CallId(self.next_call);
+        self.next_call += 1;
+        id
+    }
+
+    /// Queues a command for the host with its deadline.
+    pub fn send(&mut self, session: SessionId, owner: Owner, command: Command) -> CommandId {
+        let id = CommandId(self.next_command);
+        self.next_command += 1;
+        let timeout_ms = self.timeout_for(&command);
+        let timer = self.set_timer(
+            session,
+            TimerWhat::Command(id),
+            self.now.saturating_add(timeout_ms),
+        );
+        self.in_flight.insert(
+            id,
+            InFlight {
+                session,
+                owner,
+                timer,
+                name: command.name(),
+                timeout_ms,
+            },
+        );
+        self.commands.push_back((id, command));
+        id
+    }
+
+    fn timeout_for(&self, command: &Command) -> u64 {
+        match command {
+            Command::DataGet { .. } | Command::DataSet { .. } | Command::DataRemove { .. } => {
+                self.config.data_timeout_ms
+            }
+            Command::QueueRead { wait_s, .. } => {
+                super::secs_to_ms(*wait_s).saturating_add(self.config.queue_read_grace_ms)
+            }
+            Command::LockAcquire { .. }
+            | Command::LockRelease { .. }
+            | Command::QueueAdd { .. }
+            | Command::QueueRemove { .. } => self.config.memory_timeout_ms,
+        }
+    }
+
+    /// Removes a command from the in-flight set (its result arrived or its deadline passed).
+    pub fn take_in_flight(&mut self, id: CommandId) -> Option<InFlight> {
+        let flight = self.in_flight.remove(&id)?;
+        self.timers.remove(&flight.timer);
+        Some(flight)
+    }
+
+    pub fn set_timer(&mut self, session: SessionId, what: TimerWhat, at: u64) -> TimerKey {
+        let key = (at, self.next_timer);
+        self.next_timer += 1;
+        self.timers.insert(key, Timer { session, what });
+        key
+    }
+
+    /// A timer in `at` milliseconds from now.
+    pub fn set_timer_in(&mut self, session: SessionId, what: TimerWhat, delay_ms: u64) -> TimerKey {
+        let at = self.now.saturating_add(delay_ms);
+        self.set_timer(session, what, at)
+    }
+
+    pub fn cancel_timer(&mut self, key: Option<TimerKey>) {
+        if let Some(key) = key {
+            self.timers.remove(&key);
+        }
+    }
+
+    /// The earliest timer that is due at `now`, removed from the set.
+    pub fn pop_due_timer(&mut self) -> Option<(SessionId, TimerWhat)> {
+        let (&key, _) = self.timers.iter().next()?;
+        if key.0 > self.now {
+            return None;
+        }
+        let timer = self.timers.remove(&key)?;
+        Some((timer.session, timer.what))
+    }
+
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.timers.keys().next().map(|key| key.0)
+    }
+}

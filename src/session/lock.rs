@@ -1,0 +1,140 @@
+//! The session lock (§8): acquire/refresh, release, the refresh grid and `AttemptsRemaining`,
+//! and the lease that D8 checks before every write.
+//!
+//! The lock is one sorted-map entry (`map = Id`, key `"Id"`, value = UniqueId) written with an
+//! expiry of `LockInterval × LockAttempts + 30` s. Refreshes run on a grid set by the last
+//! successful lock, one `LockInterval` apart; each failed refresh costs one attempt, and the
+//! session closes when none are left (or at once, without saving, when a refresh finds another
+//! holder: D7).
+
+use super::flow::{LockOutcome, Op, OpOutcome};
+use super::io::{Io, Owner, TimerKey, TimerWhat};
+use super::retry::Attempt;
+use super::task::Kind;
+use super::{secs_to_ms, Command, Session, StoreResult};
+
+/// The lock margin: the entry outlives the session's own give-up time by this much.
+pub(crate) const LOCK_MARGIN_S: f64 = 30.0;
+
+#[derive(Debug, Default)]
+pub(crate) struct LockState {
+    /// `LockTime`: when the current lock's attempt budget runs out (the clock reading taken
+    /// before the successful try, plus `I × A`). `None` = −∞.
+    pub lock_time: Option<u64>,
+    /// When the entry written by the last successful try expires: `LockTime + 30 s` (D8).
+    pub lease_end: Option<u64>,
+    /// `ActiveLockInterval`, in ms.
+    pub active_interval_ms: u64,
+    /// The refresh timer.
+    pub timer: Option<TimerKey>,
+}
+
+/// A lock call (acquire or refresh) with its 3 tries.
+#[derive(Debug, Default)]
+pub(crate) struct LockOp {
+    pub attempt: Attempt,
+    /// The clock reading before the try in flight, and the properties it used.
+    t: u64,
+    interval: f64,
+    attempts: f64,
+}
+
+/// A result that does not belong to the command it answers.
+pub(crate) fn unexpected(command: &str, result: &StoreResult) -> String {
+    format!("the store answered {command} with {result:?}")
+}
+
+impl Session {
+    pub(crate) fn begin_lock(&mut self, io: &mut Io) {
+        self.lock_try(io, LockOp::default());
+    }
+
+    pub(crate) fn lock_try(&mut self, io: &mut Io, mut op: LockOp) {
+        op.t = io.now;
+        op.interval = self.props.lock_interval;
+        op.attempts = self.props.lock_attempts;
+        op.attempt.tries += 1;
+        let command = Command::LockAcquire {
+            map: self.id.clone(),
+            owner: self.unique_id.clone(),
+            ttl_s: op.interval * op.attempts + LOCK_MARGIN_S,
+        };
+        op.attempt.command = Some(io.send(self.sid, Owner::Task, command));
+        self.op = Some(Op::Lock(op));
+    }
+
+    pub(crate) fn lock_result(&mut self, io: &mut Io, mut op: LockOp, result: StoreResult) {
+        let message = match result {
+            StoreResult::Acquired => {
+                let budget = op.interval * op.attempts;
+                self.lock.lock_time = Some(op.t.saturating_add(secs_to_ms(budget)));
+                self.lock.lease_end = Some(op.t.saturating_add(secs_to_ms(budget + LOCK_MARGIN_S)));
+                self.lock.active_interval_ms = secs_to_ms(op.interval);
+                // No event: only LockTask reports changes (§8.3).
+                self.attempts_remaining = op.attempts as i64;
+                return self.resume_task(io, OpOutcome::Lock(LockOutcome::Success));
+            }
+            StoreResult::Locked { holder } => {
+                return self.resume_task(io, OpOutcome::Lock(LockOutcome::Locked(holder)))
+            }
+            StoreResult::Error(message) => message,
+            other => unexpected("LockAcquire", &other),
+        };
+        match op.attempt.next_delay(&mut io.rng) {
+            Some(delay) => {
+                op.attempt.wake = Some(io.set_timer_in(self.sid, TimerWhat::TaskOp, delay));
+                self.op = Some(Op::Lock(op));
+            }
+            None => self.resume_task(io, OpOutcome::Lock(LockOutcome::Error(message))),
+        }
+    }
+
+    /// Unlock (3 tries). Its result is ignored by every caller; a failed unlock leaves the
+    /// entry to expire on its own.
+    pub(crate) fn begin_unlock(&mut self, io: &mut Io) {
+        self.lock.lease_end = None;
+        self.unlock_try(io, Attempt::default());
+    }
+
+    pub(crate) fn unlock_try(&mut self, io: &mut Io, mut attempt: Attempt) {
+        attempt.tries += 1;
+        let command = Command::LockRelease {
+            map: self.id.clone(),
+            owner: self.unique_id.clone(),
+        };
+        attempt.command = Some(io.send(self.sid, Owner::Task, command));
+        self.op = Some(Op::Unlock(attempt));
+    }
+
+    pub(crate) fn unlock_result(&mut self, io: &mut Io, mut attempt: Attempt, result: StoreResult) {
+        if matches!(result, StoreResult::Error(_)) {
+            if let Some(delay) = attempt.next_delay(&mut io.rng) {
+                attempt.wake = Some(io.set_timer_in(self.sid, TimerWhat::TaskOp, delay));
+                self.op = Some(Op::Unlock(attempt));
+                return;
+            }
+        }
+        self.resume_task(io, OpOutcome::Unlock);
+    }
+
+    /// `StartLockTimer` (§8.3): the next refresh, on the grid of the last successful lock.
+    pub(crate) fn start_lock_timer(&mut self, io: &mut Io) {
+        io.cancel_timer(self.lock.timer.take());
+        let Some(lock_time) = self.lock.lock_time else {
+            return;
+        };
+        let interval = i128::from(self.lock.active_interval_ms);
+        let fire_at =
+            i128::from(lock_time) - i128::from(self.attempts_remaining) * interval + interval;
+        // A deadline in the past fires as soon as possible.
+        let at = u64::try_from(fire_at.max(i128::from(io.now))).unwrap_or(u64::MAX);
+        self.lock.timer = Some(io.set_timer(self.sid, TimerWhat::Lock, at));
+    }
+
+    /// `LockTimerEnded`: a LockTask unless one is pending.
+    pub(crate) fn lock_timer_ended(&mut self, io: &mut Io) {
+        if self.tasks.find_first(Kind::Lock).is_none() {
+            self.append(io, Kind::Lock, None);
+        }
+    }
+}

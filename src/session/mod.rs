@@ -1,0 +1,963 @@
+//! The original module's whole protocol as a sans-IO state machine: [`Module`] (one server's
+//! sessions) and [`Session`] (one `name/scope/key`).
+//!
+//! # How a host drives it
+//!
+//! The core never waits, never reads a clock and never touches a store. The host hands it
+//! inputs and carries out its outputs, in a loop that reads like str0m's:
+//!
+//! ```text
+//! input:  module.call(now, session, Call::Open { template })   (or complete / handle_timeout /
+//!         set_property / set_process_queue_connections / bind_to_close / provide_snapshot)
+//! then:   loop {
+//!             while let Some(event) = module.poll_event() { fire signals, resolve calls, … }
+//!             while let Some((id, command)) = module.poll_command() { start the store call }
+//!             if both were empty: break
+//!         }
+//!         sleep until module.poll_timeout(), or until a store call finishes
+//!         → module.complete(now, id, result) / module.handle_timeout(now)
+//! ```
+//!
+//! * **Time** is `now: u64` milliseconds on any monotonic clock, handed in with every input.
+//!   Timers are deadlines: [`Module::poll_timeout`] says when the next one is due and
+//!   [`Module::handle_timeout`] runs the due ones. A test runs hours of protocol in
+//!   microseconds.
+//! * **Inputs**: [`Module::open_session`] (`new`/`hidden`), [`Module::find`], [`Module::call`]
+//!   (`Open`, `Read`, `Save`, `Close`, `Destroy`, `Queue`, `Remove`), [`Module::set_property`],
+//!   [`Module::set_process_queue_connections`], [`Module::provide_snapshot`],
+//!   [`Module::complete`], [`Module::handle_timeout`], [`Module::bind_to_close`].
+//! * **Outputs**: [`Module::poll_command`] (the storage primitives of the architecture's command
+//!   table), [`Module::poll_event`] (signal firings, call completions, values to install) and
+//!   [`Module::poll_timeout`].
+//!
+//! # Who owns what
+//!
+//! The host owns `Value`, `Metadata` and `UserIds`: users mutate them in place
+//! (`ds.Value.Coins += 1`, `ds.Metadata.Compress = {…}`), so they live in the host's own objects.
+//! The core asks for them right when it needs them: a save emits [`Event::Saving`]; the host fires
+//! its `Saving` signal synchronously (handlers may still change the value) and then hands the
+//! core a [`Snapshot`] with [`Module::provide_snapshot`]. After a load the core emits
+//! [`Event::Loaded`] with the loaded, template-reconciled value for the host to install. On the
+//! `Open` fast path the template must fill the host's table in place, so the answer is
+//! [`CallOutcome::Done`] with `reconcile: Some(template)`: the host reconciles its own value
+//! with it (`template::template_patch` gives the steps) before returning `"Success"`.
+//! Everything else — the numeric properties, `State`, `AttemptsRemaining`, `Version`, … — lives
+//! here and is read through [`Session`]'s getters.
+//!
+//! # Deferred work
+//!
+//! The original starts task workers, queue-reading loops and waiter resumes with `task.defer`:
+//! after the current thread yields. Here that moment is "when the host has drained every event
+//! so far": [`Module::poll_event`] runs deferred work only while its event queue is empty. So a
+//! host that makes two calls in one turn (two `Save()`s) gets them batched into one task, and
+//! signal handlers always run before the next task starts, as in the original.
+//!
+//! # Failure
+//!
+//! Nothing here panics (the wasm has no unwinding; a trap would kill every session). Every
+//! store command has a deadline: one that never completes is treated as a failed try when the
+//! deadline passes, and its late completion is ignored. So no store can wedge a session, and
+//! every call resolves.
+//!
+//! Files: [`task`] (the FIFO queue, batching, pending states), `flow` (the method decision
+//! tables and the task functions), `lock` (lock, unlock, refresh grid), `save` (load, save,
+//! timers), `queue` (Queue, Remove, the ProcessQueue loop), `properties` (validation),
+//! `retry` (D14 retries, jitter), `io` (the outbox and the timer set).
+
+mod adapter;
+mod flow;
+mod io;
+mod lock;
+pub mod properties;
+mod queue;
+mod retry;
+mod save;
+pub mod task;
+
+use crate::value::{luau_number_to_string, Table, Value};
+use indexmap::IndexSet;
+use std::collections::{BTreeMap, HashMap};
+
+pub use properties::{Assigned, Input, PropertyError, PropertyErrorKind};
+pub use save::LEASE_EXPIRED;
+
+use io::{Deferred, Io, TimerWhat};
+use task::TaskQueue;
+
+/// A session handle, stable for the module's lifetime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub u64);
+
+/// One pending method call; its answer comes as [`Event::CallDone`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId(pub u64);
+
+/// One storage command; the host answers it with [`Module::complete`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CommandId(pub u64);
+
+/// The stored session state (`State` property): `true`, `false` or `nil` in Luau.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Open,
+    Closed,
+    Destroyed,
+}
+
+impl State {
+    /// `Some(true)` open, `Some(false)` closed, `None` destroyed (the Luau `nil`).
+    pub fn as_option(self) -> Option<bool> {
+        match self {
+            State::Open => Some(true),
+            State::Closed => Some(false),
+            State::Destroyed => None,
+        }
+    }
+}
+
+/// The first value of every `(response, responseData)` pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Response {
+    Success,
+    Saved,
+    Locked,
+    State,
+    Error,
+}
+
+impl Response {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Response::Success => "Success",
+            Response::Saved => "Saved",
+            Response::Locked => "Locked",
+            Response::State => "State",
+            Response::Error => "Error",
+        }
+    }
+}
+
+/// The second value of a response pair.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Data {
+    /// `nil`.
+    None,
+    /// The session's `Value`: the host passes its own live value (the original returns the
+    /// table itself, not a copy).
+    Value,
+    /// A lock holder's UniqueId, a state name (`"Closing"`) or an error message.
+    Text(String),
+}
+
+/// A `(response, responseData)` pair.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reply {
+    pub response: Response,
+    pub data: Data,
+}
+
+impl Reply {
+    pub fn success() -> Reply {
+        Reply {
+            response: Response::Success,
+            data: Data::None,
+        }
+    }
+
+    pub fn saved() -> Reply {
+        Reply {
+            response: Response::Saved,
+            data: Data::Value,
+        }
+    }
+
+    pub fn state(name: &str) -> Reply {
+        Reply {
+            response: Response::State,
+            data: Data::Text(name.to_owned()),
+        }
+    }
+
+    pub fn locked(holder: String) -> Reply {
+        Reply {
+            response: Response::Locked,
+            data: Data::Text(holder),
+        }
+    }
+
+    pub fn error(message: String) -> Reply {
+        Reply {
+            response: Response::Error,
+            data: Data::Text(message),
+        }
+    }
+}
+
+/// A method call on a session.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Call {
+    Open {
+        template: Option<Value>,
+    },
+    Read {
+        template: Option<Value>,
+    },
+    Save,
+    Close,
+    Destroy,
+    /// `expiration` and `priority` are `nil` or numbers; the host rejects other types with
+    /// [`properties::QUEUE_ARGUMENT_ERROR`].
+    Queue {
+        value: Value,
+        expiration: Option<f64>,
+        priority: Option<f64>,
+    },
+    /// The host rejects a non-string id with [`properties::REMOVE_ARGUMENT_ERROR`].
+    Remove {
+        id: String,
+    },
+}
+
+/// What [`Module::call`] answers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CallOutcome {
+    /// Answered at once, without suspending (the original returns without yielding). When
+    /// `reconcile` is set (the `Open(template)` fast path), the host first applies that
+    /// template to its own value, in place (§10.1), then returns the reply.
+    Done {
+        reply: Reply,
+        reconcile: Option<Value>,
+    },
+    /// The caller suspends; [`Event::CallDone`] with this id resumes it.
+    Pending(CallId),
+}
+
+/// What the host hands over before a save: its live `Value`, `Metadata` and `UserIds`,
+/// converted right after the `Saving` signal's handlers ran.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    pub value: Value,
+    pub metadata: Value,
+    pub user_ids: Value,
+}
+
+/// A storage primitive for the host to execute (the architecture's command table).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// `GetAsync(key)` → [`StoreResult::Got`].
+    DataGet {
+        name: String,
+        scope: String,
+        key: String,
+    },
+    /// `SetAsync(key, value, userIds, options with metadata)` → [`StoreResult::Written`].
+    /// With `fence`, a store that can fence applies it only while the lock entry of `Id` holds
+    /// that owner.
+    DataSet {
+        name: String,
+        scope: String,
+        key: String,
+        value: Value,
+        user_ids: Value,
+        metadata: Value,
+        fence: Option<String>,
+    },
+    /// `RemoveAsync(key)` → [`StoreResult::Done`].
+    DataRemove {
+        name: String,
+        scope: String,
+        key: String,
+        fence: Option<String>,
+    },
+    /// Sorted map `map`, entry `"Id"`: write `owner` with `ttl_s` if the entry is absent or
+    /// already `owner` → [`StoreResult::Acquired`]; otherwise [`StoreResult::Locked`].
+    LockAcquire {
+        map: String,
+        owner: String,
+        ttl_s: f64,
+    },
+    /// Delete entry `"Id"` of `map` if it holds `owner` (expiry 0) → any result; ignored.
+    LockRelease { map: String, owner: String },
+    /// `Queue:AddAsync(value, expiration, priority)` → [`StoreResult::Done`].
+    QueueAdd {
+        queue: String,
+        value: Value,
+        expiration: f64,
+        priority: f64,
+    },
+    /// `Queue:ReadAsync(count, allOrNothing, waitTimeout)` → [`StoreResult::Read`]. A long
+    /// poll: the store may wait up to `wait_s` for items.
+    QueueRead {
+        queue: String,
+        count: u32,
+        all_or_nothing: bool,
+        wait_s: f64,
+    },
+    /// `Queue:RemoveAsync(readId)` → [`StoreResult::Done`].
+    QueueRemove { queue: String, read_id: String },
+}
+
+impl Command {
+    /// A short name for messages ("DataSet timed out").
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::DataGet { .. } => "DataGet",
+            Command::DataSet { .. } => "DataSet",
+            Command::DataRemove { .. } => "DataRemove",
+            Command::LockAcquire { .. } => "LockAcquire",
+            Command::LockRelease { .. } => "LockRelease",
+            Command::QueueAdd { .. } => "QueueAdd",
+            Command::QueueRead { .. } => "QueueRead",
+            Command::QueueRemove { .. } => "QueueRemove",
+        }
+    }
+}
+
+/// `DataStoreKeyInfo`: what a read learns besides the value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyInfo {
+    pub version: String,
+    /// Milliseconds since the epoch.
+    pub created_time: f64,
+    pub updated_time: f64,
+    pub user_ids: Value,
+    pub metadata: Value,
+}
+
+/// The host's answer to a [`Command`].
+// Results live for one call of `complete`; boxing the big one would only cost an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum StoreResult {
+    /// `DataGet`: the stored value (nil when absent) and its key info (`None` when the key
+    /// does not exist).
+    Got { value: Value, info: Option<KeyInfo> },
+    /// `DataSet`: the new version.
+    Written { version: String },
+    /// `DataRemove`, `LockRelease`, `QueueAdd`, `QueueRemove`.
+    Done,
+    /// `LockAcquire`: the entry now holds our UniqueId.
+    Acquired,
+    /// `LockAcquire` (or `LockRelease`): someone else holds the entry.
+    Locked { holder: String },
+    /// `QueueRead`: the items and the read id (`None` when nothing was read).
+    Read {
+        values: Vec<Value>,
+        read_id: Option<String>,
+    },
+    /// The call failed (network, throttling, a fenced write, …).
+    Error(String),
+}
+
+/// What the host must do or fire. Events come out in the order the original fires them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// A load finished: set the session's `Value`, `Metadata` and `UserIds` to these (new
+    /// tables; the load replaces them entirely). The templates of every caller are applied.
+    Loaded {
+        session: SessionId,
+        value: Value,
+        metadata: Value,
+        user_ids: Value,
+    },
+    /// A save removed the key: set `Metadata = {}` and `UserIds = {}`.
+    MetadataReset { session: SessionId },
+    /// Fire `StateChanged(state, session)`.
+    StateChanged { session: SessionId, state: State },
+    /// Fire `Saving(Value, session)` now, then call [`Module::provide_snapshot`].
+    Saving { session: SessionId },
+    /// Fire `Saved(response, data, session)`.
+    Saved {
+        session: SessionId,
+        response: Response,
+        data: Data,
+    },
+    /// Fire `AttemptsChanged(remaining, session)`.
+    AttemptsChanged { session: SessionId, remaining: i64 },
+    /// Fire `ProcessQueue(id, values, session)`.
+    ProcessQueue {
+        session: SessionId,
+        id: String,
+        values: Vec<Value>,
+    },
+    /// `DisconnectAll` on StateChanged, Saving, Saved, AttemptsChanged and ProcessQueue, in
+    /// that order (the session was destroyed).
+    DisconnectAll { session: SessionId },
+    /// Resume the caller of `call` with `reply`.
+    CallDone {
+        call: CallId,
+        session: SessionId,
+        reply: Reply,
+    },
+    /// `bind_to_close` has finished: every registered session is destroyed.
+    BindToCloseDone,
+}
+
+/// Module settings. Timeouts bound how long the core waits for a store before it treats a
+/// command as failed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Seeds the jitter of retries and backoff (host randomness).
+    pub seed: u64,
+    /// The store can fence data writes by lock owner (LMDB, Redis, the emulator; not Roblox).
+    pub fencing: bool,
+    /// Deadline for `DataGet`, `DataSet` and `DataRemove`. A save is only sent while the lock
+    /// lease has at least this much room left (D8).
+    pub data_timeout_ms: u64,
+    /// Deadline for `LockAcquire`, `LockRelease`, `QueueAdd` and `QueueRemove`.
+    pub memory_timeout_ms: u64,
+    /// `QueueRead` may take its `wait_s` plus this.
+    pub queue_read_grace_ms: u64,
+    /// How long the core waits for [`Module::provide_snapshot`] after [`Event::Saving`].
+    pub snapshot_timeout_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            seed: 0,
+            fencing: false,
+            data_timeout_ms: 15_000,
+            memory_timeout_ms: 10_000,
+            queue_read_grace_ms: 10_000,
+            snapshot_timeout_ms: 15_000,
+        }
+    }
+}
+
+/// The session handle was never issued or has been released.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnknownSession;
+
+impl std::fmt::Display for UnknownSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("unknown session")
+    }
+}
+
+impl std::error::Error for UnknownSession {}
+
+/// The numeric and boolean properties the core owns (§3.2 defaults).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Props {
+    pub save_interval: f64,
+    pub save_delay: f64,
+    pub lock_interval: f64,
+    pub lock_attempts: f64,
+    pub save_on_close: bool,
+}
+
+impl Default for Props {
+    fn default() -> Self {
+        Props {
+            save_interval: 30.0,
+            save_delay: 0.0,
+            lock_interval: 60.0,
+            lock_attempts: 5.0,
+            save_on_close: true,
+        }
+    }
+}
+
+/// One session: its identity, properties and protocol state. Read it through
+/// [`Module::session`]; change it through the module.
+#[derive(Debug)]
+pub struct Session {
+    pub(crate) sid: SessionId,
+    pub(crate) name: String,
+    pub(crate) scope: String,
+    pub(crate) key: Value,
+    pub(crate) key_text: String,
+    pub(crate) id: String,
+    pub(crate) unique_id: String,
+    pub(crate) hidden: bool,
+    pub(crate) state: State,
+    pub(crate) props: Props,
+    pub(crate) attempts_remaining: i64,
+    pub(crate) created_time: f64,
+    pub(crate) updated_time: f64,
+    pub(crate) version: String,
+    pub(crate) compressed_value: String,
+    /// Lock bookkeeping (§3.3, §8).
+    pub(crate) lock: lock::LockState,
+    /// When the last successful save or remove finished (`SaveTime`; `None` = −∞).
+    pub(crate) save_time: Option<u64>,
+    pub(crate) save_timer: Option<io::TimerKey>,
+    pub(crate) tasks: TaskQueue,
+    /// The running task's I/O.
+    pub(crate) op: Option<flow::Op>,
+    /// What the last successful write stored (D16); `None` when unknown.
+    pub(crate) last_written: Option<save::Payload>,
+    /// `Queue` and `Remove` calls in flight (they run beside the task queue).
+    pub(crate) free_ops: BTreeMap<CallId, queue::FreeOp>,
+    pub(crate) process_queue: queue::ProcessQueueLoop,
+}
+
+impl Session {
+    /// `Id`: `name/scope/key`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+    /// `Key` as it was passed (a number stays a number).
+    pub fn key(&self) -> &Value {
+        &self.key
+    }
+    /// The key as the store sees it (numbers in decimal).
+    pub fn key_text(&self) -> &str {
+        &self.key_text
+    }
+    pub fn unique_id(&self) -> &str {
+        &self.unique_id
+    }
+    pub fn hidden(&self) -> bool {
+        self.hidden
+    }
+    pub fn state(&self) -> State {
+        self.state
+    }
+    pub fn save_interval(&self) -> f64 {
+        self.props.save_interval
+    }
+    pub fn save_delay(&self) -> f64 {
+        self.props.save_delay
+    }
+    pub fn lock_interval(&self) -> f64 {
+        self.props.lock_interval
+    }
+    pub fn lock_attempts(&self) -> f64 {
+        self.props.lock_attempts
+    }
+    pub fn save_on_close(&self) -> bool {
+        self.props.save_on_close
+    }
+    pub fn attempts_remaining(&self) -> i64 {
+        self.attempts_remaining
+    }
+    /// Milliseconds since the epoch; set by loads only.
+    pub fn created_time(&self) -> f64 {
+        self.created_time
+    }
+    pub fn updated_time(&self) -> f64 {
+        self.updated_time
+    }
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+    pub fn compressed_value(&self) -> &str {
+        &self.compressed_value
+    }
+    /// Tasks queued plus the one running (the TaskManager's `Tasks`).
+    pub fn tasks(&self) -> usize {
+        self.tasks.len()
+    }
+    /// Whether the session has nothing in flight: no task, no Queue/Remove call and no
+    /// queue read.
+    pub fn is_idle(&self) -> bool {
+        self.tasks.len() == 0 && self.free_ops.is_empty() && !self.process_queue.is_busy()
+    }
+}
+
+/// One server's sessions: the `new`/`find` cache, hidden sessions, the bind-to-close registry,
+/// and everything in flight.
+pub struct Module {
+    io: Io,
+    sessions: BTreeMap<SessionId, Session>,
+    /// `new`/`find`'s cache, keyed by `Id`.
+    cache: HashMap<String, SessionId>,
+    /// Sessions bind-to-close waits for, in creation order.
+    registry: IndexSet<SessionId>,
+    /// Bind-to-close has started: new sessions are no longer registered.
+    closing: bool,
+    close_done_sent: bool,
+    next_session: u64,
+}
+
+impl Module {
+    pub fn new(config: Config) -> Module {
+        Module {
+            io: Io::new(config),
+            sessions: BTreeMap::new(),
+            cache: HashMap::new(),
+            registry: IndexSet::new(),
+            closing: false,
+            close_done_sent: false,
+            next_session: 1,
+        }
+    }
+
+    /// `new(name, scope, key)` (`hidden == false`): the cached session for this Id, or a new
+    /// one that is cached. `hidden(...)` (`hidden == true`): always a new session, never cached.
+    /// A new session gets a UniqueId made from `random_bytes` (upper-case v4 UUID) and is
+    /// registered for bind-to-close unless that has started. `key` must be a string or a
+    /// number (Luau's concatenation error otherwise).
+    pub fn open_session(
+        &mut self,
+        now: u64,
+        name: &str,
+        scope: &str,
+        key: &Value,
+        hidden: bool,
+        random_bytes: [u8; 16],
+    ) -> Result<SessionId, String> {
+        self.io.advance(now);
+        let (id, key_text) = session_id_text(name, scope, key)?;
+        if !hidden {
+            if let Some(&sid) = self.cache.get(&id) {
+                return Ok(sid);
+            }
+        }
+        let sid = SessionId(self.next_session);
+        self.next_session += 1;
+        let unique_id = uuid::Builder::from_random_bytes(random_bytes)
+            .into_uuid()
+            .hyphenated()
+            .to_string()
+            .to_ascii_uppercase();
+        let session = Session {
+            sid,
+            name: name.to_owned(),
+            scope: scope.to_owned(),
+            key: key.clone(),
+            key_text,
+            id: id.clone(),
+            unique_id,
+            hidden,
+            state: State::Closed,
+            props: Props::default(),
+            attempts_remaining: 0,
+            created_time: 0.0,
+            updated_time: 0.0,
+            version: String::new(),
+            compressed_value: String::new(),
+            lock: lock::LockState::default(),
+            save_time: None,
+            save_timer: None,
+            tasks: TaskQueue::default(),
+            op: None,
+            last_written: None,
+            free_ops: BTreeMap::new(),
+            process_queue: queue::ProcessQueueLoop::default(),
+        };
+        self.sessions.insert(sid, session);
+        if !hidden {
+            self.cache.insert(id, sid);
+        }
+        if !self.closing {
+            self.registry.insert(sid);
+        }
+        Ok(sid)
+    }
+
+    /// `find(name, scope, key)`: the cached session, if any. No side effects.
+    pub fn find(&self, name: &str, scope: &str, key: &Value) -> Result<Option<SessionId>, String> {
+        let (id, _) = session_id_text(name, scope, key)?;
+        Ok(self.cache.get(&id).copied())
+    }
+
+    /// A session's properties. Changes after any input.
+    pub fn session(&self, session: SessionId) -> Option<&Session> {
+        self.sessions.get(&session)
+    }
+
+    /// A method call (§5.3, §11). `Open`, `Read`, `Save`, `Close` and `Destroy` answer at once
+    /// when the decision table says so; otherwise, and always for `Queue` and `Remove`, the
+    /// answer comes later as [`Event::CallDone`].
+    pub fn call(
+        &mut self,
+        now: u64,
+        session: SessionId,
+        call: Call,
+    ) -> Result<CallOutcome, UnknownSession> {
+        self.io.advance(now);
+        let s = self.sessions.get_mut(&session).ok_or(UnknownSession)?;
+        let io = &mut self.io;
+        let outcome = match call {
+            Call::Open { template } => s.call_open(io, template),
+            Call::Read { template } => s.call_read(io, template),
+            Call::Save => s.call_save(io),
+            Call::Close => s.call_close(io),
+            Call::Destroy => {
+                if s.state != State::Destroyed && self.cache.get(&s.id) == Some(&session) {
+                    // D2: only the session itself leaves the cache.
+                    self.cache.remove(&s.id);
+                }
+                s.call_destroy(io)
+            }
+            Call::Queue {
+                value,
+                expiration,
+                priority,
+            } => s.call_queue(io, value, expiration, priority),
+            Call::Remove { id } => s.call_remove(io, id),
+        };
+        self.settle();
+        Ok(outcome)
+    }
+
+    /// Assigns a property (`ds[name] = value`) after the original's checks (§3.2, D11, D12).
+    /// `Ok(Assigned::Host)`: the host stores the value itself (`Value`, `Metadata`, `UserIds`,
+    /// custom fields). `Err`: the host throws the message.
+    pub fn set_property(
+        &mut self,
+        now: u64,
+        session: SessionId,
+        name: &str,
+        value: Input,
+    ) -> Result<Assigned, PropertyError> {
+        self.io.advance(now);
+        let Some(s) = self.sessions.get_mut(&session) else {
+            return Err(PropertyError::unknown_session());
+        };
+        let result = s.set_property(&mut self.io, name, value);
+        self.settle();
+        result
+    }
+
+    /// The ProcessQueue signal's connection count (`Wait()` counts too). Going from 0 to more
+    /// starts the queue-reading loop (deferred) if the session is open; 0 stops it after the
+    /// read in flight.
+    pub fn set_process_queue_connections(
+        &mut self,
+        now: u64,
+        session: SessionId,
+        connections: usize,
+    ) -> Result<(), UnknownSession> {
+        self.io.advance(now);
+        let s = self.sessions.get_mut(&session).ok_or(UnknownSession)?;
+        let before = s.process_queue.connections;
+        s.process_queue.connections = connections;
+        if before == 0 && connections > 0 {
+            self.io.defer(Deferred::StartProcessQueue(session));
+        }
+        Ok(())
+    }
+
+    /// Hands over the value after [`Event::Saving`]: `Err(message)` when the host could not
+    /// convert it (the save then answers `"Error"` with the message and `Saved("Error", …)`
+    /// fires). Returns false when that session was not waiting for one.
+    pub fn provide_snapshot(
+        &mut self,
+        now: u64,
+        session: SessionId,
+        snapshot: Result<Snapshot, String>,
+    ) -> bool {
+        self.io.advance(now);
+        let Some(s) = self.sessions.get_mut(&session) else {
+            return false;
+        };
+        let taken = s.provide_snapshot(&mut self.io, snapshot);
+        self.settle();
+        taken
+    }
+
+    /// `Usage()` (§10.3) for the host's current value and metadata: `(characters, fraction of
+    /// the 4 MB limit)`. With compression on, it recomputes `CompressedValue` first, as the
+    /// original does.
+    pub fn usage(
+        &mut self,
+        session: SessionId,
+        value: &Value,
+        metadata: &Value,
+    ) -> Result<(usize, f64), String> {
+        let s = self
+            .sessions
+            .get_mut(&session)
+            .ok_or_else(|| UnknownSession.to_string())?;
+        s.usage(value, metadata)
+    }
+
+    /// The host's answer to a command. Returns false (and does nothing) for an unknown or
+    /// expired command: a completion that arrives after the command's deadline is ignored.
+    pub fn complete(&mut self, now: u64, command: CommandId, result: StoreResult) -> bool {
+        self.io.advance(now);
+        let Some(flight) = self.io.take_in_flight(command) else {
+            return false;
+        };
+        if let Some(s) = self.sessions.get_mut(&flight.session) {
+            s.on_result(&mut self.io, flight.owner, command, result);
+        }
+        self.settle();
+        true
+    }
+
+    /// Runs every timer due at `now`: save and lock timers, retry backoffs, `SaveDelay`
+    /// waits, queue-loop backoff, and command deadlines (an expired command counts as a failed
+    /// try).
+    pub fn handle_timeout(&mut self, now: u64) {
+        self.io.advance(now);
+        while let Some((session, what)) = self.io.pop_due_timer() {
+            let Some(s) = self.sessions.get_mut(&session) else {
+                continue;
+            };
+            match what {
+                TimerWhat::Command(command) => {
+                    if let Some(flight) = self.io.take_in_flight(command) {
+                        let message =
+                            format!("{} timed out after {} ms", flight.name, flight.timeout_ms);
+                        s.on_result(
+                            &mut self.io,
+                            flight.owner,
+                            command,
+                            StoreResult::Error(message),
+                        );
+                    }
+                }
+                TimerWhat::Save => {
+                    s.save_timer = None;
+                    s.save_timer_ended(&mut self.io);
+                }
+                TimerWhat::Lock => {
+                    s.lock.timer = None;
+                    s.lock_timer_ended(&mut self.io);
+                }
+                TimerWhat::TaskOp => s.on_task_wake(&mut self.io),
+                TimerWhat::FreeOp(call) => s.on_free_wake(&mut self.io, call),
+                TimerWhat::ProcessQueue => s.on_process_queue_wake(&mut self.io),
+            }
+            self.settle();
+        }
+    }
+
+    /// Bind-to-close (§12): stops registering new sessions; every registered session that is
+    /// not destroyed leaves the cache, stops its timers and gets a DestroyTask unless one is
+    /// pending. [`Event::BindToCloseDone`] comes once every registered session is destroyed
+    /// (at once if there are none); [`Module::bind_to_close_done`] says the same.
+    pub fn bind_to_close(&mut self, now: u64) {
+        self.io.advance(now);
+        self.closing = true;
+        let registered: Vec<SessionId> = self.registry.iter().copied().collect();
+        for sid in registered {
+            let Some(s) = self.sessions.get_mut(&sid) else {
+                continue;
+            };
+            if s.state == State::Destroyed {
+                continue;
+            }
+            if self.cache.get(&s.id) == Some(&sid) {
+                self.cache.remove(&s.id);
+            }
+            s.bind_to_close(&mut self.io);
+        }
+        self.settle();
+    }
+
+    /// Bind-to-close has started and every registered session is destroyed.
+    pub fn bind_to_close_done(&self) -> bool {
+        self.closing && self.registry.is_empty()
+    }
+
+    /// Forgets a destroyed session with nothing in flight (the host dropped its object).
+    /// Returns whether it was forgotten.
+    pub fn release(&mut self, session: SessionId) -> bool {
+        let removable = self
+            .sessions
+            .get(&session)
+            .is_some_and(|s| s.state == State::Destroyed && s.is_idle());
+        if removable {
+            self.sessions.remove(&session);
+        }
+        removable
+    }
+
+    /// The next event. Deferred work (task workers, queue-loop starts) runs here, and only
+    /// while no earlier event is waiting, so handlers always run before it. The answer can
+    /// change after any input and after each call of this method.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        while self.io.events.is_empty() {
+            let Some(deferred) = self.io.deferred.pop_front() else {
+                break;
+            };
+            let sid = match deferred {
+                Deferred::RunWorker(sid) | Deferred::StartProcessQueue(sid) => sid,
+            };
+            if let Some(s) = self.sessions.get_mut(&sid) {
+                match deferred {
+                    Deferred::RunWorker(_) => s.run_worker(&mut self.io),
+                    Deferred::StartProcessQueue(_) => s.start_process_queue(&mut self.io),
+                }
+            }
+            self.settle();
+        }
+        self.io.events.pop_front()
+    }
+
+    /// The next storage command to execute. The answer can change after any input and after
+    /// [`Module::poll_event`].
+    pub fn poll_command(&mut self) -> Option<(CommandId, Command)> {
+        self.io.commands.pop_front()
+    }
+
+    /// When [`Module::handle_timeout`] should next be called. The answer can change after any
+    /// input and after [`Module::poll_event`]. While deferred work waits for
+    /// [`Module::poll_event`], it is the current time.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        if !self.io.deferred.is_empty() {
+            return Some(self.io.now);
+        }
+        self.io.next_deadline()
+    }
+
+    /// Book-keeping after any step: finished DestroyTasks leave the registry, and the end of
+    /// bind-to-close is announced once.
+    fn settle(&mut self) {
+        for sid in std::mem::take(&mut self.io.destroyed) {
+            self.registry.shift_remove(&sid);
+        }
+        if self.closing && self.registry.is_empty() && !self.close_done_sent {
+            self.close_done_sent = true;
+            self.io.emit(Event::BindToCloseDone);
+        }
+    }
+}
+
+/// `name .. "/" .. scope .. "/" .. key` (§2) and the key as the store sees it.
+fn session_id_text(name: &str, scope: &str, key: &Value) -> Result<(String, String), String> {
+    let key_text = match key {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => luau_number_to_string(*n),
+        other => {
+            return Err(format!(
+                "attempt to concatenate string with {}",
+                other.type_name()
+            ))
+        }
+    };
+    Ok((format!("{name}/{scope}/{key_text}"), key_text))
+}
+
+/// An empty table, as `Metadata = {}` makes.
+pub(crate) fn empty_table() -> Value {
+    Value::Table(Table::new())
+}
+
+/// Seconds (a validated property) to whole milliseconds.
+pub(crate) fn secs_to_ms(secs: f64) -> u64 {
+    // Float-to-int casts saturate (and NaN gives 0), so this cannot wrap.
+    (secs * 1000.0).round() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_key_and_its_text_share_an_id() {
+        let (a, _) = session_id_text("Player", "global", &Value::Number(456056545.0)).unwrap();
+        let (b, _) =
+            session_id_text("Player", "global", &Value::String("456056545".into())).unwrap();
+        assert_eq!(a, "Player/global/456056545");
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn bad_key_gives_luau_concatenation_error() {
+        let err = session_id_text("Player", "global", &Value::Nil).unwrap_err();
+        assert_eq!(err, "attempt to concatenate string with nil");
+    }
+}

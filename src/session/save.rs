@@ -1,0 +1,401 @@
+//! Loading and saving (§7), the auto-save timer, and `Usage()`.
+//!
+//! A save: wait out `SaveDelay` since the last successful save; emit [`Event::Saving`] and wait
+//! for the host's [`Snapshot`]; build the payload (remove when Value is nil, else the value or
+//! its compressed text when `Metadata.Compress` is a table); skip it when it equals the last
+//! successful write (D16); send it only while the lock lease has room (D8); 3 tries (D14).
+//! Every successful save updates `Version` (D1). `Saved` fires after every save, skipped or not.
+
+use super::adapter;
+use super::flow::{Op, OpOutcome};
+use super::io::{Io, Owner, TimerKey, TimerWhat};
+use super::lock::unexpected;
+use super::retry::Attempt;
+use super::task::Kind;
+use super::{
+    empty_table, secs_to_ms, Command, Data, Event, KeyInfo, Response, Session, Snapshot,
+    StoreResult,
+};
+use crate::value::{Key, Value};
+
+/// D8: what a save answers when the lease has no room left for it.
+pub const LEASE_EXPIRED: &str =
+    "the session lock's lease is too close to expiring, so the save was not sent (another server may own the data now)";
+
+/// D16: what a write stored (or would store).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Payload {
+    Set(Box<Stored>),
+    Remove,
+}
+
+/// A `SetAsync`'s arguments.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Stored {
+    value: Value,
+    metadata: Value,
+    user_ids: Value,
+}
+
+/// A save in progress.
+#[derive(Debug)]
+pub(crate) enum SaveOp {
+    /// Waiting out `SaveDelay`.
+    Delay,
+    /// `Saving` was emitted; waiting for the host's snapshot (with a deadline).
+    Snapshot { deadline: TimerKey },
+    /// Writing, with 3 tries.
+    Write { payload: Payload, attempt: Attempt },
+}
+
+impl SaveOp {
+    pub fn is_current(&self, command: super::CommandId) -> bool {
+        matches!(self, SaveOp::Write { attempt, .. } if attempt.is_current(command))
+    }
+}
+
+/// A successful load, not yet installed.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    value: Value,
+    metadata: Value,
+    user_ids: Value,
+    created_time: f64,
+    updated_time: f64,
+    version: String,
+    /// The raw stored text when the data was compressed.
+    compressed: Option<String>,
+}
+
+/// `Metadata.Compress` when it is a table (compression on).
+fn compress_table(metadata: &Value) -> Option<&Value> {
+    match metadata {
+        Value::Table(table) => table
+            .get(&Key::String("Compress".into()))
+            .filter(|c| c.is_table()),
+        _ => None,
+    }
+}
+
+/// §7.1 steps 2–3: key info and compression detection. A value that cannot be decoded is an
+/// error for this load (D5) and installs nothing.
+fn decode_loaded(value: Value, info: Option<KeyInfo>) -> Result<Box<Loaded>, String> {
+    let (metadata, user_ids, created_time, updated_time, version) = match info {
+        None => (
+            empty_table(),
+            Value::Array(Vec::new()),
+            0.0,
+            0.0,
+            String::new(),
+        ),
+        Some(info) => (
+            if info.metadata.is_table() {
+                info.metadata
+            } else {
+                empty_table()
+            },
+            if info.user_ids.is_table() {
+                info.user_ids
+            } else {
+                Value::Array(Vec::new())
+            },
+            info.created_time,
+            info.updated_time,
+            info.version,
+        ),
+    };
+    let (value, compressed) = match compress_table(&metadata) {
+        Some(compress) => {
+            let Value::String(text) = value else {
+                return Err(format!(
+                    "Metadata.Compress is set but the stored value is a {}, not compressed text",
+                    value.type_name()
+                ));
+            };
+            (adapter::decompress(&text, compress)?, Some(text))
+        }
+        None => (value, None),
+    };
+    Ok(Box::new(Loaded {
+        value,
+        metadata,
+        user_ids,
+        created_time,
+        updated_time,
+        version,
+        compressed,
+    }))
+}
+
+impl Session {
+    // ---- load (§7.1) ----
+
+    pub(crate) fn begin_load(&mut self, io: &mut Io) {
+        self.load_try(io, Attempt::default());
+    }
+
+    pub(crate) fn load_try(&mut self, io: &mut Io, mut attempt: Attempt) {
+        attempt.tries += 1;
+        let command = Command::DataGet {
+            name: self.name.clone(),
+            scope: self.scope.clone(),
+            key: self.key_text.clone(),
+        };
+        attempt.command = Some(io.send(self.sid, Owner::Task, command));
+        self.op = Some(Op::Load(attempt));
+    }
+
+    pub(crate) fn load_result(&mut self, io: &mut Io, mut attempt: Attempt, result: StoreResult) {
+        let message = match result {
+            StoreResult::Got { value, info } => {
+                return self.resume_task(io, OpOutcome::Load(decode_loaded(value, info)))
+            }
+            StoreResult::Error(message) => message,
+            other => unexpected("DataGet", &other),
+        };
+        match attempt.next_delay(&mut io.rng) {
+            Some(delay) => {
+                attempt.wake = Some(io.set_timer_in(self.sid, TimerWhat::TaskOp, delay));
+                self.op = Some(Op::Load(attempt));
+            }
+            None => self.resume_task(io, OpOutcome::Load(Err(message))),
+        }
+    }
+
+    /// Applies the callers' templates in join order and hands the value to the host.
+    pub(crate) fn install(&mut self, io: &mut Io, loaded: Loaded, templates: Vec<Value>) {
+        let mut value = loaded.value;
+        for template in &templates {
+            adapter::apply_template(&mut value, template);
+        }
+        self.created_time = loaded.created_time;
+        self.updated_time = loaded.updated_time;
+        self.version = loaded.version;
+        if let Some(text) = loaded.compressed {
+            self.compressed_value = text;
+        }
+        // Anyone may have written since our last write: D16 must compare against a fresh one.
+        self.last_written = None;
+        io.emit(Event::Loaded {
+            session: self.sid,
+            value,
+            metadata: loaded.metadata,
+            user_ids: loaded.user_ids,
+        });
+    }
+
+    // ---- save (§7.2) ----
+
+    pub(crate) fn begin_save(&mut self, io: &mut Io) {
+        if let Some(last) = self.save_time {
+            let ready = last.saturating_add(secs_to_ms(self.props.save_delay));
+            if io.now < ready {
+                io.set_timer(self.sid, TimerWhat::TaskOp, ready);
+                self.op = Some(Op::Save(SaveOp::Delay));
+                return;
+            }
+        }
+        self.announce_save(io);
+    }
+
+    fn announce_save(&mut self, io: &mut Io) {
+        io.emit(Event::Saving { session: self.sid });
+        let deadline = io.set_timer_in(self.sid, TimerWhat::TaskOp, io.config.snapshot_timeout_ms);
+        self.op = Some(Op::Save(SaveOp::Snapshot { deadline }));
+    }
+
+    pub(crate) fn save_wake(&mut self, io: &mut Io, op: SaveOp) {
+        match op {
+            SaveOp::Delay => self.announce_save(io),
+            SaveOp::Snapshot { .. } => {
+                self.save_failed(io, "the host did not hand over the value to save".into())
+            }
+            SaveOp::Write {
+                payload,
+                mut attempt,
+            } if attempt.command.is_none() => {
+                attempt.wake = None;
+                self.write_try(io, payload, attempt);
+            }
+            other => self.op = Some(Op::Save(other)),
+        }
+    }
+
+    /// The host's snapshot after `Saving`. False if no save was waiting for one.
+    pub(crate) fn provide_snapshot(
+        &mut self,
+        io: &mut Io,
+        snapshot: Result<Snapshot, String>,
+    ) -> bool {
+        let deadline = match &self.op {
+            Some(Op::Save(SaveOp::Snapshot { deadline })) => *deadline,
+            _ => return false,
+        };
+        io.cancel_timer(Some(deadline));
+        self.op = None;
+        match snapshot.and_then(|s| self.payload_for(s)) {
+            Err(message) => self.save_failed(io, message),
+            Ok(payload) if self.last_written.as_ref() == Some(&payload) => {
+                // D16: the store already holds exactly this.
+                self.save_succeeded(io, payload, None);
+            }
+            Ok(payload) => self.write_try(io, payload, Attempt::default()),
+        }
+        true
+    }
+
+    fn payload_for(&mut self, snapshot: Snapshot) -> Result<Payload, String> {
+        let Snapshot {
+            value,
+            metadata,
+            user_ids,
+        } = snapshot;
+        if matches!(value, Value::Nil) {
+            return Ok(Payload::Remove);
+        }
+        let value = match compress_table(&metadata) {
+            Some(compress) => {
+                let text = adapter::compress(&value, compress)?;
+                self.compressed_value.clone_from(&text);
+                Value::String(text)
+            }
+            None => value,
+        };
+        Ok(Payload::Set(Box::new(Stored {
+            value,
+            metadata,
+            user_ids,
+        })))
+    }
+
+    fn write_try(&mut self, io: &mut Io, payload: Payload, mut attempt: Attempt) {
+        // D8: a write must be able to land before the lock entry can expire.
+        let lands_by = io.now.saturating_add(io.config.data_timeout_ms);
+        if self.lock.lease_end.is_none_or(|end| lands_by > end) {
+            return self.save_failed(io, LEASE_EXPIRED.into());
+        }
+        let fence = io.config.fencing.then(|| self.unique_id.clone());
+        let command = match &payload {
+            Payload::Set(stored) => Command::DataSet {
+                name: self.name.clone(),
+                scope: self.scope.clone(),
+                key: self.key_text.clone(),
+                value: stored.value.clone(),
+                user_ids: stored.user_ids.clone(),
+                metadata: stored.metadata.clone(),
+                fence,
+            },
+            Payload::Remove => Command::DataRemove {
+                name: self.name.clone(),
+                scope: self.scope.clone(),
+                key: self.key_text.clone(),
+                fence,
+            },
+        };
+        attempt.tries += 1;
+        attempt.command = Some(io.send(self.sid, Owner::Task, command));
+        self.op = Some(Op::Save(SaveOp::Write { payload, attempt }));
+    }
+
+    pub(crate) fn save_result(&mut self, io: &mut Io, op: SaveOp, result: StoreResult) {
+        let SaveOp::Write {
+            payload,
+            mut attempt,
+        } = op
+        else {
+            self.op = Some(Op::Save(op));
+            return;
+        };
+        let message = match (&payload, result) {
+            (Payload::Set(_), StoreResult::Written { version }) => {
+                return self.save_succeeded(io, payload, Some(version))
+            }
+            (Payload::Remove, StoreResult::Done | StoreResult::Written { .. }) => {
+                return self.save_succeeded(io, payload, None)
+            }
+            (_, StoreResult::Error(message)) => message,
+            (Payload::Set(_), other) => unexpected("DataSet", &other),
+            (Payload::Remove, other) => unexpected("DataRemove", &other),
+        };
+        // A failed write may still have landed: what the store holds is unknown now.
+        self.last_written = None;
+        match attempt.next_delay(&mut io.rng) {
+            Some(delay) => {
+                attempt.wake = Some(io.set_timer_in(self.sid, TimerWhat::TaskOp, delay));
+                self.op = Some(Op::Save(SaveOp::Write { payload, attempt }));
+            }
+            None => self.save_failed(io, message),
+        }
+    }
+
+    fn save_succeeded(&mut self, io: &mut Io, payload: Payload, version: Option<String>) {
+        self.save_time = Some(io.now);
+        match &payload {
+            Payload::Remove => {
+                self.created_time = 0.0;
+                self.updated_time = 0.0;
+                self.version.clear();
+                io.emit(Event::MetadataReset { session: self.sid });
+            }
+            Payload::Set(_) => {
+                // D1: compressed saves update Version too.
+                if let Some(version) = version {
+                    self.version = version;
+                }
+            }
+        }
+        self.last_written = Some(payload);
+        io.emit(Event::Saved {
+            session: self.sid,
+            response: Response::Saved,
+            data: Data::Value,
+        });
+        self.resume_task(io, OpOutcome::Save(Ok(())));
+    }
+
+    fn save_failed(&mut self, io: &mut Io, message: String) {
+        io.emit(Event::Saved {
+            session: self.sid,
+            response: Response::Error,
+            data: Data::Text(message.clone()),
+        });
+        self.resume_task(io, OpOutcome::Save(Err(message)));
+    }
+
+    // ---- the auto-save timer (§7.3) ----
+
+    pub(crate) fn start_save_timer(&mut self, io: &mut Io) {
+        io.cancel_timer(self.save_timer.take());
+        if self.props.save_interval == 0.0 {
+            return;
+        }
+        let delay = secs_to_ms(self.props.save_interval);
+        self.save_timer = Some(io.set_timer_in(self.sid, TimerWhat::Save, delay));
+    }
+
+    /// `SaveTimerEnded`: a SaveTask unless one is pending.
+    pub(crate) fn save_timer_ended(&mut self, io: &mut Io) {
+        if self.tasks.find_last(Kind::Save).is_none() {
+            self.append(io, Kind::Save, None);
+        }
+    }
+
+    // ---- Usage() (§10.3) ----
+
+    pub(crate) fn usage(
+        &mut self,
+        value: &Value,
+        metadata: &Value,
+    ) -> Result<(usize, f64), String> {
+        if matches!(value, Value::Nil) {
+            return Ok((0, 0.0));
+        }
+        match compress_table(metadata) {
+            Some(compress) => {
+                self.compressed_value = adapter::compress(value, compress)?;
+                Ok(adapter::usage_of_compressed(&self.compressed_value))
+            }
+            None => Ok(adapter::usage(value)),
+        }
+    }
+}

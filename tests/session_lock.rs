@@ -1,0 +1,320 @@
+//! §8: the lock protocol — the refresh grid, AttemptsRemaining, give-up, the entry TTL — and
+//! D7 (a refresh that finds another holder), D8 (the lease and fencing), D14 (retries).
+
+mod common;
+
+use common::*;
+use datastore_module::session::{Call, Command, Config, Input, Reply, Response, State};
+
+const T_SEC: u64 = 1_000;
+
+/// Opens a session with auto-save off, returning the driver, the session and t0 (when the
+/// successful lock call was sent).
+fn opened() -> (Driver, datastore_module::session::SessionId, u64) {
+    opened_with(Config::default())
+}
+
+fn opened_with(config: Config) -> (Driver, datastore_module::session::SessionId, u64) {
+    let mut d = Driver::with(config, FakeStore::new());
+    let s = d.new_session("Player", "1");
+    d.m.set_property(d.now, s, "SaveInterval", Input::Number(0.0))
+        .unwrap();
+    let t0 = d.now;
+    assert_eq!(d.open(s), success());
+    d.host_mut(s).value = json(r#"{"Coins":1}"#);
+    d.clear_log();
+    (d, s, t0)
+}
+
+/// Send times of the first try of each lock call (tries of one call are < 2 s apart).
+fn lock_calls(d: &Driver) -> Vec<u64> {
+    let mut calls: Vec<u64> = Vec::new();
+    for (t, _) in d.sent("LockAcquire") {
+        if calls.last().is_none_or(|last| t > last + 2 * T_SEC + 100) {
+            calls.push(t);
+        }
+    }
+    calls
+}
+
+fn ttl_of(command: &Command) -> f64 {
+    match command {
+        Command::LockAcquire { ttl_s, .. } => *ttl_s,
+        other => panic!("not a lock: {other:?}"),
+    }
+}
+
+#[test]
+fn the_lock_entry_lives_interval_times_attempts_plus_30_seconds() {
+    let mut d = Driver::new();
+    let s = d.new_session("Player", "1");
+    d.open(s);
+    let (_, acquire) = &d.sent("LockAcquire")[0];
+    assert_eq!(ttl_of(acquire), 330.0);
+    let Command::LockAcquire { map, owner, .. } = acquire else {
+        unreachable!()
+    };
+    assert_eq!(map, "Player/global/1");
+    assert_eq!(*owner, d.unique_id(s));
+}
+
+#[test]
+fn refreshes_run_every_lock_interval_from_the_successful_lock() {
+    let (mut d, _, t0) = opened();
+    d.advance_to(t0 + 200 * T_SEC);
+    assert_eq!(
+        lock_calls(&d),
+        [t0 + 60 * T_SEC, t0 + 120 * T_SEC, t0 + 180 * T_SEC]
+    );
+    assert!(d
+        .sent("LockAcquire")
+        .iter()
+        .all(|(_, c)| ttl_of(c) == 330.0));
+}
+
+#[test]
+fn failed_refreshes_count_down_attempts_on_the_grid_and_a_success_restores_them() {
+    let (mut d, s, t0) = opened();
+    // Two refreshes fail (3 tries each), the third succeeds.
+    d.store.fault("LockAcquire", 6, Fault::Error("busy".into()));
+    d.advance_to(t0 + 179 * T_SEC);
+    assert_eq!(d.m.session(s).unwrap().attempts_remaining(), 3);
+    d.advance_to(t0 + 181 * T_SEC);
+    let t1 = t0 + 180 * T_SEC;
+    d.advance_to(t1 + 61 * T_SEC);
+    assert_eq!(
+        d.signals(s),
+        [
+            "AttemptsChanged(4)",
+            "AttemptsChanged(3)",
+            "AttemptsChanged(5)"
+        ]
+    );
+    // The failures did not shift the grid; the success at t1 starts a new one.
+    assert_eq!(
+        lock_calls(&d),
+        [t0 + 60 * T_SEC, t0 + 120 * T_SEC, t1, t1 + 60 * T_SEC]
+    );
+    assert_eq!(
+        d.sent("LockAcquire").len(),
+        3 + 3 + 1 + 1,
+        "3 tries per failure"
+    );
+    assert_eq!(d.state(s), State::Open);
+}
+
+#[test]
+fn a_retried_refresh_waits_within_the_two_second_budget_d14() {
+    let (mut d, _, t0) = opened();
+    d.store.fault("LockAcquire", 3, Fault::Error("busy".into()));
+    d.advance_to(t0 + 70 * T_SEC);
+    let tries: Vec<u64> = d
+        .sent("LockAcquire")
+        .iter()
+        .map(|(t, _)| *t)
+        .take(3)
+        .collect();
+    assert_eq!(tries[0], t0 + 60 * T_SEC);
+    let first_wait = tries[1] - tries[0] - 10; // minus the store's 10 ms latency
+    let second_wait = tries[2] - tries[1] - 10;
+    assert!((250..=750).contains(&first_wait), "{first_wait}");
+    assert!((750..=1_250).contains(&second_wait), "{second_wait}");
+    assert!(first_wait + second_wait <= 2_000);
+}
+
+#[test]
+fn the_session_gives_up_at_t0_plus_interval_times_attempts() {
+    let (mut d, s, t0) = opened();
+    d.store
+        .fault("LockAcquire", usize::MAX, Fault::Error("down".into()));
+    d.advance_to(t0 + 299 * T_SEC);
+    assert_eq!(d.state(s), State::Open);
+    assert_eq!(d.m.session(s).unwrap().attempts_remaining(), 1);
+    d.advance_to(t0 + 303 * T_SEC);
+    assert_eq!(d.state(s), State::Closed);
+    assert_eq!(
+        d.signals(s),
+        [
+            "AttemptsChanged(4)",
+            "AttemptsChanged(3)",
+            "AttemptsChanged(2)",
+            "AttemptsChanged(1)",
+            "AttemptsChanged(0)",
+            "Saving",
+            "Saved(Saved)",
+            "StateChanged(false)"
+        ]
+    );
+    let closed_at = d
+        .log
+        .iter()
+        .find(|(_, e)| signal_name(e).as_deref() == Some("StateChanged(false)"))
+        .map(|(t, _)| *t)
+        .unwrap();
+    assert!(closed_at < t0 + 330 * T_SEC, "before the entry expires");
+    assert_eq!(d.sent("LockRelease").len(), 1);
+    assert_eq!(
+        lock_calls(&d),
+        [60, 120, 180, 240, 300].map(|s| t0 + s * T_SEC)
+    );
+}
+
+#[test]
+fn lock_property_changes_take_effect_at_the_next_lock() {
+    let (mut d, s, t0) = opened();
+    d.m.set_property(d.now, s, "LockInterval", Input::Number(20.0))
+        .unwrap();
+    d.m.set_property(d.now, s, "LockAttempts", Input::Number(3.0))
+        .unwrap();
+    d.advance_to(t0 + 100 * T_SEC + 500);
+    // The refresh at +60 was set by the old lock; it writes the new TTL (20 × 3 + 30) and
+    // resets AttemptsRemaining to 3 (an AttemptsChanged, since 5 ≠ 3); then every 20 s.
+    assert_eq!(lock_calls(&d), [60, 80, 100].map(|s| t0 + s * T_SEC));
+    assert!(d.sent("LockAcquire").iter().all(|(_, c)| ttl_of(c) == 90.0));
+    assert_eq!(d.signals(s), ["AttemptsChanged(3)"]);
+    assert_eq!(d.m.session(s).unwrap().attempts_remaining(), 3);
+}
+
+#[test]
+fn opening_sets_attempts_silently_and_closing_keeps_them() {
+    let mut d = Driver::new();
+    let s = d.new_session("Player", "1");
+    assert_eq!(d.m.session(s).unwrap().attempts_remaining(), 0);
+    d.open(s);
+    assert_eq!(d.m.session(s).unwrap().attempts_remaining(), 5);
+    assert!(!d.signals(s).iter().any(|n| n.starts_with("Attempts")));
+    d.run(s, Call::Close);
+    assert_eq!(d.m.session(s).unwrap().attempts_remaining(), 5);
+}
+
+#[test]
+fn a_refresh_that_finds_another_holder_closes_at_once_without_saving_d7() {
+    let (mut d, s, t0) = opened();
+    // Another server took the key (our entry expired, or was stolen).
+    d.store
+        .locks
+        .insert("Player/global/1".into(), ("THEIRS".into(), u64::MAX));
+    d.advance_to(t0 + 61 * T_SEC);
+    assert_eq!(d.state(s), State::Closed);
+    assert_eq!(d.signals(s), ["AttemptsChanged(0)", "StateChanged(false)"]);
+    assert_eq!(d.sent("DataSet").len(), 0, "the data belongs to them now");
+    assert_eq!(d.sent("LockRelease").len(), 0, "the entry is not ours");
+    assert_eq!(d.m.session(s).unwrap().attempts_remaining(), 0);
+    // No more refreshes, and the session can be opened again later.
+    d.advance_to(t0 + 400 * T_SEC);
+    assert_eq!(d.sent("LockAcquire").len(), 1);
+    assert_eq!(d.open(s), reply(Response::Locked, "THEIRS"));
+}
+
+#[test]
+fn a_save_on_close_after_the_lease_ran_out_is_skipped_d8() {
+    let (mut d, s, t0) = opened();
+    // Every refresh hangs: each takes 3 × 10 s timeouts plus backoff, so the last one ends
+    // after the entry expired (t0 + 330 s).
+    d.store.fault("LockAcquire", usize::MAX, Fault::Hang);
+    d.advance_to(t0 + 340 * T_SEC);
+    assert_eq!(d.state(s), State::Closed);
+    let signals = d.signals(s);
+    assert_eq!(
+        &signals[signals.len() - 3..],
+        [
+            "Saving",
+            format!("Saved(Error, {})", datastore_module::session::LEASE_EXPIRED).as_str(),
+            "StateChanged(false)"
+        ]
+    );
+    assert_eq!(d.sent("DataSet").len(), 0);
+    // Timeouts do not shift the grid either: each refresh starts on it, and its three tries
+    // (10 s deadline each) stay within 33 s of its start.
+    let grid = [60, 120, 180, 240, 300].map(|s| t0 + s * T_SEC);
+    let sends: Vec<u64> = d.sent("LockAcquire").iter().map(|(t, _)| *t).collect();
+    assert_eq!(sends.len(), 15);
+    for (i, chunk) in sends.chunks(3).enumerate() {
+        assert_eq!(chunk[0], grid[i]);
+        assert!(chunk[2] <= grid[i] + 33 * T_SEC);
+    }
+}
+
+#[test]
+fn a_save_on_close_inside_the_lease_is_sent_d8() {
+    let (mut d, s, t0) = opened();
+    d.store
+        .fault("LockAcquire", usize::MAX, Fault::Error("down".into()));
+    d.advance_to(t0 + 310 * T_SEC);
+    assert_eq!(d.state(s), State::Closed);
+    assert_eq!(d.sent("DataSet").len(), 1);
+}
+
+#[test]
+fn a_fencing_store_rejects_a_write_from_a_session_that_lost_the_lock_d8() {
+    let config = Config {
+        fencing: true,
+        ..Config::default()
+    };
+    let (mut d, s, _) = opened_with(config);
+    d.store.fencing = true;
+    assert_eq!(d.run(s, Call::Save), Reply::saved());
+    let Command::DataSet { fence, .. } = &d.sent("DataSet")[0].1 else {
+        unreachable!()
+    };
+    assert_eq!(fence.as_deref(), Some(d.unique_id(s).as_str()));
+    // Someone else holds the entry now; our refresh has not noticed yet.
+    d.store
+        .locks
+        .insert("Player/global/1".into(), ("THEIRS".into(), u64::MAX));
+    d.host_mut(s).value = json(r#"{"Coins":2}"#);
+    let answer = d.run(s, Call::Save);
+    assert_eq!(answer.response, Response::Error);
+    assert_eq!(
+        d.store.data["Player/global/1"].value,
+        json(r#"{"Coins":1}"#)
+    );
+}
+
+#[test]
+fn without_fencing_writes_carry_no_fence() {
+    let (mut d, s, _) = opened();
+    d.run(s, Call::Save);
+    let Command::DataSet { fence, .. } = &d.sent("DataSet")[0].1 else {
+        unreachable!()
+    };
+    assert_eq!(*fence, None);
+}
+
+#[test]
+fn a_failed_unlock_is_retried_then_ignored() {
+    let (mut d, s, _) = opened();
+    d.store.fault("LockRelease", 3, Fault::Error("down".into()));
+    assert_eq!(d.run(s, Call::Close), Reply::saved());
+    assert_eq!(d.sent("LockRelease").len(), 3);
+    assert_eq!(d.state(s), State::Closed);
+}
+
+#[test]
+fn a_new_and_a_hidden_session_lock_each_other_out() {
+    let mut d = Driver::new();
+    let visible = d.new_session("Player", "1");
+    let hidden = d.hidden("Player", "1");
+    assert_eq!(d.open(visible), success());
+    assert_eq!(
+        d.open(hidden),
+        reply(Response::Locked, &d.unique_id(visible))
+    );
+    d.run(visible, Call::Close);
+    assert_eq!(d.open(hidden), success());
+}
+
+#[test]
+fn a_session_that_holds_the_key_can_lock_again() {
+    let mut d = Driver::new();
+    let s = d.new_session("Player", "1");
+    d.open(s);
+    // The unlock fails, so the entry still holds our UniqueId when we reopen.
+    d.store.fault("LockRelease", 3, Fault::Error("down".into()));
+    d.run(s, Call::Close);
+    assert_eq!(
+        d.store.holder("Player/global/1", d.now),
+        Some(d.unique_id(s).as_str())
+    );
+    assert_eq!(d.open(s), success());
+}

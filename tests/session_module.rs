@@ -1,0 +1,289 @@
+//! §2 constructors and the cache, §12 bind-to-close, D2, command deadlines and late
+//! completions.
+
+mod common;
+
+use common::*;
+use datastore_module::session::{
+    Call, Command, Config, Event, Module, Reply, Response, State, StoreResult,
+};
+use datastore_module::value::Value;
+
+#[test]
+fn new_returns_the_cached_session_and_hidden_always_makes_a_new_one() {
+    let mut d = Driver::new();
+    let a = d.new_session("Player", "1");
+    let b = d.new_session("Player", "1");
+    let h1 = d.hidden("Player", "1");
+    let h2 = d.hidden("Player", "1");
+    assert_eq!(a, b);
+    assert_ne!(h1, h2);
+    assert_ne!(h1, a);
+    assert_eq!(d.m.find("Player", "global", &text("1")).unwrap(), Some(a));
+    assert!(d.m.session(h1).unwrap().hidden());
+    assert!(!d.m.session(a).unwrap().hidden());
+    assert_eq!(d.m.find("Player", "global", &text("2")).unwrap(), None);
+}
+
+#[test]
+fn a_numeric_key_keeps_its_type_and_shares_the_id_of_its_text() {
+    let mut m = Module::new(Config::default());
+    let n = m
+        .open_session(
+            0,
+            "Player",
+            "global",
+            &Value::Number(456056545.0),
+            false,
+            [1; 16],
+        )
+        .unwrap();
+    let t = m
+        .open_session(0, "Player", "global", &text("456056545"), false, [2; 16])
+        .unwrap();
+    assert_eq!(n, t);
+    let session = m.session(n).unwrap();
+    assert_eq!(session.id(), "Player/global/456056545");
+    assert_eq!(*session.key(), Value::Number(456056545.0));
+    assert_eq!(session.key_text(), "456056545");
+    assert!(m
+        .open_session(0, "Player", "global", &Value::Bool(true), false, [3; 16])
+        .is_err());
+}
+
+#[test]
+fn the_unique_id_is_an_upper_case_v4_uuid_from_host_randomness() {
+    let mut m = Module::new(Config::default());
+    let s = m
+        .open_session(0, "P", "global", &text("k"), false, [0xab; 16])
+        .unwrap();
+    let id = m.session(s).unwrap().unique_id().to_owned();
+    assert_eq!(id.len(), 36);
+    let groups: Vec<usize> = id.split('-').map(str::len).collect();
+    assert_eq!(groups, [8, 4, 4, 4, 12]);
+    assert_eq!(id, id.to_ascii_uppercase());
+    assert_eq!(&id[14..15], "4", "version 4");
+}
+
+#[test]
+fn destroying_a_hidden_session_leaves_the_visible_one_in_the_cache_d2() {
+    let mut d = Driver::new();
+    let visible = d.new_session("Player", "1");
+    let hidden = d.hidden("Player", "1");
+    d.run(hidden, Call::Destroy);
+    assert_eq!(
+        d.m.find("Player", "global", &text("1")).unwrap(),
+        Some(visible)
+    );
+    assert_eq!(d.new_session("Player", "1"), visible);
+}
+
+#[test]
+fn defaults_match_the_original() {
+    let mut d = Driver::new();
+    let s = d.new_session("Player", "1");
+    let session = d.m.session(s).unwrap();
+    assert_eq!(session.state(), State::Closed);
+    assert_eq!(session.save_interval(), 30.0);
+    assert_eq!(session.save_delay(), 0.0);
+    assert_eq!(session.lock_interval(), 60.0);
+    assert_eq!(session.lock_attempts(), 5.0);
+    assert!(session.save_on_close());
+    assert_eq!(session.attempts_remaining(), 0);
+    assert_eq!(session.created_time(), 0.0);
+    assert_eq!(session.updated_time(), 0.0);
+    assert_eq!(session.version(), "");
+    assert_eq!(session.compressed_value(), "");
+    assert_eq!(session.scope(), "global");
+    assert_eq!(session.name(), "Player");
+}
+
+#[test]
+fn bind_to_close_saves_and_destroys_every_open_session_then_reports_done() {
+    let mut d = Driver::new();
+    let a = d.new_session("Player", "1");
+    let b = d.new_session("Player", "2");
+    let h = d.hidden("Player", "3");
+    let closed = d.new_session("Player", "4");
+    for s in [a, b, h] {
+        d.open(s);
+        d.host_mut(s).value = json(r#"{"Coins":1}"#);
+    }
+    d.clear_log();
+    d.m.bind_to_close(d.now);
+    assert!(!d.m.bind_to_close_done());
+    assert_eq!(d.m.find("Player", "global", &text("1")).unwrap(), None);
+    d.settle();
+    assert!(d.m.bind_to_close_done());
+    for s in [a, b, h, closed] {
+        assert_eq!(d.state(s), State::Destroyed);
+    }
+    assert_eq!(d.sent("DataSet").len(), 3);
+    assert_eq!(d.sent("LockRelease").len(), 3);
+    let done: Vec<usize> = d
+        .log
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, e))| *e == Event::BindToCloseDone)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0], d.log.len() - 1, "after every session's destroy");
+}
+
+#[test]
+fn bind_to_close_with_nothing_registered_is_done_at_once() {
+    let mut d = Driver::new();
+    d.m.bind_to_close(d.now);
+    d.pump();
+    assert!(d.m.bind_to_close_done());
+    assert_eq!(d.log.len(), 1);
+    assert_eq!(d.log[0].1, Event::BindToCloseDone);
+}
+
+#[test]
+fn sessions_created_after_bind_to_close_are_not_waited_for() {
+    let mut d = Driver::new();
+    let a = d.new_session("Player", "1");
+    d.open(a);
+    d.store.fault("DataSet", 1, Fault::Delay(5_000));
+    d.m.bind_to_close(d.now);
+    let late = d.new_session("Player", "9");
+    d.open(late);
+    d.settle();
+    assert!(d.m.bind_to_close_done());
+    assert_eq!(d.state(late), State::Open);
+}
+
+#[test]
+fn bind_to_close_joins_nothing_and_waits_for_a_destroy_in_progress() {
+    let mut d = Driver::new();
+    let s = d.new_session("Player", "1");
+    d.open(s);
+    d.host_mut(s).value = json(r#"{"Coins":1}"#);
+    d.store.fault("DataSet", 1, Fault::Delay(5_000));
+    let destroy = d.call(s, Call::Destroy);
+    d.m.bind_to_close(d.now);
+    d.pump();
+    assert!(!d.m.bind_to_close_done());
+    assert_eq!(d.wait(destroy), Reply::saved());
+    assert!(d.m.bind_to_close_done());
+    assert_eq!(d.sent("DataSet").len(), 1, "one destroy only");
+}
+
+#[test]
+fn a_command_that_never_completes_times_out_as_a_failed_try() {
+    let mut d = Driver::new();
+    let s = d.new_session("Player", "1");
+    d.store.fault("LockAcquire", 3, Fault::Hang);
+    let open = d.call(s, Call::Open { template: None });
+    let started = d.now;
+    let reply = d.wait(open);
+    assert_eq!(reply.response, Response::Error);
+    assert!(
+        matches!(&reply.data, datastore_module::session::Data::Text(t) if t.contains("timed out"))
+    );
+    assert!(d.now - started <= 3 * 10_000 + 2_000);
+    assert_eq!(d.state(s), State::Closed);
+}
+
+#[test]
+fn a_completion_after_the_deadline_is_ignored() {
+    let mut m = Module::new(Config::default());
+    let s = m
+        .open_session(0, "Player", "global", &text("1"), false, [1; 16])
+        .unwrap();
+    m.call(0, s, Call::Open { template: None }).unwrap();
+    while m.poll_event().is_some() {}
+    let (id, command) = m.poll_command().unwrap();
+    assert!(matches!(command, Command::LockAcquire { .. }));
+    m.handle_timeout(10_000);
+    // The retry goes out after its backoff; the late answer to the first try changes nothing.
+    let at = m.poll_timeout().unwrap();
+    assert!((10_250..=10_750).contains(&at));
+    m.handle_timeout(at);
+    while m.poll_event().is_some() {}
+    let (retry, _) = m.poll_command().unwrap();
+    assert!(!m.complete(at + 1, id, StoreResult::Acquired));
+    assert!(m.poll_command().is_none());
+    assert!(m.complete(at + 2, retry, StoreResult::Acquired));
+    while m.poll_event().is_some() {}
+    assert!(matches!(
+        m.poll_command(),
+        Some((_, Command::DataGet { .. }))
+    ));
+}
+
+#[test]
+fn a_result_of_the_wrong_kind_counts_as_a_failed_try() {
+    let mut m = Module::new(Config::default());
+    let s = m
+        .open_session(0, "Player", "global", &text("1"), false, [1; 16])
+        .unwrap();
+    let call = match m.call(0, s, Call::Open { template: None }).unwrap() {
+        datastore_module::session::CallOutcome::Pending(call) => call,
+        other => panic!("{other:?}"),
+    };
+    let mut now = 0;
+    let mut tries = 0;
+    let answer = loop {
+        let mut answer = None;
+        while let Some(e) = m.poll_event() {
+            if let Event::CallDone { call: c, reply, .. } = e {
+                assert_eq!(c, call);
+                answer = Some(reply);
+            }
+        }
+        if let Some(answer) = answer {
+            break answer;
+        }
+        match m.poll_command() {
+            Some((id, _)) => {
+                tries += 1;
+                m.complete(
+                    now,
+                    id,
+                    StoreResult::Written {
+                        version: "x".into(),
+                    },
+                );
+            }
+            None => {
+                now = m.poll_timeout().expect("a pending retry");
+                m.handle_timeout(now);
+            }
+        }
+    };
+    assert_eq!(answer.response, Response::Error);
+    assert_eq!(tries, 3);
+}
+
+#[test]
+fn release_forgets_only_an_idle_destroyed_session() {
+    let mut d = Driver::new();
+    let s = d.new_session("Player", "1");
+    d.open(s);
+    assert!(!d.m.release(s));
+    d.run(s, Call::Destroy);
+    assert!(d.m.release(s));
+    assert!(d.m.session(s).is_none());
+    assert!(d.m.call(d.now, s, Call::Save).is_err());
+}
+
+#[test]
+fn poll_timeout_is_now_while_deferred_work_waits() {
+    let mut m = Module::new(Config::default());
+    let s = m
+        .open_session(5, "Player", "global", &text("1"), false, [1; 16])
+        .unwrap();
+    assert_eq!(m.poll_timeout(), None);
+    m.call(7, s, Call::Open { template: None }).unwrap();
+    assert_eq!(m.poll_timeout(), Some(7));
+    assert!(m.poll_command().is_none(), "the worker has not run yet");
+    assert!(m.poll_event().is_none());
+    assert!(matches!(
+        m.poll_command(),
+        Some((_, Command::LockAcquire { .. }))
+    ));
+    assert_eq!(m.poll_timeout(), Some(7 + 10_000), "the command's deadline");
+}

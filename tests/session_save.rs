@@ -1,0 +1,369 @@
+//! §7: load, save, remove, SaveDelay, auto-save, compression; D1, D3, D14, D16.
+
+mod common;
+
+use common::*;
+use datastore_module::session::{Call, Command, Input, Reply, Response, State};
+use datastore_module::value::Value;
+
+fn opened() -> (Driver, datastore_module::session::SessionId) {
+    let mut d = Driver::new();
+    let s = d.new_session("Player", "1");
+    d.m.set_property(d.now, s, "SaveInterval", Input::Number(0.0))
+        .unwrap();
+    assert_eq!(d.open(s), success());
+    d.host_mut(s).value = json(r#"{"Coins":1}"#);
+    d.clear_log();
+    (d, s)
+}
+
+const ID: &str = "Player/global/1";
+
+#[test]
+fn a_load_sets_metadata_user_ids_and_key_info() {
+    let mut d = Driver::new();
+    d.store
+        .put(ID, json(r#"{"Coins":3}"#), json(r#"{"Tag":"x"}"#));
+    d.store.data.get_mut(ID).unwrap().user_ids = json("[7]");
+    let s = d.new_session("Player", "1");
+    assert_eq!(d.run(s, Call::Read { template: None }), success());
+    let host = d.host(s);
+    assert_eq!(host.value, json(r#"{"Coins":3}"#));
+    assert_eq!(host.metadata, json(r#"{"Tag":"x"}"#));
+    assert_eq!(host.user_ids, json("[7]"));
+    let session = d.m.session(s).unwrap();
+    assert_eq!(session.created_time(), 1000.0);
+    assert_eq!(session.updated_time(), 2000.0);
+    assert_eq!(session.version(), d.store.data[ID].version);
+}
+
+#[test]
+fn a_load_of_a_missing_key_resets_metadata_user_ids_times_and_version() {
+    let mut d = Driver::new();
+    d.store
+        .put(ID, json(r#"{"Coins":3}"#), json(r#"{"Tag":"x"}"#));
+    let s = d.new_session("Player", "1");
+    d.run(s, Call::Read { template: None });
+    d.store.data.clear();
+    d.run(s, Call::Read { template: None });
+    let host = d.host(s);
+    assert_eq!(host.value, Value::Nil);
+    assert_eq!(host.metadata, json("{}"));
+    assert_eq!(host.user_ids, json("[]"));
+    let session = d.m.session(s).unwrap();
+    assert_eq!(session.created_time(), 0.0);
+    assert_eq!(session.updated_time(), 0.0);
+    assert_eq!(session.version(), "");
+}
+
+#[test]
+fn save_answers_saved_with_the_value_and_updates_version_but_not_the_times_d1() {
+    let (mut d, s) = opened();
+    assert_eq!(d.run(s, Call::Save), Reply::saved());
+    let session = d.m.session(s).unwrap();
+    assert_eq!(session.version(), d.store.data[ID].version);
+    assert_eq!(
+        session.created_time(),
+        0.0,
+        "saves do not refresh CreatedTime"
+    );
+    assert_eq!(session.updated_time(), 0.0, "nor UpdatedTime");
+    let Command::DataSet {
+        key,
+        value,
+        metadata,
+        user_ids,
+        ..
+    } = &d.sent("DataSet")[0].1
+    else {
+        unreachable!()
+    };
+    assert_eq!(key, "1");
+    assert_eq!(*value, json(r#"{"Coins":1}"#));
+    assert_eq!(*metadata, json("{}"));
+    assert_eq!(*user_ids, json("[]"));
+}
+
+#[test]
+fn a_compressed_save_stores_text_with_the_compress_metadata_and_updates_version_d1() {
+    let (mut d, s) = opened();
+    d.host_mut(s).metadata = json(r#"{"Compress":{"Level":2,"Decimals":3,"Safety":true}}"#);
+    assert_eq!(d.run(s, Call::Save), Reply::saved());
+    let stored = d.store.data[ID].clone();
+    let Value::String(compressed) = &stored.value else {
+        panic!("compressed text is stored: {:?}", stored.value)
+    };
+    let compressed = compressed.clone();
+    let session = d.m.session(s).unwrap();
+    assert_eq!(session.compressed_value(), compressed);
+    assert_eq!(session.version(), stored.version, "D1");
+    assert_eq!(
+        stored.metadata,
+        json(r#"{"Compress":{"Level":2,"Decimals":3,"Safety":true}}"#)
+    );
+    // A load detects compression from the metadata and decodes.
+    let other = d.hidden("Player", "1");
+    d.run(other, Call::Read { template: None });
+    assert_eq!(d.host(other).value, json(r#"{"Coins":1}"#));
+    assert_eq!(d.m.session(other).unwrap().compressed_value(), compressed);
+}
+
+#[test]
+fn an_uncompressed_load_leaves_compressed_value_as_it_was() {
+    let (mut d, s) = opened();
+    d.host_mut(s).metadata = json(r#"{"Compress":{}}"#);
+    d.run(s, Call::Save);
+    let before = d.m.session(s).unwrap().compressed_value().to_owned();
+    assert!(!before.is_empty());
+    d.run(s, Call::Close);
+    d.store.put(ID, json(r#"{"Coins":9}"#), json("{}"));
+    d.run(s, Call::Read { template: None });
+    assert_eq!(d.m.session(s).unwrap().compressed_value(), before);
+}
+
+#[test]
+fn saving_nil_removes_the_key_and_resets_metadata_and_key_info() {
+    let (mut d, s) = opened();
+    d.run(s, Call::Save);
+    assert!(d.store.data.contains_key(ID));
+    d.host_mut(s).value = Value::Nil;
+    d.host_mut(s).metadata = json(r#"{"Tag":"x"}"#);
+    d.clear_log();
+    assert_eq!(d.run(s, Call::Save), Reply::saved());
+    assert!(!d.store.data.contains_key(ID));
+    assert_eq!(d.sent("DataRemove").len(), 1);
+    assert_eq!(
+        d.trace(s),
+        [
+            "Saving",
+            "MetadataReset",
+            "Saved(Saved)",
+            "CallDone(Saved, Value)"
+        ]
+    );
+    assert_eq!(d.host(s).metadata, json("{}"));
+    assert_eq!(d.m.session(s).unwrap().version(), "");
+}
+
+#[test]
+fn save_delay_keeps_successful_saves_apart() {
+    let (mut d, s) = opened();
+    d.m.set_property(d.now, s, "SaveDelay", Input::Number(5.0))
+        .unwrap();
+    d.run(s, Call::Save);
+    let first = d
+        .log
+        .iter()
+        .find(|(_, e)| signal_name(e).as_deref() == Some("Saved(Saved)"))
+        .unwrap()
+        .0;
+    d.advance(1_000);
+    d.host_mut(s).value = json(r#"{"Coins":2}"#);
+    d.clear_log();
+    d.run(s, Call::Save);
+    let saving = d
+        .log
+        .iter()
+        .find(|(_, e)| signal_name(e).as_deref() == Some("Saving"))
+        .unwrap()
+        .0;
+    assert_eq!(saving, first + 5_000, "Saving waits out the delay");
+}
+
+#[test]
+fn a_failing_save_makes_three_tries_then_answers_error_d14() {
+    let (mut d, s) = opened();
+    d.store.fault("DataSet", 3, Fault::Error("502".into()));
+    assert_eq!(d.run(s, Call::Save), reply(Response::Error, "502"));
+    let sends: Vec<u64> = d.sent("DataSet").iter().map(|(t, _)| *t).collect();
+    assert_eq!(sends.len(), 3);
+    assert!(sends[2] - sends[0] <= 2_000 + 20);
+    assert_eq!(d.signals(s), ["Saving", "Saved(Error, 502)"]);
+}
+
+#[test]
+fn a_save_that_succeeds_on_a_later_try_answers_saved_d14() {
+    let (mut d, s) = opened();
+    d.store.fault("DataSet", 2, Fault::Error("502".into()));
+    assert_eq!(d.run(s, Call::Save), Reply::saved());
+    assert_eq!(d.sent("DataSet").len(), 3);
+    assert_eq!(d.signals(s), ["Saving", "Saved(Saved)"]);
+}
+
+#[test]
+fn an_unchanged_save_is_skipped_but_answers_saved_and_fires_saved_d16() {
+    let (mut d, s) = opened();
+    d.run(s, Call::Save);
+    let version = d.m.session(s).unwrap().version().to_owned();
+    d.clear_log();
+    assert_eq!(d.run(s, Call::Save), Reply::saved());
+    assert_eq!(d.sent("DataSet").len(), 0);
+    assert_eq!(d.signals(s), ["Saving", "Saved(Saved)"]);
+    assert_eq!(d.m.session(s).unwrap().version(), version);
+}
+
+#[test]
+fn a_change_to_value_metadata_or_user_ids_is_written_d16() {
+    let (mut d, s) = opened();
+    d.run(s, Call::Save);
+    d.host_mut(s).value = json(r#"{"Coins":2}"#);
+    d.run(s, Call::Save);
+    d.host_mut(s).metadata = json(r#"{"Tag":"x"}"#);
+    d.run(s, Call::Save);
+    d.host_mut(s).user_ids = json("[1]");
+    d.run(s, Call::Save);
+    assert_eq!(d.sent("DataSet").len(), 4);
+}
+
+#[test]
+fn after_a_load_an_equal_save_is_written_again_d16() {
+    let (mut d, s) = opened();
+    d.run(s, Call::Save);
+    d.run(s, Call::Close);
+    // Someone else writes in between; we reopen and set our old value back.
+    d.store.put(ID, json(r#"{"Coins":50}"#), json("{}"));
+    d.open(s);
+    d.host_mut(s).value = json(r#"{"Coins":1}"#);
+    d.clear_log();
+    d.run(s, Call::Save);
+    assert_eq!(d.sent("DataSet").len(), 1);
+    assert_eq!(d.store.data[ID].value, json(r#"{"Coins":1}"#));
+}
+
+#[test]
+fn after_a_failed_write_an_equal_save_is_written_again_d16() {
+    let (mut d, s) = opened();
+    d.run(s, Call::Save);
+    d.host_mut(s).value = json(r#"{"Coins":2}"#);
+    d.store
+        .fault("DataSet", 3, Fault::ApplyThenError("timeout".into()));
+    assert_eq!(d.run(s, Call::Save).response, Response::Error);
+    d.host_mut(s).value = json(r#"{"Coins":1}"#);
+    d.clear_log();
+    d.run(s, Call::Save);
+    assert_eq!(
+        d.sent("DataSet").len(),
+        1,
+        "the store may hold anything now"
+    );
+    assert_eq!(d.store.data[ID].value, json(r#"{"Coins":1}"#));
+}
+
+#[test]
+fn auto_save_runs_every_save_interval_from_the_last_save() {
+    let mut d = Driver::new();
+    let s = d.new_session("Player", "1");
+    d.open(s);
+    let opened_at = d.now;
+    // Every save writes something new (so none is skipped by D16).
+    let mut coins = 0.0;
+    d.on_saving = Some(Box::new(move |_, host| {
+        coins += 1.0;
+        host.value = Value::Number(coins);
+    }));
+    d.advance_to(opened_at + 95_000);
+    let savings: Vec<u64> = d
+        .log
+        .iter()
+        .filter(|(_, e)| signal_name(e).as_deref() == Some("Saving"))
+        .map(|(t, _)| *t)
+        .collect();
+    // Each SaveTask restarts the timer when it ends (the write takes 10 ms).
+    assert_eq!(savings.len(), 3);
+    assert!(savings[0] >= opened_at + 29_990 && savings[0] <= opened_at + 30_000);
+    assert_eq!(savings[1], savings[0] + 30_010);
+    assert_eq!(savings[2], savings[1] + 30_010);
+}
+
+#[test]
+fn save_interval_zero_stops_auto_save_and_a_new_interval_restarts_it_from_now() {
+    let mut d = Driver::new();
+    let s = d.new_session("Player", "1");
+    d.open(s);
+    d.m.set_property(d.now, s, "SaveInterval", Input::Number(0.0))
+        .unwrap();
+    d.advance(100_000);
+    assert!(!d.signals(s).contains(&"Saving".to_owned()));
+    let set_at = d.now;
+    d.m.set_property(d.now, s, "SaveInterval", Input::Number(10.0))
+        .unwrap();
+    d.advance(10_500);
+    let saving = d
+        .log
+        .iter()
+        .find(|(_, e)| signal_name(e).as_deref() == Some("Saving"))
+        .unwrap()
+        .0;
+    assert_eq!(saving, set_at + 10_000);
+}
+
+#[test]
+fn save_interval_set_while_closed_starts_nothing() {
+    let mut d = Driver::new();
+    let s = d.new_session("Player", "1");
+    d.m.set_property(d.now, s, "SaveInterval", Input::Number(10.0))
+        .unwrap();
+    d.advance(60_000);
+    assert!(d.commands.is_empty());
+}
+
+#[test]
+fn save_interval_set_while_a_close_is_pending_does_not_restart_the_timer() {
+    let (mut d, s) = opened();
+    d.store.fault("DataSet", 1, Fault::Delay(30_000));
+    let save = d.call(s, Call::Save);
+    let close = d.call(s, Call::Close);
+    d.m.set_property(d.now, s, "SaveInterval", Input::Number(10.0))
+        .unwrap();
+    d.wait(save);
+    d.wait(close);
+    d.advance(60_000);
+    assert_eq!(d.signals(s).iter().filter(|n| *n == "Saving").count(), 2);
+}
+
+#[test]
+fn close_with_a_failing_save_answers_error_but_still_closes_and_unlocks_d3() {
+    let (mut d, s) = opened();
+    d.store.fault("DataSet", 3, Fault::Error("down".into()));
+    assert_eq!(d.run(s, Call::Close), reply(Response::Error, "down"));
+    assert_eq!(d.state(s), State::Closed);
+    assert_eq!(d.store.holder(ID, d.now), None);
+    assert_eq!(
+        d.signals(s),
+        ["Saving", "Saved(Error, down)", "StateChanged(false)"]
+    );
+}
+
+#[test]
+fn destroy_with_a_failing_save_answers_error_but_still_destroys_and_unlocks_d3() {
+    let (mut d, s) = opened();
+    d.store.fault("DataSet", 3, Fault::Error("down".into()));
+    assert_eq!(d.run(s, Call::Destroy), reply(Response::Error, "down"));
+    assert_eq!(d.state(s), State::Destroyed);
+    assert_eq!(d.store.holder(ID, d.now), None);
+}
+
+#[test]
+fn close_without_save_on_close_answers_success_and_writes_nothing() {
+    let (mut d, s) = opened();
+    d.m.set_property(d.now, s, "SaveOnClose", Input::Bool(false))
+        .unwrap();
+    assert_eq!(d.run(s, Call::Close), success());
+    assert_eq!(d.sent("DataSet").len(), 0);
+    assert_eq!(d.sent("LockRelease").len(), 1);
+}
+
+#[test]
+fn usage_counts_the_json_or_the_compressed_text_and_updates_compressed_value() {
+    let (mut d, s) = opened();
+    let (n, fraction) = d.m.usage(s, &json(r#"{"a":1}"#), &json("{}")).unwrap();
+    assert_eq!(n, r#"{"a":1}"#.len());
+    assert_eq!(fraction, n as f64 / 4_194_303.0);
+    assert_eq!(d.m.usage(s, &Value::Nil, &json("{}")).unwrap(), (0, 0.0));
+    assert_eq!(d.m.session(s).unwrap().compressed_value(), "");
+    let (m, _) =
+        d.m.usage(s, &json(r#"{"a":1}"#), &json(r#"{"Compress":{}}"#))
+            .unwrap();
+    assert!(m > 0);
+    assert!(!d.m.session(s).unwrap().compressed_value().is_empty());
+}
