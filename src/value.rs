@@ -328,7 +328,7 @@ fn write_json_number(n: f64, out: &mut String) {
     }
 }
 
-fn write_json_string(s: &str, out: &mut String) {
+pub(crate) fn write_json_string(s: &str, out: &mut String) {
     use std::fmt::Write;
     out.push('"');
     for c in s.chars() {

@@ -1,4 +1,5 @@
-//! JavaScript bindings (feature `js`): conversion and forwarding only.
+//! JavaScript bindings (feature `js`): conversion and forwarding only. This file holds the codec;
+//! [`module`] the session core.
 //!
 //! Values cross the boundary as JSON text in both directions: the JS wrapper checks a value
 //! and serialises it with `JSON.stringify` (`host/js/lib/value.js`), and turns the core's JSON
@@ -7,6 +8,8 @@
 //! is read with [`Value::from_json_str`], which rejects holes and bad numbers with their path.
 //!
 //! The `pkg/` wrapper (`host/js/`) gives these functions their public names and shapes.
+
+pub mod module;
 
 use crate::codec;
 use crate::value::Value;
@@ -41,5 +44,38 @@ pub fn decompress_to_json(text: &str, options_json: &str) -> Result<Option<Strin
     Ok(match value {
         Value::Nil => None,
         value => Some(value.to_json_string()),
+    })
+}
+
+/// How to reconcile the host's live value with a template in place (behaviour.md §10.1):
+/// `{"replace": v}` when the value is nil, else `{"inserts": [{"path": [keys…], "value": v}]}`
+/// to set in order on the host's existing objects.
+#[wasm_bindgen(js_name = templatePatch)]
+pub fn template_patch(value_json: &str, template_json: &str) -> Result<String, JsError> {
+    use crate::template::{template_patch, Patch};
+    let value = Value::from_json_str(value_json, "Value").map_err(error)?;
+    let template = Value::from_json_str(template_json, "template").map_err(error)?;
+    Ok(match template_patch(&value, &template) {
+        Patch::Replace(v) => format!("{{\"replace\":{}}}", v.to_json_string()),
+        Patch::Inserts(inserts) => {
+            let mut out = String::from("{\"inserts\":[");
+            for (i, insert) in inserts.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"path\":[");
+                for (j, key) in insert.path.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    crate::value::write_json_string(&key.to_luau_string(), &mut out);
+                }
+                out.push_str("],\"value\":");
+                out.push_str(&insert.value.to_json_string());
+                out.push('}');
+            }
+            out.push_str("]}");
+            out
+        }
     })
 }

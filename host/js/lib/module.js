@@ -1,0 +1,501 @@
+/**
+ * The JS host of the session core: `createModule`, DataStore session objects, and the driver
+ * loop that carries out the core's storage commands and fires its events.
+ *
+ * Nothing here decides protocol: the core (src/session, through src/js/module.rs) says which
+ * command to run, which signal to fire, which promise to resolve and when the next timer is
+ * due. This file converts values (lib/value.js), keeps the live `Value`/`Metadata`/`UserIds`
+ * objects users mutate, and runs the loop.
+ */
+import { Signal } from "./signal.js";
+import { toJson } from "./value.js";
+
+export const Response = Object.freeze({
+  Success: "Success",
+  Saved: "Saved",
+  Locked: "Locked",
+  State: "State",
+  Error: "Error",
+});
+
+const SIGNALS = ["StateChanged", "Saving", "Saved", "AttemptsChanged", "ProcessQueue"];
+const METHODS = ["Open", "Read", "Save", "Close", "Destroy", "Queue", "Remove", "Clone", "Reconcile", "Usage"];
+/** Properties whose values the core keeps (read through it, assigned through it). */
+const CORE_PROPERTIES = [
+  "Id", "UniqueId", "Hidden", "State", "SaveInterval", "SaveDelay", "LockInterval", "LockAttempts",
+  "SaveOnClose", "AttemptsRemaining", "CreatedTime", "UpdatedTime", "Version", "CompressedValue",
+];
+
+/** The core's name for a JS value's kind, for property validation. */
+function kindOf(v) {
+  if (v === undefined || v === null) return "nil";
+  if (Array.isArray(v)) return "table";
+  switch (typeof v) {
+    case "boolean":
+    case "number":
+    case "string":
+      return typeof v;
+    case "object":
+      return "table";
+    default:
+      return "other";
+  }
+}
+
+function normalise(method, args) {
+  let [name, scope, key] = args;
+  if (args.length < 3 || key === undefined || key === null) [scope, key] = ["global", scope];
+  if (typeof name !== "string") {
+    throw new TypeError(`Attempt to ${method} failed: name must be a string, got ${kindOf(name)}`);
+  }
+  if (typeof scope !== "string") {
+    throw new TypeError(`Attempt to ${method} failed: scope must be a string, got ${kindOf(scope)}`);
+  }
+  if (typeof key !== "string" && !(typeof key === "number" && Number.isFinite(key))) {
+    throw new TypeError(`Attempt to ${method} failed: key must be a string or a number, got ${kindOf(key)}`);
+  }
+  return [name, scope, key];
+}
+
+/** @param {any} wasm the wasm-bindgen exports */
+export function bindModule(wasm, realClock) {
+  /**
+   * An independent module: one "server". Two modules on one store behave like two Roblox
+   * servers (separate UniqueIds; they lock each other out and queue to each other).
+   */
+  function createModule({ store, clock = realClock, bindToClose = false, seed } = {}) {
+    if (!store || typeof store.dataGet !== "function") {
+      throw new TypeError("createModule: `store` must be a store (MemoryStore, LmdbStore, RedisStore)");
+    }
+    const module = new ModuleHost(wasm, store, clock, seed);
+    if (bindToClose) module._bindSignals();
+    return module.api;
+  }
+  return createModule;
+}
+
+class ModuleHost {
+  constructor(wasm, store, clock, seed) {
+    this.wasm = wasm;
+    this.store = store;
+    this.clock = clock;
+    this.core = new wasm.WasmModule(seed ?? Math.floor(Math.random() * 2 ** 52), store.fencing === true);
+    /** session id → DataStore */
+    this.sessions = new Map();
+    /** call id → resolve */
+    this.calls = new Map();
+    this.closing = [];
+    this.timer = undefined;
+    this.timerAt = undefined;
+    this.pumpQueued = false;
+    const host = this;
+    this.api = Object.freeze({
+      Response,
+      new: (...args) => host.open(false, normalise("new", args)),
+      hidden: (...args) => host.open(true, normalise("hidden", args)),
+      find: (...args) => host.find(normalise("find", args)),
+      BindToClose: () => host.bindToClose(),
+    });
+  }
+
+  now() {
+    return this.clock.now();
+  }
+
+  open(hidden, [name, scope, key]) {
+    const random = new Uint8Array(16);
+    globalThis.crypto.getRandomValues(random);
+    const sid = this.core.openSession(this.now(), name, scope, toJson(key, "key"), hidden, random);
+    let ds = this.sessions.get(sid);
+    if (ds === undefined) {
+      ds = new DataStore(this, sid, key);
+      this.sessions.set(sid, ds);
+    }
+    return ds;
+  }
+
+  find([name, scope, key]) {
+    const sid = this.core.find(name, scope, toJson(key, "key"));
+    return sid === undefined ? undefined : this.sessions.get(sid);
+  }
+
+  bindToClose() {
+    return new Promise((resolve) => {
+      this.closing.push(resolve);
+      this.core.bindToClose(this.now());
+      this.schedule();
+    });
+  }
+
+  /** SIGINT/SIGTERM: save, unlock and destroy every session, then exit with the usual code. */
+  _bindSignals() {
+    if (typeof process !== "object" || typeof process.once !== "function") return;
+    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]]) {
+      process.once(signal, () => {
+        this.bindToClose().then(
+          () => process.exit(code),
+          () => process.exit(code),
+        );
+      });
+    }
+  }
+
+  /** A call into the core; answers at once or when its CallDone event arrives. */
+  call(ds, kind, arg = "null", expiration, priority, text = "") {
+    const out = JSON.parse(this.core.call(this.now(), ds._sid, kind, arg, expiration, priority, text));
+    this.schedule();
+    if (out.pending !== undefined) {
+      return new Promise((resolve) => this.calls.set(out.pending, { ds, resolve }));
+    }
+    if (out.reconcile !== undefined) ds._reconcile(out.reconcile);
+    return Promise.resolve([out.response, ds._data(out)]);
+  }
+
+  /** Runs the driver loop at the end of this turn, so calls made together batch as they do
+   * in the original (its task workers start deferred). */
+  schedule() {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    queueMicrotask(() => this.pump());
+  }
+
+  /** The driver loop: drain events and commands until both are empty, then arm the timer. */
+  pump() {
+    this.pumpQueued = false;
+    for (let busy = true; busy; ) {
+      busy = false;
+      for (let e; (e = this.core.pollEvent()) !== undefined; busy = true) this.event(JSON.parse(e));
+      for (let c; (c = this.core.pollCommand()) !== undefined; busy = true) this.execute(JSON.parse(c));
+    }
+    this.arm();
+  }
+
+  arm() {
+    const at = this.core.pollTimeout();
+    if (at === this.timerAt) return;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = at;
+    if (at === undefined) return;
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = undefined;
+      this.core.handleTimeout(this.now());
+      this.pump();
+    }, Math.max(0, at - this.now()));
+  }
+
+  event(e) {
+    if (e.kind === "BindToCloseDone") {
+      for (const resolve of this.closing.splice(0)) resolve();
+      return;
+    }
+    const ds = this.sessions.get(e.session);
+    if (ds === undefined) return;
+    switch (e.kind) {
+      case "Loaded":
+        ds._install(e.value, e.metadata, e.userIds);
+        break;
+      case "MetadataReset":
+        ds._install(ds._value, {}, []);
+        break;
+      case "StateChanged":
+        ds.StateChanged.Fire(e.state, ds);
+        if (e.state === null) this.retire(e.session, ds);
+        break;
+      case "Saving":
+        ds.Saving.Fire(ds._value, ds);
+        ds._snapshot();
+        break;
+      case "Saved":
+        ds.Saved.Fire(e.response, ds._data(e), ds);
+        break;
+      case "AttemptsChanged":
+        ds.AttemptsChanged.Fire(e.remaining, ds);
+        break;
+      case "ProcessQueue":
+        ds.ProcessQueue.Fire(e.id, e.values, ds);
+        break;
+      case "DisconnectAll":
+        for (const name of SIGNALS) ds[name].DisconnectAll();
+        break;
+      case "CallDone": {
+        const call = this.calls.get(e.call);
+        this.calls.delete(e.call);
+        call?.resolve([e.response, ds._data(e)]);
+        break;
+      }
+    }
+  }
+
+  /** A destroyed session keeps its last properties for whoever still holds it; the core can
+   * forget it once its last task is done. */
+  retire(sid, ds) {
+    ds._freeze();
+    queueMicrotask(() => {
+      if (this.core.release(sid)) this.sessions.delete(sid);
+      else this.retire(sid, ds);
+    });
+  }
+
+  /** Carries out one storage command and hands the result back. */
+  execute(c) {
+    const core = this.core;
+    const s = this.store;
+    let work;
+    switch (c.kind) {
+      case "DataGet":
+        work = s.dataGet(c.name, c.scope, c.key).then((r) =>
+          r === undefined
+            ? core.completeGot(this.now(), c.id, undefined, "", 0, 0, "[]", "{}")
+            : core.completeGot(this.now(), c.id, r.value, r.version, r.createdTime, r.updatedTime, r.userIds, r.metadata),
+        );
+        break;
+      case "DataSet":
+        work = s
+          .dataSet(c.name, c.scope, c.key, c.value, c.userIds, c.metadata, c.fence ?? null)
+          .then((version) => core.completeWritten(this.now(), c.id, version));
+        break;
+      case "DataRemove":
+        work = s.dataRemove(c.name, c.scope, c.key, c.fence ?? null).then(() => core.completeDone(this.now(), c.id));
+        break;
+      case "LockAcquire":
+        work = s.lockAcquire(c.map, c.owner, c.ttl).then((r) =>
+          r.ok ? core.completeAcquired(this.now(), c.id) : core.completeLocked(this.now(), c.id, r.holder),
+        );
+        break;
+      case "LockRelease":
+        work = s.lockRelease(c.map, c.owner).then(() => core.completeDone(this.now(), c.id));
+        break;
+      case "QueueAdd":
+        work = s.queueAdd(c.queue, c.value, c.expiration, c.priority).then(() => core.completeDone(this.now(), c.id));
+        break;
+      case "QueueRead":
+        work = s
+          .queueRead(c.queue, c.count, c.allOrNothing, c.wait, 30)
+          .then((r) =>
+            core.completeRead(this.now(), c.id, JSON.stringify(r?.values ?? []), r?.readId),
+          );
+        break;
+      case "QueueRemove":
+        work = s.queueRemove(c.queue, c.readId).then(() => core.completeDone(this.now(), c.id));
+        break;
+      default:
+        work = Promise.reject(new Error(`unknown command ${c.kind}`));
+    }
+    work
+      .catch((error) => core.completeError(this.now(), c.id, String(error?.message ?? error)))
+      .finally(() => this.schedule());
+  }
+}
+
+const READONLY = "Attempt to modify a readonly value";
+
+/** A session: what `new`, `hidden` and `find` return. */
+class DataStore {
+  #host;
+  #key;
+  #frozen;
+
+  constructor(host, sid, key) {
+    this.#host = host;
+    this.#key = key;
+    Object.defineProperty(this, "_sid", { value: sid });
+    Object.defineProperty(this, "_value", { value: undefined, writable: true });
+    Object.defineProperty(this, "_metadata", { value: {}, writable: true });
+    Object.defineProperty(this, "_userIds", { value: [], writable: true });
+    for (const name of SIGNALS) {
+      const signal =
+        name === "ProcessQueue"
+          ? new Signal((n) => {
+              host.core.setProcessQueueConnections(host.now(), sid, n);
+              host.schedule();
+            })
+          : new Signal();
+      Object.defineProperty(this, `_${name}`, { value: signal });
+    }
+  }
+
+  get Key() {
+    return this.#key;
+  }
+  set Key(_) {
+    throw new TypeError(READONLY);
+  }
+
+  get Value() {
+    return this._value;
+  }
+  set Value(v) {
+    this._value = v;
+  }
+
+  get Metadata() {
+    return this._metadata;
+  }
+  set Metadata(v) {
+    this.#set("Metadata", v);
+    this._metadata = v;
+  }
+
+  get UserIds() {
+    return this._userIds;
+  }
+  set UserIds(v) {
+    this.#set("UserIds", v);
+    this._userIds = v;
+  }
+
+  Open(template) {
+    return this.#host.call(this, "Open", toJson(template, "template"));
+  }
+  Read(template) {
+    return this.#host.call(this, "Read", toJson(template, "template"));
+  }
+  Save() {
+    return this.#host.call(this, "Save");
+  }
+  Close() {
+    return this.#host.call(this, "Close");
+  }
+  Destroy() {
+    return this.#host.call(this, "Destroy");
+  }
+  Queue(value, expiration, priority) {
+    for (const v of [expiration, priority]) {
+      if (v !== undefined && v !== null && typeof v !== "number") {
+        throw new TypeError("Attempt to Queue failed: Passed value is not nil or number");
+      }
+    }
+    let json;
+    try {
+      json = toJson(value, "value");
+    } catch (e) {
+      return Promise.resolve([Response.Error, e.message]);
+    }
+    return this.#host.call(this, "Queue", json, expiration ?? undefined, priority ?? undefined);
+  }
+  Remove(id) {
+    if (typeof id !== "string") throw new TypeError("Attempt to RemoveQueue failed: Passed value is not a string");
+    return this.#host.call(this, "Remove", "null", undefined, undefined, id);
+  }
+
+  /** A deep copy of `Value`. */
+  Clone() {
+    return this._value === undefined ? undefined : JSON.parse(toJson(this._value, "Value"));
+  }
+
+  /** Fills what `Value` lacks from `template`, in place (nothing present is overwritten). */
+  Reconcile(template) {
+    this._reconcile(JSON.parse(toJson(template, "template")));
+  }
+
+  /** `[characters, fraction of the 4 MB limit]`, as the original counts them. */
+  Usage() {
+    const [n, fraction] = this.#host.core.usage(this._sid, toJson(this._value, "Value"), toJson(this._metadata, "Metadata"));
+    return [n, fraction];
+  }
+
+  /** @internal */
+  _reconcile(template) {
+    const patch = JSON.parse(this.#host.wasm.templatePatch(toJson(this._value, "Value"), JSON.stringify(template)));
+    if (patch.replace !== undefined) {
+      this._value = patch.replace;
+      return;
+    }
+    for (const { path, value } of patch.inserts) {
+      let target = this._value;
+      for (let i = 0; i < path.length - 1; i++) target = target[path[i]];
+      target[path[path.length - 1]] = value;
+    }
+  }
+
+  /** @internal the second element of a reply: the live Value, a text, or undefined */
+  _data(reply) {
+    return reply.value ? this._value : reply.text;
+  }
+
+  /** @internal */
+  _install(value, metadata, userIds) {
+    this._value = value ?? undefined;
+    this._metadata = metadata ?? {};
+    this._userIds = userIds ?? [];
+  }
+
+  /** @internal hands the core the live values right after the Saving handlers ran */
+  _snapshot() {
+    const host = this.#host;
+    let value, metadata, userIds, error;
+    try {
+      value = toJson(this._value, "Value");
+      metadata = toJson(this._metadata, "Metadata");
+      userIds = toJson(this._userIds, "UserIds");
+    } catch (e) {
+      error = e.message;
+    }
+    host.core.provideSnapshot(host.now(), this._sid, value ?? "null", metadata ?? "{}", userIds ?? "[]", error);
+  }
+
+  /** @internal keeps the last core properties once the core forgets a destroyed session */
+  _freeze() {
+    const host = this.#host;
+    this.#frozen = Object.fromEntries(CORE_PROPERTIES.map((p) => [p, host.core.property(this._sid, p)]));
+  }
+
+  /** @internal */
+  _get(name) {
+    return this.#frozen ? this.#frozen[name] : this.#host.core.property(this._sid, name);
+  }
+
+  #set(name, v) {
+    const host = this.#host;
+    return host.core.setProperty(host.now(), this._sid, name, kindOf(v), typeof v === "number" ? v : 0, v === true);
+  }
+
+  /** @internal */
+  _assign(name, v) {
+    if (this.#frozen) throw new TypeError(`Attempt to set ${name} failed: the session is destroyed`);
+    this.#set(name, v);
+    this.#host.schedule();
+  }
+
+  toString() {
+    return "DataStore";
+  }
+}
+
+// Core-owned properties: read through the core, assigned through its validation (which also
+// refuses the read-only ones with the original's message).
+for (const name of CORE_PROPERTIES) {
+  Object.defineProperty(DataStore.prototype, name, {
+    get() {
+      return this._get(name);
+    },
+    set(v) {
+      this._assign(name, v);
+    },
+  });
+}
+
+// Signals are read-only, and (D12) no method or signal can be shadowed by a custom field.
+for (const name of SIGNALS) {
+  Object.defineProperty(DataStore.prototype, name, {
+    get() {
+      return this[`_${name}`];
+    },
+    set() {
+      throw new TypeError(READONLY);
+    },
+  });
+}
+for (const name of METHODS) {
+  const method = DataStore.prototype[name];
+  Object.defineProperty(DataStore.prototype, name, {
+    get() {
+      return method;
+    },
+    set() {
+      throw new TypeError(READONLY);
+    },
+  });
+}

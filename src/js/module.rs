@@ -1,0 +1,550 @@
+//! The session core ([`crate::session::Module`]) for JavaScript: conversion and forwarding only.
+//!
+//! Values cross as JSON text, as everywhere in the JS binding. Commands come out as JSON whose
+//! value fields are JSON *strings*, so a store receives the text it stores without a parse and
+//! stringify round trip; events come out as JSON with values inline, so one `JSON.parse` gives
+//! the host the objects it installs. Store results go in through one method per result kind.
+//! `host/js/lib/module.js` is the driver that uses this.
+
+use crate::session::{
+    Call, CallId, CallOutcome, Command, CommandId, Config, Data, Event, Input, KeyInfo, Module,
+    PropertyErrorKind, Reply, SessionId, Snapshot, State, StoreResult,
+};
+use crate::value::{write_json_string, Value};
+use js_sys::{RangeError, TypeError};
+use std::fmt::Write;
+use wasm_bindgen::prelude::*;
+
+fn now(ms: f64) -> u64 {
+    if ms.is_finite() && ms > 0.0 {
+        ms as u64
+    } else {
+        0
+    }
+}
+
+fn error(message: impl std::fmt::Display) -> JsError {
+    JsError::new(&message.to_string())
+}
+
+fn value(json: &str, root: &str) -> Result<Value, JsError> {
+    Value::from_json_str(json, root).map_err(error)
+}
+
+fn push_str(out: &mut String, key: &str, text: &str) {
+    let _ = write!(out, ",\"{key}\":");
+    write_json_string(text, out);
+}
+
+fn push_value(out: &mut String, key: &str, v: &Value) {
+    let _ = write!(out, ",\"{key}\":");
+    out.push_str(&v.to_json_string());
+}
+
+/// A value as a JSON string holding its JSON text (for stores).
+fn push_value_text(out: &mut String, key: &str, v: &Value) {
+    push_str(out, key, &v.to_json_string());
+}
+
+fn reply_json(reply: &Reply, out: &mut String) {
+    let _ = write!(out, "\"response\":\"{}\"", reply.response.as_str());
+    match &reply.data {
+        Data::None => {}
+        Data::Value => out.push_str(",\"value\":true"),
+        Data::Text(text) => push_str(out, "text", text),
+    }
+}
+
+fn state_json(state: State) -> &'static str {
+    match state.as_option() {
+        Some(true) => "true",
+        Some(false) => "false",
+        None => "null",
+    }
+}
+
+/// One server's worth of sessions, driven by `host/js/lib/module.js`.
+#[wasm_bindgen]
+pub struct WasmModule {
+    core: Module,
+}
+
+#[wasm_bindgen]
+impl WasmModule {
+    /// `seed` seeds retry jitter (host randomness); `fencing` says the store fences writes.
+    #[wasm_bindgen(constructor)]
+    pub fn new(seed: f64, fencing: bool) -> WasmModule {
+        WasmModule {
+            core: Module::new(Config {
+                seed: seed as u64,
+                fencing,
+                ..Config::default()
+            }),
+        }
+    }
+
+    /// `new` (`hidden = false`, cached) or `hidden`; `random` is 16 bytes for the UniqueId.
+    #[wasm_bindgen(js_name = openSession)]
+    pub fn open_session(
+        &mut self,
+        now_ms: f64,
+        name: &str,
+        scope: &str,
+        key_json: &str,
+        hidden: bool,
+        random: &[u8],
+    ) -> Result<f64, JsError> {
+        let key = value(key_json, "key")?;
+        let mut bytes = [0u8; 16];
+        for (b, r) in bytes.iter_mut().zip(random) {
+            *b = *r;
+        }
+        let id = self
+            .core
+            .open_session(now(now_ms), name, scope, &key, hidden, bytes)
+            .map_err(error)?;
+        Ok(id.0 as f64)
+    }
+
+    pub fn find(&self, name: &str, scope: &str, key_json: &str) -> Result<Option<f64>, JsError> {
+        let key = value(key_json, "key")?;
+        let found = self.core.find(name, scope, &key).map_err(error)?;
+        Ok(found.map(|id| id.0 as f64))
+    }
+
+    /// A method call. `kind` is the method name; `arg_json` its value argument as JSON (template
+    /// or queued value), `text` the `Remove` id. Answers `{"pending": callId}` or a reply
+    /// `{"response", "value"?: true, "text"?, "reconcile"?}`.
+    pub fn call(
+        &mut self,
+        now_ms: f64,
+        session: f64,
+        kind: &str,
+        arg_json: &str,
+        expiration: Option<f64>,
+        priority: Option<f64>,
+        text: &str,
+    ) -> Result<String, JsError> {
+        let template = || -> Result<Option<Value>, JsError> {
+            Ok(match value(arg_json, "template")? {
+                Value::Nil => None,
+                template => Some(template),
+            })
+        };
+        let call = match kind {
+            "Open" => Call::Open {
+                template: template()?,
+            },
+            "Read" => Call::Read {
+                template: template()?,
+            },
+            "Save" => Call::Save,
+            "Close" => Call::Close,
+            "Destroy" => Call::Destroy,
+            "Queue" => Call::Queue {
+                value: value(arg_json, "value")?,
+                expiration,
+                priority,
+            },
+            "Remove" => Call::Remove {
+                id: text.to_owned(),
+            },
+            other => return Err(error(format!("unknown method {other}"))),
+        };
+        let outcome = self
+            .core
+            .call(now(now_ms), SessionId(session as u64), call)
+            .map_err(error)?;
+        let mut out = String::from("{");
+        match outcome {
+            CallOutcome::Pending(CallId(id)) => {
+                let _ = write!(out, "\"pending\":{id}");
+            }
+            CallOutcome::Done { reply, reconcile } => {
+                reply_json(&reply, &mut out);
+                if let Some(template) = reconcile {
+                    push_value(&mut out, "reconcile", &template);
+                }
+            }
+        }
+        out.push('}');
+        Ok(out)
+    }
+
+    /// Assigns a property. `kind` is the JS `typeof` class (`nil`, `boolean`, `number`,
+    /// `string`, `table`, `other`). Answers `"core"` (read it back with `property`) or `"host"`
+    /// (the host keeps it); throws the original's message as a `TypeError` or `RangeError`.
+    #[wasm_bindgen(js_name = setProperty)]
+    pub fn set_property(
+        &mut self,
+        now_ms: f64,
+        session: f64,
+        name: &str,
+        kind: &str,
+        number: f64,
+        boolean: bool,
+    ) -> Result<String, JsValue> {
+        let input = match kind {
+            "nil" => Input::Nil,
+            "boolean" => Input::Bool(boolean),
+            "number" => Input::Number(number),
+            "string" => Input::String,
+            "table" => Input::Table,
+            _ => Input::Other,
+        };
+        match self
+            .core
+            .set_property(now(now_ms), SessionId(session as u64), name, input)
+        {
+            Ok(crate::session::Assigned::Core) => Ok("core".into()),
+            Ok(crate::session::Assigned::Host) => Ok("host".into()),
+            Err(e) if e.kind == PropertyErrorKind::Range => Err(RangeError::new(&e.message).into()),
+            Err(e) => Err(TypeError::new(&e.message).into()),
+        }
+    }
+
+    /// Reads a core-owned property (`State` is `true`, `false` or `null`).
+    pub fn property(&self, session: f64, name: &str) -> JsValue {
+        let Some(s) = self.core.session(SessionId(session as u64)) else {
+            return JsValue::UNDEFINED;
+        };
+        match name {
+            "Id" => s.id().into(),
+            "UniqueId" => s.unique_id().into(),
+            "Hidden" => s.hidden().into(),
+            "State" => s.state().as_option().map_or(JsValue::NULL, JsValue::from),
+            "SaveInterval" => s.save_interval().into(),
+            "SaveDelay" => s.save_delay().into(),
+            "LockInterval" => s.lock_interval().into(),
+            "LockAttempts" => s.lock_attempts().into(),
+            "SaveOnClose" => s.save_on_close().into(),
+            "AttemptsRemaining" => (s.attempts_remaining() as f64).into(),
+            "CreatedTime" => s.created_time().into(),
+            "UpdatedTime" => s.updated_time().into(),
+            "Version" => s.version().into(),
+            "CompressedValue" => s.compressed_value().into(),
+            _ => JsValue::UNDEFINED,
+        }
+    }
+
+    #[wasm_bindgen(js_name = setProcessQueueConnections)]
+    pub fn set_process_queue_connections(&mut self, now_ms: f64, session: f64, count: u32) {
+        let _ = self.core.set_process_queue_connections(
+            now(now_ms),
+            SessionId(session as u64),
+            count as usize,
+        );
+    }
+
+    /// The host's `Value`, `Metadata` and `UserIds` after the `Saving` handlers ran, or
+    /// `error` (the value could not be converted: the save answers "Error" with it).
+    #[wasm_bindgen(js_name = provideSnapshot)]
+    pub fn provide_snapshot(
+        &mut self,
+        now_ms: f64,
+        session: f64,
+        value_json: &str,
+        metadata_json: &str,
+        user_ids_json: &str,
+        error: Option<String>,
+    ) {
+        let snapshot = match error {
+            Some(message) => Err(message),
+            None => (|| {
+                Ok(Snapshot {
+                    value: Value::from_json_str(value_json, "Value").map_err(|e| e.to_string())?,
+                    metadata: Value::from_json_str(metadata_json, "Metadata")
+                        .map_err(|e| e.to_string())?,
+                    user_ids: Value::from_json_str(user_ids_json, "UserIds")
+                        .map_err(|e| e.to_string())?,
+                })
+            })(),
+        };
+        self.core
+            .provide_snapshot(now(now_ms), SessionId(session as u64), snapshot);
+    }
+
+    /// `Usage()`: `[characters, fraction]`.
+    pub fn usage(
+        &mut self,
+        session: f64,
+        value_json: &str,
+        metadata_json: &str,
+    ) -> Result<Box<[f64]>, JsError> {
+        let v = value(value_json, "Value")?;
+        let m = value(metadata_json, "Metadata")?;
+        let (n, fraction) = self
+            .core
+            .usage(SessionId(session as u64), &v, &m)
+            .map_err(error)?;
+        Ok(Box::new([n as f64, fraction]))
+    }
+
+    #[wasm_bindgen(js_name = completeGot)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn complete_got(
+        &mut self,
+        now_ms: f64,
+        command: f64,
+        value_json: Option<String>,
+        version: &str,
+        created_time: f64,
+        updated_time: f64,
+        user_ids_json: &str,
+        metadata_json: &str,
+    ) {
+        let result = (|| -> Result<StoreResult, String> {
+            let Some(text) = value_json else {
+                return Ok(StoreResult::Got {
+                    value: Value::Nil,
+                    info: None,
+                });
+            };
+            let parse = |t: &str, root| Value::from_json_str(t, root).map_err(|e| e.to_string());
+            Ok(StoreResult::Got {
+                value: parse(&text, "stored value")?,
+                info: Some(KeyInfo {
+                    version: version.to_owned(),
+                    created_time,
+                    updated_time,
+                    user_ids: parse(user_ids_json, "UserIds")?,
+                    metadata: parse(metadata_json, "Metadata")?,
+                }),
+            })
+        })()
+        .unwrap_or_else(StoreResult::Error);
+        self.complete(now_ms, command, result);
+    }
+
+    #[wasm_bindgen(js_name = completeWritten)]
+    pub fn complete_written(&mut self, now_ms: f64, command: f64, version: String) {
+        self.complete(now_ms, command, StoreResult::Written { version });
+    }
+
+    #[wasm_bindgen(js_name = completeDone)]
+    pub fn complete_done(&mut self, now_ms: f64, command: f64) {
+        self.complete(now_ms, command, StoreResult::Done);
+    }
+
+    #[wasm_bindgen(js_name = completeAcquired)]
+    pub fn complete_acquired(&mut self, now_ms: f64, command: f64) {
+        self.complete(now_ms, command, StoreResult::Acquired);
+    }
+
+    #[wasm_bindgen(js_name = completeLocked)]
+    pub fn complete_locked(&mut self, now_ms: f64, command: f64, holder: String) {
+        self.complete(now_ms, command, StoreResult::Locked { holder });
+    }
+
+    /// `values_json` is a JSON array of the items' JSON texts (strings), as stores hold them.
+    #[wasm_bindgen(js_name = completeRead)]
+    pub fn complete_read(
+        &mut self,
+        now_ms: f64,
+        command: f64,
+        values_json: &str,
+        read_id: Option<String>,
+    ) {
+        let result = (|| -> Result<StoreResult, String> {
+            let texts: Vec<String> = serde_json::from_str(values_json)
+                .map_err(|e| format!("queue items: invalid JSON ({e})"))?;
+            let values = texts
+                .iter()
+                .map(|t| Value::from_json_str(t, "queue item").map_err(|e| e.to_string()))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(StoreResult::Read { values, read_id })
+        })()
+        .unwrap_or_else(StoreResult::Error);
+        self.complete(now_ms, command, result);
+    }
+
+    #[wasm_bindgen(js_name = completeError)]
+    pub fn complete_error(&mut self, now_ms: f64, command: f64, message: String) {
+        self.complete(now_ms, command, StoreResult::Error(message));
+    }
+
+    #[wasm_bindgen(js_name = handleTimeout)]
+    pub fn handle_timeout(&mut self, now_ms: f64) {
+        self.core.handle_timeout(now(now_ms));
+    }
+
+    /// The next deadline (ms), if any. Changes after any other call.
+    #[wasm_bindgen(js_name = pollTimeout)]
+    pub fn poll_timeout(&self) -> Option<f64> {
+        self.core.poll_timeout().map(|t| t as f64)
+    }
+
+    /// The next storage command as JSON (`{"id", "kind", …}`; values as JSON strings).
+    #[wasm_bindgen(js_name = pollCommand)]
+    pub fn poll_command(&mut self) -> Option<String> {
+        let (CommandId(id), command) = self.core.poll_command()?;
+        let mut out = format!("{{\"id\":{id}");
+        push_str(&mut out, "kind", command.name());
+        match &command {
+            Command::DataGet { name, scope, key } => {
+                push_str(&mut out, "name", name);
+                push_str(&mut out, "scope", scope);
+                push_str(&mut out, "key", key);
+            }
+            Command::DataSet {
+                name,
+                scope,
+                key,
+                value,
+                user_ids,
+                metadata,
+                fence,
+            } => {
+                push_str(&mut out, "name", name);
+                push_str(&mut out, "scope", scope);
+                push_str(&mut out, "key", key);
+                push_value_text(&mut out, "value", value);
+                push_value_text(&mut out, "userIds", user_ids);
+                push_value_text(&mut out, "metadata", metadata);
+                if let Some(fence) = fence {
+                    push_str(&mut out, "fence", fence);
+                }
+            }
+            Command::DataRemove {
+                name,
+                scope,
+                key,
+                fence,
+            } => {
+                push_str(&mut out, "name", name);
+                push_str(&mut out, "scope", scope);
+                push_str(&mut out, "key", key);
+                if let Some(fence) = fence {
+                    push_str(&mut out, "fence", fence);
+                }
+            }
+            Command::LockAcquire { map, owner, ttl_s } => {
+                push_str(&mut out, "map", map);
+                push_str(&mut out, "owner", owner);
+                let _ = write!(out, ",\"ttl\":{ttl_s}");
+            }
+            Command::LockRelease { map, owner } => {
+                push_str(&mut out, "map", map);
+                push_str(&mut out, "owner", owner);
+            }
+            Command::QueueAdd {
+                queue,
+                value,
+                expiration,
+                priority,
+            } => {
+                push_str(&mut out, "queue", queue);
+                push_value_text(&mut out, "value", value);
+                let _ = write!(out, ",\"expiration\":{expiration},\"priority\":{priority}");
+            }
+            Command::QueueRead {
+                queue,
+                count,
+                all_or_nothing,
+                wait_s,
+            } => {
+                push_str(&mut out, "queue", queue);
+                let _ = write!(
+                    out,
+                    ",\"count\":{count},\"allOrNothing\":{all_or_nothing},\"wait\":{wait_s}"
+                );
+            }
+            Command::QueueRemove { queue, read_id } => {
+                push_str(&mut out, "queue", queue);
+                push_str(&mut out, "readId", read_id);
+            }
+        }
+        out.push('}');
+        Some(out)
+    }
+
+    /// The next event as JSON (`{"kind", "session", …}`; values inline).
+    #[wasm_bindgen(js_name = pollEvent)]
+    pub fn poll_event(&mut self) -> Option<String> {
+        let event = self.core.poll_event()?;
+        let mut out = String::from("{");
+        let session = |out: &mut String, kind: &str, SessionId(s): SessionId| {
+            let _ = write!(out, "\"kind\":\"{kind}\",\"session\":{s}");
+        };
+        match &event {
+            Event::Loaded {
+                session: s,
+                value,
+                metadata,
+                user_ids,
+            } => {
+                session(&mut out, "Loaded", *s);
+                push_value(&mut out, "value", value);
+                push_value(&mut out, "metadata", metadata);
+                push_value(&mut out, "userIds", user_ids);
+            }
+            Event::MetadataReset { session: s } => session(&mut out, "MetadataReset", *s),
+            Event::StateChanged { session: s, state } => {
+                session(&mut out, "StateChanged", *s);
+                let _ = write!(out, ",\"state\":{}", state_json(*state));
+            }
+            Event::Saving { session: s } => session(&mut out, "Saving", *s),
+            Event::Saved {
+                session: s,
+                response,
+                data,
+            } => {
+                session(&mut out, "Saved", *s);
+                out.push(',');
+                reply_json(
+                    &Reply {
+                        response: *response,
+                        data: data.clone(),
+                    },
+                    &mut out,
+                );
+            }
+            Event::AttemptsChanged {
+                session: s,
+                remaining,
+            } => {
+                session(&mut out, "AttemptsChanged", *s);
+                let _ = write!(out, ",\"remaining\":{remaining}");
+            }
+            Event::ProcessQueue {
+                session: s,
+                id,
+                values,
+            } => {
+                session(&mut out, "ProcessQueue", *s);
+                push_str(&mut out, "id", id);
+                push_value(&mut out, "values", &Value::Array(values.clone()));
+            }
+            Event::DisconnectAll { session: s } => session(&mut out, "DisconnectAll", *s),
+            Event::CallDone {
+                call: CallId(call),
+                session: s,
+                reply,
+            } => {
+                session(&mut out, "CallDone", *s);
+                let _ = write!(out, ",\"call\":{call},");
+                reply_json(reply, &mut out);
+            }
+            Event::BindToCloseDone => out.push_str("\"kind\":\"BindToCloseDone\""),
+        }
+        out.push('}');
+        Some(out)
+    }
+
+    #[wasm_bindgen(js_name = bindToClose)]
+    pub fn bind_to_close(&mut self, now_ms: f64) {
+        self.core.bind_to_close(now(now_ms));
+    }
+
+    /// Forgets a destroyed, idle session (frees its memory); false if it is still needed.
+    pub fn release(&mut self, session: f64) -> bool {
+        self.core.release(SessionId(session as u64))
+    }
+}
+
+impl WasmModule {
+    fn complete(&mut self, now_ms: f64, command: f64, result: StoreResult) {
+        self.core
+            .complete(now(now_ms), CommandId(command as u64), result);
+    }
+}
