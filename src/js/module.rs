@@ -115,6 +115,8 @@ impl WasmModule {
     /// A method call. `kind` is the method name; `arg_json` its value argument as JSON (template
     /// or queued value), `text` the `Remove` id. Answers `{"pending": callId}` or a reply
     /// `{"response", "value"?: true, "text"?, "reconcile"?}`.
+    // One flat signature keeps the JS side free of argument objects on every call.
+    #[allow(clippy::too_many_arguments)]
     pub fn call(
         &mut self,
         now_ms: f64,
