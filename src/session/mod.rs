@@ -75,8 +75,7 @@ mod save;
 pub mod task;
 
 use crate::value::{luau_number_to_string, Table, Value};
-use indexmap::IndexSet;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 pub use properties::{Assigned, Input, PropertyError, PropertyErrorKind};
 pub use save::LEASE_EXPIRED;
@@ -569,9 +568,9 @@ pub struct Module {
     io: Io,
     sessions: BTreeMap<SessionId, Session>,
     /// `new`/`find`'s cache, keyed by `Id`.
-    cache: HashMap<String, SessionId>,
-    /// Sessions bind-to-close waits for, in creation order.
-    registry: IndexSet<SessionId>,
+    cache: BTreeMap<String, SessionId>,
+    /// Sessions bind-to-close waits for (ids grow, so this is creation order).
+    registry: BTreeSet<SessionId>,
     /// Bind-to-close has started: new sessions are no longer registered.
     closing: bool,
     close_done_sent: bool,
@@ -583,8 +582,8 @@ impl Module {
         Module {
             io: Io::new(config),
             sessions: BTreeMap::new(),
-            cache: HashMap::new(),
-            registry: IndexSet::new(),
+            cache: BTreeMap::new(),
+            registry: BTreeSet::new(),
             closing: false,
             close_done_sent: false,
             next_session: 1,
@@ -907,7 +906,7 @@ impl Module {
     /// bind-to-close is announced once.
     fn settle(&mut self) {
         for sid in std::mem::take(&mut self.io.destroyed) {
-            self.registry.shift_remove(&sid);
+            self.registry.remove(&sid);
         }
         if self.closing && self.registry.is_empty() && !self.close_done_sent {
             self.close_done_sent = true;
