@@ -6,8 +6,6 @@ use common::*;
 use datastore_module::session::{Call, Command, Event, Response};
 use datastore_module::value::Value;
 
-const ID: &str = "Player/global/1";
-
 fn queue(d: &mut Driver, s: datastore_module::session::SessionId, n: f64) {
     assert_eq!(
         d.run(
