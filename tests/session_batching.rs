@@ -1,9 +1,9 @@
 //! §6.3: what is batched, and FIFO for everything else.
 
-mod common;
+mod session_common;
 
-use common::*;
 use datastore_module::session::{Call, Command, Input, Reply};
+use session_common::*;
 
 fn stored_value(d: &Driver) -> datastore_module::value::Value {
     d.store.data["Player/global/1"].value.clone()

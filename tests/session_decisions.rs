@@ -1,10 +1,10 @@
 //! §5.3: every line of the method decision tables (checks in order, first match wins), plus D6.
 
-mod common;
+mod session_common;
 
-use common::*;
 use datastore_module::session::{Call, Reply, Response, State};
 use datastore_module::value::Value;
+use session_common::*;
 
 fn is_later(ans: &Ans) -> bool {
     matches!(ans, Ans::Later(_))

@@ -1,10 +1,10 @@
 //! §8: the lock protocol — the refresh grid, AttemptsRemaining, give-up, the entry TTL — and
 //! D7 (a refresh that finds another holder), D8 (the lease and fencing), D14 (retries).
 
-mod common;
+mod session_common;
 
-use common::*;
 use datastore_module::session::{Call, Command, Config, Input, Reply, Response, State};
+use session_common::*;
 
 const T_SEC: u64 = 1_000;
 

@@ -1,14 +1,14 @@
 //! No wedge: random call sequences against a store that fails, hangs and lags at random never
 //! panic, and every call resolves exactly once (D5, command deadlines, D14).
 
-mod common;
+mod session_common;
 
-use common::*;
 use datastore_module::session::{
     Call, CallId, CallOutcome, Command, Config, Event, Input, SessionId, State, StoreResult,
 };
 use datastore_module::value::Value;
 use proptest::prelude::*;
+use session_common::*;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;

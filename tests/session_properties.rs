@@ -1,11 +1,11 @@
 //! §3.2 property checks with the original's messages, D11 (NaN, fractional LockAttempts) and
 //! D12 (methods and signals cannot be assigned).
 
-mod common;
+mod session_common;
 
-use common::*;
 use datastore_module::session::properties::{METHODS, READ_ONLY};
 use datastore_module::session::{Assigned, Input, PropertyErrorKind};
+use session_common::*;
 
 fn set(d: &mut Driver, name: &str, input: Input) -> Result<Assigned, (PropertyErrorKind, String)> {
     let s = d.new_session("Player", "1");

@@ -1,8 +1,8 @@
 //! §7: load, save, remove, SaveDelay, auto-save, compression; D1, D3, D14, D16.
 
-mod common;
+mod session_common;
 
-use common::*;
+use session_common::*;
 
 fn quiet() -> (Driver, datastore_module::session::SessionId) {
     let (d, s, _) = opened_with(datastore_module::session::Config::default(), false);

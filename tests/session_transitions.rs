@@ -1,9 +1,9 @@
 //! §5.2: every row of the state transition table.
 
-mod common;
+mod session_common;
 
-use common::*;
 use datastore_module::session::{Call, Response, State};
+use session_common::*;
 
 #[test]
 fn closed_open_task_with_lock_and_load_ok_opens_and_fires_state_changed_true() {

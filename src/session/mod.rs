@@ -72,7 +72,7 @@ pub mod properties;
 mod queue;
 mod retry;
 mod save;
-pub mod task;
+mod task;
 
 use crate::value::{luau_number_to_string, Table, Value};
 use std::collections::{BTreeMap, BTreeSet};
