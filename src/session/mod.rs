@@ -44,6 +44,19 @@
 //! Everything else — the numeric properties, `State`, `AttemptsRemaining`, `Version`, … — lives
 //! here and is read through [`Session`]'s getters.
 //!
+//! # The original's API, piece by piece
+//!
+//! | original | host does |
+//! |---|---|
+//! | `new` / `hidden` / `find` | [`Module::open_session`] (16 random bytes for the UniqueId) / [`Module::find`]; argument normalisation (`new(name, key)` = scope `"global"`) |
+//! | `Open`…`Remove` | [`Module::call`]; on [`CallOutcome::Done`] return at once (after reconciling, if asked); on `Pending` suspend until [`Event::CallDone`]. Argument type errors of `Queue`/`Remove`: [`properties::QUEUE_ARGUMENT_ERROR`], [`properties::REMOVE_ARGUMENT_ERROR`] |
+//! | property writes | [`Module::set_property`]; throw the error's message; store the value itself on [`Assigned::Host`] |
+//! | property reads | [`Session`]'s getters; `Value`, `Metadata`, `UserIds` and custom fields are the host's own |
+//! | signals | fire on the matching [`Event`]; report the ProcessQueue connection count (the `Connected` hook) with [`Module::set_process_queue_connections`] |
+//! | `Clone`, `Reconcile` | the host's own value with `template` (deep copy; `template_patch`) |
+//! | `Usage` | [`Module::usage`] |
+//! | `game:BindToClose` / `SIGTERM` | [`Module::bind_to_close`], then wait for [`Event::BindToCloseDone`] |
+//!
 //! # Deferred work
 //!
 //! The original starts task workers, queue-reading loops and waiter resumes with `task.defer`:
@@ -59,7 +72,7 @@
 //! deadline passes, and its late completion is ignored. So no store can wedge a session, and
 //! every call resolves.
 //!
-//! Files: [`task`] (the FIFO queue, batching, pending states), `flow` (the method decision
+//! Files: `task` (the FIFO queue, batching, pending states), `flow` (the method decision
 //! tables and the task functions), `lock` (lock, unlock, refresh grid), `save` (load, save,
 //! timers), `queue` (Queue, Remove, the ProcessQueue loop), `properties` (validation),
 //! `retry` (D14 retries, jitter), `io` (the outbox and the timer set).
