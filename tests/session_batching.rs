@@ -1,18 +1,9 @@
 //! §6.3: what is batched, and FIFO for everything else.
 
-mod common;
+mod session_common;
 
-use common::*;
 use datastore_module::session::{Call, Command, Input, Reply};
-
-fn opened() -> (Driver, datastore_module::session::SessionId) {
-    let mut d = Driver::new();
-    let s = d.new_session("Player", "1");
-    assert_eq!(d.open(s), success());
-    d.host_mut(s).value = json(r#"{"Coins":1}"#);
-    d.clear_log();
-    (d, s)
-}
+use session_common::*;
 
 fn stored_value(d: &Driver) -> datastore_module::value::Value {
     d.store.data["Player/global/1"].value.clone()

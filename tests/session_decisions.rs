@@ -1,19 +1,10 @@
 //! §5.3: every line of the method decision tables (checks in order, first match wins), plus D6.
 
-mod common;
+mod session_common;
 
-use common::*;
 use datastore_module::session::{Call, Reply, Response, State};
 use datastore_module::value::Value;
-
-fn opened() -> (Driver, datastore_module::session::SessionId) {
-    let mut d = Driver::new();
-    let s = d.new_session("Player", "1");
-    assert_eq!(d.open(s), success());
-    d.host_mut(s).value = json(r#"{"Coins":1}"#);
-    d.clear_log();
-    (d, s)
-}
+use session_common::*;
 
 fn is_later(ans: &Ans) -> bool {
     matches!(ans, Ans::Later(_))

@@ -1,29 +1,15 @@
 //! §8: the lock protocol — the refresh grid, AttemptsRemaining, give-up, the entry TTL — and
 //! D7 (a refresh that finds another holder), D8 (the lease and fencing), D14 (retries).
 
-mod common;
+mod session_common;
 
-use common::*;
 use datastore_module::session::{Call, Command, Config, Input, Reply, Response, State};
+use session_common::*;
 
 const T_SEC: u64 = 1_000;
 
-/// Opens a session with auto-save off, returning the driver, the session and t0 (when the
-/// successful lock call was sent).
 fn opened() -> (Driver, datastore_module::session::SessionId, u64) {
-    opened_with(Config::default())
-}
-
-fn opened_with(config: Config) -> (Driver, datastore_module::session::SessionId, u64) {
-    let mut d = Driver::with(config, FakeStore::new());
-    let s = d.new_session("Player", "1");
-    d.m.set_property(d.now, s, "SaveInterval", Input::Number(0.0))
-        .unwrap();
-    let t0 = d.now;
-    assert_eq!(d.open(s), success());
-    d.host_mut(s).value = json(r#"{"Coins":1}"#);
-    d.clear_log();
-    (d, s, t0)
+    opened_with(Config::default(), false)
 }
 
 /// Send times of the first try of each lock call (tries of one call are < 2 s apart).
@@ -251,7 +237,7 @@ fn a_fencing_store_rejects_a_write_from_a_session_that_lost_the_lock_d8() {
         fencing: true,
         ..Config::default()
     };
-    let (mut d, s, _) = opened_with(config);
+    let (mut d, s, _) = opened_with(config, false);
     d.store.fencing = true;
     assert_eq!(d.run(s, Call::Save), Reply::saved());
     let Command::DataSet { fence, .. } = &d.sent("DataSet")[0].1 else {

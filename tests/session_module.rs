@@ -1,13 +1,13 @@
 //! §2 constructors and the cache, §12 bind-to-close, D2, command deadlines and late
 //! completions.
 
-mod common;
+mod session_common;
 
-use common::*;
 use datastore_module::session::{
     Call, Command, Config, Event, Module, Reply, Response, State, StoreResult,
 };
 use datastore_module::value::Value;
+use session_common::*;
 
 #[test]
 fn new_returns_the_cached_session_and_hidden_always_makes_a_new_one() {

@@ -1,12 +1,10 @@
 //! §11: Queue, Remove and the ProcessQueue loop; D10 (backoff on failed reads).
 
-mod common;
+mod session_common;
 
-use common::*;
 use datastore_module::session::{Call, Command, Event, Response};
 use datastore_module::value::Value;
-
-const ID: &str = "Player/global/1";
+use session_common::*;
 
 fn queue(d: &mut Driver, s: datastore_module::session::SessionId, n: f64) {
     assert_eq!(

@@ -1,23 +1,15 @@
 //! §7: load, save, remove, SaveDelay, auto-save, compression; D1, D3, D14, D16.
 
-mod common;
+mod session_common;
 
-use common::*;
-use datastore_module::session::{Call, Command, Input, Reply, Response, State};
-use datastore_module::value::Value;
+use session_common::*;
 
-fn opened() -> (Driver, datastore_module::session::SessionId) {
-    let mut d = Driver::new();
-    let s = d.new_session("Player", "1");
-    d.m.set_property(d.now, s, "SaveInterval", Input::Number(0.0))
-        .unwrap();
-    assert_eq!(d.open(s), success());
-    d.host_mut(s).value = json(r#"{"Coins":1}"#);
-    d.clear_log();
+fn quiet() -> (Driver, datastore_module::session::SessionId) {
+    let (d, s, _) = opened_with(datastore_module::session::Config::default(), false);
     (d, s)
 }
-
-const ID: &str = "Player/global/1";
+use datastore_module::session::{Call, Command, Input, Reply, Response, State};
+use datastore_module::value::Value;
 
 #[test]
 fn a_load_sets_metadata_user_ids_and_key_info() {
@@ -58,7 +50,7 @@ fn a_load_of_a_missing_key_resets_metadata_user_ids_times_and_version() {
 
 #[test]
 fn save_answers_saved_with_the_value_and_updates_version_but_not_the_times_d1() {
-    let (mut d, s) = opened();
+    let (mut d, s) = quiet();
     assert_eq!(d.run(s, Call::Save), Reply::saved());
     let session = d.m.session(s).unwrap();
     assert_eq!(session.version(), d.store.data[ID].version);
@@ -86,7 +78,7 @@ fn save_answers_saved_with_the_value_and_updates_version_but_not_the_times_d1() 
 
 #[test]
 fn a_compressed_save_stores_text_with_the_compress_metadata_and_updates_version_d1() {
-    let (mut d, s) = opened();
+    let (mut d, s) = quiet();
     d.host_mut(s).metadata = json(r#"{"Compress":{"Level":2,"Decimals":3,"Safety":true}}"#);
     assert_eq!(d.run(s, Call::Save), Reply::saved());
     let stored = d.store.data[ID].clone();
@@ -110,7 +102,7 @@ fn a_compressed_save_stores_text_with_the_compress_metadata_and_updates_version_
 
 #[test]
 fn an_uncompressed_load_leaves_compressed_value_as_it_was() {
-    let (mut d, s) = opened();
+    let (mut d, s) = quiet();
     d.host_mut(s).metadata = json(r#"{"Compress":{}}"#);
     d.run(s, Call::Save);
     let before = d.m.session(s).unwrap().compressed_value().to_owned();
@@ -123,7 +115,7 @@ fn an_uncompressed_load_leaves_compressed_value_as_it_was() {
 
 #[test]
 fn saving_nil_removes_the_key_and_resets_metadata_and_key_info() {
-    let (mut d, s) = opened();
+    let (mut d, s) = quiet();
     d.run(s, Call::Save);
     assert!(d.store.data.contains_key(ID));
     d.host_mut(s).value = Value::Nil;
@@ -147,7 +139,7 @@ fn saving_nil_removes_the_key_and_resets_metadata_and_key_info() {
 
 #[test]
 fn save_delay_keeps_successful_saves_apart() {
-    let (mut d, s) = opened();
+    let (mut d, s) = quiet();
     d.m.set_property(d.now, s, "SaveDelay", Input::Number(5.0))
         .unwrap();
     d.run(s, Call::Save);
@@ -172,7 +164,7 @@ fn save_delay_keeps_successful_saves_apart() {
 
 #[test]
 fn a_failing_save_makes_three_tries_then_answers_error_d14() {
-    let (mut d, s) = opened();
+    let (mut d, s) = quiet();
     d.store.fault("DataSet", 3, Fault::Error("502".into()));
     assert_eq!(d.run(s, Call::Save), reply(Response::Error, "502"));
     let sends: Vec<u64> = d.sent("DataSet").iter().map(|(t, _)| *t).collect();
@@ -183,7 +175,7 @@ fn a_failing_save_makes_three_tries_then_answers_error_d14() {
 
 #[test]
 fn a_save_that_succeeds_on_a_later_try_answers_saved_d14() {
-    let (mut d, s) = opened();
+    let (mut d, s) = quiet();
     d.store.fault("DataSet", 2, Fault::Error("502".into()));
     assert_eq!(d.run(s, Call::Save), Reply::saved());
     assert_eq!(d.sent("DataSet").len(), 3);
@@ -192,7 +184,7 @@ fn a_save_that_succeeds_on_a_later_try_answers_saved_d14() {
 
 #[test]
 fn an_unchanged_save_is_skipped_but_answers_saved_and_fires_saved_d16() {
-    let (mut d, s) = opened();
+    let (mut d, s) = quiet();
     d.run(s, Call::Save);
     let version = d.m.session(s).unwrap().version().to_owned();
     d.clear_log();
@@ -204,7 +196,7 @@ fn an_unchanged_save_is_skipped_but_answers_saved_and_fires_saved_d16() {
 
 #[test]
 fn a_change_to_value_metadata_or_user_ids_is_written_d16() {
-    let (mut d, s) = opened();
+    let (mut d, s) = quiet();
     d.run(s, Call::Save);
     d.host_mut(s).value = json(r#"{"Coins":2}"#);
     d.run(s, Call::Save);
@@ -217,7 +209,7 @@ fn a_change_to_value_metadata_or_user_ids_is_written_d16() {
 
 #[test]
 fn after_a_load_an_equal_save_is_written_again_d16() {
-    let (mut d, s) = opened();
+    let (mut d, s) = quiet();
     d.run(s, Call::Save);
     d.run(s, Call::Close);
     // Someone else writes in between; we reopen and set our old value back.
@@ -232,7 +224,7 @@ fn after_a_load_an_equal_save_is_written_again_d16() {
 
 #[test]
 fn after_a_failed_write_an_equal_save_is_written_again_d16() {
-    let (mut d, s) = opened();
+    let (mut d, s) = quiet();
     d.run(s, Call::Save);
     d.host_mut(s).value = json(r#"{"Coins":2}"#);
     d.store
@@ -309,7 +301,7 @@ fn save_interval_set_while_closed_starts_nothing() {
 
 #[test]
 fn save_interval_set_while_a_close_is_pending_does_not_restart_the_timer() {
-    let (mut d, s) = opened();
+    let (mut d, s) = quiet();
     d.store.fault("DataSet", 1, Fault::Delay(30_000));
     let save = d.call(s, Call::Save);
     let close = d.call(s, Call::Close);
@@ -323,7 +315,7 @@ fn save_interval_set_while_a_close_is_pending_does_not_restart_the_timer() {
 
 #[test]
 fn close_with_a_failing_save_answers_error_but_still_closes_and_unlocks_d3() {
-    let (mut d, s) = opened();
+    let (mut d, s) = quiet();
     d.store.fault("DataSet", 3, Fault::Error("down".into()));
     assert_eq!(d.run(s, Call::Close), reply(Response::Error, "down"));
     assert_eq!(d.state(s), State::Closed);
@@ -336,7 +328,7 @@ fn close_with_a_failing_save_answers_error_but_still_closes_and_unlocks_d3() {
 
 #[test]
 fn destroy_with_a_failing_save_answers_error_but_still_destroys_and_unlocks_d3() {
-    let (mut d, s) = opened();
+    let (mut d, s) = quiet();
     d.store.fault("DataSet", 3, Fault::Error("down".into()));
     assert_eq!(d.run(s, Call::Destroy), reply(Response::Error, "down"));
     assert_eq!(d.state(s), State::Destroyed);
@@ -345,7 +337,7 @@ fn destroy_with_a_failing_save_answers_error_but_still_destroys_and_unlocks_d3()
 
 #[test]
 fn close_without_save_on_close_answers_success_and_writes_nothing() {
-    let (mut d, s) = opened();
+    let (mut d, s) = quiet();
     d.m.set_property(d.now, s, "SaveOnClose", Input::Bool(false))
         .unwrap();
     assert_eq!(d.run(s, Call::Close), success());
@@ -355,7 +347,7 @@ fn close_without_save_on_close_answers_success_and_writes_nothing() {
 
 #[test]
 fn usage_counts_the_json_or_the_compressed_text_and_updates_compressed_value() {
-    let (mut d, s) = opened();
+    let (mut d, s) = quiet();
     let (n, fraction) = d.m.usage(s, &json(r#"{"a":1}"#), &json("{}")).unwrap();
     assert_eq!(n, r#"{"a":1}"#.len());
     assert_eq!(fraction, n as f64 / 4_194_303.0);

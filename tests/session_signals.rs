@@ -1,10 +1,10 @@
 //! §5.5 event ordering, D4 (Open from a StateChanged(true) handler) and D5 (an error inside a
 //! task answers its callers and the queue goes on).
 
-mod common;
+mod session_common;
 
-use common::*;
 use datastore_module::session::{Call, CallOutcome, Event, Reply, Response, State};
+use session_common::*;
 use std::cell::RefCell;
 use std::rc::Rc;
 

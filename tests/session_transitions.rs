@@ -1,9 +1,9 @@
 //! §5.2: every row of the state transition table.
 
-mod common;
+mod session_common;
 
-use common::*;
 use datastore_module::session::{Call, Response, State};
+use session_common::*;
 
 #[test]
 fn closed_open_task_with_lock_and_load_ok_opens_and_fires_state_changed_true() {
@@ -61,15 +61,7 @@ fn open_close_task_sets_state_false_first_then_saves_unlocks_and_fires_state_cha
     d.open(s);
     d.host_mut(s).value = json(r#"{"Coins":5}"#);
     d.clear_log();
-    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-    let seen2 = seen.clone();
-    d.hook = Some(Box::new(move |m, _, e| {
-        if let datastore_module::session::Event::Saving { session } = e {
-            seen2
-                .borrow_mut()
-                .push(m.session(*session).unwrap().state());
-        }
-    }));
+    let seen = state_during_saving(&mut d);
     let ans = d.call(s, Call::Close);
     assert_eq!(d.wait(ans), datastore_module::session::Reply::saved());
     assert_eq!(
@@ -132,15 +124,7 @@ fn open_destroy_task_sets_state_nil_first_saves_unlocks_fires_and_disconnects() 
     d.open(s);
     d.host_mut(s).value = json(r#"{"Coins":5}"#);
     d.clear_log();
-    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-    let seen2 = seen.clone();
-    d.hook = Some(Box::new(move |m, _, e| {
-        if let datastore_module::session::Event::Saving { session } = e {
-            seen2
-                .borrow_mut()
-                .push(m.session(*session).unwrap().state());
-        }
-    }));
+    let seen = state_during_saving(&mut d);
     assert_eq!(
         d.run(s, Call::Destroy),
         datastore_module::session::Reply::saved()

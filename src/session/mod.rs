@@ -44,6 +44,19 @@
 //! Everything else — the numeric properties, `State`, `AttemptsRemaining`, `Version`, … — lives
 //! here and is read through [`Session`]'s getters.
 //!
+//! # The original's API, piece by piece
+//!
+//! | original | host does |
+//! |---|---|
+//! | `new` / `hidden` / `find` | [`Module::open_session`] (16 random bytes for the UniqueId) / [`Module::find`]; argument normalisation (`new(name, key)` = scope `"global"`) |
+//! | `Open`…`Remove` | [`Module::call`]; on [`CallOutcome::Done`] return at once (after reconciling, if asked); on `Pending` suspend until [`Event::CallDone`]. Argument type errors of `Queue`/`Remove`: [`properties::QUEUE_ARGUMENT_ERROR`], [`properties::REMOVE_ARGUMENT_ERROR`] |
+//! | property writes | [`Module::set_property`]; throw the error's message; store the value itself on [`Assigned::Host`] |
+//! | property reads | [`Session`]'s getters; `Value`, `Metadata`, `UserIds` and custom fields are the host's own |
+//! | signals | fire on the matching [`Event`]; report the ProcessQueue connection count (the `Connected` hook) with [`Module::set_process_queue_connections`] |
+//! | `Clone`, `Reconcile` | the host's own value with `template` (deep copy; `template_patch`) |
+//! | `Usage` | [`Module::usage`] |
+//! | `game:BindToClose` / `SIGTERM` | [`Module::bind_to_close`], then wait for [`Event::BindToCloseDone`] |
+//!
 //! # Deferred work
 //!
 //! The original starts task workers, queue-reading loops and waiter resumes with `task.defer`:
@@ -59,7 +72,7 @@
 //! deadline passes, and its late completion is ignored. So no store can wedge a session, and
 //! every call resolves.
 //!
-//! Files: [`task`] (the FIFO queue, batching, pending states), `flow` (the method decision
+//! Files: `task` (the FIFO queue, batching, pending states), `flow` (the method decision
 //! tables and the task functions), `lock` (lock, unlock, refresh grid), `save` (load, save,
 //! timers), `queue` (Queue, Remove, the ProcessQueue loop), `properties` (validation),
 //! `retry` (D14 retries, jitter), `io` (the outbox and the timer set).
@@ -72,11 +85,10 @@ pub mod properties;
 mod queue;
 mod retry;
 mod save;
-pub mod task;
+mod task;
 
 use crate::value::{luau_number_to_string, Table, Value};
-use indexmap::IndexSet;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 pub use properties::{Assigned, Input, PropertyError, PropertyErrorKind};
 pub use save::LEASE_EXPIRED;
@@ -569,9 +581,9 @@ pub struct Module {
     io: Io,
     sessions: BTreeMap<SessionId, Session>,
     /// `new`/`find`'s cache, keyed by `Id`.
-    cache: HashMap<String, SessionId>,
-    /// Sessions bind-to-close waits for, in creation order.
-    registry: IndexSet<SessionId>,
+    cache: BTreeMap<String, SessionId>,
+    /// Sessions bind-to-close waits for (ids grow, so this is creation order).
+    registry: BTreeSet<SessionId>,
     /// Bind-to-close has started: new sessions are no longer registered.
     closing: bool,
     close_done_sent: bool,
@@ -583,8 +595,8 @@ impl Module {
         Module {
             io: Io::new(config),
             sessions: BTreeMap::new(),
-            cache: HashMap::new(),
-            registry: IndexSet::new(),
+            cache: BTreeMap::new(),
+            registry: BTreeSet::new(),
             closing: false,
             close_done_sent: false,
             next_session: 1,
@@ -907,7 +919,7 @@ impl Module {
     /// bind-to-close is announced once.
     fn settle(&mut self) {
         for sid in std::mem::take(&mut self.io.destroyed) {
-            self.registry.shift_remove(&sid);
+            self.registry.remove(&sid);
         }
         if self.closing && self.registry.is_empty() && !self.close_done_sent {
             self.close_done_sent = true;

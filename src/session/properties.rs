@@ -8,6 +8,7 @@
 
 use super::io::Io;
 use super::{Session, State};
+use crate::value::luau_number_to_string;
 
 /// `Queue(value, expiration, priority)` with an expiration or priority that is neither nil
 /// nor a number.
@@ -127,6 +128,24 @@ fn range(name: &str, tail: &str) -> PropertyError {
     failed(PropertyErrorKind::Range, name, tail)
 }
 
+/// A number in `lo..=hi`, or the original's "less then" / "more then" message.
+fn bounded(name: &str, input: Input, lo: f64, hi: f64) -> Result<f64, PropertyError> {
+    let n = number(name, input)?;
+    if n < lo {
+        return Err(range(
+            name,
+            &format!("is less then {}", luau_number_to_string(lo)),
+        ));
+    }
+    if n > hi {
+        return Err(range(
+            name,
+            &format!("is more then {}", luau_number_to_string(hi)),
+        ));
+    }
+    Ok(n)
+}
+
 /// An accepted assignment of a core-owned property.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Checked {
@@ -155,34 +174,10 @@ fn check(name: &str, input: Input) -> Result<Checked, PropertyError> {
             }
             Checked::SaveInterval(n)
         }
-        "SaveDelay" => {
-            let n = number(name, input)?;
-            if n < 0.0 {
-                return Err(range(name, "is less then 0"));
-            }
-            if n > 10.0 {
-                return Err(range(name, "is more then 10"));
-            }
-            Checked::SaveDelay(n)
-        }
-        "LockInterval" => {
-            let n = number(name, input)?;
-            if n < 10.0 {
-                return Err(range(name, "is less then 10"));
-            }
-            if n > 1000.0 {
-                return Err(range(name, "is more then 1000"));
-            }
-            Checked::LockInterval(n)
-        }
+        "SaveDelay" => Checked::SaveDelay(bounded(name, input, 0.0, 10.0)?),
+        "LockInterval" => Checked::LockInterval(bounded(name, input, 10.0, 1000.0)?),
         "LockAttempts" => {
-            let n = number(name, input)?;
-            if n < 1.0 {
-                return Err(range(name, "is less then 1"));
-            }
-            if n > 100.0 {
-                return Err(range(name, "is more then 100"));
-            }
+            let n = bounded(name, input, 1.0, 100.0)?;
             if n.fract() != 0.0 {
                 // D11: a fractional count would make AttemptsRemaining fractional.
                 return Err(range(name, "is not an integer"));

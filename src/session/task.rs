@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 
 /// The task functions (§5.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Open,
     Read,
     Save,

@@ -383,6 +383,50 @@ pub struct Driver<B: Backend = FakeStore> {
     random: u8,
 }
 
+/// The record every test plays with.
+pub const ID: &str = "Player/global/1";
+
+/// A driver with `Player/1` open and its Value set to `{"Coins":1}`, logs cleared.
+/// `auto_save: false` sets SaveInterval to 0 first. Also returns the time the successful lock
+/// call went out (t0 of the §8.3 timeline).
+pub fn opened_with(config: Config, auto_save: bool) -> (Driver, SessionId, u64) {
+    let mut d = Driver::with(config, FakeStore::new());
+    let s = d.new_session("Player", "1");
+    if !auto_save {
+        d.m.set_property(
+            d.now,
+            s,
+            "SaveInterval",
+            datastore_module::session::Input::Number(0.0),
+        )
+        .expect("valid");
+    }
+    let t0 = d.now;
+    assert_eq!(d.open(s), Reply::success());
+    d.host_mut(s).value = json(r#"{"Coins":1}"#);
+    d.clear_log();
+    (d, s, t0)
+}
+
+pub fn opened() -> (Driver, SessionId) {
+    let (d, s, _) = opened_with(Config::default(), true);
+    (d, s)
+}
+
+/// Records the session's `State` each time `Saving` fires (it runs as a Saving handler would).
+pub fn state_during_saving(d: &mut Driver) -> std::rc::Rc<std::cell::RefCell<Vec<State>>> {
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let seen2 = seen.clone();
+    d.hook = Some(Box::new(move |m, _, e| {
+        if let Event::Saving { session } = e {
+            if let Some(s) = m.session(*session) {
+                seen2.borrow_mut().push(s.state());
+            }
+        }
+    }));
+    seen
+}
+
 pub fn json(text: &str) -> Value {
     Value::from_json_str(text, "Value").expect("test JSON")
 }
