@@ -1,0 +1,64 @@
+// `make demo`: two real Node processes, "server A" and "server B", on the embedded store
+// (LMDB) in a fresh temporary folder, printing one timeline.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+
+const dir = mkdtempSync(join(tmpdir(), "datastore-demo-"));
+const start = Date.now();
+const children = new Set();
+
+function line(who, text) {
+  const t = ((Date.now() - start) / 1000).toFixed(1).padStart(5);
+  console.log(`${t}s  ${who.padEnd(9)} ${text}`);
+}
+
+/** Starts a server process; resolves each awaited line it prints. */
+function server(name, script) {
+  const child = spawn(process.execPath, [new URL(script, import.meta.url).pathname], {
+    env: { ...process.env, DATASTORE_PATH: join(dir, "store") },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  children.add(child);
+  child.on("exit", () => children.delete(child));
+  const waiting = [];
+  createInterface({ input: child.stdout }).on("line", (text) => {
+    line(name, text);
+    for (const w of [...waiting]) {
+      if (text.includes(w.marker)) {
+        waiting.splice(waiting.indexOf(w), 1);
+        w.resolve(text);
+      }
+    }
+  });
+  return {
+    child,
+    until: (marker) => new Promise((resolve) => waiting.push({ marker, resolve })),
+    exited: new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal }))),
+  };
+}
+
+try {
+  line("demo", `data in ${dir}`);
+  const a = server("server A", "server-a.mjs");
+  const uniqueId = (await a.until("opened Player/1")).match(/UniqueId ([0-9A-F-]{36})/)[1];
+
+  const b = server("server B", "server-b.mjs");
+  await b.until("queued");
+  await a.until("saved after the queue");
+
+  line("demo", "sending SIGTERM to server A");
+  a.child.kill("SIGTERM");
+  const { code } = await a.exited;
+  line("demo", `server A exited with code ${code}`);
+
+  await b.until("done");
+  const result = await b.exited;
+  if (result.code !== 0) throw new Error(`server B failed (${result.code})`);
+  line("demo", `A held the lock as ${uniqueId}; B got it after A's bind-to-close. Done in ${((Date.now() - start) / 1000).toFixed(1)} s.`);
+} finally {
+  for (const child of children) child.kill("SIGKILL");
+  rmSync(dir, { recursive: true, force: true });
+}
