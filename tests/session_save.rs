@@ -359,3 +359,26 @@ fn usage_counts_the_json_or_the_compressed_text_and_updates_compressed_value() {
     assert!(m > 0);
     assert!(!d.m.session(s).unwrap().compressed_value().is_empty());
 }
+
+#[test]
+fn a_save_never_starts_in_the_millisecond_the_previous_one_finished() {
+    // A save the core answers without a store call (here a D16 skip) finishes at once; a
+    // `Saved` handler that saves again each time must still let time pass between saves.
+    let (mut d, s) = quiet();
+    assert_eq!(d.run(s, Call::Save), Reply::saved());
+    let t = d.now;
+    let ans = d.call(s, Call::Save);
+    assert!(
+        d.reply_of(&ans).is_none(),
+        "the next save waits for the clock to move"
+    );
+    assert_eq!(d.now, t);
+    assert_eq!(d.wait(ans), Reply::saved());
+    assert!(d.now > t);
+    // A thousand back-to-back saves take at least a thousand milliseconds of clock.
+    let start = d.now;
+    for _ in 0..1000 {
+        assert_eq!(d.run(s, Call::Save), Reply::saved());
+    }
+    assert!(d.now - start >= 1000, "{} ms", d.now - start);
+}

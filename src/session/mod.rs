@@ -494,6 +494,9 @@ pub struct Session {
     pub(crate) lock: lock::LockState,
     /// When the last successful save or remove finished (`SaveTime`; `None` = −∞).
     pub(crate) save_time: Option<u64>,
+    /// When the last save (of any outcome) finished: the next one starts a millisecond later
+    /// at the earliest, so a `Saved` handler that saves again cannot spin without time passing.
+    pub(crate) save_finished: Option<u64>,
     pub(crate) save_timer: Option<io::TimerKey>,
     pub(crate) tasks: TaskQueue,
     /// The running task's I/O.
@@ -649,6 +652,7 @@ impl Module {
             compressed_value: String::new(),
             lock: lock::LockState::default(),
             save_time: None,
+            save_finished: None,
             save_timer: None,
             tasks: TaskQueue::default(),
             op: None,

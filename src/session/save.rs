@@ -187,8 +187,13 @@ impl Session {
     // ---- save (§7.2) ----
 
     pub(crate) fn begin_save(&mut self, io: &mut Io) {
-        if let Some(last) = self.save_time {
-            let ready = last.saturating_add(secs_to_ms(self.props.save_delay));
+        // Some saves finish without a store call (D16 skip, D8 lease, a value the host could
+        // not convert); a handler that saves again on every `Saved` must still let time pass.
+        let after_last = self.save_finished.map(|t| t.saturating_add(1));
+        let throttled = self
+            .save_time
+            .map(|last| last.saturating_add(secs_to_ms(self.props.save_delay)));
+        if let Some(ready) = after_last.max(throttled) {
             if io.now < ready {
                 io.set_timer(self.sid, TimerWhat::TaskOp, ready);
                 self.op = Some(Op::Save(SaveOp::Delay));
@@ -330,6 +335,7 @@ impl Session {
 
     fn save_succeeded(&mut self, io: &mut Io, payload: Payload, version: Option<String>) {
         self.save_time = Some(io.now);
+        self.save_finished = Some(io.now);
         match &payload {
             Payload::Remove => {
                 self.created_time = 0.0;
@@ -354,6 +360,7 @@ impl Session {
     }
 
     fn save_failed(&mut self, io: &mut Io, message: String) {
+        self.save_finished = Some(io.now);
         io.emit(Event::Saved {
             session: self.sid,
             response: Response::Error,
