@@ -28,7 +28,7 @@ $(JS_WASM): FORCE
 $(CABI_WASM): FORCE
 	@cargo build --quiet --release --lib --target $(WASM_TARGET) --no-default-features --features cabi --target-dir target/wasm-cabi
 
-pkg/.stamp: $(JS_WASM) scripts/build-pkg.sh $(wildcard host/js/* host/js/lib/*)
+pkg/.stamp: $(JS_WASM) scripts/build-pkg.sh $(wildcard host/js/* host/js/lib/* host/js/stores/*)
 	@echo "build: pkg/"
 	@scripts/build-pkg.sh $(JS_WASM)
 	@touch $@
@@ -71,5 +71,5 @@ fuzz:
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run decompress -- -max_total_time=$${FUZZ_SECONDS:-60}
 
 clean:
-	rm -rf target pkg/web pkg/node pkg/lib pkg/*.mjs pkg/*.cjs pkg/*.ts pkg/*.json pkg/.stamp
+	rm -rf target pkg/web pkg/node pkg/lib pkg/stores pkg/*.mjs pkg/*.cjs pkg/*.ts pkg/*.json pkg/.stamp
 FORCE:

@@ -22,8 +22,11 @@ for glue in web node; do
 done
 echo '{ "type": "commonjs" }' > "$out/node/package.json"
 
-cp host/js/package.json host/js/index.mjs host/js/index.d.ts host/js/README.md "$out/"
+cp host/js/package.json host/js/index.mjs host/js/node.mjs host/js/index.d.ts host/js/README.md "$out/"
+# lib/ (codec, values, clocks) and stores/ (MemoryStore, LmdbStore, RedisStore and their README).
 cp -r host/js/lib "$out/lib"
-# One source for both module systems: esbuild writes the CommonJS entry from the ESM one.
+cp -r host/js/stores "$out/stores"
+# One source for both module systems: esbuild writes the CommonJS entry from the ESM sources.
+# `lmdb` and `redis` stay external: they are loaded at run time, only by the store that needs them.
 "$bin/esbuild" host/js/index.node.mjs --bundle --platform=node --format=cjs --log-level=warning \
-  --external:./node/datastore_module.js --outfile="$out/index.cjs"
+  --external:./node/datastore_module.js --external:lmdb --external:redis --outfile="$out/index.cjs"

@@ -51,5 +51,5 @@ apt_install() {
 }
 
 if [ "$want" = test ]; then
-  apt_install chromium:chromium chromedriver:chromium-driver
+  apt_install chromium:chromium chromedriver:chromium-driver redis-server:redis-server
 fi

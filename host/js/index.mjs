@@ -1,6 +1,9 @@
-// ESM entry (browsers and Node): the wasm-bindgen `web` glue.
+// ESM entry (browsers and Node): the wasm-bindgen `web` glue. It loads nothing Node-only, so it is
+// what browsers and bundlers get; Node's `import` gets node.mjs, which adds LmdbStore and
+// RedisStore (see package.json "exports").
 import * as wasm from "./web/datastore_module.js";
 import { bindCodec } from "./lib/codec.js";
+import { bindMemoryStore } from "./stores/memory.js";
 
 if (typeof process === "object" && process.versions?.node) {
   // Node's fetch cannot read file: URLs, so hand the glue the bytes.
@@ -12,3 +15,7 @@ if (typeof process === "object" && process.versions?.node) {
 }
 
 export const { compress, decompress } = bindCodec(wasm);
+export const MemoryStore = bindMemoryStore(wasm);
+export { ManualClock, realClock } from "./lib/clock.js";
+export { StoreError } from "./stores/errors.js";
+export { LmdbStore, RedisStore } from "./stores/node-only.js";

@@ -8,6 +8,9 @@
 //! is read with [`Value::from_json_str`], which rejects holes and bad numbers with their path.
 //!
 //! The `pkg/` wrapper (`host/js/`) gives these functions their public names and shapes.
+//! [`emulator`] is the class behind the JS `MemoryStore`.
+
+pub mod emulator;
 
 pub mod module;
 

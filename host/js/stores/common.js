@@ -1,0 +1,210 @@
+/**
+ * What the stores share: argument checks with the emulator's limits and wording (so every
+ * store refuses the same requests the same way), Roblox-shaped version ids, and the long-poll
+ * loop of `queueRead`.
+ */
+import { StoreError } from "./errors.js";
+
+/** Roblox's limits, as the emulator applies them (src/emulator/mod.rs). */
+export const LIMITS = Object.freeze({
+  dataNameBytes: 50,
+  dataValueBytes: 4_194_304,
+  memoryValueBytes: 32 * 1024,
+  maxExpirationSeconds: 3_888_000,
+  maxQueueRead: 100,
+});
+
+/** Roblox's queue long-poll cadence: `ReadAsync` looks again every 2 s while it waits. */
+export const POLL_MS = 2000;
+
+const invalid = (message, code) => new StoreError("InvalidRequest", message, { code });
+
+// ---- argument types (every store, before anything else) -------------------------------------
+
+export function checkString(value, what) {
+  if (typeof value !== "string") throw invalid(`${what} must be a string, got ${describe(value)}`);
+}
+
+export function checkJson(value, what) {
+  if (typeof value !== "string") {
+    throw invalid(`${what} must be JSON text (a string), got ${describe(value)}`);
+  }
+}
+
+export function checkNumber(value, what) {
+  if (typeof value !== "number") throw invalid(`${what} must be a number, got ${describe(value)}`);
+}
+
+export function checkBoolean(value, what) {
+  if (typeof value !== "boolean") throw invalid(`${what} must be a boolean, got ${describe(value)}`);
+}
+
+/** `null`/`undefined` (no fence) or an owner id. */
+export function checkFence(value) {
+  if (value !== null && value !== undefined && typeof value !== "string") {
+    throw invalid(`fence must be an owner id (a string) or null, got ${describe(value)}`);
+  }
+}
+
+/** `waitSeconds`: 0 (no wait), a positive number of seconds, or -1 (wait until items come). */
+export function checkWait(value) {
+  checkNumber(value, "waitSeconds");
+  if (!(value === -1 || (Number.isFinite(value) && value >= 0))) {
+    throw invalid(`InvalidRequest: waitSeconds must be 0 or more, or -1 to wait until items come (got ${value}).`);
+  }
+}
+
+function describe(value) {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value;
+}
+
+// ---- Roblox's limits (the stores that do not run the emulator) ------------------------------
+
+/** UTF-8 length of a string (Roblox measures names and values in bytes). */
+export function utf8Length(text) {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 2; // 4 bytes for the pair's 2 units
+        i++;
+        continue;
+      }
+    }
+    if (c >= 0x800) n += 2;
+    else if (c >= 0x80) n += 1;
+  }
+  return n;
+}
+
+export function checkNames(name, scope, key) {
+  const max = LIMITS.dataNameBytes;
+  if (name.length === 0) throw invalid("DataStore name can't be empty.");
+  if (utf8Length(name) > max) throw invalid(`DataStore name exceeds the ${max} character limit.`);
+  if (utf8Length(scope) > max) throw invalid(`DataStore scope exceeds the ${max} character limit.`);
+  if (key.length === 0) throw invalid("101: Key name can't be empty.", 101);
+  if (utf8Length(key) > max) throw invalid(`102: Key name exceeds the ${max} character limit.`, 102);
+}
+
+export function checkDataValue(json) {
+  if (json === "null") throw invalid("Argument 2 missing or nil");
+  const max = LIMITS.dataValueBytes;
+  if (utf8Length(json) > max) throw invalid(`105: Serialized value exceeds ${max} limit.`, 105);
+}
+
+export function checkMemoryValue(json) {
+  if (json === "null") throw invalid("InvalidRequest: The value can't be nil.");
+  const size = utf8Length(json);
+  const max = LIMITS.memoryValueBytes;
+  if (size > max) throw invalid(`ItemValueSizeTooLarge: The value is ${size} bytes, over the ${max} limit.`);
+}
+
+/** A MemoryStore expiration (also a lock's TTL) in seconds → milliseconds. */
+export function expirationMs(seconds) {
+  const max = LIMITS.maxExpirationSeconds;
+  if (!(seconds >= 0 && seconds <= max)) {
+    throw invalid(`InvalidExpirationTime: The expiration time must be between 0 and ${max} seconds.`);
+  }
+  return Math.round(seconds * 1000);
+}
+
+export function checkPriority(priority) {
+  if (!Number.isFinite(priority)) throw invalid("InvalidRequest: The priority must be a finite number.");
+}
+
+/** A queue read's count and invisibility timeout; gives the timeout in milliseconds. */
+export function checkRead(count, invisibilitySeconds) {
+  if (!Number.isInteger(count)) throw invalid(`The count must be an integer (got ${count}).`);
+  const most = LIMITS.maxQueueRead;
+  if (count < 1 || count > most) throw invalid(`InvalidRequest: The count must be between 1 and ${most}.`);
+  const max = LIMITS.maxExpirationSeconds;
+  if (!(invisibilitySeconds >= 0 && invisibilitySeconds <= max)) {
+    throw invalid(`InvalidRequest: The invisibility timeout must be between 0 and ${max} seconds.`);
+  }
+  return Math.round(invisibilitySeconds * 1000);
+}
+
+// ---- versions -------------------------------------------------------------------------------
+
+/** .NET ticks (100 ns since 0001-01-01) at the Unix epoch. */
+const TICKS_AT_UNIX_EPOCH = 621_355_968_000_000_000n;
+const ticks = (ms) => (TICKS_AT_UNIX_EPOCH + BigInt(ms) * 10_000n).toString(16).toUpperCase().padStart(16, "0");
+
+/**
+ * A Roblox-shaped version id, as the emulator makes them
+ * (`08DBB6A47FDE6132.0000000016.08DBB782CEE11766.01`: creation time in ticks, the key's write
+ * count, this write's time in ticks). Opaque to callers; increasing from one write of a key to
+ * the next, as long as the write count is.
+ */
+export function versionId(createdMs, writes, updatedMs) {
+  return `${ticks(createdMs)}.${String(writes).padStart(10, "0")}.${ticks(updatedMs)}.01`;
+}
+
+// ---- waiting --------------------------------------------------------------------------------
+
+/**
+ * Timed waits on a clock that can be cut short: `wake(key)` ends the waits on that key (a queue
+ * that just got an item), `cancelAll()` ends every wait (the store is closing).
+ */
+export class Waits {
+  #clock;
+  #pending = new Set();
+
+  /** @param {{ now(): number, setTimeout?: Function, clearTimeout?: Function }} clock */
+  constructor(clock) {
+    this.#clock = clock;
+  }
+
+  /** Resolves after `ms`, or earlier on `wake(key)` or `cancelAll()`. */
+  wait(ms, key) {
+    return new Promise((resolve) => {
+      const clock = this.#clock;
+      const own = typeof clock.setTimeout === "function";
+      const entry = { key, resolve: () => done() };
+      const timer = own ? clock.setTimeout(() => done(), ms) : globalThis.setTimeout(() => done(), ms);
+      const done = () => {
+        if (!this.#pending.delete(entry)) return;
+        if (own) clock.clearTimeout?.(timer);
+        else globalThis.clearTimeout(timer);
+        resolve();
+      };
+      this.#pending.add(entry);
+    });
+  }
+
+  wake(key) {
+    for (const entry of [...this.#pending]) if (entry.key === key) entry.resolve();
+  }
+
+  cancelAll() {
+    for (const entry of [...this.#pending]) entry.resolve();
+  }
+}
+
+/**
+ * `queueRead`'s long poll: reads at once, then again every `intervalMs` (or when woken) until
+ * items come or `waitSeconds` has passed on the clock (`-1`: until items come). A read that
+ * fails rejects at once. Ends with `undefined` when the store closes.
+ * @param {{ readOnce: () => Promise<any>, waitSeconds: number, intervalMs: number, waits: Waits,
+ *   clock: { now(): number }, key: string, closed: () => boolean }} poll
+ */
+export async function longPoll({ readOnce, waitSeconds, intervalMs, waits, clock, key, closed }) {
+  const deadline = waitSeconds < 0 ? Infinity : clock.now() + waitSeconds * 1000;
+  for (;;) {
+    const got = await readOnce();
+    if (got !== undefined) return got;
+    const left = deadline - clock.now();
+    if (left <= 0 || closed()) return undefined;
+    await waits.wait(Math.min(intervalMs, left), key);
+    if (closed()) return undefined;
+  }
+}
+
+/** The rejection for a call on a closed store. */
+export function closedError(store) {
+  return new StoreError("Closed", `${store}: the store is closed`);
+}

@@ -1,0 +1,366 @@
+/**
+ * LmdbStore: the embedded, durable store (npm `lmdb`), for one machine.
+ *
+ * Several processes may open the same path at once: LMDB serialises writers across processes,
+ * and every command that reads-then-writes runs in one write transaction, so a lock's
+ * compare-and-set, a fenced data write (the lock is checked inside the write's transaction) and
+ * a queue read are atomic. TTLs, invisibility and expiry use the machine's clock (`Date.now()`),
+ * which every process on the machine shares. A commit resolves once it is on disk.
+ *
+ * Layout: one LMDB environment (a directory) with four named databases. Keys are JSON text
+ * (never raw user strings, which LMDB keys could not hold with a NUL inside):
+ *
+ * | database | key | value |
+ * |---|---|---|
+ * | `data`   | `JSON.stringify([name, scope, key])` | `{ value, createdTime, updatedTime, writes, userIds, metadata }`; after a remove `value` is null (a tombstone that keeps the write count) |
+ * | `locks`  | `JSON.stringify(map)` | `{ owner, expiresAt }` (ms) |
+ * | `queues` | `[JSON.stringify(queue), -priority, seq]` (ordered: higher priority first, then FIFO) | `{ value, expiresAt, invisibleUntil, readId }` |
+ * | `meta`   | `["seq", JSON.stringify(queue)]` | the queue's next sequence number |
+ *
+ * `value`, `userIds`, `metadata` and queue values are the JSON text the caller gave, stored as
+ * strings and handed back as they are. A queue read scans its queue in order, dropping expired
+ * items; a queue that empties loses its sequence counter too.
+ *
+ * `lmdb` is loaded when the store is first used, so importing the package never needs it.
+ */
+import { resolve as resolvePath } from "node:path";
+import { realClock } from "../lib/clock.js";
+import { StoreError } from "./errors.js";
+import {
+  POLL_MS,
+  Waits,
+  checkBoolean,
+  checkDataValue,
+  checkFence,
+  checkJson,
+  checkMemoryValue,
+  checkNames,
+  checkNumber,
+  checkPriority,
+  checkRead,
+  checkString,
+  checkWait,
+  closedError,
+  expirationMs,
+  longPoll,
+  versionId,
+} from "./common.js";
+
+const FENCED = Symbol("fenced");
+
+async function loadLmdb() {
+  try {
+    return await import("lmdb");
+  } catch (cause) {
+    throw new StoreError(
+      "Unavailable",
+      "LmdbStore needs the npm package lmdb, which could not be loaded: install it with `npm install lmdb`",
+      { cause },
+    );
+  }
+}
+
+/** Lifts anything LMDB throws into a Transient StoreError. */
+function lifted(e) {
+  if (e instanceof StoreError) return e;
+  return new StoreError("Transient", `LMDB: ${e?.message ?? e}`, { cause: e });
+}
+
+export class LmdbStore {
+  #path;
+  #pollMs;
+  #opening;
+  #env;
+  #dbs;
+  #waits = new Waits(realClock);
+  #closed = false;
+
+  /**
+   * @param {{ path?: string, pollMs?: number }} [options] `path`: the database directory
+   *   (default `DATASTORE_PATH`, else `./.datastore`); `pollMs`: how often a waiting `queueRead`
+   *   looks for items another process added (default 2000, Roblox's cadence; items added
+   *   through this store wake it at once)
+   */
+  constructor({ path, pollMs = POLL_MS } = {}) {
+    const chosen = path ?? globalThis.process?.env?.DATASTORE_PATH ?? "./.datastore";
+    if (typeof chosen !== "string" || chosen === "") {
+      throw new TypeError("LmdbStore: path must be a non-empty string");
+    }
+    if (!(Number.isFinite(pollMs) && pollMs > 0)) throw new TypeError("LmdbStore: pollMs must be a positive number");
+    this.#path = resolvePath(chosen);
+    this.#pollMs = pollMs;
+  }
+
+  /** The database directory (absolute). */
+  get path() {
+    return this.#path;
+  }
+
+  /** Opens the environment on first use. */
+  #open() {
+    this.#opening ??= (async () => {
+      const { open } = await loadLmdb();
+      try {
+        const env = open({ path: this.#path, maxDbs: 8 });
+        this.#dbs = {
+          data: env.openDB({ name: "data" }),
+          locks: env.openDB({ name: "locks" }),
+          queues: env.openDB({ name: "queues" }),
+          meta: env.openDB({ name: "meta" }),
+        };
+        this.#env = env;
+      } catch (e) {
+        throw lifted(e);
+      }
+      return this.#dbs;
+    })();
+    return this.#opening;
+  }
+
+  /** Runs `body(dbs)` in one write transaction; its return value is the result. */
+  async #write(body) {
+    if (this.#closed) throw closedError("LmdbStore");
+    const dbs = await this.#open();
+    if (this.#closed) throw closedError("LmdbStore");
+    try {
+      // The callback must not throw: in an LMDB batch that could still commit earlier writes.
+      return await this.#env.transaction(() => body(dbs, Date.now()));
+    } catch (e) {
+      throw lifted(e);
+    }
+  }
+
+  async #read(body) {
+    if (this.#closed) throw closedError("LmdbStore");
+    const dbs = await this.#open();
+    if (this.#closed) throw closedError("LmdbStore");
+    try {
+      return body(dbs);
+    } catch (e) {
+      throw lifted(e);
+    }
+  }
+
+  // ---- data -----------------------------------------------------------------------------------
+
+  async dataGet(name, scope, key) {
+    checkString(name, "name");
+    checkString(scope, "scope");
+    checkString(key, "key");
+    checkNames(name, scope, key);
+    const record = await this.#read((dbs) => dbs.data.get(JSON.stringify([name, scope, key])));
+    if (!record || record.value === null || record.value === undefined) return undefined;
+    return {
+      value: record.value,
+      createdTime: record.createdTime,
+      updatedTime: record.updatedTime,
+      version: versionId(record.createdTime, record.writes, record.updatedTime),
+      userIds: record.userIds,
+      metadata: record.metadata,
+    };
+  }
+
+  async dataSet(name, scope, key, value, userIds, metadata, fence = null) {
+    checkString(name, "name");
+    checkString(scope, "scope");
+    checkString(key, "key");
+    checkJson(value, "value");
+    checkJson(userIds, "userIds");
+    checkJson(metadata, "metadata");
+    checkFence(fence);
+    checkNames(name, scope, key);
+    checkDataValue(value);
+    const result = await this.#write((dbs, now) => {
+      const refusal = fenceRefusal(dbs, now, name, scope, key, fence);
+      if (refusal) return refusal;
+      const id = JSON.stringify([name, scope, key]);
+      const old = dbs.data.get(id);
+      const live = old && old.value !== null && old.value !== undefined;
+      const record = {
+        value,
+        createdTime: live ? old.createdTime : now,
+        updatedTime: now,
+        writes: (old?.writes ?? 0) + 1,
+        userIds,
+        metadata,
+      };
+      dbs.data.put(id, record);
+      return versionId(record.createdTime, record.writes, record.updatedTime);
+    });
+    return fenced(result);
+  }
+
+  async dataRemove(name, scope, key, fence = null) {
+    checkString(name, "name");
+    checkString(scope, "scope");
+    checkString(key, "key");
+    checkFence(fence);
+    checkNames(name, scope, key);
+    fenced(
+      await this.#write((dbs, now) => {
+        const refusal = fenceRefusal(dbs, now, name, scope, key, fence);
+        if (refusal) return refusal;
+        const id = JSON.stringify([name, scope, key]);
+        const old = dbs.data.get(id);
+        if (!old || old.value === null || old.value === undefined) return undefined;
+        dbs.data.put(id, {
+          value: null,
+          createdTime: old.createdTime,
+          updatedTime: now,
+          writes: old.writes + 1,
+          userIds: "[]",
+          metadata: "{}",
+        });
+        return undefined;
+      }),
+    );
+  }
+
+  // ---- locks ----------------------------------------------------------------------------------
+
+  async lockAcquire(map, owner, ttlSeconds) {
+    checkString(map, "map");
+    checkString(owner, "owner");
+    checkNumber(ttlSeconds, "ttlSeconds");
+    const ttl = expirationMs(ttlSeconds);
+    return this.#write((dbs, now) => {
+      const id = JSON.stringify(map);
+      const lock = dbs.locks.get(id);
+      if (lock && lock.expiresAt > now && lock.owner !== owner) return { ok: false, holder: lock.owner };
+      if (ttl > 0) dbs.locks.put(id, { owner, expiresAt: now + ttl });
+      else if (lock) dbs.locks.remove(id);
+      return { ok: true };
+    });
+  }
+
+  async lockRelease(map, owner) {
+    checkString(map, "map");
+    checkString(owner, "owner");
+    await this.#write((dbs, now) => {
+      const id = JSON.stringify(map);
+      const lock = dbs.locks.get(id);
+      if (lock && (lock.owner === owner || lock.expiresAt <= now)) dbs.locks.remove(id);
+    });
+  }
+
+  // ---- queues ---------------------------------------------------------------------------------
+
+  async queueAdd(queue, value, expirationSeconds, priority = 0) {
+    checkString(queue, "queue");
+    checkJson(value, "value");
+    checkNumber(expirationSeconds, "expirationSeconds");
+    checkNumber(priority, "priority");
+    const ttl = expirationMs(expirationSeconds);
+    checkPriority(priority);
+    checkMemoryValue(value);
+    if (ttl === 0) {
+      // Expires as it arrives: accepted, never seen (as Roblox, and the emulator).
+      if (this.#closed) throw closedError("LmdbStore");
+      return;
+    }
+    await this.#write((dbs, now) => {
+      const q = JSON.stringify(queue);
+      const seqKey = ["seq", q];
+      const seq = dbs.meta.get(seqKey) ?? 0;
+      dbs.meta.put(seqKey, seq + 1);
+      const rank = priority === 0 ? 0 : -priority; // -0 and 0 are one priority
+      dbs.queues.put([q, rank, seq], { value, expiresAt: now + ttl, invisibleUntil: 0, readId: null });
+    });
+    this.#waits.wake(queue);
+  }
+
+  async queueRead(queue, count, allOrNothing, waitSeconds, invisibilitySeconds) {
+    checkString(queue, "queue");
+    checkNumber(count, "count");
+    checkBoolean(allOrNothing, "allOrNothing");
+    checkWait(waitSeconds);
+    checkNumber(invisibilitySeconds, "invisibilitySeconds");
+    const invisibleMs = checkRead(count, invisibilitySeconds);
+    return longPoll({
+      readOnce: () => this.#readOnce(queue, count, allOrNothing, invisibleMs),
+      waitSeconds,
+      intervalMs: this.#pollMs,
+      waits: this.#waits,
+      clock: realClock,
+      key: queue,
+      closed: () => this.#closed,
+    });
+  }
+
+  #readOnce(queue, count, allOrNothing, invisibleMs) {
+    return this.#write((dbs, now) => {
+      const q = JSON.stringify(queue);
+      const picked = [];
+      let remaining = 0;
+      for (const { key, value: item } of dbs.queues.getRange({ start: [q], end: [q, Infinity] }).asArray) {
+        if (item.expiresAt <= now) {
+          dbs.queues.remove(key);
+          continue;
+        }
+        remaining++;
+        if (picked.length < count && now >= item.invisibleUntil) picked.push({ key, item });
+      }
+      if (remaining === 0) dbs.meta.remove(["seq", q]);
+      if (picked.length === 0 || (allOrNothing && picked.length < count)) return undefined;
+      const readId = crypto.randomUUID().toUpperCase();
+      const invisibleUntil = now + invisibleMs;
+      for (const { key, item } of picked) dbs.queues.put(key, { ...item, invisibleUntil, readId });
+      return { values: picked.map(({ item }) => item.value), readId };
+    });
+  }
+
+  async queueRemove(queue, readId) {
+    checkString(queue, "queue");
+    checkString(readId, "readId");
+    await this.#write((dbs, now) => {
+      const q = JSON.stringify(queue);
+      let remaining = 0;
+      for (const { key, value: item } of dbs.queues.getRange({ start: [q], end: [q, Infinity] }).asArray) {
+        // Only while the read's items are still hidden: after the timeout they are back.
+        if (item.expiresAt <= now || (item.readId === readId && now < item.invisibleUntil)) {
+          dbs.queues.remove(key);
+        } else {
+          remaining++;
+        }
+      }
+      if (remaining === 0) dbs.meta.remove(["seq", q]);
+    });
+  }
+
+  /** Ends pending long polls (they resolve `undefined`) and closes this handle on the database. */
+  async close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#waits.cancelAll();
+    const opening = this.#opening;
+    if (!opening) return;
+    try {
+      await opening;
+    } catch {
+      return;
+    }
+    try {
+      await this.#env.close();
+    } catch (e) {
+      throw lifted(e);
+    }
+  }
+}
+
+/** Inside a write transaction: why a fenced write may not go ahead, or null. */
+function fenceRefusal(dbs, now, name, scope, key, fence) {
+  if (fence === null || fence === undefined) return null;
+  const map = `${name}/${scope}/${key}`;
+  const lock = dbs.locks.get(JSON.stringify(map));
+  if (lock && lock.expiresAt > now && lock.owner === fence) return null;
+  const reason =
+    lock && lock.expiresAt > now ? `the lock is held by ${lock.owner}` : "the lock is not held (expired or released)";
+  return { [FENCED]: `Fenced: write to ${map} by ${fence} refused: ${reason}` };
+}
+
+function fenced(result) {
+  if (result && typeof result === "object" && FENCED in result) {
+    throw new StoreError("Fenced", result[FENCED]);
+  }
+  return result;
+}

@@ -1,0 +1,194 @@
+/**
+ * MemoryStore: the Rust emulator of Roblox's DataStore and MemoryStore (compiled into the
+ * package's wasm) behind the store interface (README.md in this folder).
+ *
+ * Everything Roblox-like is decided in Rust: KeyInfo and version ids, TTLs, queue priority and
+ * invisibility, limits and their error texts, fencing, and the faults. This file only reads the
+ * clock, forwards, and waits: each emulator reply says how long it took (`latencyMs`, from the
+ * configured faults), and the promise settles that long later on the store's clock. A
+ * `queueRead` with `waitSeconds` reads again every 2 s on the clock, as Roblox's `ReadAsync`.
+ *
+ * Data reads bypass Roblox's 4 s `GetAsync` cache. All calls act as one server; two modules
+ * sharing one MemoryStore are two servers on one emulated Roblox.
+ */
+import { realClock, sleep } from "../lib/clock.js";
+import { StoreError } from "./errors.js";
+import {
+  POLL_MS,
+  Waits,
+  checkBoolean,
+  checkFence,
+  checkJson,
+  checkNumber,
+  checkString,
+  checkWait,
+  closedError,
+  longPoll,
+} from "./common.js";
+
+/**
+ * The faults option as JSON text for the emulator. Its fields: `transient`, `ambiguous`,
+ * `throttle`, `rerun`, `conflict`, `spike` (probabilities), `latencyMs` (a number or
+ * `[min, max]`), `spikeMs`, for every operation kind; `ops: { dataSet: {…}, mapUpdate: {…}, … }`
+ * per kind; `outages: [{ startMs, endMs, ops? }]`.
+ */
+function faultsJson(faults) {
+  if (faults === undefined || faults === null) return "null";
+  if (typeof faults !== "object" || Array.isArray(faults)) {
+    throw new StoreError("InvalidRequest", "faults must be an object");
+  }
+  return JSON.stringify(faults);
+}
+
+/** A thrown emulator error (`Error` with `kind`) as a StoreError; anything else as is. */
+function storeError(e) {
+  if (e instanceof Error && typeof e.kind === "string") {
+    return new StoreError(e.kind, e.message, { code: e.code });
+  }
+  return e;
+}
+
+/** @param {typeof import("../web/datastore_module.js")} wasm */
+export function bindMemoryStore(wasm) {
+  return class MemoryStore {
+    #emu;
+    #clock;
+    #waits;
+    #closed = false;
+
+    /**
+     * @param {{ clock?: { now(): number, setTimeout?: Function, clearTimeout?: Function },
+     *   faults?: object, seed?: number }} [options]
+     */
+    constructor({ clock = realClock, faults, seed = 0 } = {}) {
+      if (!clock || typeof clock.now !== "function") {
+        throw new TypeError("MemoryStore: clock must have a now() method (milliseconds)");
+      }
+      this.#clock = clock;
+      try {
+        this.#emu = new wasm.Emulator(seed, faultsJson(faults));
+      } catch (e) {
+        throw storeError(e);
+      }
+      this.#waits = new Waits(clock);
+    }
+
+    /** The clock the store reads and waits on. */
+    get clock() {
+      return this.#clock;
+    }
+
+    /** Replaces the fault configuration (same shape as the `faults` option; null for none). */
+    setFaults(faults) {
+      if (this.#closed) throw closedError("MemoryStore");
+      try {
+        this.#emu.setFaults(faultsJson(faults));
+      } catch (e) {
+        throw storeError(e);
+      }
+    }
+
+    /** Runs one emulator call at `now` and settles after its latency. */
+    async #call(run) {
+      if (this.#closed) throw closedError("MemoryStore");
+      let reply;
+      try {
+        reply = run(this.#emu, this.#clock.now());
+      } catch (e) {
+        const error = storeError(e);
+        await sleep(this.#clock, e?.latencyMs ?? 0);
+        throw error;
+      }
+      await sleep(this.#clock, reply.latencyMs);
+      return reply;
+    }
+
+    async dataGet(name, scope, key) {
+      checkString(name, "name");
+      checkString(scope, "scope");
+      checkString(key, "key");
+      const reply = await this.#call((emu, now) => emu.dataGet(now, name, scope, key));
+      return reply.entry;
+    }
+
+    async dataSet(name, scope, key, value, userIds, metadata, fence = null) {
+      checkString(name, "name");
+      checkString(scope, "scope");
+      checkString(key, "key");
+      checkJson(value, "value");
+      checkJson(userIds, "userIds");
+      checkJson(metadata, "metadata");
+      checkFence(fence);
+      const reply = await this.#call((emu, now) =>
+        emu.dataSet(now, name, scope, key, value, userIds, metadata, fence ?? undefined),
+      );
+      return reply.version;
+    }
+
+    async dataRemove(name, scope, key, fence = null) {
+      checkString(name, "name");
+      checkString(scope, "scope");
+      checkString(key, "key");
+      checkFence(fence);
+      await this.#call((emu, now) => emu.dataRemove(now, name, scope, key, fence ?? undefined));
+    }
+
+    async lockAcquire(map, owner, ttlSeconds) {
+      checkString(map, "map");
+      checkString(owner, "owner");
+      checkNumber(ttlSeconds, "ttlSeconds");
+      const reply = await this.#call((emu, now) => emu.lockAcquire(now, map, owner, ttlSeconds));
+      return reply.holder === undefined ? { ok: true } : { ok: false, holder: reply.holder };
+    }
+
+    async lockRelease(map, owner) {
+      checkString(map, "map");
+      checkString(owner, "owner");
+      await this.#call((emu, now) => emu.lockRelease(now, map, owner));
+    }
+
+    async queueAdd(queue, value, expirationSeconds, priority = 0) {
+      checkString(queue, "queue");
+      checkJson(value, "value");
+      checkNumber(expirationSeconds, "expirationSeconds");
+      checkNumber(priority, "priority");
+      await this.#call((emu, now) => emu.queueAdd(now, queue, value, expirationSeconds, priority));
+    }
+
+    async queueRead(queue, count, allOrNothing, waitSeconds, invisibilitySeconds) {
+      checkString(queue, "queue");
+      checkNumber(count, "count");
+      checkBoolean(allOrNothing, "allOrNothing");
+      checkWait(waitSeconds);
+      checkNumber(invisibilitySeconds, "invisibilitySeconds");
+      return longPoll({
+        readOnce: async () => {
+          const reply = await this.#call((emu, now) =>
+            emu.queueRead(now, queue, count, allOrNothing, invisibilitySeconds),
+          );
+          return reply.readId === undefined ? undefined : { values: reply.values, readId: reply.readId };
+        },
+        waitSeconds,
+        intervalMs: POLL_MS,
+        waits: this.#waits,
+        clock: this.#clock,
+        key: queue,
+        closed: () => this.#closed,
+      });
+    }
+
+    async queueRemove(queue, readId) {
+      checkString(queue, "queue");
+      checkString(readId, "readId");
+      await this.#call((emu, now) => emu.queueRemove(now, queue, readId));
+    }
+
+    /** Ends pending long polls (they resolve `undefined`); later calls reject with `Closed`. */
+    async close() {
+      if (this.#closed) return;
+      this.#closed = true;
+      this.#waits.cancelAll();
+      this.#emu.free();
+    }
+  };
+}

@@ -1,0 +1,461 @@
+/**
+ * RedisStore: the store for many machines (npm `redis`, node-redis v4 or later; Redis 5 or
+ * later, or Redis Cluster).
+ *
+ * Every command that reads-then-writes is one Lua script, so it is atomic on the server, and
+ * every time it needs (lock expiry, item expiry, invisibility) is the Redis server's: lock TTLs
+ * are `PX` expiries, and queue scripts read `TIME`. No two machines' clocks are ever compared.
+ *
+ * Key layout (`dsm` is the `prefix` option). `{…}` is a Redis Cluster hash tag: every key of one
+ * session (`name/scope/key`) is in one hash slot, so the fenced write script, which reads the
+ * lock and writes the data, also runs on a cluster. `%`, `{` and `}` inside the tag are written
+ * `%25`, `%7B`, `%7D` so a name cannot break the tag.
+ *
+ * | key | type | what |
+ * |---|---|---|
+ * | `dsm:{name/scope/key}:data:<n>.<s>` | hash | the data record: `v` value JSON, `c` created ms, `u` updated ms, `n` write count, `ids` user ids JSON, `meta` metadata JSON. `<n>`, `<s>`: UTF-8 byte lengths of name and scope, which keep two keys apart when a name or scope holds `/`. A remove deletes `v c u ids meta` and keeps `n` (a tombstone, expiring after 30 days) |
+ * | `dsm:{map}:lock` | string | the lock holder's owner id, with a `PX` expiry (`map` is `name/scope/key` for a session's lock) |
+ * | `dsm:{queue}:q` | zset | visible items: member = 16-digit sequence number, score = −priority (so higher priority first, then FIFO by member) |
+ * | `dsm:{queue}:v` | hash | item → value JSON |
+ * | `dsm:{queue}:p` | hash | item → score, to put an item back in `q` when its invisibility ends |
+ * | `dsm:{queue}:x` | zset | item → expiry (server ms) |
+ * | `dsm:{queue}:h` | zset | hidden (read) items → end of invisibility (server ms) |
+ * | `dsm:{queue}:r` | hash | hidden item → read id |
+ * | `dsm:{queue}:s` | string | the queue's sequence counter |
+ *
+ * The queue's keys expire with its last item (each carries the latest item expiry as its TTL)
+ * and are deleted when it empties.
+ *
+ * `redis` is loaded only for `{ url }` (and only then needs installing); with `{ client }` the
+ * store uses the given client (connected; node-redis v4+, standalone or cluster) and leaves
+ * closing it to its owner.
+ */
+import { createHash } from "node:crypto";
+import { realClock } from "../lib/clock.js";
+import { StoreError } from "./errors.js";
+import {
+  POLL_MS,
+  Waits,
+  checkBoolean,
+  checkDataValue,
+  checkFence,
+  checkJson,
+  checkMemoryValue,
+  checkNames,
+  checkNumber,
+  checkPriority,
+  checkRead,
+  checkString,
+  checkWait,
+  closedError,
+  expirationMs,
+  longPoll,
+  utf8Length,
+  versionId,
+} from "./common.js";
+
+const TOMBSTONE_MS = 30 * 24 * 3600 * 1000;
+
+/** Shared Lua: the server's time in ms. */
+const NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/** Shared Lua: refuse a fenced write (KEYS[2] is the lock, ARGV[1] '1' when fenced, ARGV[2] the fence). */
+const FENCE = `if ARGV[1] == '1' then
+  local holder = redis.call('GET', KEYS[2])
+  if holder ~= ARGV[2] then return {'FENCED', holder or ''} end
+end`;
+
+const SCRIPTS = {
+  // KEYS: data, lock. ARGV: fenced?, fence, value, userIds, metadata.
+  dataSet: `${FENCE}
+${NOW}
+local created = now
+if redis.call('HEXISTS', KEYS[1], 'v') == 1 then created = tonumber(redis.call('HGET', KEYS[1], 'c')) end
+local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
+redis.call('HSET', KEYS[1], 'v', ARGV[3], 'c', string.format('%.0f', created), 'u', string.format('%.0f', now), 'ids', ARGV[4], 'meta', ARGV[5])
+redis.call('PERSIST', KEYS[1])
+return {'OK', string.format('%.0f', created), string.format('%.0f', now), n}`,
+
+  // KEYS: data, lock. ARGV: fenced?, fence, tombstone lifetime ms.
+  dataRemove: `${FENCE}
+if redis.call('HEXISTS', KEYS[1], 'v') == 1 then
+  redis.call('HDEL', KEYS[1], 'v', 'c', 'u', 'ids', 'meta')
+  redis.call('HINCRBY', KEYS[1], 'n', 1)
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+return {'OK'}`,
+
+  // KEYS: lock. ARGV: owner, ttl ms. Free or mine: write mine (0 ms: delete); else report the holder.
+  lockAcquire: `local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return {0, holder} end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+else
+  redis.call('DEL', KEYS[1])
+end
+return {1}`,
+
+  // KEYS: lock. ARGV: owner. Compare-and-delete.
+  lockRelease: `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1`,
+};
+
+/** Shared Lua for the queue scripts. KEYS: q v p x h r s. */
+const QUEUE_PRELUDE = `${NOW}
+local q, v, p, x, h, r, s = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local function drop(id)
+  redis.call('ZREM', q, id)
+  redis.call('HDEL', v, id)
+  redis.call('HDEL', p, id)
+  redis.call('ZREM', x, id)
+  redis.call('ZREM', h, id)
+  redis.call('HDEL', r, id)
+end
+-- Expired items go; hidden items whose invisibility ended come back to their place.
+local function tidy()
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', x, '-inf', now)) do drop(id) end
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', h, '-inf', now)) do
+    redis.call('ZADD', q, redis.call('HGET', p, id), id)
+    redis.call('ZREM', h, id)
+    redis.call('HDEL', r, id)
+  end
+end
+-- Every key lives as long as the queue's last item; an empty queue leaves nothing behind.
+local function settle()
+  if redis.call('ZCARD', x) == 0 then
+    redis.call('DEL', q, v, p, x, h, r, s)
+    return
+  end
+  local ttl = redis.call('PTTL', x)
+  if ttl > 0 then
+    for _, k in ipairs({q, v, p, h, r, s}) do
+      if redis.call('EXISTS', k) == 1 then redis.call('PEXPIRE', k, ttl) end
+    end
+  end
+end
+`;
+
+Object.assign(SCRIPTS, {
+  // ARGV: value, expiration ms, score (-priority).
+  queueAdd: `${QUEUE_PRELUDE}
+local id = string.format('%016d', redis.call('INCR', s))
+redis.call('ZADD', q, ARGV[3], id)
+redis.call('HSET', v, id, ARGV[1])
+redis.call('HSET', p, id, ARGV[3])
+local expires = now + tonumber(ARGV[2])
+redis.call('ZADD', x, string.format('%.0f', expires), id)
+local ttl = redis.call('PTTL', x)
+if ttl < tonumber(ARGV[2]) then redis.call('PEXPIRE', x, ARGV[2]) end
+settle()
+return 1`,
+
+  // ARGV: count, all or nothing ('1'/'0'), invisibility ms, read id.
+  queueRead: `${QUEUE_PRELUDE}
+tidy()
+local count = tonumber(ARGV[1])
+local ids = redis.call('ZRANGE', q, 0, count - 1)
+if #ids == 0 or (ARGV[2] == '1' and #ids < count) then
+  settle()
+  return false
+end
+local hidden = string.format('%.0f', now + tonumber(ARGV[3]))
+local values = {}
+for i, id in ipairs(ids) do
+  values[i] = redis.call('HGET', v, id)
+  redis.call('ZREM', q, id)
+  redis.call('ZADD', h, hidden, id)
+  redis.call('HSET', r, id, ARGV[4])
+end
+settle()
+return values`,
+
+  // ARGV: read id. Deletes that read's items while they are still hidden.
+  queueRemove: `${QUEUE_PRELUDE}
+tidy()
+local held = redis.call('HGETALL', r)
+for i = 1, #held, 2 do
+  if held[i + 1] == ARGV[1] then drop(held[i]) end
+end
+settle()
+return 1`,
+});
+
+const SHAS = Object.fromEntries(
+  Object.entries(SCRIPTS).map(([name, body]) => [name, createHash("sha1").update(body).digest("hex")]),
+);
+
+/** A hash-tag body that cannot close or open a tag. */
+function tag(text) {
+  return text.replace(/[%{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`);
+}
+
+/** Redis errors as StoreErrors: out of memory is OverQuota, everything else Transient. */
+function lifted(e) {
+  if (e instanceof StoreError) return e;
+  const message = String(e?.message ?? e);
+  const kind = message.startsWith("OOM") ? "OverQuota" : "Transient";
+  return new StoreError(kind, `Redis: ${message}`, { cause: e });
+}
+
+async function loadRedis() {
+  try {
+    return await import("redis");
+  } catch (cause) {
+    throw new StoreError(
+      "Unavailable",
+      "RedisStore with { url } needs the npm package redis, which could not be loaded: install it with `npm install redis`",
+      { cause },
+    );
+  }
+}
+
+export class RedisStore {
+  #client;
+  #own;
+  #url;
+  #prefix;
+  #pollMs;
+  #connecting;
+  #waits = new Waits(realClock);
+  #closed = false;
+
+  /**
+   * @param {{ url?: string, client?: object, prefix?: string, pollMs?: number }} options
+   *   `url` (`redis://host:port`) makes and owns a client; `client` uses yours. `prefix` starts
+   *   every key (default `dsm`). `pollMs`: how often a waiting `queueRead` looks for items other
+   *   servers added (default 2000, Roblox's cadence; items added through this store wake it at once).
+   */
+  constructor({ url, client, prefix = "dsm", pollMs = POLL_MS } = {}) {
+    if ((url === undefined) === (client === undefined)) {
+      throw new TypeError("RedisStore: give exactly one of { url } or { client }");
+    }
+    if (url !== undefined && typeof url !== "string") throw new TypeError("RedisStore: url must be a string");
+    if (client !== undefined && (typeof client !== "object" || client === null || typeof client.evalSha !== "function")) {
+      throw new TypeError("RedisStore: client must be a node-redis client (v4 or later)");
+    }
+    if (typeof prefix !== "string" || prefix === "" || /[{}]/.test(prefix)) {
+      throw new TypeError("RedisStore: prefix must be a non-empty string without { or }");
+    }
+    if (!(Number.isFinite(pollMs) && pollMs > 0)) throw new TypeError("RedisStore: pollMs must be a positive number");
+    this.#url = url;
+    this.#client = client;
+    this.#own = url !== undefined;
+    this.#prefix = prefix;
+    this.#pollMs = pollMs;
+  }
+
+  /** The client, connected on first use when the store made it. */
+  async #ready() {
+    if (this.#closed) throw closedError("RedisStore");
+    if (!this.#own) {
+      if (this.#client.isOpen === false) {
+        throw new StoreError("Unavailable", "RedisStore: the client passed in is not connected; call await client.connect() first");
+      }
+      return this.#client;
+    }
+    this.#connecting ??= (async () => {
+      const { createClient } = await loadRedis();
+      // Fail fast while disconnected: the caller retries with its own schedule.
+      const client = createClient({ url: this.#url, disableOfflineQueue: true });
+      client.on("error", () => {}); // reported through the failing commands; reconnects by itself
+      this.#client = client;
+      try {
+        await client.connect();
+      } catch (e) {
+        throw lifted(e);
+      }
+      return client;
+    })();
+    const client = await this.#connecting;
+    if (this.#closed) throw closedError("RedisStore");
+    return client;
+  }
+
+  /** Runs a script by its SHA, loading it the first time a server lacks it. */
+  async #script(name, keys, args) {
+    const client = await this.#ready();
+    const options = { keys, arguments: args.map(String) };
+    try {
+      try {
+        return await client.evalSha(SHAS[name], options);
+      } catch (e) {
+        if (!String(e?.message).startsWith("NOSCRIPT")) throw e;
+        return await client.eval(SCRIPTS[name], options);
+      }
+    } catch (e) {
+      throw lifted(e);
+    }
+  }
+
+  #session(name, scope, key) {
+    return tag(`${name}/${scope}/${key}`);
+  }
+
+  #dataKey(name, scope, key) {
+    return `${this.#prefix}:{${this.#session(name, scope, key)}}:data:${utf8Length(name)}.${utf8Length(scope)}`;
+  }
+
+  #lockKey(map) {
+    return `${this.#prefix}:{${tag(map)}}:lock`;
+  }
+
+  #queueKeys(queue) {
+    const base = `${this.#prefix}:{${tag(queue)}}:`;
+    return ["q", "v", "p", "x", "h", "r", "s"].map((k) => base + k);
+  }
+
+  // ---- data -----------------------------------------------------------------------------------
+
+  async dataGet(name, scope, key) {
+    checkString(name, "name");
+    checkString(scope, "scope");
+    checkString(key, "key");
+    checkNames(name, scope, key);
+    const client = await this.#ready();
+    let fields;
+    try {
+      fields = await client.hmGet(this.#dataKey(name, scope, key), ["v", "c", "u", "n", "ids", "meta"]);
+    } catch (e) {
+      throw lifted(e);
+    }
+    const [value, created, updated, writes, userIds, metadata] = fields;
+    if (value === null || value === undefined) return undefined;
+    const createdTime = Number(created);
+    const updatedTime = Number(updated);
+    return {
+      value,
+      createdTime,
+      updatedTime,
+      version: versionId(createdTime, Number(writes), updatedTime),
+      userIds,
+      metadata,
+    };
+  }
+
+  async dataSet(name, scope, key, value, userIds, metadata, fence = null) {
+    checkString(name, "name");
+    checkString(scope, "scope");
+    checkString(key, "key");
+    checkJson(value, "value");
+    checkJson(userIds, "userIds");
+    checkJson(metadata, "metadata");
+    checkFence(fence);
+    checkNames(name, scope, key);
+    checkDataValue(value);
+    const reply = await this.#script(
+      "dataSet",
+      [this.#dataKey(name, scope, key), this.#lockKey(`${name}/${scope}/${key}`)],
+      [fence == null ? "0" : "1", fence ?? "", value, userIds, metadata],
+    );
+    refuseFenced(reply, name, scope, key, fence);
+    return versionId(Number(reply[1]), Number(reply[3]), Number(reply[2]));
+  }
+
+  async dataRemove(name, scope, key, fence = null) {
+    checkString(name, "name");
+    checkString(scope, "scope");
+    checkString(key, "key");
+    checkFence(fence);
+    checkNames(name, scope, key);
+    const reply = await this.#script(
+      "dataRemove",
+      [this.#dataKey(name, scope, key), this.#lockKey(`${name}/${scope}/${key}`)],
+      [fence == null ? "0" : "1", fence ?? "", TOMBSTONE_MS],
+    );
+    refuseFenced(reply, name, scope, key, fence);
+  }
+
+  // ---- locks ----------------------------------------------------------------------------------
+
+  async lockAcquire(map, owner, ttlSeconds) {
+    checkString(map, "map");
+    checkString(owner, "owner");
+    checkNumber(ttlSeconds, "ttlSeconds");
+    const ttl = expirationMs(ttlSeconds);
+    const reply = await this.#script("lockAcquire", [this.#lockKey(map)], [owner, ttl]);
+    return Number(reply[0]) === 1 ? { ok: true } : { ok: false, holder: reply[1] };
+  }
+
+  async lockRelease(map, owner) {
+    checkString(map, "map");
+    checkString(owner, "owner");
+    await this.#script("lockRelease", [this.#lockKey(map)], [owner]);
+  }
+
+  // ---- queues ---------------------------------------------------------------------------------
+
+  async queueAdd(queue, value, expirationSeconds, priority = 0) {
+    checkString(queue, "queue");
+    checkJson(value, "value");
+    checkNumber(expirationSeconds, "expirationSeconds");
+    checkNumber(priority, "priority");
+    const ttl = expirationMs(expirationSeconds);
+    checkPriority(priority);
+    checkMemoryValue(value);
+    if (ttl === 0) {
+      // Expires as it arrives: accepted, never seen (as Roblox, and the emulator).
+      if (this.#closed) throw closedError("RedisStore");
+      return;
+    }
+    const score = priority === 0 ? 0 : -priority; // -0 and 0 are one priority
+    await this.#script("queueAdd", this.#queueKeys(queue), [value, ttl, score]);
+    this.#waits.wake(queue);
+  }
+
+  async queueRead(queue, count, allOrNothing, waitSeconds, invisibilitySeconds) {
+    checkString(queue, "queue");
+    checkNumber(count, "count");
+    checkBoolean(allOrNothing, "allOrNothing");
+    checkWait(waitSeconds);
+    checkNumber(invisibilitySeconds, "invisibilitySeconds");
+    const invisibleMs = checkRead(count, invisibilitySeconds);
+    const keys = this.#queueKeys(queue);
+    return longPoll({
+      readOnce: async () => {
+        const readId = crypto.randomUUID().toUpperCase();
+        const values = await this.#script("queueRead", keys, [count, allOrNothing ? "1" : "0", invisibleMs, readId]);
+        return values ? { values, readId } : undefined;
+      },
+      waitSeconds,
+      intervalMs: this.#pollMs,
+      waits: this.#waits,
+      clock: realClock,
+      key: queue,
+      closed: () => this.#closed,
+    });
+  }
+
+  async queueRemove(queue, readId) {
+    checkString(queue, "queue");
+    checkString(readId, "readId");
+    await this.#script("queueRemove", this.#queueKeys(queue), [readId]);
+  }
+
+  /** Ends pending long polls (they resolve `undefined`); closes the client if the store made it. */
+  async close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#waits.cancelAll();
+    if (!this.#own || !this.#connecting) return;
+    let client;
+    try {
+      client = await this.#connecting;
+    } catch {
+      return;
+    }
+    try {
+      if (typeof client.close === "function") await client.close();
+      else await client.quit();
+    } catch (e) {
+      throw lifted(e);
+    }
+  }
+}
+
+function refuseFenced(reply, name, scope, key, fence) {
+  if (reply?.[0] !== "FENCED") return;
+  const map = `${name}/${scope}/${key}`;
+  const reason = reply[1] ? `the lock is held by ${reply[1]}` : "the lock is not held (expired or released)";
+  throw new StoreError("Fenced", `Fenced: write to ${map} by ${fence} refused: ${reason}`);
+}

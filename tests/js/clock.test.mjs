@@ -1,0 +1,84 @@
+// ManualClock: the test clock a module and a MemoryStore share (lib/clock.js).
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+import { test } from "node:test";
+import { ManualClock, realClock } from "../../pkg/node.mjs";
+
+test("now() starts where told and moves only with advance()", async () => {
+  const clock = new ManualClock(1000);
+  assert.equal(clock.now(), 1000);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(clock.now(), 1000);
+  await clock.advance(250);
+  assert.equal(clock.now(), 1250);
+  assert.equal(new ManualClock().now(), 0);
+  assert.throws(() => new ManualClock(Number.NaN), TypeError);
+  await assert.rejects(clock.advance(-1), RangeError);
+});
+
+test("advance runs the timers due on the way in time order, each at its own time", async () => {
+  const clock = new ManualClock(0);
+  const seen = [];
+  clock.setTimeout(() => seen.push(["b", clock.now()]), 200);
+  clock.setTimeout(() => seen.push(["a", clock.now()]), 100);
+  clock.setTimeout(() => seen.push(["c", clock.now()]), 200); // same time: in the order set
+  clock.setTimeout((x) => seen.push([x, clock.now()]), 500, "late");
+  await clock.advance(300);
+  assert.deepEqual(seen, [["a", 100], ["b", 200], ["c", 200]]);
+  assert.equal(clock.now(), 300);
+  assert.equal(clock.pendingTimers, 1);
+  await clock.advance(200);
+  assert.deepEqual(seen.at(-1), ["late", 500]);
+});
+
+test("clearTimeout cancels; timers set while advancing run if they fall due in the same advance", async () => {
+  const clock = new ManualClock(0);
+  const seen = [];
+  const id = clock.setTimeout(() => seen.push("cancelled"), 10);
+  clock.clearTimeout(id);
+  clock.setTimeout(() => {
+    seen.push(`first@${clock.now()}`);
+    clock.setTimeout(() => seen.push(`chained@${clock.now()}`), 50);
+  }, 20);
+  await clock.advance(100);
+  assert.deepEqual(seen, ["first@20", "chained@70"]);
+});
+
+test("the work a timer starts settles before advance returns", async () => {
+  const clock = new ManualClock(0);
+  const seen = [];
+  const sleep = (ms) => new Promise((resolve) => clock.setTimeout(resolve, ms));
+  (async () => {
+    await sleep(100);
+    await Promise.resolve();
+    await null;
+    seen.push("woke");
+    await sleep(100); // a new timer from inside the chain
+    seen.push("woke again");
+  })();
+  await clock.advance(100);
+  assert.deepEqual(seen, ["woke"]);
+  await clock.advance(100);
+  assert.deepEqual(seen, ["woke", "woke again"]);
+});
+
+test("concurrent advances take turns", async () => {
+  const clock = new ManualClock(0);
+  await Promise.all([clock.advance(10), clock.advance(20)]);
+  assert.equal(clock.now(), 30);
+});
+
+test("realClock is the machine's time and timers", async () => {
+  const before = Date.now();
+  assert.ok(Math.abs(realClock.now() - before) < 1000);
+  await new Promise((resolve) => realClock.setTimeout(resolve, 5));
+  const id = realClock.setTimeout(() => assert.fail("cleared"), 5);
+  realClock.clearTimeout(id);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+});
+
+test("the CommonJS entry has the same clock", () => {
+  const cjs = createRequire(import.meta.url)("../../pkg/index.cjs");
+  assert.equal(new cjs.ManualClock(5).now(), 5);
+  assert.equal(typeof cjs.realClock.now(), "number");
+});

@@ -1,0 +1,470 @@
+// The store conformance suite: MemoryStore (the Rust emulator, on a ManualClock), LmdbStore (a
+// temp directory) and RedisStore (a real redis-server on 127.0.0.1) must all pass the same tests,
+// because the module's driver runs unchanged on any of them. Each test gets fresh store
+// instances; `a` and `b` are two servers on the same storage (the same MemoryStore, two LmdbStores
+// on one path, two RedisStores on one server). Time: virtual for MemoryStore, real (short TTLs,
+// short waits) for the others.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, afterEach, before, beforeEach, describe, test } from "node:test";
+import { LmdbStore, ManualClock, MemoryStore, RedisStore, StoreError } from "../../pkg/node.mjs";
+import { startRedis } from "./helpers/redis.mjs";
+
+const realWait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const PENDING = Symbol("pending");
+
+/** The promise's outcome if it has settled after the queued work ran, else PENDING. */
+async function peek(promise) {
+  const marker = new Promise((resolve) => setImmediate(() => resolve(PENDING)));
+  return Promise.race([promise, marker]);
+}
+
+let counter = 0;
+/** A name no other test uses (stores are shared across tests on Redis). */
+const fresh = (label) => `${label}-${process.pid}-${++counter}`;
+
+async function rejectsWith(promise, kind, pattern) {
+  await assert.rejects(promise, (e) => {
+    assert.ok(e instanceof StoreError, `expected a StoreError, got ${e}`);
+    assert.equal(e.kind, kind, `kind of "${e.message}"`);
+    if (pattern) assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+let redis;
+
+/** Per store: how to make a fresh pair of servers, and how time passes for it. */
+const kinds = {
+  MemoryStore: {
+    async make() {
+      const clock = new ManualClock(Date.UTC(2026, 3, 1, 12, 0, 0));
+      const store = new MemoryStore({ clock });
+      return {
+        a: store,
+        b: store,
+        now: () => clock.now(),
+        wait: (ms) => clock.advance(ms),
+        poll: 2000, // Roblox's cadence
+        async close() {
+          await store.close();
+        },
+      };
+    },
+  },
+  LmdbStore: {
+    async make() {
+      const dir = mkdtempSync(join(tmpdir(), "dsm-lmdb-"));
+      const a = new LmdbStore({ path: dir, pollMs: 100 });
+      const b = new LmdbStore({ path: dir, pollMs: 100 });
+      return {
+        a,
+        b,
+        now: () => Date.now(),
+        wait: realWait,
+        poll: 250,
+        async close() {
+          await a.close();
+          await b.close();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+  RedisStore: {
+    async setup() {
+      redis = await startRedis();
+    },
+    async teardown() {
+      await redis?.stop();
+    },
+    async make() {
+      const a = new RedisStore({ url: redis.url, pollMs: 100 });
+      const b = new RedisStore({ url: redis.url, pollMs: 100 });
+      return {
+        a,
+        b,
+        now: () => Date.now(),
+        wait: realWait,
+        poll: 250,
+        async close() {
+          await a.close();
+          await b.close();
+        },
+      };
+    },
+  },
+};
+
+for (const [kind, maker] of Object.entries(kinds)) {
+  describe(`${kind} conformance`, () => {
+    /** @type {Awaited<ReturnType<typeof maker.make>>} */
+    let env;
+    before(async () => maker.setup?.());
+    after(async () => maker.teardown?.());
+    beforeEach(async () => {
+      env = await maker.make();
+    });
+    afterEach(async () => {
+      await env.close();
+    });
+
+    // ---- data -------------------------------------------------------------------------------
+
+    describe("data", () => {
+      test("a missing key reads as undefined", async () => {
+        assert.equal(await env.a.dataGet("Players", "global", fresh("missing")), undefined);
+      });
+
+      test("a write reads back with its value, user ids, metadata and KeyInfo", async () => {
+        const key = fresh("k");
+        const before = env.now();
+        const version = await env.a.dataSet("Players", "global", key, '{"Coins":10,"Items":["Sword"],"Name":"é☃𝄞"}', "[42,7]", '{"Compress":{"Level":2}}', null);
+        const after = env.now();
+        assert.equal(typeof version, "string");
+        assert.ok(version.length > 0);
+        const got = await env.a.dataGet("Players", "global", key);
+        assert.deepEqual(JSON.parse(got.value), { Coins: 10, Items: ["Sword"], Name: "é☃𝄞" });
+        assert.deepEqual(JSON.parse(got.userIds), [42, 7]);
+        assert.deepEqual(JSON.parse(got.metadata), { Compress: { Level: 2 } });
+        assert.equal(got.version, version);
+        assert.ok(got.createdTime >= before && got.createdTime <= after, "createdTime is the write's time");
+        assert.equal(got.updatedTime, got.createdTime);
+        for (const field of ["value", "userIds", "metadata", "version"]) assert.equal(typeof got[field], "string", field);
+      });
+
+      test("every write makes a new, greater version and replaces user ids and metadata", async () => {
+        const key = fresh("k");
+        const v1 = await env.a.dataSet("Players", "global", key, "1", "[1]", '{"a":1}', null);
+        const first = await env.a.dataGet("Players", "global", key);
+        await env.wait(20);
+        const v2 = await env.a.dataSet("Players", "global", key, "2", "[]", "{}", null);
+        const second = await env.a.dataGet("Players", "global", key);
+        assert.notEqual(v2, v1);
+        assert.ok(v2 > v1, `${v2} > ${v1}`);
+        assert.equal(second.version, v2);
+        assert.equal(second.value, "2");
+        assert.deepEqual(JSON.parse(second.userIds), []);
+        assert.deepEqual(JSON.parse(second.metadata), {});
+        assert.equal(second.createdTime, first.createdTime, "CreatedTime stays");
+        assert.ok(second.updatedTime > first.updatedTime, "UpdatedTime moves");
+        const v3 = await env.a.dataSet("Players", "global", key, "2", "[]", "{}", null);
+        assert.ok(v3 > v2, "even an identical write is a new version");
+      });
+
+      test("remove deletes the key; removing again does nothing; a later write creates it anew", async () => {
+        const key = fresh("k");
+        const v1 = await env.a.dataSet("Players", "global", key, '"x"', "[]", "{}", null);
+        const created = (await env.a.dataGet("Players", "global", key)).createdTime;
+        await env.wait(20);
+        assert.equal(await env.a.dataRemove("Players", "global", key, null), undefined);
+        assert.equal(await env.a.dataGet("Players", "global", key), undefined);
+        await env.a.dataRemove("Players", "global", key, null);
+        await env.a.dataRemove("Players", "global", fresh("never"), null);
+        await env.wait(20);
+        const v2 = await env.a.dataSet("Players", "global", key, '"y"', "[]", "{}", null);
+        const again = await env.a.dataGet("Players", "global", key);
+        assert.equal(again.value, '"y"');
+        assert.ok(again.createdTime > created, "a write after a remove creates the key anew");
+        assert.ok(v2 > v1);
+      });
+
+      test("name, scope and key are separate: no two of them share a record", async () => {
+        const key = fresh("k");
+        await env.a.dataSet("A/B", "c", key, "1", "[]", "{}", null);
+        await env.a.dataSet("A", "B/c", key, "2", "[]", "{}", null);
+        await env.a.dataSet("A", "B", `c/${key}`, "3", "[]", "{}", null);
+        assert.equal((await env.a.dataGet("A/B", "c", key)).value, "1");
+        assert.equal((await env.a.dataGet("A", "B/c", key)).value, "2");
+        assert.equal((await env.a.dataGet("A", "B", `c/${key}`)).value, "3");
+      });
+
+      test("bad requests are refused as InvalidRequest", async () => {
+        await rejectsWith(env.a.dataSet("Players", "global", "", "1", "[]", "{}", null), "InvalidRequest");
+        await rejectsWith(env.a.dataGet("Players", "global", "k".repeat(51)), "InvalidRequest");
+        await rejectsWith(env.a.dataGet("", "global", "k"), "InvalidRequest");
+        await rejectsWith(env.a.dataSet("Players", "global", "k", "null", "[]", "{}", null), "InvalidRequest");
+        await rejectsWith(env.a.dataSet("Players", "global", "k", { Coins: 1 }, "[]", "{}", null), "InvalidRequest", /JSON text/);
+        await rejectsWith(env.a.dataSet("Players", "global", "k", "1", "[]", "{}", 42), "InvalidRequest", /fence/);
+        await rejectsWith(env.a.dataGet("Players", "global", 7), "InvalidRequest", /key must be a string/);
+        const big = JSON.stringify("x".repeat(4_194_304));
+        await rejectsWith(env.a.dataSet("Players", "global", "k", big, "[]", "{}", null), "InvalidRequest", /4194304/);
+      });
+    });
+
+    // ---- locks ------------------------------------------------------------------------------
+
+    describe("locks", () => {
+      test("acquire a free lock, refresh it as its holder; anyone else is told the holder", async () => {
+        const map = `Players/global/${fresh("k")}`;
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 30), { ok: true });
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 30), { ok: true });
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30), { ok: false, holder: "OWNER-A" });
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-C", 30), { ok: false, holder: "OWNER-A" });
+      });
+
+      test("a lock expires after its TTL; then another owner takes it", async () => {
+        const map = `Players/global/${fresh("k")}`;
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 0.3), { ok: true });
+        await env.wait(100);
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 0.3), { ok: false, holder: "OWNER-A" });
+        await env.wait(300);
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30), { ok: true });
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 30), { ok: false, holder: "OWNER-B" });
+      });
+
+      test("a refresh extends the lock from the time of the refresh", async () => {
+        const map = `Players/global/${fresh("k")}`;
+        await env.a.lockAcquire(map, "OWNER-A", 0.6);
+        await env.wait(400);
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 0.6), { ok: true });
+        await env.wait(400);
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 1), { ok: false, holder: "OWNER-A" }, "still held 800 ms after the first acquire");
+        await env.wait(400);
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 1), { ok: true });
+      });
+
+      test("release frees only its holder's lock, and is a no-op otherwise", async () => {
+        const map = `Players/global/${fresh("k")}`;
+        await env.a.lockRelease(map, "OWNER-A"); // nothing there
+        await env.a.lockAcquire(map, "OWNER-A", 30);
+        await env.b.lockRelease(map, "OWNER-B");
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30), { ok: false, holder: "OWNER-A" });
+        await env.a.lockRelease(map, "OWNER-A");
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30), { ok: true });
+      });
+
+      test("a TTL of 0 takes the lock and lets it go at once", async () => {
+        const map = `Players/global/${fresh("k")}`;
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 0), { ok: true });
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30), { ok: true });
+      });
+
+      test("owners racing for a free lock from two servers: exactly one wins", async () => {
+        const map = `Players/global/${fresh("k")}`;
+        const owners = Array.from({ length: 12 }, (_, i) => `OWNER-${i}`);
+        const results = await Promise.all(owners.map((o, i) => (i % 2 ? env.a : env.b).lockAcquire(map, o, 30)));
+        const winners = owners.filter((_, i) => results[i].ok);
+        assert.equal(winners.length, 1, JSON.stringify(results));
+        for (const r of results) if (!r.ok) assert.equal(r.holder, winners[0]);
+      });
+
+      test("a bad TTL is refused as InvalidRequest", async () => {
+        await rejectsWith(env.a.lockAcquire("m", "o", -1), "InvalidRequest", /expiration/);
+        await rejectsWith(env.a.lockAcquire("m", "o", 3_888_001), "InvalidRequest");
+        await rejectsWith(env.a.lockAcquire("m", "o", Number.NaN), "InvalidRequest");
+        await rejectsWith(env.a.lockAcquire("m", "o", "30"), "InvalidRequest");
+      });
+    });
+
+    // ---- fencing ----------------------------------------------------------------------------
+
+    describe("fencing", () => {
+      test("a fenced write by the lock's holder applies", async () => {
+        const key = fresh("k");
+        await env.a.lockAcquire(`Players/global/${key}`, "OWNER-A", 30);
+        await env.a.dataSet("Players", "global", key, "1", "[]", "{}", "OWNER-A");
+        assert.equal((await env.a.dataGet("Players", "global", key)).value, "1");
+        await env.a.dataRemove("Players", "global", key, "OWNER-A");
+        assert.equal(await env.a.dataGet("Players", "global", key), undefined);
+      });
+
+      test("a write with no fence applies whoever holds the lock", async () => {
+        const key = fresh("k");
+        await env.a.lockAcquire(`Players/global/${key}`, "OWNER-A", 30);
+        await env.b.dataSet("Players", "global", key, "2", "[]", "{}", null);
+        assert.equal((await env.a.dataGet("Players", "global", key)).value, "2");
+        await env.b.dataRemove("Players", "global", key, null);
+        assert.equal(await env.a.dataGet("Players", "global", key), undefined);
+      });
+
+      test("a session whose lock was taken over cannot write or remove; the new owner can", async () => {
+        const key = fresh("k");
+        const map = `Players/global/${key}`;
+        await env.a.lockAcquire(map, "OWNER-A", 0.3);
+        await env.a.dataSet("Players", "global", key, '"A1"', "[]", "{}", "OWNER-A");
+        await env.wait(400);
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30), { ok: true });
+        await rejectsWith(env.a.dataSet("Players", "global", key, '"A2"', "[]", "{}", "OWNER-A"), "Fenced", /OWNER-B/);
+        await rejectsWith(env.a.dataRemove("Players", "global", key, "OWNER-A"), "Fenced");
+        assert.equal((await env.b.dataGet("Players", "global", key)).value, '"A1"', "the refused write changed nothing");
+        await env.b.dataSet("Players", "global", key, '"B1"', "[]", "{}", "OWNER-B");
+        assert.equal((await env.a.dataGet("Players", "global", key)).value, '"B1"');
+      });
+
+      test("a fenced write while nobody holds the lock (never taken, expired or released) is refused", async () => {
+        const key = fresh("k");
+        const map = `Players/global/${key}`;
+        await rejectsWith(env.a.dataSet("Players", "global", key, "1", "[]", "{}", "OWNER-A"), "Fenced", /not held/);
+        await env.a.lockAcquire(map, "OWNER-A", 0.2);
+        await env.wait(300);
+        await rejectsWith(env.a.dataSet("Players", "global", key, "1", "[]", "{}", "OWNER-A"), "Fenced");
+        await env.a.lockAcquire(map, "OWNER-A", 30);
+        await env.a.lockRelease(map, "OWNER-A");
+        await rejectsWith(env.a.dataSet("Players", "global", key, "1", "[]", "{}", "OWNER-A"), "Fenced");
+        assert.equal(await env.a.dataGet("Players", "global", key), undefined);
+      });
+
+      test("a Fenced error is not retryable", async () => {
+        const error = await env.a.dataSet("Players", "global", fresh("k"), "1", "[]", "{}", "X").catch((e) => e);
+        assert.equal(error.kind, "Fenced");
+        assert.equal(error.retryable, false);
+      });
+    });
+
+    // ---- queues -----------------------------------------------------------------------------
+
+    describe("queues", () => {
+      test("items come out by priority, higher first, and in the order added within one", async () => {
+        const q = `Players/global/${fresh("q")}`;
+        for (const [value, priority] of [["a", 0], ["b", 5], ["c", 0], ["d", -1], ["e", 5], ["f", 2.5], ["g", -0]]) {
+          await env.a.queueAdd(q, JSON.stringify(value), 60, priority);
+        }
+        const read = await env.a.queueRead(q, 100, false, 0, 30);
+        assert.deepEqual(read.values.map((v) => JSON.parse(v)), ["b", "e", "f", "a", "c", "g", "d"]);
+        assert.equal(typeof read.readId, "string");
+      });
+
+      test("values are JSON text, handed back as given", async () => {
+        const q = `Players/global/${fresh("q")}`;
+        const values = ['{"Coins":5,"From":"é☃𝄞"}', "[1,2,3]", '"text"', "true", "12.5"];
+        for (const v of values) await env.a.queueAdd(q, v, 60, 0);
+        const read = await env.a.queueRead(q, 10, false, 0, 30);
+        assert.deepEqual(read.values.map((v) => JSON.parse(v)), values.map((v) => JSON.parse(v)));
+      });
+
+      test("count limits a read; allOrNothing reads nothing unless count items are visible", async () => {
+        const q = `Players/global/${fresh("q")}`;
+        await env.a.queueAdd(q, "1", 60, 0);
+        await env.a.queueAdd(q, "2", 60, 0);
+        assert.equal(await env.a.queueRead(q, 3, true, 0, 30), undefined);
+        const one = await env.a.queueRead(q, 1, false, 0, 30);
+        assert.deepEqual(one.values, ["1"]);
+        const rest = await env.a.queueRead(q, 3, false, 0, 30);
+        assert.deepEqual(rest.values, ["2"]);
+        assert.notEqual(rest.readId, one.readId);
+        assert.equal(await env.a.queueRead(q, 1, false, 0, 30), undefined);
+      });
+
+      test("read items stay hidden for the invisibility timeout, then come back in place", async () => {
+        const q = `Players/global/${fresh("q")}`;
+        await env.a.queueAdd(q, '"first"', 60, 0);
+        await env.a.queueAdd(q, '"second"', 60, 0);
+        const read = await env.a.queueRead(q, 1, false, 0, 0.3);
+        assert.deepEqual(read.values, ['"first"']);
+        const other = await env.b.queueRead(q, 5, false, 0, 0.3);
+        assert.deepEqual(other.values, ['"second"'], "the hidden item is skipped, by every server");
+        await env.wait(400);
+        const again = await env.b.queueRead(q, 5, false, 0, 30);
+        assert.deepEqual(again.values, ['"first"', '"second"'], "delivered again, in queue order");
+        assert.notEqual(again.readId, read.readId);
+      });
+
+      test("remove acknowledges a read; after the invisibility timeout it does nothing", async () => {
+        const q = `Players/global/${fresh("q")}`;
+        for (const v of ["1", "2", "3"]) await env.a.queueAdd(q, v, 60, 0);
+        const first = await env.a.queueRead(q, 2, false, 0, 30);
+        await env.b.queueRemove(q, first.readId);
+        await env.b.queueRemove(q, first.readId); // twice is fine
+        await env.b.queueRemove(q, "not-a-read-id");
+        const late = await env.a.queueRead(q, 5, false, 0, 0.2);
+        assert.deepEqual(late.values, ["3"]);
+        await env.wait(300);
+        await env.a.queueRemove(q, late.readId); // too late: the item is visible again and stays
+        const left = await env.a.queueRead(q, 5, false, 0, 30);
+        assert.deepEqual(left.values, ["3"]);
+        await env.a.queueRemove(q, left.readId);
+        assert.equal(await env.a.queueRead(q, 5, false, 0, 30), undefined);
+      });
+
+      test("items expire after their expiration; an expiration of 0 is never seen", async () => {
+        const q = `Players/global/${fresh("q")}`;
+        await env.a.queueAdd(q, '"short"', 0.2, 0);
+        await env.a.queueAdd(q, '"long"', 60, 0);
+        await env.a.queueAdd(q, '"never"', 0, 10);
+        await env.wait(300);
+        const read = await env.a.queueRead(q, 5, false, 0, 30);
+        assert.deepEqual(read.values, ['"long"']);
+      });
+
+      test("an item expires even while hidden by a read", async () => {
+        const q = `Players/global/${fresh("q")}`;
+        await env.a.queueAdd(q, '"x"', 0.3, 0);
+        assert.deepEqual((await env.a.queueRead(q, 1, false, 0, 0.1)).values, ['"x"']);
+        await env.wait(400);
+        assert.equal(await env.a.queueRead(q, 1, false, 0, 30), undefined);
+      });
+
+      test("a waiting read returns once another server adds an item", async () => {
+        const q = `Players/global/${fresh("q")}`;
+        const pending = env.a.queueRead(q, 10, false, 5, 30);
+        await env.wait(500);
+        assert.equal(await peek(pending), PENDING);
+        await env.b.queueAdd(q, '"late"', 60, 0);
+        await env.wait(env.poll); // the next look at the queue
+        const read = await pending;
+        assert.deepEqual(read?.values, ['"late"']);
+      });
+
+      test("a waiting read with nothing to read gives up after waitSeconds", async () => {
+        const q = `Players/global/${fresh("q")}`;
+        const start = env.now();
+        const pending = env.a.queueRead(q, 1, false, 0.6, 30);
+        await env.wait(450);
+        assert.equal(await peek(pending), PENDING);
+        await env.wait(300);
+        assert.equal(await pending, undefined);
+        const took = env.now() - start;
+        assert.ok(took >= 600 && took < 2500, `gave up after ${took} ms`);
+      });
+
+      test("closing the store ends a waiting read with undefined", async () => {
+        const q = `Players/global/${fresh("q")}`;
+        const pending = env.a.queueRead(q, 1, false, 60, 30);
+        await env.wait(100);
+        await env.a.close();
+        assert.equal(await pending, undefined);
+        await rejectsWith(env.a.dataGet("Players", "global", "k"), "Closed");
+        await rejectsWith(env.a.queueAdd(q, "1", 60, 0), "Closed");
+        await env.a.close(); // twice is fine
+      });
+
+      test("bad queue requests are refused as InvalidRequest", async () => {
+        const q = `Players/global/${fresh("q")}`;
+        await rejectsWith(env.a.queueAdd(q, "1", -1, 0), "InvalidRequest", /expiration/i);
+        await rejectsWith(env.a.queueAdd(q, "1", 3_888_001, 0), "InvalidRequest");
+        await rejectsWith(env.a.queueAdd(q, "1", 60, Number.NaN), "InvalidRequest", /priority/);
+        await rejectsWith(env.a.queueAdd(q, "null", 60, 0), "InvalidRequest");
+        await rejectsWith(env.a.queueAdd(q, JSON.stringify("x".repeat(40_000)), 60, 0), "InvalidRequest", /ItemValueSizeTooLarge/);
+        await rejectsWith(env.a.queueRead(q, 0, false, 0, 30), "InvalidRequest", /count/);
+        await rejectsWith(env.a.queueRead(q, 101, false, 0, 30), "InvalidRequest", /count/);
+        await rejectsWith(env.a.queueRead(q, 1.5, false, 0, 30), "InvalidRequest", /count/);
+        await rejectsWith(env.a.queueRead(q, 1, false, 0, -1), "InvalidRequest", /invisibility/);
+        await rejectsWith(env.a.queueRead(q, 1, false, -2, 30), "InvalidRequest", /waitSeconds/);
+        await rejectsWith(env.a.queueRead(q, 1, "no", 0, 30), "InvalidRequest", /allOrNothing/);
+      });
+    });
+
+    // ---- two servers ------------------------------------------------------------------------
+
+    test("two servers on the same storage lock each other out, see each other's data and queue to each other", async () => {
+      const key = fresh("k");
+      const id = `Players/global/${key}`;
+      assert.deepEqual(await env.a.lockAcquire(id, "SERVER-A", 30), { ok: true });
+      assert.deepEqual(await env.b.lockAcquire(id, "SERVER-B", 30), { ok: false, holder: "SERVER-A" });
+      await rejectsWith(env.b.dataSet("Players", "global", key, '"B"', "[]", "{}", "SERVER-B"), "Fenced");
+      const version = await env.a.dataSet("Players", "global", key, '{"Coins":1}', "[9]", "{}", "SERVER-A");
+      const seen = await env.b.dataGet("Players", "global", key);
+      assert.equal(seen.version, version);
+      assert.equal(seen.value, '{"Coins":1}');
+      await env.b.queueAdd(id, '{"Gift":5}', 60, 0);
+      const read = await env.a.queueRead(id, 100, false, 0, 30);
+      assert.deepEqual(read.values, ['{"Gift":5}']);
+      await env.a.queueRemove(id, read.readId);
+      await env.a.lockRelease(id, "SERVER-A");
+      assert.deepEqual(await env.b.lockAcquire(id, "SERVER-B", 30), { ok: true });
+    });
+  });
+}
