@@ -22,7 +22,7 @@ for glue in web node; do
 done
 echo '{ "type": "commonjs" }' > "$out/node/package.json"
 
-cp host/js/package.json host/js/index.mjs host/js/node.mjs host/js/index.d.ts host/js/README.md "$out/"
+cp host/js/package.json host/js/index.mjs host/js/node.mjs host/js/index.d.ts host/js/module.d.ts host/js/README.md "$out/"
 # lib/ (codec, values, clocks) and stores/ (MemoryStore, LmdbStore, RedisStore and their README).
 cp -r host/js/lib "$out/lib"
 cp -r host/js/stores "$out/stores"

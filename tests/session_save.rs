@@ -361,21 +361,22 @@ fn usage_counts_the_json_or_the_compressed_text_and_updates_compressed_value() {
 }
 
 #[test]
-fn a_save_never_starts_in_the_millisecond_the_previous_one_finished() {
+fn a_save_after_one_answered_without_a_store_call_waits_for_the_clock_to_move() {
     // A save the core answers without a store call (here a D16 skip) finishes at once; a
     // `Saved` handler that saves again each time must still let time pass between saves.
     let (mut d, s) = quiet();
-    assert_eq!(d.run(s, Call::Save), Reply::saved());
+    assert_eq!(d.run(s, Call::Save), Reply::saved()); // a write
     let t = d.now;
+    assert_eq!(d.run(s, Call::Save), Reply::saved()); // D16: nothing changed, no write
+    assert_eq!(d.now, t, "a save after a write starts at once");
     let ans = d.call(s, Call::Save);
     assert!(
         d.reply_of(&ans).is_none(),
         "the next save waits for the clock to move"
     );
-    assert_eq!(d.now, t);
     assert_eq!(d.wait(ans), Reply::saved());
     assert!(d.now > t);
-    // A thousand back-to-back saves take at least a thousand milliseconds of clock.
+    // A thousand back-to-back skipped saves take at least a thousand milliseconds of clock.
     let start = d.now;
     for _ in 0..1000 {
         assert_eq!(d.run(s, Call::Save), Reply::saved());

@@ -4,6 +4,10 @@
 import * as wasm from "./web/datastore_module.js";
 import { bindCodec } from "./lib/codec.js";
 import { bindMemoryStore } from "./stores/memory.js";
+import { bindModule, Response } from "./lib/module.js";
+import { defaultModule } from "./lib/default.js";
+import { realClock } from "./lib/clock.js";
+import { LmdbStore } from "./stores/node-only.js";
 
 if (typeof process === "object" && process.versions?.node) {
   // Node's fetch cannot read file: URLs, so hand the glue the bytes.
@@ -16,6 +20,10 @@ if (typeof process === "object" && process.versions?.node) {
 
 export const { compress, decompress } = bindCodec(wasm);
 export const MemoryStore = bindMemoryStore(wasm);
+export const createModule = bindModule(wasm, realClock);
+export { Response };
+/** In a browser the embedded store is unavailable: use createModule with a MemoryStore. */
+export default defaultModule(createModule, LmdbStore);
 export { ManualClock, realClock } from "./lib/clock.js";
 export { StoreError } from "./stores/errors.js";
 export { LmdbStore, RedisStore } from "./stores/node-only.js";

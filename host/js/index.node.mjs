@@ -3,10 +3,17 @@
 import * as wasm from "./node/datastore_module.js";
 import { bindCodec } from "./lib/codec.js";
 import { bindMemoryStore } from "./stores/memory.js";
+import { bindModule, Response } from "./lib/module.js";
+import { defaultModule } from "./lib/default.js";
+import { realClock } from "./lib/clock.js";
+import { LmdbStore } from "./stores/lmdb.js";
 
 export const { compress, decompress } = bindCodec(wasm);
 export const MemoryStore = bindMemoryStore(wasm);
+export const createModule = bindModule(wasm, realClock);
+export { Response };
+export default defaultModule(createModule, LmdbStore);
 export { ManualClock, realClock } from "./lib/clock.js";
 export { StoreError } from "./stores/errors.js";
-export { LmdbStore } from "./stores/lmdb.js";
+export { LmdbStore };
 export { RedisStore } from "./stores/redis.js";

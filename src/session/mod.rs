@@ -494,9 +494,12 @@ pub struct Session {
     pub(crate) lock: lock::LockState,
     /// When the last successful save or remove finished (`SaveTime`; `None` = −∞).
     pub(crate) save_time: Option<u64>,
-    /// When the last save (of any outcome) finished: the next one starts a millisecond later
-    /// at the earliest, so a `Saved` handler that saves again cannot spin without time passing.
+    /// When the last save finished, if it finished without a store call (D16 skip, D8 lease,
+    /// a value the host could not convert): the next one starts a millisecond later at the
+    /// earliest, so a `Saved` handler that saves again cannot spin without time passing.
     pub(crate) save_finished: Option<u64>,
+    /// Whether the save in progress has sent a store command.
+    pub(crate) save_sent: bool,
     pub(crate) save_timer: Option<io::TimerKey>,
     pub(crate) tasks: TaskQueue,
     /// The running task's I/O.
@@ -653,6 +656,7 @@ impl Module {
             lock: lock::LockState::default(),
             save_time: None,
             save_finished: None,
+            save_sent: false,
             save_timer: None,
             tasks: TaskQueue::default(),
             op: None,

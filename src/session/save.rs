@@ -189,6 +189,7 @@ impl Session {
     pub(crate) fn begin_save(&mut self, io: &mut Io) {
         // Some saves finish without a store call (D16 skip, D8 lease, a value the host could
         // not convert); a handler that saves again on every `Saved` must still let time pass.
+        // (`save_finished` is only set by such saves.)
         let after_last = self.save_finished.map(|t| t.saturating_add(1));
         let throttled = self
             .save_time
@@ -204,6 +205,7 @@ impl Session {
     }
 
     fn announce_save(&mut self, io: &mut Io) {
+        self.save_sent = false;
         io.emit(Event::Saving { session: self.sid });
         let deadline = io.set_timer_in(self.sid, TimerWhat::TaskOp, io.config.snapshot_timeout_ms);
         self.op = Some(Op::Save(SaveOp::Snapshot { deadline }));
@@ -298,6 +300,7 @@ impl Session {
             },
         };
         attempt.tries += 1;
+        self.save_sent = true;
         attempt.command = Some(io.send(self.sid, Owner::Task, command));
         self.op = Some(Op::Save(SaveOp::Write { payload, attempt }));
     }
@@ -335,7 +338,7 @@ impl Session {
 
     fn save_succeeded(&mut self, io: &mut Io, payload: Payload, version: Option<String>) {
         self.save_time = Some(io.now);
-        self.save_finished = Some(io.now);
+        self.save_finished = (!self.save_sent).then_some(io.now);
         match &payload {
             Payload::Remove => {
                 self.created_time = 0.0;
@@ -360,7 +363,7 @@ impl Session {
     }
 
     fn save_failed(&mut self, io: &mut Io, message: String) {
-        self.save_finished = Some(io.now);
+        self.save_finished = (!self.save_sent).then_some(io.now);
         io.emit(Event::Saved {
             session: self.sid,
             response: Response::Error,

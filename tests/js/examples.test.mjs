@@ -91,7 +91,7 @@ test("automatic retry example: a closed session re-opens once the other server l
   let opened = false;
   (async () => {
     while (b.State === false) {
-      if ((await b.Open(template()))[0] !== "Success") await clock.sleep(6000);
+      if ((await b.Open(template()))[0] !== "Success") await new Promise((r) => clock.setTimeout(r, 6000));
     }
     opened = true;
   })();

@@ -79,12 +79,15 @@ class ModuleHost {
     this.wasm = wasm;
     this.store = store;
     this.clock = clock;
-    this.core = new wasm.WasmModule(seed ?? Math.floor(Math.random() * 2 ** 52), store.fencing === true);
+    // Every JS store fences data writes by lock owner; a store may say otherwise.
+    this.core = new wasm.WasmModule(seed ?? Math.floor(Math.random() * 2 ** 52), store.fencing !== false);
     /** session id → DataStore */
     this.sessions = new Map();
     /** call id → resolve */
     this.calls = new Map();
     this.closing = [];
+    /** destroyed sessions the core has not forgotten yet */
+    this.retired = new Set();
     this.timer = undefined;
     this.timerAt = undefined;
     this.pumpQueued = false;
@@ -167,6 +170,7 @@ class ModuleHost {
       for (let e; (e = this.core.pollEvent()) !== undefined; busy = true) this.event(JSON.parse(e));
       for (let c; (c = this.core.pollCommand()) !== undefined; busy = true) this.execute(JSON.parse(c));
     }
+    if (this.retired.size > 0) this.release();
     this.arm();
   }
 
@@ -228,14 +232,20 @@ class ModuleHost {
     }
   }
 
-  /** A destroyed session keeps its last properties for whoever still holds it; the core can
-   * forget it once its last task is done. */
+  /** A destroyed session keeps its last properties for whoever still holds it; the core
+   * forgets it once its last command is done (tried again after every loop run). */
   retire(sid, ds) {
     ds._freeze();
-    queueMicrotask(() => {
-      if (this.core.release(sid)) this.sessions.delete(sid);
-      else this.retire(sid, ds);
-    });
+    this.retired.add(sid);
+  }
+
+  release() {
+    for (const sid of this.retired) {
+      if (this.core.release(sid)) {
+        this.retired.delete(sid);
+        this.sessions.delete(sid);
+      }
+    }
   }
 
   /** Carries out one storage command and hands the result back. */

@@ -1,0 +1,1 @@
+throw new Error("msgpackr-extract stub: use the pure-JS decoder");
