@@ -1,5 +1,6 @@
 // `npm install <repo>/pkg` in an empty folder gives a package that both `require` and `import`
-// load: the published file list, the exports map and both glues are complete.
+// load: the published file list, the exports map (Node and browser conditions), both glues and
+// the optional lmdb dependency are complete.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -11,7 +12,7 @@ import { fileURLToPath } from "node:url";
 const pkg = fileURLToPath(new URL("../../pkg/", import.meta.url));
 const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 
-test("npm install of the packed pkg/ works with require and import", () => {
+test("npm install of the packed pkg/ works with require and import, stores included", () => {
   const dir = mkdtempSync(join(tmpdir(), "dsm-install-"));
   try {
     const tarball = run("npm", ["pack", "--silent", "--pack-destination", dir, pkg], dir).trim().split("\n").pop();
@@ -22,6 +23,31 @@ test("npm install of the packed pkg/ works with require and import", () => {
     const esm = run("node", ["--input-type=module", "-e", `const m = await import("datastore-module"); console.log(JSON.stringify(${check}))`], dir);
     assert.equal(cjs.trim(), '{"Coins":10,"Items":["Sword"]}');
     assert.equal(esm.trim(), cjs.trim());
+
+    // The stores: lmdb came in as an optional dependency, and both entries reach it.
+    const stores = `
+      const clock = new m.ManualClock(0);
+      const memory = new m.MemoryStore({ clock });
+      const lmdb = new m.LmdbStore({ path: process.argv.at(-1) });
+      const out = [];
+      for (const store of [memory, lmdb]) {
+        await store.dataSet("P", "global", "k", "[1]", "[]", "{}", null);
+        out.push((await store.dataGet("P", "global", "k")).value);
+        await store.close();
+      }
+      console.log(out.join(" "), typeof m.RedisStore);`;
+    const cjsStores = run("node", ["-e", `const m = require("datastore-module"); (async () => { ${stores} })()`, join(dir, "db-cjs")], dir);
+    const esmStores = run("node", ["--input-type=module", "-e", `const m = await import("datastore-module"); ${stores}`, join(dir, "db-esm")], dir);
+    assert.equal(cjsStores.trim(), "[1] [1] function");
+    assert.equal(esmStores.trim(), cjsStores.trim());
+
+    // What a browser bundler resolves (the "browser" condition): no LMDB or Redis, just a clear error.
+    const browser = run(
+      "node",
+      ["--conditions=browser", "--input-type=module", "-e", `const m = await import("datastore-module"); try { new m.LmdbStore(); } catch (e) { console.log(e.kind, typeof m.MemoryStore); }`],
+      dir,
+    );
+    assert.equal(browser.trim(), "Unavailable function");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
