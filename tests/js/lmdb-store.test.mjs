@@ -2,6 +2,7 @@
 // and its default path. The shared behaviour is in stores.test.mjs.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { createRequire } from "node:module";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -107,4 +108,20 @@ test("opening the database lazily: constructing a store touches nothing", async 
   await store.close();
   const { existsSync } = await import("node:fs");
   assert.equal(existsSync(path), false);
+});
+
+test("the CommonJS entry's LmdbStore shares the same database", async () => {
+  const cjs = createRequire(import.meta.url)("../../pkg/index.cjs");
+  const viaRequire = new cjs.LmdbStore({ path: dir });
+  const viaImport = new LmdbStore({ path: dir });
+  try {
+    assert.deepEqual(await viaRequire.lockAcquire("P/global/k", "CJS", 30), { ok: true });
+    assert.deepEqual(await viaImport.lockAcquire("P/global/k", "ESM", 30), { ok: false, holder: "CJS" });
+    const error = await viaRequire.dataSet("P", "global", "k", "1", "[]", "{}", "ESM").catch((e) => e);
+    assert.ok(error instanceof cjs.StoreError);
+    assert.equal(error.kind, "Fenced");
+  } finally {
+    await viaRequire.close();
+    await viaImport.close();
+  }
 });
