@@ -73,3 +73,56 @@ fn corrupt_text_decodes_to_a_value_or_an_error() {
     );
     assert_eq!(decompress_to_json("", "null").unwrap(), None);
 }
+
+// ---- the emulator class behind MemoryStore --------------------------------------------------
+
+fn get(target: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(target, &JsValue::from_str(key)).unwrap()
+}
+
+#[wasm_bindgen_test]
+fn emulator_replies_are_objects_with_latency_and_json_text() {
+    use datastore_module::js::emulator::JsEmulator;
+    let mut emu = JsEmulator::new(1.0, r#"{"latencyMs":25}"#).unwrap();
+    let now = 1_767_225_600_000.0;
+    let set = emu
+        .data_set(now, "P", "global", "k", r#"{"a":[1,2]}"#, "[7]", "{}", None)
+        .unwrap();
+    assert_eq!(get(&set, "latencyMs").as_f64(), Some(25.0));
+    let version = get(&set, "version").as_string().unwrap();
+    let got = emu.data_get(now + 1.0, "P", "global", "k").unwrap();
+    let entry = get(&got, "entry");
+    assert_eq!(get(&entry, "value").as_string().unwrap(), r#"{"a":[1,2]}"#);
+    assert_eq!(get(&entry, "userIds").as_string().unwrap(), "[7]");
+    assert_eq!(get(&entry, "metadata").as_string().unwrap(), "{}");
+    assert_eq!(get(&entry, "version").as_string().unwrap(), version);
+    assert_eq!(get(&entry, "createdTime").as_f64(), Some(now));
+    let lock = emu.lock_acquire(now, "P/global/k", "A", 30.0).unwrap();
+    assert!(get(&lock, "holder").is_undefined());
+    let other = emu.lock_acquire(now, "P/global/k", "B", 30.0).unwrap();
+    assert_eq!(get(&other, "holder").as_string().as_deref(), Some("A"));
+}
+
+#[wasm_bindgen_test]
+fn emulator_failures_are_errors_with_kind_code_and_latency() {
+    use datastore_module::js::emulator::JsEmulator;
+    let mut emu = JsEmulator::new(0.0, r#"{"transient":1,"latencyMs":[5,5]}"#).unwrap();
+    let err = emu.data_get(0.0, "P", "global", "k").unwrap_err();
+    assert!(err.is_instance_of::<Error>());
+    assert_eq!(get(&err, "kind").as_string().as_deref(), Some("Transient"));
+    assert_eq!(get(&err, "code").as_f64(), Some(502.0));
+    assert_eq!(get(&err, "latencyMs").as_f64(), Some(5.0));
+    let mut emu = JsEmulator::new(0.0, "null").unwrap();
+    let fenced = emu
+        .data_set(0.0, "P", "global", "k", "1", "[]", "{}", Some("X".into()))
+        .unwrap_err();
+    assert_eq!(get(&fenced, "kind").as_string().as_deref(), Some("Fenced"));
+    assert!(get(&fenced, "code").is_undefined());
+    let bad = emu.queue_read(-1.0, "q", 1.0, false, 30.0).unwrap_err();
+    assert_eq!(
+        get(&bad, "kind").as_string().as_deref(),
+        Some("InvalidRequest")
+    );
+    assert!(JsEmulator::new(0.5, "null").is_err());
+    assert!(JsEmulator::new(0.0, r#"{"nope":1}"#).is_err());
+}

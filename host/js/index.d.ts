@@ -28,90 +28,243 @@ export function compress(value: unknown, options?: CompressOptions): string;
  */
 export function decompress(text: string, options?: Pick<CompressOptions, "Decimals">): unknown;
 
-export * from "./module";
-import type { Clock, DataStoreModule as Module } from "./module";
+// ---- time ------------------------------------------------------------------------------------
+
+/** Where a module and its store read the time and set their timers. */
+export interface Clock {
+  /** Milliseconds (Unix time for the real clock). */
+  now(): number;
+  /** Optional: timers on this clock. Without them, waits use the global timers in real time. */
+  setTimeout?(fn: (...args: any[]) => void, ms?: number, ...args: any[]): unknown;
+  clearTimeout?(id: unknown): void;
+}
+
+/** The machine's clock (`Date.now()`) and the global timers. */
+export const realClock: Required<Clock>;
 
 /**
- * The default module: one "server" on the embedded store (`LmdbStore` at `DATASTORE_PATH` or
- * `./.datastore`), created on first use, with bind-to-close on SIGINT/SIGTERM. Node only.
+ * A clock that moves only when told to: the test clock. Give the same one to a module and a
+ * `MemoryStore` and hours of saves, lock refreshes and expiry run in milliseconds.
  */
-declare const DataStoreModule: Module;
-export default DataStoreModule;
+export class ManualClock implements Required<Clock> {
+  /** @param startMs what `now()` gives before any `advance` (default 0) */
+  constructor(startMs?: number);
+  now(): number;
+  setTimeout(fn: (...args: any[]) => void, ms?: number, ...args: any[]): number;
+  clearTimeout(id: number): void;
+  /** Timers set and not yet run or cleared. */
+  readonly pendingTimers: number;
+  /**
+   * Moves time forward by `ms`, running every timer due on the way in time order (ties in the
+   * order set), and letting the promise work each one starts settle before the next and before
+   * returning. Concurrent calls take turns.
+   */
+  advance(ms: number): Promise<void>;
+}
 
-/** Key info and value of a stored key; every field that holds data is JSON text. */
+// ---- stores ----------------------------------------------------------------------------------
+
+/** Why a store request failed. Decide retries from `kind` (or `retryable`), never the message. */
+export type StoreErrorKind =
+  | "Transient"
+  | "Throttled"
+  | "InvalidRequest"
+  | "Fenced"
+  | "Conflict"
+  | "OverQuota"
+  | "ShuttingDown"
+  | "Closed"
+  | "Unavailable";
+
+/** Every store rejects with this. */
+export class StoreError extends Error {
+  constructor(kind: StoreErrorKind, message: string, options?: { code?: number; cause?: unknown });
+  readonly name: "StoreError";
+  readonly kind: StoreErrorKind;
+  /** Roblox's DataStore error code, where it has one (MemoryStore). */
+  readonly code?: number;
+  /** Whether sending the same request again may succeed (Transient, Throttled, Conflict, OverQuota). */
+  readonly retryable: boolean;
+}
+
+/** A stored DataStore value with its key info. JSON fields are JSON text, never parsed by a store. */
 export interface StoredEntry {
+  /** The value, as JSON text. */
   value: string;
+  /** When the key was created (a write after a remove creates it anew), ms since the epoch. */
   createdTime: number;
+  /** When this version was written, ms since the epoch. */
   updatedTime: number;
+  /** Opaque and Roblox-shaped; greater (as a string) for each later write of the key. */
   version: string;
+  /** The user ids, as a JSON array. */
   userIds: string;
+  /** The metadata, as a JSON object. */
   metadata: string;
 }
 
+export type LockResult = { ok: true } | { ok: false; holder: string };
+
+export interface QueueRead {
+  /** The items read, each as JSON text, higher priority first, then in the order added. */
+  values: string[];
+  /** Acknowledges this read with `queueRemove`. */
+  readId: string;
+}
+
 /**
- * What a module needs from storage (see host/js/stores/README.md). Values, metadata and user
- * ids travel as JSON text, so no store parses user data.
+ * The storage commands the module's driver sends (host/js/stores/README.md has the full
+ * contract). Values, user ids and metadata travel as JSON text.
  */
 export interface Store {
-  /** Whether data writes are fenced by the lock owner (every built-in store: true). */
-  readonly fencing?: boolean;
+  /** The latest value and key info; `undefined` when the key is missing or removed. */
+  dataGet(name: string, scope: string, key: string): Promise<StoredEntry | undefined>;
+  /**
+   * Writes a new version (user ids and metadata replace the stored ones) and returns its
+   * version id. With `fence` (an owner id) it applies only while the lock of map
+   * `${name}/${scope}/${key}` is held by `fence`, else rejects with kind `"Fenced"`.
+   */
+  dataSet(
+    name: string,
+    scope: string,
+    key: string,
+    value: string,
+    userIds: string,
+    metadata: string,
+    fence: string | null,
+  ): Promise<string>;
+  /** Removes the key (nothing if missing); fenced like `dataSet`. */
+  dataRemove(name: string, scope: string, key: string, fence: string | null): Promise<void>;
+  /** Free or already `owner`'s: write `owner` expiring in `ttlSeconds`; else report the holder. */
+  lockAcquire(map: string, owner: string, ttlSeconds: number): Promise<LockResult>;
+  /** Deletes the lock if `owner` holds it; otherwise nothing. */
+  lockRelease(map: string, owner: string): Promise<void>;
+  /** Adds an item living `expirationSeconds` (0–3,888,000); higher `priority` is read first. */
+  queueAdd(queue: string, value: string, expirationSeconds: number, priority: number): Promise<void>;
+  /**
+   * Up to `count` (1–100) visible items, hidden for `invisibilitySeconds` under the returned read
+   * id; `undefined` when none (or, with `allOrNothing`, fewer than `count`). `waitSeconds` > 0
+   * keeps looking that long (-1: until items come); 0 reads once.
+   */
+  queueRead(
+    queue: string,
+    count: number,
+    allOrNothing: boolean,
+    waitSeconds: number,
+    invisibilitySeconds: number,
+  ): Promise<QueueRead | undefined>;
+  /** Deletes a read's items while they are still hidden; afterwards does nothing. */
+  queueRemove(queue: string, readId: string): Promise<void>;
+  /** Ends waiting reads (they resolve `undefined`); later calls reject with kind `"Closed"`. */
+  close(): Promise<void>;
+}
+
+/** Fault settings of one kind of request (probabilities in 0..1). */
+export interface OpFaults {
+  /** A 502 / InternalError; nothing applied. */
+  transient?: number;
+  /** Applied, yet reported as a Transient failure (writes only). */
+  ambiguous?: number;
+  /** Refused as throttled. */
+  throttle?: number;
+  /** An UpdateAsync transform runs twice. */
+  rerun?: number;
+  /** A MemoryStore UpdateAsync gives up with UpdateConflict. */
+  conflict?: number;
+  /** Reply latency: one number, or `[min, max]` (uniform). */
+  latencyMs?: number | [number, number];
+  spike?: number;
+  spikeMs?: number;
+}
+
+/** The emulator's request kinds. The lock commands are `mapUpdate`. */
+export type EmulatorOp =
+  | "dataGet" | "dataSet" | "dataUpdate" | "dataRemove"
+  | "mapGet" | "mapSet" | "mapUpdate" | "mapRemove" | "mapGetRange" | "mapGetSize"
+  | "queueAdd" | "queueRead" | "queueRemove" | "queueGetSize";
+
+/** Faults for every kind (the top-level fields), per kind (`ops`), and outage windows. */
+export interface FaultOptions extends OpFaults {
+  ops?: Partial<Record<EmulatorOp, OpFaults>>;
+  /** During `[startMs, endMs)` on the store's clock every listed kind (default: all) fails. */
+  outages?: { startMs: number; endMs: number; ops?: EmulatorOp[] }[];
+}
+
+/**
+ * Roblox's DataStore and MemoryStore, emulated in the package's wasm: Roblox's limits, KeyInfo,
+ * TTLs, queue invisibility, fencing, and injectable faults delivered on `clock`. Works in browsers.
+ */
+export class MemoryStore implements Store {
+  constructor(options?: { clock?: Clock; faults?: FaultOptions | null; seed?: number });
+  readonly clock: Clock;
+  /** Replaces the fault settings (`null` for none); the seeded dice carry on. */
+  setFaults(faults: FaultOptions | null): void;
   dataGet(name: string, scope: string, key: string): Promise<StoredEntry | undefined>;
   dataSet(name: string, scope: string, key: string, value: string, userIds: string, metadata: string, fence: string | null): Promise<string>;
   dataRemove(name: string, scope: string, key: string, fence: string | null): Promise<void>;
-  lockAcquire(map: string, owner: string, ttlSeconds: number): Promise<{ ok: true } | { ok: false; holder: string }>;
+  lockAcquire(map: string, owner: string, ttlSeconds: number): Promise<LockResult>;
   lockRelease(map: string, owner: string): Promise<void>;
   queueAdd(queue: string, value: string, expirationSeconds: number, priority: number): Promise<void>;
-  queueRead(queue: string, count: number, allOrNothing: boolean, waitSeconds: number, invisibilitySeconds: number): Promise<{ values: string[]; readId: string } | undefined>;
+  queueRead(queue: string, count: number, allOrNothing: boolean, waitSeconds: number, invisibilitySeconds: number): Promise<QueueRead | undefined>;
   queueRemove(queue: string, readId: string): Promise<void>;
   close(): Promise<void>;
 }
 
-/** A store's failure: `kind` is "Transient", "Throttled", "InvalidRequest", "Fenced", … */
-export declare class StoreError extends Error {
-  readonly kind: string;
+/**
+ * The embedded, durable store (npm `lmdb`, an optional dependency), safe for several processes
+ * on one machine. Node only: in a browser the constructor throws `Unavailable`.
+ */
+export class LmdbStore implements Store {
+  /**
+   * @param options.path database directory (default `DATASTORE_PATH`, else `./.datastore`)
+   * @param options.pollMs how often a waiting `queueRead` looks for items other processes added (default 2000)
+   */
+  constructor(options?: { path?: string; pollMs?: number });
+  /** The database directory (absolute). */
+  readonly path: string;
+  dataGet(name: string, scope: string, key: string): Promise<StoredEntry | undefined>;
+  dataSet(name: string, scope: string, key: string, value: string, userIds: string, metadata: string, fence: string | null): Promise<string>;
+  dataRemove(name: string, scope: string, key: string, fence: string | null): Promise<void>;
+  lockAcquire(map: string, owner: string, ttlSeconds: number): Promise<LockResult>;
+  lockRelease(map: string, owner: string): Promise<void>;
+  queueAdd(queue: string, value: string, expirationSeconds: number, priority: number): Promise<void>;
+  queueRead(queue: string, count: number, allOrNothing: boolean, waitSeconds: number, invisibilitySeconds: number): Promise<QueueRead | undefined>;
+  queueRemove(queue: string, readId: string): Promise<void>;
+  close(): Promise<void>;
 }
 
-/** Probabilities (0..1) and latencies (ms) of injected faults, per operation or for all. */
-export interface FaultOptions {
-  error?: number;
-  ambiguous?: number;
-  throttle?: number;
-  latency?: [min: number, max: number] | number;
-  [option: string]: unknown;
+/**
+ * The store for many machines (Redis 5+ or Redis Cluster; npm `redis` v4+ for `{ url }`). Node
+ * only: in a browser the constructor throws `Unavailable`.
+ */
+export class RedisStore implements Store {
+  /**
+   * Exactly one of `url` (the store makes, and closes, its own client) or `client` (a connected
+   * node-redis client or cluster you own; never closed by the store).
+   * @param options.prefix starts every key (default `"dsm"`)
+   * @param options.pollMs how often a waiting `queueRead` looks for items other servers added (default 2000)
+   */
+  constructor(options: { url: string; client?: never; prefix?: string; pollMs?: number } | { client: object; url?: never; prefix?: string; pollMs?: number });
+  dataGet(name: string, scope: string, key: string): Promise<StoredEntry | undefined>;
+  dataSet(name: string, scope: string, key: string, value: string, userIds: string, metadata: string, fence: string | null): Promise<string>;
+  dataRemove(name: string, scope: string, key: string, fence: string | null): Promise<void>;
+  lockAcquire(map: string, owner: string, ttlSeconds: number): Promise<LockResult>;
+  lockRelease(map: string, owner: string): Promise<void>;
+  queueAdd(queue: string, value: string, expirationSeconds: number, priority: number): Promise<void>;
+  queueRead(queue: string, count: number, allOrNothing: boolean, waitSeconds: number, invisibilitySeconds: number): Promise<QueueRead | undefined>;
+  queueRemove(queue: string, readId: string): Promise<void>;
+  close(): Promise<void>;
 }
 
-/** Roblox's DataStore and MemoryStore, emulated in memory (the Rust emulator, in wasm). */
-export declare class MemoryStore implements Store {
-  constructor(options?: { clock?: Clock; faults?: FaultOptions; seed?: number });
-  dataGet: Store["dataGet"];
-  dataSet: Store["dataSet"];
-  dataRemove: Store["dataRemove"];
-  lockAcquire: Store["lockAcquire"];
-  lockRelease: Store["lockRelease"];
-  queueAdd: Store["queueAdd"];
-  queueRead: Store["queueRead"];
-  queueRemove: Store["queueRemove"];
-  close: Store["close"];
-}
+// ---- the module ------------------------------------------------------------------------------
 
-/** The embedded, durable store for one machine (several processes may share a path). Node only. */
-export declare class LmdbStore extends MemoryStore {
-  constructor(options?: { path?: string });
-}
+export * from "./module";
+import type { DataStoreModule as Module } from "./module";
 
-/** Redis, for many machines; every key of one session in one hash slot. Node only. */
-export declare class RedisStore extends MemoryStore {
-  constructor(options: { url?: string; client?: unknown });
-}
-
-/** A clock that moves only when told to: `advance` runs due timers in order and settles. */
-export declare class ManualClock implements Clock {
-  constructor(startMs?: number);
-  now(): number;
-  setTimeout(fn: () => void, ms: number): number;
-  clearTimeout(handle: unknown): void;
-  advance(ms: number): Promise<void>;
-}
-
-/** The machine's clock and timers. */
-export declare const realClock: Clock;
+/**
+ * The default module: one "server" on the embedded store (`LmdbStore` at `DATASTORE_PATH` or
+ * `./.datastore`), created on first use, with bind-to-close on SIGINT/SIGTERM. Node only; in a
+ * browser use `createModule({ store: new MemoryStore() })`.
+ */
+declare const DataStoreModule: Module;
+export default DataStoreModule;

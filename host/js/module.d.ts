@@ -133,16 +133,10 @@ export interface DataStoreModule {
   BindToClose(): Promise<void>;
 }
 
-/** A time source: real time by default, a `ManualClock` in tests. */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
 export interface ModuleOptions {
   store: import("./index").Store;
-  clock?: Clock;
+  /** Real time by default; a `ManualClock` in tests (share it with a `MemoryStore`). */
+  clock?: import("./index").Clock;
   /** Register bind-to-close on SIGINT/SIGTERM (Node). Default false. */
   bindToClose?: boolean;
   /** Seeds retry jitter (for reproducible tests). */

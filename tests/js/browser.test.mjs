@@ -1,5 +1,6 @@
 // pkg/index.mjs in a real browser page (Debian's headless Chromium), served from a plain static
-// file server: the ESM entry and the web glue load and work without Node.
+// file server: the ESM entry and the web glue load and work without Node, MemoryStore included,
+// and the entry never loads the Node-only stores.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -29,6 +30,7 @@ test("pkg/ works as ESM in headless Chromium", async () => {
     const result = JSON.parse(text.replaceAll("&quot;", '"').replaceAll("&amp;", "&"));
     assert.deepEqual(result.back, { Coins: 10, Items: ["Sword", "Shield"] });
     assert.equal(result.rejected, "value.x: NaN cannot be stored");
+    assert.deepEqual(result.memory, { lock: { ok: true }, fenced: "Fenced", lmdb: "Unavailable" });
   } finally {
     server.close();
     rmSync(profile, { recursive: true, force: true });

@@ -1,8 +1,9 @@
 // `npm install <repo>/pkg` in an empty folder gives a package that both `require` and `import`
-// load: the published file list, the exports map and both glues are complete.
+// load: the published file list, the exports map (Node and browser conditions), both glues and
+// the declared optional dependencies are complete.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -11,7 +12,7 @@ import { fileURLToPath } from "node:url";
 const pkg = fileURLToPath(new URL("../../pkg/", import.meta.url));
 const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 
-test("npm install of the packed pkg/ works with require and import", () => {
+test("npm install of the packed pkg/ works with require and import, stores included", () => {
   const dir = mkdtempSync(join(tmpdir(), "dsm-install-"));
   try {
     const tarball = run("npm", ["pack", "--silent", "--pack-destination", dir, pkg], dir).trim().split("\n").pop();
@@ -22,6 +23,38 @@ test("npm install of the packed pkg/ works with require and import", () => {
     const esm = run("node", ["--input-type=module", "-e", `const m = await import("datastore-module"); console.log(JSON.stringify(${check}))`], dir);
     assert.equal(cjs.trim(), '{"Coins":10,"Items":["Sword"]}');
     assert.equal(esm.trim(), cjs.trim());
+
+    // The stores. Importing never needs lmdb: whether npm could fetch the optional dependency
+    // depends on the machine's npm cache (this install is offline), so LmdbStore either works or
+    // says what to install; tests/js/lmdb-store.test.mjs runs it through both entries in full.
+    const stores = `
+      const memory = new m.MemoryStore({ clock: new m.ManualClock(0) });
+      await memory.dataSet("P", "global", "k", "[1]", "[]", "{}", null);
+      const out = [(await memory.dataGet("P", "global", "k")).value];
+      const lmdb = new m.LmdbStore({ path: process.argv.at(-1) });
+      try {
+        await lmdb.dataSet("P", "global", "k", "[2]", "[]", "{}", null);
+        out.push((await lmdb.dataGet("P", "global", "k")).value === "[2]" ? "lmdb" : "wrong");
+      } catch (e) {
+        out.push(e.kind === "Unavailable" && /npm install lmdb/.test(e.message) ? "lmdb" : String(e));
+      }
+      await lmdb.close();
+      console.log(out.join(" "), typeof m.RedisStore);`;
+    const cjsStores = run("node", ["-e", `const m = require("datastore-module"); (async () => { ${stores} })()`, join(dir, "db-cjs")], dir);
+    const esmStores = run("node", ["--input-type=module", "-e", `const m = await import("datastore-module"); ${stores}`, join(dir, "db-esm")], dir);
+    assert.equal(cjsStores.trim(), "[1] lmdb function");
+    assert.equal(esmStores.trim(), cjsStores.trim());
+    const declared = JSON.parse(readFileSync(join(dir, "node_modules/datastore-module/package.json"), "utf8"));
+    assert.ok(declared.optionalDependencies?.lmdb, "lmdb is an optional dependency");
+    assert.equal(declared.peerDependenciesMeta?.redis?.optional, true, "redis is an optional peer");
+
+    // What a browser bundler resolves (the "browser" condition): no LMDB or Redis, just a clear error.
+    const browser = run(
+      "node",
+      ["--conditions=browser", "--input-type=module", "-e", `const m = await import("datastore-module"); try { new m.LmdbStore(); } catch (e) { console.log(e.kind, typeof m.MemoryStore); }`],
+      dir,
+    );
+    assert.equal(browser.trim(), "Unavailable function");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -171,6 +171,16 @@ for (const [kind, maker] of Object.entries(kinds)) {
         assert.ok(v2 > v1);
       });
 
+      test("a read sees every write another server finished before it", async () => {
+        const key = fresh("k");
+        for (let i = 0; i < 25; i++) {
+          await env.b.dataSet("Players", "global", key, String(i), "[]", "{}", null);
+          assert.equal((await env.a.dataGet("Players", "global", key))?.value, String(i));
+          await env.a.dataRemove("Players", "global", key, null);
+          assert.equal(await env.b.dataGet("Players", "global", key), undefined);
+        }
+      });
+
       test("name, scope and key are separate: no two of them share a record", async () => {
         const key = fresh("k");
         await env.a.dataSet("A/B", "c", key, "1", "[]", "{}", null);

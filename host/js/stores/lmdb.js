@@ -135,6 +135,10 @@ export class LmdbStore {
     const dbs = await this.#open();
     if (this.#closed) throw closedError("LmdbStore");
     try {
+      // lmdb-js reuses a read snapshot until a later event turn; a read must see every write
+      // committed before it was sent, by this process or another (a server loading a key that
+      // another just saved and unlocked), so take a fresh snapshot.
+      this.#env.resetReadTxn();
       return body(dbs);
     } catch (e) {
       throw lifted(e);

@@ -256,18 +256,32 @@ export class RedisStore {
     }
     this.#connecting ??= (async () => {
       const { createClient } = await loadRedis();
-      // Fail fast while disconnected: the caller retries with its own schedule.
-      const client = createClient({ url: this.#url, disableOfflineQueue: true });
-      client.on("error", () => {}); // reported through the failing commands; reconnects by itself
-      this.#client = client;
+      let connected = false;
+      const client = createClient({
+        url: this.#url,
+        // Fail fast while disconnected: the caller retries on its own schedule.
+        disableOfflineQueue: true,
+        // A first connection that fails is reported (the next call tries again); a lost one is
+        // re-established in the background, backing off up to 2 s.
+        socket: { reconnectStrategy: (retries, cause) => (connected ? Math.min(50 * 2 ** retries, 2000) : cause) },
+      });
+      client.on("error", () => {}); // reported through the failing commands
       try {
         await client.connect();
       } catch (e) {
         throw lifted(e);
       }
+      connected = true;
+      this.#client = client;
       return client;
     })();
-    const client = await this.#connecting;
+    let client;
+    try {
+      client = await this.#connecting;
+    } catch (e) {
+      this.#connecting = undefined;
+      throw e;
+    }
     if (this.#closed) throw closedError("RedisStore");
     return client;
   }

@@ -21,8 +21,12 @@ function freePort() {
   });
 }
 
-/** @returns {Promise<{ url: string, port: number, stop(): Promise<void> }>} */
-export async function startRedis() {
+/**
+ * @param {{ port?: number }} [options] a fixed port (to restart a server where it was); a free
+ *   one by default
+ * @returns {Promise<{ url: string, port: number, stop(): Promise<void> }>}
+ */
+export async function startRedis({ port: fixed } = {}) {
   const probe = spawnSync(BINARY, ["--version"], { encoding: "utf8" });
   if (probe.error || probe.status !== 0) {
     throw new Error(
@@ -33,7 +37,7 @@ export async function startRedis() {
   const dir = mkdtempSync(join(tmpdir(), "dsm-redis-"));
   // A port can be taken between probing and binding: try a few.
   for (let attempt = 0; ; attempt++) {
-    const port = await freePort();
+    const port = fixed ?? (await freePort());
     const child = spawn(
       BINARY,
       ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning"],
@@ -61,7 +65,7 @@ export async function startRedis() {
     }
     child.kill("SIGKILL");
     await exited;
-    if (attempt >= 4) {
+    if (attempt >= 4 || fixed !== undefined) {
       rmSync(dir, { recursive: true, force: true });
       throw new Error(`redis-server did not start on 127.0.0.1:${port}:\n${log}`);
     }

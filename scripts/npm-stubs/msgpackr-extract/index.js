@@ -1,1 +1,0 @@
-throw new Error("msgpackr-extract stub: use the pure-JS decoder");

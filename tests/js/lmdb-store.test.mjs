@@ -1,0 +1,127 @@
+// What only LmdbStore has: several processes on one database path, durability across reopening,
+// and its default path. The shared behaviour is in stores.test.mjs.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { createRequire } from "node:module";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { LmdbStore, StoreError } from "../../pkg/node.mjs";
+
+const entry = fileURLToPath(new URL("../../pkg/node.mjs", import.meta.url));
+let dir;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "dsm-lmdb-"));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Runs `body` (an async function's source, given `store`) in a separate Node process on `dir`. */
+async function inChild(body) {
+  const script = `
+    const { LmdbStore } = await import(${JSON.stringify(entry)});
+    const store = new LmdbStore({ path: ${JSON.stringify(dir)} });
+    try {
+      const result = await (${body})(store);
+      process.stdout.write(JSON.stringify(result ?? null));
+    } finally {
+      await store.close();
+    }`;
+  const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], { timeout: 30_000 });
+  return JSON.parse(stdout);
+}
+
+test("another process on the same path shares locks, fencing, data and queues", async () => {
+  const store = new LmdbStore({ path: dir });
+  try {
+    const map = "Players/global/k";
+    // The other process takes the lock and writes under it.
+    const child = await inChild(`async (store) => {
+      const lock = await store.lockAcquire("Players/global/k", "CHILD", 30);
+      await store.dataSet("Players", "global", "k", '{"by":"child"}', "[]", "{}", "CHILD");
+      await store.queueAdd("Players/global/k", '"from child"', 60, 0);
+      return lock;
+    }`);
+    assert.deepEqual(child, { ok: true });
+    assert.deepEqual(await store.lockAcquire(map, "PARENT", 30), { ok: false, holder: "CHILD" });
+    await assert.rejects(store.dataSet("Players", "global", "k", "1", "[]", "{}", "PARENT"), (e) => e instanceof StoreError && e.kind === "Fenced");
+    assert.equal((await store.dataGet("Players", "global", "k")).value, '{"by":"child"}');
+    const read = await store.queueRead(map, 10, false, 0, 30);
+    assert.deepEqual(read.values, ['"from child"']);
+    // And back: the other process sees this one's queue removal and lock release.
+    await store.queueRemove(map, read.readId);
+    const seen = await inChild(`async (store) => {
+      await store.lockRelease("Players/global/k", "CHILD");
+      return store.queueRead("Players/global/k", 10, false, 0, 30);
+    }`);
+    assert.equal(seen, null);
+    assert.deepEqual(await store.lockAcquire(map, "PARENT", 30), { ok: true });
+  } finally {
+    await store.close();
+  }
+});
+
+test("processes racing for one lock: exactly one wins", async () => {
+  const racers = Array.from({ length: 4 }, (_, i) =>
+    inChild(`async (store) => (await store.lockAcquire("Players/global/race", "P${i}", 30)).ok ? "P${i}" : null`),
+  );
+  const winners = (await Promise.all(racers)).filter(Boolean);
+  assert.equal(winners.length, 1, `winners: ${winners}`);
+  const store = new LmdbStore({ path: dir });
+  assert.deepEqual(await store.lockAcquire("Players/global/race", "LATE", 30), { ok: false, holder: winners[0] });
+  await store.close();
+});
+
+test("data survives closing and reopening", async () => {
+  const first = new LmdbStore({ path: dir });
+  const version = await first.dataSet("Players", "global", "k", "[1,2]", "[5]", '{"x":1}', null);
+  await first.close();
+  const second = new LmdbStore({ path: dir });
+  const got = await second.dataGet("Players", "global", "k");
+  assert.equal(got.version, version);
+  assert.equal(got.value, "[1,2]");
+  await second.close();
+});
+
+test("the default path is DATASTORE_PATH, else ./.datastore", () => {
+  const saved = process.env.DATASTORE_PATH;
+  try {
+    process.env.DATASTORE_PATH = join(dir, "from-env");
+    assert.equal(new LmdbStore().path, join(dir, "from-env"));
+    delete process.env.DATASTORE_PATH;
+    assert.equal(new LmdbStore().path, join(process.cwd(), ".datastore"));
+    assert.equal(new LmdbStore({ path: dir }).path, dir);
+  } finally {
+    if (saved === undefined) delete process.env.DATASTORE_PATH;
+    else process.env.DATASTORE_PATH = saved;
+  }
+});
+
+test("opening the database lazily: constructing a store touches nothing", async () => {
+  const path = join(dir, "never-opened");
+  const store = new LmdbStore({ path });
+  await store.close();
+  const { existsSync } = await import("node:fs");
+  assert.equal(existsSync(path), false);
+});
+
+test("the CommonJS entry's LmdbStore shares the same database", async () => {
+  const cjs = createRequire(import.meta.url)("../../pkg/index.cjs");
+  const viaRequire = new cjs.LmdbStore({ path: dir });
+  const viaImport = new LmdbStore({ path: dir });
+  try {
+    assert.deepEqual(await viaRequire.lockAcquire("P/global/k", "CJS", 30), { ok: true });
+    assert.deepEqual(await viaImport.lockAcquire("P/global/k", "ESM", 30), { ok: false, holder: "CJS" });
+    const error = await viaRequire.dataSet("P", "global", "k", "1", "[]", "{}", "ESM").catch((e) => e);
+    assert.ok(error instanceof cjs.StoreError);
+    assert.equal(error.kind, "Fenced");
+  } finally {
+    await viaRequire.close();
+    await viaImport.close();
+  }
+});
