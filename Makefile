@@ -34,7 +34,7 @@ pkg/.stamp: $(JS_WASM) scripts/build-pkg.sh $(wildcard host/js/* host/js/lib/* h
 	@touch $@
 
 demo: build
-	@node host/js/demo/codec-demo.mjs
+	@node host/js/demo/demo.mjs
 
 test: setup-test build test-rust test-wasm test-js
 	@echo "make test: every suite passed"

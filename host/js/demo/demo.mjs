@@ -24,8 +24,13 @@ function server(name, script) {
   children.add(child);
   child.on("exit", () => children.delete(child));
   const waiting = [];
+  child.on("exit", (code, signal) => {
+    for (const w of waiting.splice(0)) w.reject(new Error(`${name} exited (${code ?? signal}) before printing "${w.marker}"`));
+  });
+  const seen = [];
   createInterface({ input: child.stdout }).on("line", (text) => {
     line(name, text);
+    seen.push(text);
     for (const w of [...waiting]) {
       if (text.includes(w.marker)) {
         waiting.splice(waiting.indexOf(w), 1);
@@ -35,10 +40,21 @@ function server(name, script) {
   });
   return {
     child,
-    until: (marker) => new Promise((resolve) => waiting.push({ marker, resolve })),
+    until: (marker) =>
+      new Promise((resolve, reject) => {
+        const earlier = seen.find((text) => text.includes(marker));
+        if (earlier !== undefined) resolve(earlier);
+        else waiting.push({ marker, resolve, reject });
+      }),
     exited: new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal }))),
   };
 }
+
+const watchdog = setTimeout(() => {
+  line("demo", "did not finish within 60 s");
+  for (const child of children) child.kill("SIGKILL");
+  process.exit(1);
+}, 60_000);
 
 try {
   line("demo", `data in ${dir}`);
@@ -47,7 +63,7 @@ try {
 
   const b = server("server B", "server-b.mjs");
   await b.until("queued");
-  await a.until("saved after the queue");
+  await a.until("CompressedValue");
 
   line("demo", "sending SIGTERM to server A");
   a.child.kill("SIGTERM");
@@ -58,7 +74,11 @@ try {
   const result = await b.exited;
   if (result.code !== 0) throw new Error(`server B failed (${result.code})`);
   line("demo", `A held the lock as ${uniqueId}; B got it after A's bind-to-close. Done in ${((Date.now() - start) / 1000).toFixed(1)} s.`);
+} catch (error) {
+  line("demo", `FAILED: ${error.message}`);
+  process.exitCode = 1;
 } finally {
+  clearTimeout(watchdog);
   for (const child of children) child.kill("SIGKILL");
   rmSync(dir, { recursive: true, force: true });
 }

@@ -1,6 +1,6 @@
 // Demo server A: owns Player/1, applies queued coins, and saves everything on SIGTERM
 // (the default module's bind-to-close).
-import DataStoreModule from "../../../pkg/index.mjs";
+import DataStoreModule from "../../../pkg/node.mjs";
 
 const dataStore = DataStoreModule.new("Player", 1);
 dataStore.StateChanged.Connect((state) => console.log(`StateChanged(${state})`));

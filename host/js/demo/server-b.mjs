@@ -1,6 +1,6 @@
 // Demo server B: finds Player/1 locked by A, queues 10 coins to A, then opens it once A has
 // shut down and shows the coins.
-import DataStoreModule from "../../../pkg/index.mjs";
+import DataStoreModule from "../../../pkg/node.mjs";
 
 const dataStore = DataStoreModule.new("Player", 1);
 let [response, data] = await dataStore.Open({ Coins: 0 });
