@@ -348,6 +348,11 @@ pub fn describe(error: &mlua::Error) -> String {
         Some(at) => (&text[..at], &text[at + 1..]),
         None => (text.as_str(), ""),
     };
+    // mlua's `require` wrapper is Luau code of its own; its position says nothing to a user.
+    let message = match message.strip_prefix("__mlua_require:") {
+        Some(rest) => rest.split_once(": ").map_or(message, |(_, m)| m),
+        None => message,
+    };
     let has_position = message
         .split(": ")
         .next()
@@ -356,7 +361,11 @@ pub fn describe(error: &mlua::Error) -> String {
     let position = traceback
         .lines()
         .map(str::trim)
-        .filter(|l| !l.starts_with("[C]") && !l.starts_with("[runtime]"))
+        .filter(|l| {
+            !["[C]", "[runtime]", "__mlua"]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
         .find_map(|l| {
             let (file, rest) = l.split_once(':')?;
             let line = rest.split(':').next()?;

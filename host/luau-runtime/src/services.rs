@@ -127,15 +127,16 @@ fn bound(value: &LuaValue, n: usize) -> Result<Option<RangeBound>, String> {
         LuaValue::Nil => Ok(None),
         LuaValue::Table(t) => {
             let key: LuaValue = t.get("key").map_err(lua_err)?;
-            let key =
-                match key {
-                    LuaValue::Nil => None,
-                    LuaValue::String(s) => Some(s.to_string_lossy()),
-                    other => return Err(format!(
+            let key = match key {
+                LuaValue::Nil => None,
+                LuaValue::String(s) => Some(s.to_string_lossy()),
+                other => {
+                    return Err(format!(
                         "invalid argument #{n} to 'GetRangeAsync' (key must be a string, got {})",
                         type_name(&other)
-                    )),
-                };
+                    ))
+                }
+            };
             let sort: LuaValue = t.get("sortKey").map_err(lua_err)?;
             Ok(Some(RangeBound {
                 key,

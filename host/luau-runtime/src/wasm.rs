@@ -76,14 +76,18 @@ fn link(engine: &Engine) -> Result<Linker<HostState>, String> {
     Ok(linker)
 }
 
-/// `path` relative to the directory of the calling script (`source` is its chunk name,
-/// `@path`), as `require` resolves paths; absolute paths stay as they are.
+/// `path` relative to the directory of the calling script (`source` is what `debug.info(2, "s")`
+/// gives: the script's path, or `[string ...]`/`[runtime]` for code not from a file), as
+/// `require` resolves paths; absolute paths stay as they are.
 fn resolve(path: &str, source: Option<&str>) -> PathBuf {
     let path = Path::new(path);
     if path.is_absolute() {
         return path.to_owned();
     }
-    match source.and_then(|s| s.strip_prefix('@')) {
+    let script = source
+        .map(|s| s.strip_prefix('@').unwrap_or(s))
+        .filter(|s| !s.starts_with('[') && !s.starts_with('='));
+    match script {
         Some(script) => Path::new(script)
             .parent()
             .unwrap_or(Path::new(""))
