@@ -261,7 +261,8 @@ impl Runtime {
     }
 
     fn shutdown_all(&self) {
-        for server in 0..self.servers.borrow().len() {
+        let count = self.servers.borrow().len();
+        for server in 0..count {
             self.begin_shutdown(server);
         }
     }

@@ -1,5 +1,6 @@
 //! Runs the Luau test scripts (`tests/luau/**.luau` at the repository root) with the built
-//! `luau-runtime`, always with `--virtual-time`, one Rust test per script.
+//! `luau-runtime`, with `--virtual-time` unless a script asks for real time, one Rust test per
+//! script.
 //!
 //! A script passes when the runtime exits with the expected code (0 unless it says otherwise)
 //! and, for a passing run, prints one `ok <name>: <n> checks` line per server (the Luau helper
@@ -10,7 +11,9 @@
 //! - `-- test-exit: N` the expected exit code;
 //! - `-- test-oks: N` how many `ok` lines (one per server);
 //! - `-- test-stdout: text` / `-- test-stderr: text` text that must appear;
-//! - `-- test-stdout-lacks: text` text that must not.
+//! - `-- test-stdout-lacks: text` text that must not;
+//! - `-- test-real-time` runs on the real clock;
+//! - `-- test-sigterm-after: text` sends SIGTERM once `text` is on stdout.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -32,6 +35,8 @@ struct Expect {
     stdout: Vec<String>,
     stdout_lacks: Vec<String>,
     stderr: Vec<String>,
+    real_time: bool,
+    sigterm_after: Option<String>,
 }
 
 fn directives(text: &str) -> Expect {
@@ -40,7 +45,11 @@ fn directives(text: &str) -> Expect {
         ..Expect::default()
     };
     for line in text.lines().take_while(|l| l.starts_with("--")) {
-        let Some((name, value)) = line.trim_start_matches("-- ").split_once(": ") else {
+        let line = line.trim_start_matches("-- ");
+        if line == "test-real-time" {
+            e.real_time = true;
+        }
+        let Some((name, value)) = line.split_once(": ") else {
             continue;
         };
         let value = value.to_owned();
@@ -51,6 +60,7 @@ fn directives(text: &str) -> Expect {
             "test-stdout" => e.stdout.push(value),
             "test-stdout-lacks" => e.stdout_lacks.push(value),
             "test-stderr" => e.stderr.push(value),
+            "test-sigterm-after" => e.sigterm_after = Some(value),
             _ => {}
         }
     }
@@ -71,7 +81,8 @@ fn run(script: &str) {
     // Output goes to files, so a chatty script cannot fill a pipe and stall.
     let mut child = Command::new(env!("CARGO_BIN_EXE_luau-runtime"))
         .current_dir(&root)
-        .args(["run", script, "--virtual-time"])
+        .args(["run", script])
+        .args((!expect.real_time).then_some("--virtual-time"))
         .args(&expect.args)
         .stdin(Stdio::null())
         .stdout(File::create(&out_path).unwrap())
@@ -79,9 +90,19 @@ fn run(script: &str) {
         .spawn()
         .expect("start luau-runtime");
     let started = Instant::now();
+    let mut signal = expect.sigterm_after.clone();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
+        }
+        let printed =
+            |text: &str| std::fs::read_to_string(&out_path).is_ok_and(|o| o.contains(text));
+        if signal.as_deref().is_some_and(printed) {
+            signal = None;
+            let kill = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            assert!(kill.is_ok_and(|s| s.success()), "send SIGTERM");
         }
         if started.elapsed() > TIME_LIMIT {
             let _ = child.kill();
@@ -170,6 +191,8 @@ scripts! {
     faults => "tests/luau/services/faults.luau";
     error_exits => "tests/luau/services/error_exits.luau";
     error_in_task => "tests/luau/services/error_in_task.luau";
+    idle => "tests/luau/services/idle.luau";
+    sigterm => "tests/luau/services/sigterm.luau";
     wasm_codec => "tests/luau/wasm/codec.luau", ensure_cabi_wasm;
 }
 
