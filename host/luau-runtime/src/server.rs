@@ -91,6 +91,7 @@ pub fn start(rt: &Rc<Runtime>, index: usize, script: &Path) -> Result<(), String
         let primitives = lua.create_table()?;
         install(&lua, &primitives, &ctx)?;
         crate::services::install(&lua, &primitives, &ctx)?;
+        crate::services::install_inspect(&lua, &primitives, &ctx)?;
         crate::http::install(&lua, &primitives, &ctx)?;
         crate::wasm::install(&lua, &primitives, &ctx)?;
         let info = lua.create_table()?;

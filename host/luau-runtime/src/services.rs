@@ -518,3 +518,112 @@ fn queue_size(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
         .and_then(|n| ret(lua, n));
     ctx.deliver(lua, reply.latency_ms, result)
 }
+
+/// `runtime.inspect.*` and `runtime.faultCounts()`: ground truth for tests, read straight from
+/// the emulator (no cache, no dice, no budget, no latency, no yield).
+pub fn install_inspect(lua: &Lua, rt: &Table, ctx: &Ctx) -> mlua::Result<()> {
+    let c = ctx.clone();
+    rt.set(
+        "inspect_data",
+        prim(lua, "inspect.data", move |lua, args: Args| {
+            let (name, scope, key) = (args.string(1)?, args.string(2)?, args.string(3)?);
+            let entry = c.emulator()?.inspect_data(&name, &scope, &key);
+            entry_reply(lua, &c, entry)
+        })?,
+    )?;
+    let c = ctx.clone();
+    rt.set(
+        "inspect_lock",
+        prim(lua, "inspect.lock", move |lua, args: Args| {
+            let (name, scope, key) = (args.string(1)?, args.string(2)?, args.string(3)?);
+            let now = c.rt.unix_ms();
+            match c.emulator()?.inspect_lock(&name, &scope, &key, now) {
+                Some((holder, expires)) => ret(
+                    lua,
+                    (to_lua(lua, &holder).map_err(lua_err)?, expires as f64),
+                ),
+                None => ret(lua, (LuaValue::Nil, LuaValue::Nil)),
+            }
+        })?,
+    )?;
+    let c = ctx.clone();
+    rt.set(
+        "inspect_map",
+        prim(lua, "inspect.map", move |lua, args: Args| {
+            let name = args.string(1)?;
+            let now = c.rt.unix_ms();
+            let emulator = c.emulator()?;
+            let build = || -> mlua::Result<Table> {
+                let list = lua.create_table()?;
+                for item in emulator.inspect_map(&name, now) {
+                    let entry = lua.create_table()?;
+                    entry.set("key", item.key.as_str())?;
+                    entry.set("value", to_lua(lua, &item.value)?)?;
+                    entry.set("sortKey", sort_key_to_lua(lua, item.sort_key.as_ref())?)?;
+                    if let Some((_, expires)) = emulator.inspect_map_entry(&name, &item.key, now) {
+                        entry.set("expiresAt", expires as f64)?;
+                    }
+                    list.raw_push(entry)?;
+                }
+                Ok(list)
+            };
+            ret(lua, build().map_err(lua_err)?)
+        })?,
+    )?;
+    let c = ctx.clone();
+    rt.set(
+        "inspect_queue",
+        prim(lua, "inspect.queue", move |lua, args: Args| {
+            let name = args.string(1)?;
+            let now = c.rt.unix_ms();
+            let build =
+                |items: Vec<datastore_module::emulator::QueueItemView>| -> mlua::Result<Table> {
+                    let list = lua.create_table()?;
+                    for item in items {
+                        let entry = lua.create_table()?;
+                        entry.set("value", to_lua(lua, &item.value)?)?;
+                        entry.set("priority", item.priority)?;
+                        entry.set("expiresAt", item.expires_at_ms as f64)?;
+                        entry.set("visible", item.visible)?;
+                        entry.set("readId", item.read_id)?;
+                        list.raw_push(entry)?;
+                    }
+                    Ok(list)
+                };
+            let items = c.emulator()?.inspect_queue(&name, now);
+            ret(lua, build(items).map_err(lua_err)?)
+        })?,
+    )?;
+    let c = ctx.clone();
+    rt.set(
+        "fault_counts",
+        prim(lua, "faultCounts", move |lua, _| {
+            let emulator = c.emulator()?;
+            let build = || -> mlua::Result<Table> {
+                let counts = lua.create_table()?;
+                let put =
+                    |t: &Table, k: &datastore_module::emulator::OpCounts| -> mlua::Result<()> {
+                        t.set("requests", k.requests)?;
+                        t.set("outage", k.outage)?;
+                        t.set("throttled", k.throttled)?;
+                        t.set("transient", k.transient)?;
+                        t.set("ambiguous", k.ambiguous)?;
+                        t.set("rerun", k.rerun)?;
+                        t.set("conflict", k.conflict)?;
+                        t.set("spikes", k.spikes)?;
+                        t.set("queueFull", k.queue_full)?;
+                        Ok(())
+                    };
+                put(&counts, &emulator.fault_counts().total())?;
+                for (op, op_counts) in emulator.fault_counts().iter() {
+                    let t = lua.create_table()?;
+                    put(&t, &op_counts)?;
+                    counts.set(format!("{op:?}"), t)?;
+                }
+                Ok(counts)
+            };
+            ret(lua, build().map_err(lua_err)?)
+        })?,
+    )?;
+    Ok(())
+}

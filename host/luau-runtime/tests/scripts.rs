@@ -189,6 +189,7 @@ scripts! {
     bind_to_close => "tests/luau/services/bind_to_close.luau";
     http_json => "tests/luau/services/http_json.luau";
     faults => "tests/luau/services/faults.luau";
+    inspect => "tests/luau/services/inspect.luau";
     error_exits => "tests/luau/services/error_exits.luau";
     error_in_task => "tests/luau/services/error_in_task.luau";
     idle => "tests/luau/services/idle.luau";
