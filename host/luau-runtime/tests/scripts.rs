@@ -187,6 +187,7 @@ scripts! {
     task_order => "tests/luau/services/task_order.luau";
     two_servers => "tests/luau/services/two_servers.luau";
     bind_to_close => "tests/luau/services/bind_to_close.luau";
+    crash => "tests/luau/services/crash.luau";
     http_json => "tests/luau/services/http_json.luau";
     faults => "tests/luau/services/faults.luau";
     inspect => "tests/luau/services/inspect.luau";
