@@ -196,6 +196,7 @@ scripts! {
     idle => "tests/luau/services/idle.luau";
     sigterm => "tests/luau/services/sigterm.luau";
     wasm_codec => "tests/luau/wasm/codec.luau", ensure_cabi_wasm;
+    wasm_host_contract => "tests/luau/wasm/host_contract.luau";
 }
 
 #[test]
