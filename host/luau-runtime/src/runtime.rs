@@ -4,9 +4,10 @@
 //! `client` (its index + 1), so it has its own DataStore caches and budgets. All servers share
 //! the emulator and the scheduler's clock.
 //!
-//! A server lives while its script's main chunk runs. When the chunk returns (or on SIGTERM or
-//! SIGINT, `runtime.shutdown()`, `--stop-after`, or when nothing anywhere can ever run again),
-//! the server shuts down as Roblox does: its `BindToClose` callbacks run, each on its own
+//! A server lives while its script's main chunk runs. Once the chunk has returned and nothing
+//! is ready at that instant (so what it deferred has run), or on SIGTERM or SIGINT,
+//! `runtime.shutdown()`, `--stop-after`, or when nothing anywhere can ever run again, the
+//! server shuts down as Roblox does: its `BindToClose` callbacks run, each on its own
 //! thread, while its other threads keep running; once they have all returned, or 30 s have
 //! passed on the clock, the server closes and none of its threads runs again. The run ends when
 //! every server has closed.
@@ -225,8 +226,9 @@ impl Runtime {
         self.queue.borrow_mut().remove_where(|e| e.server == server);
     }
 
-    /// After each step: a finished main chunk starts a shutdown, finished (or overdue)
-    /// `BindToClose` callbacks close their server.
+    /// A finished main chunk starts a shutdown; finished (or overdue) `BindToClose` callbacks
+    /// close their server. Called only once nothing is ready at the current time, so what a
+    /// script deferred before returning runs before its shutdown starts.
     fn update_phases(&self) {
         let now = self.now_us();
         let count = self.servers.borrow().len();
@@ -289,7 +291,6 @@ impl Runtime {
             let ready = self.queue.borrow_mut().pop_ready();
             if let Some(entry) = ready {
                 self.resume_entry(entry);
-                self.update_phases();
                 continue;
             }
             self.update_phases();

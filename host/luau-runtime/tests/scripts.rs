@@ -188,6 +188,7 @@ scripts! {
     two_servers => "tests/luau/services/two_servers.luau";
     bind_to_close => "tests/luau/services/bind_to_close.luau";
     crash => "tests/luau/services/crash.luau";
+    script_end => "tests/luau/services/script_end.luau";
     http_json => "tests/luau/services/http_json.luau";
     faults => "tests/luau/services/faults.luau";
     inspect => "tests/luau/services/inspect.luau";
