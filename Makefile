@@ -7,7 +7,7 @@ JS_WASM := target/wasm-js/$(WASM_TARGET)/release/datastore_module.wasm
 CABI_WASM := target/wasm-cabi/$(WASM_TARGET)/release/datastore_module.wasm
 NODE_TEST := node --test --test-reporter=spec --unhandled-rejections=strict
 
-.PHONY: all setup setup-test build demo test test-rust test-wasm test-js lint bench fuzz clean FORCE
+.PHONY: all setup setup-test build demo test test-rust test-wasm test-js test-luau lint bench fuzz clean FORCE
 
 all: build
 
@@ -36,7 +36,7 @@ pkg/.stamp: $(JS_WASM) scripts/build-pkg.sh $(wildcard host/js/* host/js/lib/* h
 demo: build
 	@node host/js/demo/demo.mjs
 
-test: setup-test build test-rust test-wasm test-js
+test: setup-test build test-rust test-wasm test-js test-luau
 	@echo "make test: every suite passed"
 
 test-rust:
@@ -55,9 +55,15 @@ test-js:
 	@echo "== node --test: pkg/ as ESM and CommonJS"
 	$(NODE_TEST) tests/js/
 
+# The Luau scripts in tests/luau/ on host/luau-runtime, with virtual time (the first build
+# compiles Luau from source, a few minutes).
+test-luau:
+	@echo "== Luau: tests/luau/ on host/luau-runtime"
+	CABI_WASM=$(CABI_WASM) cargo test --quiet -p luau-runtime
+
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --quiet --all-targets -- -D warnings
+	cargo clippy --quiet --workspace --all-targets -- -D warnings
 	cargo clippy --quiet --lib --target $(WASM_TARGET) --features js -- -D warnings
 	cargo clippy --quiet --lib --target $(WASM_TARGET) --features cabi -- -D warnings
 

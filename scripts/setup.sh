@@ -51,5 +51,6 @@ apt_install() {
 }
 
 if [ "$want" = test ]; then
-  apt_install chromium:chromium chromedriver:chromium-driver redis-server:redis-server
+  # c++ builds Luau from source for host/luau-runtime.
+  apt_install chromium:chromium chromedriver:chromium-driver redis-server:redis-server c++:g++
 fi

@@ -1,0 +1,218 @@
+//! Runs the Luau test scripts (`tests/luau/**.luau` at the repository root) with the built
+//! `luau-runtime`, with `--virtual-time` unless a script asks for real time, one Rust test per
+//! script.
+//!
+//! A script passes when the runtime exits with the expected code (0 unless it says otherwise)
+//! and, for a passing run, prints one `ok <name>: <n> checks` line per server (the Luau helper
+//! `tests/luau/lib/check.luau` prints it, and refuses to when nothing was checked). Header
+//! comments adjust a run:
+//!
+//! - `-- test-args: …` more command-line arguments (`--servers 2`, `--faults …`);
+//! - `-- test-exit: N` the expected exit code;
+//! - `-- test-oks: N` how many `ok` lines (one per server);
+//! - `-- test-stdout: text` / `-- test-stderr: text` text that must appear;
+//! - `-- test-stdout-lacks: text` text that must not;
+//! - `-- test-real-time` runs on the real clock;
+//! - `-- test-sigterm-after: text` sends SIGTERM once `text` is on stdout.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Wall-clock limit per script: virtual time makes every script quick, so a hang is a bug.
+const TIME_LIMIT: Duration = Duration::from_secs(60);
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[derive(Default)]
+struct Expect {
+    args: Vec<String>,
+    exit: i32,
+    oks: usize,
+    stdout: Vec<String>,
+    stdout_lacks: Vec<String>,
+    stderr: Vec<String>,
+    real_time: bool,
+    sigterm_after: Option<String>,
+}
+
+fn directives(text: &str) -> Expect {
+    let mut e = Expect {
+        oks: 1,
+        ..Expect::default()
+    };
+    for line in text.lines().take_while(|l| l.starts_with("--")) {
+        let line = line.trim_start_matches("-- ");
+        if line == "test-real-time" {
+            e.real_time = true;
+        }
+        let Some((name, value)) = line.split_once(": ") else {
+            continue;
+        };
+        let value = value.to_owned();
+        match name {
+            "test-args" => e.args = value.split_whitespace().map(String::from).collect(),
+            "test-exit" => e.exit = value.parse().expect("test-exit takes a number"),
+            "test-oks" => e.oks = value.parse().expect("test-oks takes a number"),
+            "test-stdout" => e.stdout.push(value),
+            "test-stdout-lacks" => e.stdout_lacks.push(value),
+            "test-stderr" => e.stderr.push(value),
+            "test-sigterm-after" => e.sigterm_after = Some(value),
+            _ => {}
+        }
+    }
+    e
+}
+
+fn run(script: &str) {
+    let root = root();
+    let text = std::fs::read_to_string(root.join(script)).expect("read the script");
+    let expect = directives(&text);
+    let dir = std::env::temp_dir().join(format!(
+        "luau-runtime-test-{}-{}",
+        std::process::id(),
+        script.replace('/', "_")
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (out_path, err_path) = (dir.join("stdout"), dir.join("stderr"));
+    // Output goes to files, so a chatty script cannot fill a pipe and stall.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_luau-runtime"))
+        .current_dir(&root)
+        .args(["run", script])
+        .args((!expect.real_time).then_some("--virtual-time"))
+        .args(&expect.args)
+        .stdin(Stdio::null())
+        .stdout(File::create(&out_path).unwrap())
+        .stderr(File::create(&err_path).unwrap())
+        .spawn()
+        .expect("start luau-runtime");
+    let started = Instant::now();
+    let mut signal = expect.sigterm_after.clone();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        let printed =
+            |text: &str| std::fs::read_to_string(&out_path).is_ok_and(|o| o.contains(text));
+        if signal.as_deref().is_some_and(printed) {
+            signal = None;
+            let kill = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            assert!(kill.is_ok_and(|s| s.success()), "send SIGTERM");
+        }
+        if started.elapsed() > TIME_LIMIT {
+            let _ = child.kill();
+            panic!("{script}: still running after {TIME_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = std::fs::read_to_string(&out_path).unwrap();
+    let stderr = std::fs::read_to_string(&err_path).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let context = format!("{script}\n--- stdout\n{stdout}--- stderr\n{stderr}");
+    assert_eq!(status.code(), Some(expect.exit), "exit code of {context}");
+    if expect.exit == 0 {
+        let oks = stdout
+            .lines()
+            .filter(|l| {
+                let l = l.split_once("] ").map_or(*l, |(_, rest)| rest);
+                l.starts_with("ok ") && l.ends_with(" checks")
+            })
+            .count();
+        assert_eq!(oks, expect.oks, "`ok … checks` lines of {context}");
+    }
+    for text in &expect.stdout {
+        assert!(
+            stdout.contains(text.as_str()),
+            "stdout lacks `{text}`: {context}"
+        );
+    }
+    for text in &expect.stdout_lacks {
+        assert!(
+            !stdout.contains(text.as_str()),
+            "stdout has `{text}`: {context}"
+        );
+    }
+    for text in &expect.stderr {
+        assert!(
+            stderr.contains(text.as_str()),
+            "stderr lacks `{text}`: {context}"
+        );
+    }
+}
+
+/// Builds the core's C-ABI wasm the wasm scripts load, unless `make` already did.
+fn ensure_cabi_wasm() {
+    let root = root();
+    let wasm = root.join("target/wasm-cabi/wasm32-unknown-unknown/release/datastore_module.wasm");
+    if std::env::var_os("CABI_WASM").is_some() && wasm.exists() {
+        return;
+    }
+    let status = Command::new(env!("CARGO"))
+        .current_dir(&root)
+        .args(["build", "--quiet", "--release", "--lib"])
+        .args([
+            "--target",
+            "wasm32-unknown-unknown",
+            "--no-default-features",
+        ])
+        .args(["--features", "cabi", "--target-dir", "target/wasm-cabi"])
+        .status()
+        .expect("run cargo to build the C-ABI wasm");
+    assert!(status.success(), "building the C-ABI wasm failed");
+}
+
+macro_rules! scripts {
+    ($($name:ident => $path:literal $(, $setup:ident)?;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                $($setup();)?
+                run($path);
+            }
+        )*
+
+        const SCRIPTS: &[&str] = &[$($path),*];
+    };
+}
+
+scripts! {
+    datastore_keyinfo => "tests/luau/services/datastore_keyinfo.luau";
+    sorted_map => "tests/luau/services/sorted_map.luau";
+    queue => "tests/luau/services/queue.luau";
+    task_order => "tests/luau/services/task_order.luau";
+    two_servers => "tests/luau/services/two_servers.luau";
+    bind_to_close => "tests/luau/services/bind_to_close.luau";
+    crash => "tests/luau/services/crash.luau";
+    script_end => "tests/luau/services/script_end.luau";
+    http_json => "tests/luau/services/http_json.luau";
+    faults => "tests/luau/services/faults.luau";
+    inspect => "tests/luau/services/inspect.luau";
+    error_exits => "tests/luau/services/error_exits.luau";
+    error_in_task => "tests/luau/services/error_in_task.luau";
+    idle => "tests/luau/services/idle.luau";
+    sigterm => "tests/luau/services/sigterm.luau";
+    wasm_codec => "tests/luau/wasm/codec.luau", ensure_cabi_wasm;
+    wasm_host_contract => "tests/luau/wasm/host_contract.luau";
+}
+
+#[test]
+fn every_script_has_a_test() {
+    let root = root();
+    for dir in ["tests/luau/services", "tests/luau/wasm"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if name.ends_with(".luau") {
+                let path = format!("{dir}/{name}");
+                assert!(
+                    SCRIPTS.contains(&path.as_str()),
+                    "{path} has no test in scripts.rs"
+                );
+            }
+        }
+    }
+}

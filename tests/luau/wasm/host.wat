@@ -1,0 +1,23 @@
+;; A module that uses every part of the host contract (luau/HOST.md): both imports, i32, i64
+;; and f64 values, traps and memory growth. host_contract.luau loads it (wasmi reads text).
+(module
+  (import "host" "random_fill" (func $random_fill (param i32 i32)))
+  (import "host" "log" (func $log (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "hello from wasm")
+  (func (export "fill") (param i32 i32)
+    (call $random_fill (local.get 0) (local.get 1)))
+  (func (export "say")
+    (call $log (i32.const 0) (i32.const 15)))
+  (func (export "add64") (param i64 i64) (result i64)
+    (i64.add (local.get 0) (local.get 1)))
+  (func (export "minus_one") (result i32)
+    (i32.const -1))
+  (func (export "half") (param f64) (result f64)
+    (f64.mul (local.get 0) (f64.const 0.5)))
+  (func (export "pair") (result i32 f64)
+    (i32.const 7) (f64.const 2.25))
+  (func (export "trap")
+    unreachable)
+  (func (export "grow") (result i32)
+    (memory.grow (i32.const 1))))

@@ -1,0 +1,3 @@
+;; Imports something the host contract does not provide: wasm.load must refuse it.
+(module
+  (import "env" "now" (func (result f64))))
