@@ -450,3 +450,221 @@ export function state() {
   };
 }
 
+
+// ---- the page --------------------------------------------------------------------------------
+
+const $ = (sel) => document.querySelector(sel);
+let speed = 1;
+let dirty = true;
+setChangeHook(() => (dirty = true));
+
+function option(value, text = value) {
+  const o = document.createElement("option");
+  o.value = value;
+  o.textContent = text;
+  return o;
+}
+
+function fillSelect(sel, values) {
+  const el = $(sel);
+  const keep = el.value;
+  const now = [...el.options].map((o) => o.value).join("|");
+  if (now === values.join("|")) return;
+  el.replaceChildren(...values.map((v) => option(v)));
+  if (values.includes(keep)) el.value = keep;
+}
+
+const COLORS = ["#4c8bf5", "#e8a33d", "#3bb273", "#b45fd6", "#d9534f", "#17a2b8", "#8d6e63", "#6c757d"];
+const colorOf = (who) => {
+  if (!who) return "transparent";
+  if (who.includes("+")) return "#ff0000";
+  const n = parseInt(who.replace(/\D/g, ""), 10) || 0;
+  return COLORS[(n - 1) % COLORS.length];
+};
+
+function renderTimelines() {
+  const now = t();
+  const from = Math.max(0, now - 600_000);
+  const span = Math.max(1, now - from);
+  const box = $("#timelines");
+  const rows = [];
+  for (const [key, k] of [...world.keys].sort()) {
+    const row = document.createElement("div");
+    row.className = "row";
+    const title = document.createElement("div");
+    title.className = "key";
+    const s = [...world.sessions.values()].filter((x) => x.key === key && !x.crashed && x.ds.State === true);
+    title.textContent = `${key}  holder: ${claims(key).map((x) => x.server).join("+") || "—"}` +
+      (s[0] ? `  attempts ${s[0].ds.AttemptsRemaining}  coins ${s[0].ds.Value?.Coins}  v ${s[0].ds.Version}` : "");
+    const bar = document.createElement("div");
+    bar.className = "bar";
+    k.holders.forEach((h, i) => {
+      const end = i + 1 < k.holders.length ? k.holders[i + 1].t : now;
+      if (end < from || !h.who) return;
+      const seg = document.createElement("div");
+      seg.className = "seg";
+      const a = Math.max(h.t, from);
+      seg.style.left = `${((a - from) / span) * 100}%`;
+      seg.style.width = `${Math.max(0.3, ((end - a) / span) * 100)}%`;
+      seg.style.background = colorOf(h.who);
+      seg.title = `${h.who} from ${fmt(h.t)}`;
+      seg.textContent = h.who;
+      bar.append(seg);
+    });
+    for (const e of k.events) {
+      if (e.t < from || !["save", "saveErr", "queue", "state", "crash", "VIOLATION"].includes(e.kind)) continue;
+      const m = document.createElement("div");
+      m.className = `mark ${e.kind}`;
+      m.style.left = `${((e.t - from) / span) * 100}%`;
+      m.title = `${fmt(e.t)} ${e.server ?? ""} ${e.text}`;
+      bar.append(m);
+    }
+    const events = document.createElement("div");
+    events.className = "events";
+    events.textContent = k.events.slice(-6).map((e) => `${fmt(e.t)} ${e.server ?? ""} ${e.text}`).join("\n");
+    row.append(title, bar, events);
+    rows.push(row);
+  }
+  box.replaceChildren(...rows);
+}
+
+function render() {
+  $("#clock").textContent = `virtual time ${fmt(t())}`;
+  const ok = world.violations.length === 0;
+  const banner = $("#invariants");
+  banner.className = ok ? "ok" : "broken";
+  banner.dataset.ok = String(ok);
+  if (ok) {
+    banner.textContent = "✔ Invariants hold: no double open, no lost acknowledged save " +
+      `(${[...world.acked.values()].reduce((n, l) => n + l.length, 0)} saves acknowledged, ${world.delivered.length} messages delivered)`;
+  } else {
+    banner.replaceChildren();
+    for (const v of world.violations) {
+      const h = document.createElement("div");
+      h.className = "violation";
+      h.textContent = `✘ ${v.kind} on ${v.key} at ${fmt(v.at)}: ${v.text}`;
+      const pre = document.createElement("pre");
+      pre.textContent = v.trace.map((e) => `${fmt(e.t)} ${e.server ?? "--"} ${e.key ?? ""} ${e.kind}: ${e.text}`).join("\n");
+      banner.append(h, pre);
+    }
+  }
+  const serverIds = world.servers.map((s) => s.id);
+  const liveIds = live().map((s) => s.id);
+  fillSelect("#server-select", liveIds);
+  const players = [...world.players.keys()];
+  fillSelect("#player-select", players);
+  fillSelect("#edit-player", players);
+  $("#servers").replaceChildren(
+    ...world.servers.map((s) => {
+      const li = document.createElement("li");
+      li.className = s.crashed ? "crashed" : "";
+      const keys = [...world.players.values()].filter((p) => p.server === s.id).map((p) => p.userId);
+      li.textContent = `${s.id}${s.crashed ? " (crashed)" : ""}: players ${keys.join(", ") || "none"}`;
+      li.style.borderLeftColor = colorOf(s.id);
+      return li;
+    }),
+  );
+  $("#delivered").textContent = world.delivered.map((d) => `${fmt(d.at)} message ${d.msg} → ${d.key} on ${d.server} (${d.via}, +${d.coins})`).join("\n") || "none yet";
+  void serverIds;
+  renderTimelines();
+}
+
+function loadEditor() {
+  const p = world.players.get($("#edit-player").value);
+  $("#edit-value").value = p && p.ds.State === true ? JSON.stringify(p.ds.Value, null, 2) : "";
+  $("#value-error").textContent = "";
+}
+
+function num(sel) {
+  return Number($(sel).value);
+}
+
+function wire() {
+  $("#speed").addEventListener("change", () => (speed = num("#speed")));
+  $("#step").addEventListener("click", () => advance(1000));
+  $("#step10").addEventListener("click", () => advance(10_000));
+  $("#add-server").addEventListener("click", () => addServer());
+  $("#remove-server").addEventListener("click", () => removeServer($("#server-select").value));
+  $("#crash-server").addEventListener("click", () => crash($("#server-select").value));
+  let nextPlayer = 1;
+  $("#join").addEventListener("click", () => {
+    while (world.players.has(String(nextPlayer))) nextPlayer++;
+    join(String(nextPlayer++));
+  });
+  $("#leave").addEventListener("click", () => leave($("#player-select").value));
+  $("#send").addEventListener("click", () => sendCoins($("#player-select").value, num("#coins")));
+  for (const [id, field, scale] of [["#f-error", "error", 100], ["#f-latency", "latency", 1], ["#f-ambiguous", "ambiguous", 100]]) {
+    $(id).addEventListener("change", () => {
+      setFaults({ [field]: num(id) / scale });
+      $(`${id}-out`).textContent = $(id).value;
+    });
+  }
+  $("#outage").addEventListener("click", () => outage(num("#outage-s") * 1000));
+  $("#compress").addEventListener("change", () => setSettings({ compress: $("#compress").checked }));
+  $("#apply-settings").addEventListener("click", () =>
+    setSettings({ SaveInterval: num("#s-save"), LockInterval: num("#s-lock"), LockAttempts: num("#s-attempts") }));
+  $("#edit-player").addEventListener("change", loadEditor);
+  $("#edit-load").addEventListener("click", loadEditor);
+  $("#edit-apply").addEventListener("click", () => {
+    const error = editValue($("#edit-player").value, $("#edit-value").value);
+    $("#value-error").textContent = error;
+    $("#value-error").hidden = !error;
+  });
+}
+
+let last = performance.now();
+let busy = false;
+let owed = 0;
+function frame(nowReal) {
+  owed += Math.max(0, nowReal - last) * speed;
+  last = nowReal;
+  if (!busy && owed >= 1) {
+    const ms = Math.floor(owed);
+    owed -= ms;
+    busy = true;
+    advance(ms).finally(() => (busy = false));
+  }
+  if (dirty) {
+    dirty = false;
+    render();
+  }
+  requestAnimationFrame(frame);
+}
+
+/** The test API: everything a script needs, in virtual time. */
+window.harness = {
+  addServer,
+  removeServer,
+  join,
+  leave,
+  crash,
+  sendCoins,
+  setFaults: (f) => setFaults(f),
+  outage,
+  setSettings,
+  editValue,
+  setSpeed: (s) => {
+    speed = s;
+    $("#speed").value = String(s);
+  },
+  advance: (ms) => advance(ms).then(() => {
+    render();
+    return t();
+  }),
+  state,
+  render,
+};
+
+if (typeof document !== "undefined") {
+  wire();
+  const params = new URLSearchParams(location.search);
+  if (params.has("paused")) window.harness.setSpeed(0);
+  if (!params.has("empty")) {
+    addServer();
+    addServer();
+  }
+  render();
+  requestAnimationFrame(frame);
+  $("#status").textContent = "ready";
+  window.harnessReady = true;
+}
