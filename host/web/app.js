@@ -359,6 +359,13 @@ export async function sendCoins(userId, coins = 10) {
 
 export function setSettings(patch) {
   Object.assign(world.settings, patch);
+  if (typeof document !== "undefined") {
+    const w = world.settings;
+    for (const [sel, v] of [["#s-save", w.SaveInterval], ["#s-lock", w.LockInterval], ["#s-attempts", w.LockAttempts]]) {
+      const el = document.querySelector(sel);
+      if (el) el.value = String(v);
+    }
+  }
   for (const s of world.sessions.values()) if (!s.crashed && s.ds.State !== null) applySettings(s.ds);
   log(null, null, "settings", JSON.stringify(world.settings));
 }
@@ -376,6 +383,15 @@ function applyFaults() {
 /** `{ error, latency (ms), ambiguous }`, probabilities in 0..1. */
 export function setFaults(patch) {
   Object.assign(world.faults, patch);
+  if (typeof document !== "undefined") {
+    const f = world.faults;
+    for (const [id, v] of [["f-error", f.error * 100], ["f-latency", f.latency], ["f-ambiguous", f.ambiguous * 100]]) {
+      const el = document.getElementById(id);
+      if (el) el.value = String(v);
+      const out = document.getElementById(`${id}-out`);
+      if (out) out.textContent = String(v);
+    }
+  }
   applyFaults();
   log(null, null, "faults", `error ${world.faults.error}, latency ≤ ${world.faults.latency} ms, ambiguous ${world.faults.ambiguous}`);
 }

@@ -70,9 +70,11 @@ test("scenario: crash, faults, queue message; the invariants hold", { timeout: 2
   // A fault burst: errors, latency, ambiguous writes, for 40 s of virtual time.
   await h(() => window.harness.setFaults({ error: 0.2, latency: 800, ambiguous: 0.2 }));
   await h(() => window.harness.advance(20_000));
-  await page.screenshot({ path: new URL("harness-mid.png", output).pathname, fullPage: true });
   await h(() => window.harness.crash("S1"));
   await h(() => window.harness.advance(20_000));
+  mkdirSync(output, { recursive: true });
+  // Mid-scenario: S1 crashed, its leases still running, the faults on (docs/harness.png).
+  await page.screenshot({ path: new URL("harness-mid.png", output).pathname, fullPage: true });
   await h(() => window.harness.setFaults({ error: 0, latency: 0, ambiguous: 0 }));
 
   // Past the lease: the crashed server's players reopen on S2.
