@@ -669,6 +669,8 @@ window.harness = {
   }),
   state,
   render,
+  /** The shared MemoryStore itself, for tests that break the rules behind the servers' backs. */
+  store,
 };
 
 if (typeof document !== "undefined") {

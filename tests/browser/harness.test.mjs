@@ -125,3 +125,27 @@ test("value editor: malformed JSON shows an inline error and changes nothing", {
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test("the checks catch a double open and a lost save made behind the servers' backs", { timeout: 60_000 }, async () => {
+  const { page } = await openPage();
+  const st = await page.evaluate(async () => {
+    const h = window.harness;
+    h.join("7", "S1");
+    await h.advance(2000);
+    const s1 = h.state().sessions.find((s) => s.key === "Player/global/7");
+    await h.advance(35_000); // an auto-save of S1 (SaveInterval 30) is acknowledged (tag > 0)
+    // Steal the lock (S1's session keeps State true and never sent a release), and overwrite
+    // the data with a tag older than the acknowledged save.
+    await h.store.lockRelease("Player/global/7", s1.uniqueId);
+    await h.store.dataSet("Player", "global", "7", JSON.stringify({ Coins: 0, Level: 0, Tag: 0 }), "[]", "{}", null);
+    h.join("7", "S2");
+    await h.advance(2000);
+    return h.state();
+  });
+  const kinds = st.invariants.violations.map((v) => v.kind).sort();
+  assert.equal(st.invariants.ok, false);
+  assert.deepEqual([...new Set(kinds)], ["double open", "lost save"], JSON.stringify(st.invariants.violations));
+  assert.equal(await page.getAttribute("#invariants", "data-ok"), "false");
+  assert.ok(st.invariants.violations[0].trace.length > 0);
+  await page.close();
+});
