@@ -7,7 +7,7 @@ JS_WASM := target/wasm-js/$(WASM_TARGET)/release/datastore_module.wasm
 CABI_WASM := target/wasm-cabi/$(WASM_TARGET)/release/datastore_module.wasm
 NODE_TEST := node --test --test-reporter=spec --unhandled-rejections=strict
 
-.PHONY: all setup setup-test build demo test test-rust test-wasm test-js test-luau lint bench fuzz clean FORCE
+.PHONY: all setup setup-test build demo harness test test-rust test-wasm test-js test-luau test-browser lint bench fuzz clean FORCE
 
 all: build
 
@@ -36,7 +36,12 @@ pkg/.stamp: $(JS_WASM) scripts/build-pkg.sh $(wildcard host/js/* host/js/lib/* h
 demo: build
 	@node host/js/demo/demo.mjs
 
-test: setup-test build test-rust test-wasm test-js test-luau
+# The browser harness (host/web/): N simulated servers on one emulated store, in virtual time.
+harness: build
+	@echo "harness: http://127.0.0.1:$${HARNESS_PORT:-8080}/host/web/index.html  (Ctrl-C stops)"
+	@node scripts/serve.mjs $${HARNESS_PORT:-8080}
+
+test: setup-test build test-browser test-rust test-wasm test-js test-luau
 	@echo "make test: every suite passed"
 
 test-rust:
@@ -54,6 +59,12 @@ test-wasm:
 test-js:
 	@echo "== node --test: pkg/ as ESM and CommonJS"
 	$(NODE_TEST) tests/js/
+
+# The harness page (host/web/) in headless Chromium through playwright-core.
+test-browser: build
+	@echo "== node --test: host/web/ harness in headless Chromium"
+	@mkdir -p target/test-output
+	$(NODE_TEST) tests/browser/
 
 # The Luau scripts in tests/luau/ on host/luau-runtime, with virtual time (the first build
 # compiles Luau from source, a few minutes).
