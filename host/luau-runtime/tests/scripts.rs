@@ -199,6 +199,7 @@ scripts! {
     wasm_codec => "tests/luau/wasm/codec.luau", ensure_cabi_wasm;
     wasm_host_contract => "tests/luau/wasm/host_contract.luau";
     module_basics => "tests/luau/module/basics.luau", ensure_cabi_wasm;
+    module_crash_takeover => "tests/luau/module/crash_takeover.luau", ensure_cabi_wasm;
 }
 
 #[test]
