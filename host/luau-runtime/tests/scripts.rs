@@ -200,6 +200,7 @@ scripts! {
     wasm_host_contract => "tests/luau/wasm/host_contract.luau";
     module_basics => "tests/luau/module/basics.luau", ensure_cabi_wasm;
     module_crash_takeover => "tests/luau/module/crash_takeover.luau", ensure_cabi_wasm;
+    module_queue_give_coins => "tests/luau/module/queue_give_coins.luau", ensure_cabi_wasm;
 }
 
 #[test]
