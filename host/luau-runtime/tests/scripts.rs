@@ -206,7 +206,11 @@ scripts! {
 #[test]
 fn every_script_has_a_test() {
     let root = root();
-    for dir in ["tests/luau/services", "tests/luau/wasm", "tests/luau/module"] {
+    for dir in [
+        "tests/luau/services",
+        "tests/luau/wasm",
+        "tests/luau/module",
+    ] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {
             let name = entry.unwrap().file_name().into_string().unwrap();
             if name.ends_with(".luau") {
