@@ -40,6 +40,17 @@ const native = JSON.parse(
   }),
 );
 
+// The C-ABI wasm on luau-runtime (wasmi), through bench/luau_codec.luau, on the same data.
+writeFileSync(
+  new URL("corpus.luau", corpusDir),
+  `return {\n${corpus.map((c) => `\t[==========[${c.json}]==========],`).join("\n")}\n}\n`,
+);
+const luauOut = execFileSync("cargo", ["run", "--quiet", "--release", "-p", "luau-runtime", "--", "run", "bench/luau_codec.luau"], {
+  cwd: root,
+  encoding: "utf8",
+});
+const luau = JSON.parse(luauOut.trim().split("\n").pop());
+
 const rows = [];
 for (const [i, c] of corpus.entries()) {
   const text = compress(c.value);
@@ -56,13 +67,16 @@ for (const [i, c] of corpus.entries()) {
     "wasm c ms": wasmC.toFixed(3),
     "wasm d ms": wasmD.toFixed(3),
     "wasm c+d ms": (wasmC + wasmD).toFixed(3),
+    "Luau c+d ms": (luau[i].compress_ms + luau[i].decompress_ms).toFixed(3),
     "JSON s+p ms": (jsonS + jsonP).toFixed(3),
     "wasm / JSON": ((wasmC + wasmD) / (jsonS + jsonP)).toFixed(2),
     "wasm MB/s": ((2 * c.json.length) / 1e6 / ((wasmC + wasmD) / 1e3)).toFixed(0),
     "native MB/s": ((2 * c.json.length) / 1e6 / ((n.compress_ms + n.decompress_ms) / 1e3)).toFixed(0),
   });
 }
-console.log("Codec throughput (c = compress, d = decompress; target: wasm / JSON <= 1.5)");
+console.log(
+  "Codec throughput (c = compress, d = decompress; wasm = JS wasm in Node, Luau = C-ABI wasm on luau-runtime/wasmi; target: wasm / JSON <= 1.5)",
+);
 console.table(rows);
 const wasm = readFileSync(new URL("pkg/web/datastore_module_bg.wasm", root));
 console.log(

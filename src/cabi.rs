@@ -14,6 +14,8 @@
 //! Nothing here may panic: with `panic = "abort"` a panic is a trap that kills every session in
 //! the host process, so every failure is a reply with status 1.
 
+pub mod module;
+
 use crate::codec;
 use crate::value::Value;
 use std::alloc::{alloc as raw_alloc, dealloc, Layout};

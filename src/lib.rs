@@ -19,6 +19,7 @@ pub mod session;
 pub mod template;
 pub mod usage;
 pub mod value;
+pub mod wire;
 
 #[cfg(feature = "cabi")]
 pub mod cabi;

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use wasmi::{Caller, Engine, Extern, Instance, Linker, Memory, Module, Store, TypedFunc};
+use wasmi::{Caller, Engine, Extern, Instance, Linker, Memory, Module, Store, TypedFunc, Val};
 
 fn cabi_wasm() -> Vec<u8> {
     let path = match std::env::var_os("CABI_WASM") {
@@ -182,4 +182,244 @@ fn bad_input_is_an_error_reply_not_a_trap() {
     // Corrupt compressed text decodes to a value or an error, and the instance stays usable.
     let _ = host.call("codec_decompress", &[b'|'; 100_000], b"");
     assert_eq!(host.call("codec_decompress", b">5", b"").unwrap(), "5");
+}
+
+/// An argument to a module export: a number, or a text written into memory (`ptr, len`).
+enum Arg<'a> {
+    I(u32),
+    F(f64),
+    T(&'a str),
+}
+
+impl Host {
+    /// Calls any export; text arguments become `(ptr, len)` pairs, freed after the call.
+    fn raw(&mut self, name: &str, args: &[Arg]) -> Option<u32> {
+        let func = self
+            .instance
+            .get_func(&self.store, name)
+            .unwrap_or_else(|| panic!("no export {name}"));
+        let mut params = Vec::new();
+        let mut owned = Vec::new();
+        for arg in args {
+            match arg {
+                Arg::I(n) => params.push(Val::I32(*n as i32)),
+                Arg::F(x) => params.push(Val::F64((*x).into())),
+                Arg::T(text) => {
+                    let (ptr, len) = self.write(text.as_bytes());
+                    owned.push((ptr, len));
+                    params.push(Val::I32(ptr as i32));
+                    params.push(Val::I32(len as i32));
+                }
+            }
+        }
+        let results = func.ty(&self.store).results().len();
+        let mut out = vec![Val::I32(0); results];
+        func.call(&mut self.store, &params, &mut out)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        for (ptr, len) in owned {
+            self.free.call(&mut self.store, (ptr, len)).unwrap();
+        }
+        out.first().map(|v| v.i32().unwrap() as u32)
+    }
+
+    /// Calls an export that answers with a reply.
+    fn reply(&mut self, name: &str, args: &[Arg]) -> Result<String, String> {
+        let reply = self.raw(name, args).expect("a reply");
+        assert_ne!(reply, 0, "out of memory");
+        let mut header = [0u8; 8];
+        self.memory
+            .read(&self.store, reply as usize, &mut header)
+            .unwrap();
+        let status = u32::from_le_bytes(header[..4].try_into().unwrap());
+        let len = u32::from_le_bytes(header[4..].try_into().unwrap());
+        let mut body = vec![0; len as usize];
+        self.memory
+            .read(&self.store, reply as usize + 8, &mut body)
+            .unwrap();
+        self.reply_free.call(&mut self.store, reply).unwrap();
+        let text = String::from_utf8(body).unwrap();
+        if status == 0 {
+            Ok(text)
+        } else {
+            Err(text)
+        }
+    }
+
+    fn json(&mut self, name: &str, args: &[Arg]) -> serde_json::Value {
+        let text = self.reply(name, args).unwrap();
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}: {text}"))
+    }
+
+    fn drain(&mut self, m: u32, export: &str) -> Vec<serde_json::Value> {
+        let mut all = Vec::new();
+        loop {
+            let text = self.reply(export, &[Arg::I(m)]).unwrap();
+            if text.is_empty() {
+                return all;
+            }
+            all.push(serde_json::from_str(&text).unwrap());
+        }
+    }
+}
+
+#[test]
+fn module_surface_drives_one_open_by_hand() {
+    use Arg::{F, I, T};
+    let mut host = Host::new();
+    let m = host.raw("module_new", &[F(7.0)]).unwrap();
+    let random = "0123456789abcdef";
+    let id = host.json(
+        "session_open",
+        &[
+            I(m),
+            F(1000.0),
+            T(r#"["Player","global",1]"#),
+            I(0),
+            T(random),
+        ],
+    );
+    let session = id.as_f64().unwrap();
+    let found = host.json("session_find", &[I(m), T(r#"["Player","global",1]"#)]);
+    assert_eq!(found.as_f64(), Some(session));
+    let none = host.json("session_find", &[I(m), T(r#"["Player","global",2]"#)]);
+    assert!(none.is_null());
+    assert_eq!(
+        host.json("property", &[I(m), F(session), T("State")]),
+        serde_json::json!(false)
+    );
+
+    // Property validation: errors carry a kind prefix and the original's text.
+    let err = host
+        .reply(
+            "set_property",
+            &[
+                I(m),
+                F(1000.0),
+                F(session),
+                T("SaveInterval"),
+                T("string"),
+                F(0.0),
+                I(0),
+            ],
+        )
+        .unwrap_err();
+    assert!(err.starts_with("type: "), "{err}");
+    let err = host
+        .reply(
+            "set_property",
+            &[
+                I(m),
+                F(1000.0),
+                F(session),
+                T("State"),
+                T("boolean"),
+                F(0.0),
+                I(1),
+            ],
+        )
+        .unwrap_err();
+    assert!(err.starts_with("readonly: "), "{err}");
+    assert_eq!(
+        host.reply(
+            "set_property",
+            &[
+                I(m),
+                F(1000.0),
+                F(session),
+                T("Coins"),
+                T("number"),
+                F(3.0),
+                I(0)
+            ],
+        ),
+        Ok("host".into())
+    );
+
+    // Open with a template: pending until the lock and the load complete.
+    let outcome = host.json(
+        "call",
+        &[
+            I(m),
+            F(1000.0),
+            F(session),
+            T("Open"),
+            T(r#"{"Coins":0}"#),
+            F(f64::NAN),
+            F(f64::NAN),
+            T(""),
+        ],
+    );
+    let call = outcome["pending"].as_f64().expect("pending");
+    assert!(host.drain(m, "poll_event").is_empty());
+    let commands = host.drain(m, "poll_command");
+    assert_eq!(commands.len(), 1, "{commands:?}");
+    assert_eq!(commands[0]["kind"], "LockAcquire");
+    assert_eq!(commands[0]["map"], "Player/global/1");
+    let lock = commands[0]["id"].as_f64().unwrap();
+    host.raw("complete_acquired", &[I(m), F(1010.0), F(lock)]);
+    let commands = host.drain(m, "poll_command");
+    assert_eq!(commands.len(), 1, "{commands:?}");
+    assert_eq!(commands[0]["kind"], "DataGet");
+    assert_eq!(commands[0]["key"], "1");
+    let get = commands[0]["id"].as_f64().unwrap();
+    host.raw(
+        "complete_got",
+        &[
+            I(m),
+            F(1020.0),
+            F(get),
+            T(r#"{"Gems":5}"#),
+            T("v1"),
+            F(500.0),
+            F(600.0),
+            T("[]"),
+            T("{}"),
+        ],
+    );
+    let events = host.drain(m, "poll_event");
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let loaded = kinds.iter().position(|k| *k == "Loaded").expect("Loaded");
+    let state = kinds.iter().position(|k| *k == "StateChanged").unwrap();
+    let done = kinds.iter().position(|k| *k == "CallDone").unwrap();
+    assert!(loaded < state && state < done, "{kinds:?}");
+    assert_eq!(
+        events[loaded]["value"],
+        serde_json::json!({"Gems":5,"Coins":0})
+    );
+    assert_eq!(events[state]["state"], true);
+    assert_eq!(events[done]["call"].as_f64(), Some(call));
+    assert_eq!(events[done]["response"], "Success");
+    assert_eq!(
+        host.json("property", &[I(m), F(session), T("Version")]),
+        serde_json::json!("v1")
+    );
+    assert!(host.json("poll_timeout", &[I(m)]).is_number());
+
+    // A second Open answers at once; a template patch fills the host's table.
+    let outcome = host.json(
+        "call",
+        &[
+            I(m),
+            F(1030.0),
+            F(session),
+            T("Open"),
+            T(""),
+            F(f64::NAN),
+            F(f64::NAN),
+            T(""),
+        ],
+    );
+    assert_eq!(outcome["response"], "Success");
+    let patch = host.json(
+        "template_patch",
+        &[T(r#"{"a":1}"#), T(r#"{"a":0,"b":{"c":2}}"#)],
+    );
+    assert_eq!(
+        patch,
+        serde_json::json!({"inserts":[{"path":["b"],"value":{"c":2}}]})
+    );
+    let usage = host.json("usage", &[I(m), F(session), T(r#"{"a":1}"#), T("{}")]);
+    assert_eq!(usage[0], 7);
+    // An unknown handle is an error reply, not a trap.
+    assert!(host.reply("poll_command", &[I(99)]).is_err());
 }

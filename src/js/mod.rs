@@ -16,6 +16,7 @@ pub mod module;
 
 use crate::codec;
 use crate::value::Value;
+use crate::wire;
 use wasm_bindgen::prelude::*;
 
 fn error(message: impl std::fmt::Display) -> JsError {
@@ -55,30 +56,5 @@ pub fn decompress_to_json(text: &str, options_json: &str) -> Result<Option<Strin
 /// to set in order on the host's existing objects.
 #[wasm_bindgen(js_name = templatePatch)]
 pub fn template_patch(value_json: &str, template_json: &str) -> Result<String, JsError> {
-    use crate::template::{template_patch, Patch};
-    let value = Value::from_json_str(value_json, "Value").map_err(error)?;
-    let template = Value::from_json_str(template_json, "template").map_err(error)?;
-    Ok(match template_patch(&value, &template) {
-        Patch::Replace(v) => format!("{{\"replace\":{}}}", v.to_json_string()),
-        Patch::Inserts(inserts) => {
-            let mut out = String::from("{\"inserts\":[");
-            for (i, insert) in inserts.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str("{\"path\":[");
-                for (j, key) in insert.path.iter().enumerate() {
-                    if j > 0 {
-                        out.push(',');
-                    }
-                    crate::value::write_json_string(&key.to_luau_string(), &mut out);
-                }
-                out.push_str("],\"value\":");
-                out.push_str(&insert.value.to_json_string());
-                out.push('}');
-            }
-            out.push_str("]}");
-            out
-        }
-    })
+    wire::template_patch(value_json, template_json).map_err(error)
 }

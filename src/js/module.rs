@@ -6,22 +6,11 @@
 //! the host the objects it installs. Store results go in through one method per result kind.
 //! `host/js/lib/module.js` is the driver that uses this.
 
-use crate::session::{
-    Call, CallId, CallOutcome, Command, CommandId, Config, Data, Event, Input, KeyInfo, Module,
-    PropertyErrorKind, Reply, SessionId, Snapshot, State, StoreResult,
-};
-use crate::value::{write_json_string, Value};
+use crate::session::{Config, Module, PropertyErrorKind, SessionId, StoreResult};
+use crate::value::Value;
+use crate::wire::{self, now};
 use js_sys::{RangeError, TypeError};
-use std::fmt::Write;
 use wasm_bindgen::prelude::*;
-
-fn now(ms: f64) -> u64 {
-    if ms.is_finite() && ms > 0.0 {
-        ms as u64
-    } else {
-        0
-    }
-}
 
 fn error(message: impl std::fmt::Display) -> JsError {
     JsError::new(&message.to_string())
@@ -29,38 +18,6 @@ fn error(message: impl std::fmt::Display) -> JsError {
 
 fn value(json: &str, root: &str) -> Result<Value, JsError> {
     Value::from_json_str(json, root).map_err(error)
-}
-
-fn push_str(out: &mut String, key: &str, text: &str) {
-    let _ = write!(out, ",\"{key}\":");
-    write_json_string(text, out);
-}
-
-fn push_value(out: &mut String, key: &str, v: &Value) {
-    let _ = write!(out, ",\"{key}\":");
-    out.push_str(&v.to_json_string());
-}
-
-/// A value as a JSON string holding its JSON text (for stores).
-fn push_value_text(out: &mut String, key: &str, v: &Value) {
-    push_str(out, key, &v.to_json_string());
-}
-
-fn reply_json(reply: &Reply, out: &mut String) {
-    let _ = write!(out, "\"response\":\"{}\"", reply.response.as_str());
-    match &reply.data {
-        Data::None => {}
-        Data::Value => out.push_str(",\"value\":true"),
-        Data::Text(text) => push_str(out, "text", text),
-    }
-}
-
-fn state_json(state: State) -> &'static str {
-    match state.as_option() {
-        Some(true) => "true",
-        Some(false) => "false",
-        None => "null",
-    }
 }
 
 /// One server's worth of sessions, driven by `host/js/lib/module.js`.
@@ -127,50 +84,12 @@ impl WasmModule {
         priority: Option<f64>,
         text: &str,
     ) -> Result<String, JsError> {
-        let template = || -> Result<Option<Value>, JsError> {
-            Ok(match value(arg_json, "template")? {
-                Value::Nil => None,
-                template => Some(template),
-            })
-        };
-        let call = match kind {
-            "Open" => Call::Open {
-                template: template()?,
-            },
-            "Read" => Call::Read {
-                template: template()?,
-            },
-            "Save" => Call::Save,
-            "Close" => Call::Close,
-            "Destroy" => Call::Destroy,
-            "Queue" => Call::Queue {
-                value: value(arg_json, "value")?,
-                expiration,
-                priority,
-            },
-            "Remove" => Call::Remove {
-                id: text.to_owned(),
-            },
-            other => return Err(error(format!("unknown method {other}"))),
-        };
+        let call = wire::call(kind, arg_json, expiration, priority, text).map_err(error)?;
         let outcome = self
             .core
             .call(now(now_ms), SessionId(session as u64), call)
             .map_err(error)?;
-        let mut out = String::from("{");
-        match outcome {
-            CallOutcome::Pending(CallId(id)) => {
-                let _ = write!(out, "\"pending\":{id}");
-            }
-            CallOutcome::Done { reply, reconcile } => {
-                reply_json(&reply, &mut out);
-                if let Some(template) = reconcile {
-                    push_value(&mut out, "reconcile", &template);
-                }
-            }
-        }
-        out.push('}');
-        Ok(out)
+        Ok(wire::call_outcome(&outcome))
     }
 
     /// Assigns a property. `kind` is the JS `typeof` class (`nil`, `boolean`, `number`,
@@ -186,14 +105,7 @@ impl WasmModule {
         number: f64,
         boolean: bool,
     ) -> Result<String, JsValue> {
-        let input = match kind {
-            "nil" => Input::Nil,
-            "boolean" => Input::Bool(boolean),
-            "number" => Input::Number(number),
-            "string" => Input::String,
-            "table" => Input::Table,
-            _ => Input::Other,
-        };
+        let input = wire::input(kind, number, boolean);
         match self
             .core
             .set_property(now(now_ms), SessionId(session as u64), name, input)
@@ -250,18 +162,7 @@ impl WasmModule {
         user_ids_json: &str,
         error: Option<String>,
     ) {
-        let snapshot = match error {
-            Some(message) => Err(message),
-            None => (|| {
-                Ok(Snapshot {
-                    value: Value::from_json_str(value_json, "Value").map_err(|e| e.to_string())?,
-                    metadata: Value::from_json_str(metadata_json, "Metadata")
-                        .map_err(|e| e.to_string())?,
-                    user_ids: Value::from_json_str(user_ids_json, "UserIds")
-                        .map_err(|e| e.to_string())?,
-                })
-            })(),
-        };
+        let snapshot = wire::snapshot(value_json, metadata_json, user_ids_json, error);
         self.core
             .provide_snapshot(now(now_ms), SessionId(session as u64), snapshot);
     }
@@ -295,26 +196,14 @@ impl WasmModule {
         user_ids_json: &str,
         metadata_json: &str,
     ) {
-        let result = (|| -> Result<StoreResult, String> {
-            let Some(text) = value_json else {
-                return Ok(StoreResult::Got {
-                    value: Value::Nil,
-                    info: None,
-                });
-            };
-            let parse = |t: &str, root| Value::from_json_str(t, root).map_err(|e| e.to_string());
-            Ok(StoreResult::Got {
-                value: parse(&text, "stored value")?,
-                info: Some(KeyInfo {
-                    version: version.to_owned(),
-                    created_time,
-                    updated_time,
-                    user_ids: parse(user_ids_json, "UserIds")?,
-                    metadata: parse(metadata_json, "Metadata")?,
-                }),
-            })
-        })()
-        .unwrap_or_else(StoreResult::Error);
+        let result = wire::got(
+            value_json.as_deref(),
+            version,
+            created_time,
+            updated_time,
+            user_ids_json,
+            metadata_json,
+        );
         self.complete(now_ms, command, result);
     }
 
@@ -347,16 +236,7 @@ impl WasmModule {
         values_json: &str,
         read_id: Option<String>,
     ) {
-        let result = (|| -> Result<StoreResult, String> {
-            let texts: Vec<String> = serde_json::from_str(values_json)
-                .map_err(|e| format!("queue items: invalid JSON ({e})"))?;
-            let values = texts
-                .iter()
-                .map(|t| Value::from_json_str(t, "queue item").map_err(|e| e.to_string()))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(StoreResult::Read { values, read_id })
-        })()
-        .unwrap_or_else(StoreResult::Error);
+        let result = wire::read(values_json, read_id);
         self.complete(now_ms, command, result);
     }
 
@@ -379,158 +259,15 @@ impl WasmModule {
     /// The next storage command as JSON (`{"id", "kind", …}`; values as JSON strings).
     #[wasm_bindgen(js_name = pollCommand)]
     pub fn poll_command(&mut self) -> Option<String> {
-        let (CommandId(id), command) = self.core.poll_command()?;
-        let mut out = format!("{{\"id\":{id}");
-        push_str(&mut out, "kind", command.name());
-        match &command {
-            Command::DataGet { name, scope, key } => {
-                push_str(&mut out, "name", name);
-                push_str(&mut out, "scope", scope);
-                push_str(&mut out, "key", key);
-            }
-            Command::DataSet {
-                name,
-                scope,
-                key,
-                value,
-                user_ids,
-                metadata,
-                fence,
-            } => {
-                push_str(&mut out, "name", name);
-                push_str(&mut out, "scope", scope);
-                push_str(&mut out, "key", key);
-                push_value_text(&mut out, "value", value);
-                push_value_text(&mut out, "userIds", user_ids);
-                push_value_text(&mut out, "metadata", metadata);
-                if let Some(fence) = fence {
-                    push_str(&mut out, "fence", fence);
-                }
-            }
-            Command::DataRemove {
-                name,
-                scope,
-                key,
-                fence,
-            } => {
-                push_str(&mut out, "name", name);
-                push_str(&mut out, "scope", scope);
-                push_str(&mut out, "key", key);
-                if let Some(fence) = fence {
-                    push_str(&mut out, "fence", fence);
-                }
-            }
-            Command::LockAcquire { map, owner, ttl_s } => {
-                push_str(&mut out, "map", map);
-                push_str(&mut out, "owner", owner);
-                let _ = write!(out, ",\"ttl\":{ttl_s}");
-            }
-            Command::LockRelease { map, owner } => {
-                push_str(&mut out, "map", map);
-                push_str(&mut out, "owner", owner);
-            }
-            Command::QueueAdd {
-                queue,
-                value,
-                expiration,
-                priority,
-            } => {
-                push_str(&mut out, "queue", queue);
-                push_value_text(&mut out, "value", value);
-                let _ = write!(out, ",\"expiration\":{expiration},\"priority\":{priority}");
-            }
-            Command::QueueRead {
-                queue,
-                count,
-                all_or_nothing,
-                wait_s,
-            } => {
-                push_str(&mut out, "queue", queue);
-                let _ = write!(
-                    out,
-                    ",\"count\":{count},\"allOrNothing\":{all_or_nothing},\"wait\":{wait_s}"
-                );
-            }
-            Command::QueueRemove { queue, read_id } => {
-                push_str(&mut out, "queue", queue);
-                push_str(&mut out, "readId", read_id);
-            }
-        }
-        out.push('}');
-        Some(out)
+        let (id, command) = self.core.poll_command()?;
+        Some(wire::command(id, &command))
     }
 
     /// The next event as JSON (`{"kind", "session", …}`; values inline).
     #[wasm_bindgen(js_name = pollEvent)]
     pub fn poll_event(&mut self) -> Option<String> {
         let event = self.core.poll_event()?;
-        let mut out = String::from("{");
-        let session = |out: &mut String, kind: &str, SessionId(s): SessionId| {
-            let _ = write!(out, "\"kind\":\"{kind}\",\"session\":{s}");
-        };
-        match &event {
-            Event::Loaded {
-                session: s,
-                value,
-                metadata,
-                user_ids,
-            } => {
-                session(&mut out, "Loaded", *s);
-                push_value(&mut out, "value", value);
-                push_value(&mut out, "metadata", metadata);
-                push_value(&mut out, "userIds", user_ids);
-            }
-            Event::MetadataReset { session: s } => session(&mut out, "MetadataReset", *s),
-            Event::StateChanged { session: s, state } => {
-                session(&mut out, "StateChanged", *s);
-                let _ = write!(out, ",\"state\":{}", state_json(*state));
-            }
-            Event::Saving { session: s } => session(&mut out, "Saving", *s),
-            Event::Saved {
-                session: s,
-                response,
-                data,
-            } => {
-                session(&mut out, "Saved", *s);
-                out.push(',');
-                reply_json(
-                    &Reply {
-                        response: *response,
-                        data: data.clone(),
-                    },
-                    &mut out,
-                );
-            }
-            Event::AttemptsChanged {
-                session: s,
-                remaining,
-            } => {
-                session(&mut out, "AttemptsChanged", *s);
-                let _ = write!(out, ",\"remaining\":{remaining}");
-            }
-            Event::ProcessQueue {
-                session: s,
-                id,
-                values,
-            } => {
-                session(&mut out, "ProcessQueue", *s);
-                push_str(&mut out, "id", id);
-                push_value(&mut out, "values", &Value::Array(values.clone()));
-            }
-            Event::DisconnectAll { session: s } => session(&mut out, "DisconnectAll", *s),
-            Event::CallDone {
-                call: CallId(call),
-                session: s,
-                reply,
-            } => {
-                session(&mut out, "CallDone", *s);
-                let _ = write!(out, ",\"call\":{call},");
-                reply_json(reply, &mut out);
-            }
-            Event::BindToCloseDone => out.push_str("\"kind\":\"BindToCloseDone\""),
-        }
-        out.push('}');
-        Some(out)
+        Some(wire::event(&event))
     }
 
     #[wasm_bindgen(js_name = bindToClose)]
@@ -546,7 +283,10 @@ impl WasmModule {
 
 impl WasmModule {
     fn complete(&mut self, now_ms: f64, command: f64, result: StoreResult) {
-        self.core
-            .complete(now(now_ms), CommandId(command as u64), result);
+        self.core.complete(
+            now(now_ms),
+            crate::session::CommandId(command as u64),
+            result,
+        );
     }
 }

@@ -198,12 +198,20 @@ scripts! {
     sigterm => "tests/luau/services/sigterm.luau";
     wasm_codec => "tests/luau/wasm/codec.luau", ensure_cabi_wasm;
     wasm_host_contract => "tests/luau/wasm/host_contract.luau";
+    module_basics => "tests/luau/module/basics.luau", ensure_cabi_wasm;
+    module_crash_takeover => "tests/luau/module/crash_takeover.luau", ensure_cabi_wasm;
+    module_queue_give_coins => "tests/luau/module/queue_give_coins.luau", ensure_cabi_wasm;
+    module_compression => "tests/luau/module/compression.luau", ensure_cabi_wasm;
 }
 
 #[test]
 fn every_script_has_a_test() {
     let root = root();
-    for dir in ["tests/luau/services", "tests/luau/wasm"] {
+    for dir in [
+        "tests/luau/services",
+        "tests/luau/wasm",
+        "tests/luau/module",
+    ] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {
             let name = entry.unwrap().file_name().into_string().unwrap();
             if name.ends_with(".luau") {

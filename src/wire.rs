@@ -1,0 +1,400 @@
+//! The JSON wire shared by both bindings (`js` and `cabi`): commands, events and replies out,
+//! calls, property inputs, snapshots and store results in. No binding-specific types here, so
+//! the JavaScript and the C-ABI hosts see exactly the same texts.
+//!
+//! Commands carry their values as JSON *strings* (a store receives the text it stores without a
+//! parse and stringify round trip); events carry values inline.
+
+use crate::session::{
+    Call, CallId, CallOutcome, Command, CommandId, Data, Event, Input, KeyInfo, Reply, Session,
+    SessionId, Snapshot, State, StoreResult,
+};
+use crate::template::{template_patch as patch_of, Patch};
+use crate::value::{write_json_string, Value};
+use std::fmt::Write;
+
+/// Host time (f64 milliseconds) as the core's clock: negative, NaN and infinite are 0.
+pub fn now(ms: f64) -> u64 {
+    if ms.is_finite() && ms > 0.0 {
+        ms as u64
+    } else {
+        0
+    }
+}
+
+fn value(json: &str, root: &str) -> Result<Value, String> {
+    Value::from_json_str(json, root).map_err(|e| e.to_string())
+}
+
+fn push_str(out: &mut String, key: &str, text: &str) {
+    let _ = write!(out, ",\"{key}\":");
+    write_json_string(text, out);
+}
+
+fn push_value(out: &mut String, key: &str, v: &Value) {
+    let _ = write!(out, ",\"{key}\":");
+    out.push_str(&v.to_json_string());
+}
+
+/// A value as a JSON string holding its JSON text (for stores).
+fn push_value_text(out: &mut String, key: &str, v: &Value) {
+    push_str(out, key, &v.to_json_string());
+}
+
+fn reply_fields(reply: &Reply, out: &mut String) {
+    let _ = write!(out, "\"response\":\"{}\"", reply.response.as_str());
+    match &reply.data {
+        Data::None => {}
+        Data::Value => out.push_str(",\"value\":true"),
+        Data::Text(text) => push_str(out, "text", text),
+    }
+}
+
+fn state_json(state: State) -> &'static str {
+    match state.as_option() {
+        Some(true) => "true",
+        Some(false) => "false",
+        None => "null",
+    }
+}
+
+/// A method call from its wire form: `kind` is the method name, `arg_json` its value argument
+/// (template or queued value), `text` the `Remove` id.
+pub fn call(
+    kind: &str,
+    arg_json: &str,
+    expiration: Option<f64>,
+    priority: Option<f64>,
+    text: &str,
+) -> Result<Call, String> {
+    let template = || -> Result<Option<Value>, String> {
+        Ok(match value(arg_json, "template")? {
+            Value::Nil => None,
+            template => Some(template),
+        })
+    };
+    Ok(match kind {
+        "Open" => Call::Open {
+            template: template()?,
+        },
+        "Read" => Call::Read {
+            template: template()?,
+        },
+        "Save" => Call::Save,
+        "Close" => Call::Close,
+        "Destroy" => Call::Destroy,
+        "Queue" => Call::Queue {
+            value: value(arg_json, "value")?,
+            expiration,
+            priority,
+        },
+        "Remove" => Call::Remove {
+            id: text.to_owned(),
+        },
+        other => return Err(format!("unknown method {other}")),
+    })
+}
+
+/// `{"pending": callId}` or a reply `{"response", "value"?: true, "text"?, "reconcile"?}`.
+pub fn call_outcome(outcome: &CallOutcome) -> String {
+    let mut out = String::from("{");
+    match outcome {
+        CallOutcome::Pending(CallId(id)) => {
+            let _ = write!(out, "\"pending\":{id}");
+        }
+        CallOutcome::Done { reply, reconcile } => {
+            reply_fields(reply, &mut out);
+            if let Some(template) = reconcile {
+                push_value(&mut out, "reconcile", template);
+            }
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// A property assignment's value class (`nil`, `boolean`, `number`, `string`, `table`, other).
+pub fn input(kind: &str, number: f64, boolean: bool) -> Input {
+    match kind {
+        "nil" => Input::Nil,
+        "boolean" => Input::Bool(boolean),
+        "number" => Input::Number(number),
+        "string" => Input::String,
+        "table" => Input::Table,
+        _ => Input::Other,
+    }
+}
+
+/// A core-owned property as JSON (`State` is `true`, `false` or `null`); `None` for a name the
+/// core does not own.
+pub fn property(s: &Session, name: &str) -> Option<String> {
+    let number = |n: f64| Value::Number(n).to_json_string();
+    let boolean = |b: bool| if b { "true" } else { "false" }.to_owned();
+    let text = |t: &str| {
+        let mut out = String::new();
+        write_json_string(t, &mut out);
+        out
+    };
+    Some(match name {
+        "Id" => text(s.id()),
+        "UniqueId" => text(s.unique_id()),
+        "Hidden" => boolean(s.hidden()),
+        "State" => state_json(s.state()).to_owned(),
+        "SaveInterval" => number(s.save_interval()),
+        "SaveDelay" => number(s.save_delay()),
+        "LockInterval" => number(s.lock_interval()),
+        "LockAttempts" => number(s.lock_attempts()),
+        "SaveOnClose" => boolean(s.save_on_close()),
+        "AttemptsRemaining" => number(s.attempts_remaining() as f64),
+        "CreatedTime" => number(s.created_time()),
+        "UpdatedTime" => number(s.updated_time()),
+        "Version" => text(s.version()),
+        "CompressedValue" => text(s.compressed_value()),
+        _ => return None,
+    })
+}
+
+/// The host's `Value`, `Metadata` and `UserIds`, or the conversion `error`.
+pub fn snapshot(
+    value_json: &str,
+    metadata_json: &str,
+    user_ids_json: &str,
+    error: Option<String>,
+) -> Result<Snapshot, String> {
+    match error {
+        Some(message) => Err(message),
+        None => Ok(Snapshot {
+            value: value(value_json, "Value")?,
+            metadata: value(metadata_json, "Metadata")?,
+            user_ids: value(user_ids_json, "UserIds")?,
+        }),
+    }
+}
+
+/// A `DataGet` result: `value_json` is `None` when the key does not exist.
+pub fn got(
+    value_json: Option<&str>,
+    version: &str,
+    created_time: f64,
+    updated_time: f64,
+    user_ids_json: &str,
+    metadata_json: &str,
+) -> StoreResult {
+    (|| -> Result<StoreResult, String> {
+        let Some(text) = value_json else {
+            return Ok(StoreResult::Got {
+                value: Value::Nil,
+                info: None,
+            });
+        };
+        Ok(StoreResult::Got {
+            value: value(text, "stored value")?,
+            info: Some(KeyInfo {
+                version: version.to_owned(),
+                created_time,
+                updated_time,
+                user_ids: value(user_ids_json, "UserIds")?,
+                metadata: value(metadata_json, "Metadata")?,
+            }),
+        })
+    })()
+    .unwrap_or_else(StoreResult::Error)
+}
+
+/// A `QueueRead` result: `values_json` is a JSON array of the items' JSON texts (strings).
+pub fn read(values_json: &str, read_id: Option<String>) -> StoreResult {
+    (|| -> Result<StoreResult, String> {
+        let texts: Vec<String> = serde_json::from_str(values_json)
+            .map_err(|e| format!("queue items: invalid JSON ({e})"))?;
+        let values = texts
+            .iter()
+            .map(|t| value(t, "queue item"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(StoreResult::Read { values, read_id })
+    })()
+    .unwrap_or_else(StoreResult::Error)
+}
+
+/// A storage command as JSON (`{"id", "kind", …}`; values as JSON strings).
+pub fn command(CommandId(id): CommandId, command: &Command) -> String {
+    let mut out = format!("{{\"id\":{id}");
+    push_str(&mut out, "kind", command.name());
+    match command {
+        Command::DataGet { name, scope, key } => {
+            push_str(&mut out, "name", name);
+            push_str(&mut out, "scope", scope);
+            push_str(&mut out, "key", key);
+        }
+        Command::DataSet {
+            name,
+            scope,
+            key,
+            value,
+            user_ids,
+            metadata,
+            fence,
+        } => {
+            push_str(&mut out, "name", name);
+            push_str(&mut out, "scope", scope);
+            push_str(&mut out, "key", key);
+            push_value_text(&mut out, "value", value);
+            push_value_text(&mut out, "userIds", user_ids);
+            push_value_text(&mut out, "metadata", metadata);
+            if let Some(fence) = fence {
+                push_str(&mut out, "fence", fence);
+            }
+        }
+        Command::DataRemove {
+            name,
+            scope,
+            key,
+            fence,
+        } => {
+            push_str(&mut out, "name", name);
+            push_str(&mut out, "scope", scope);
+            push_str(&mut out, "key", key);
+            if let Some(fence) = fence {
+                push_str(&mut out, "fence", fence);
+            }
+        }
+        Command::LockAcquire { map, owner, ttl_s } => {
+            push_str(&mut out, "map", map);
+            push_str(&mut out, "owner", owner);
+            let _ = write!(out, ",\"ttl\":{ttl_s}");
+        }
+        Command::LockRelease { map, owner } => {
+            push_str(&mut out, "map", map);
+            push_str(&mut out, "owner", owner);
+        }
+        Command::QueueAdd {
+            queue,
+            value,
+            expiration,
+            priority,
+        } => {
+            push_str(&mut out, "queue", queue);
+            push_value_text(&mut out, "value", value);
+            let _ = write!(out, ",\"expiration\":{expiration},\"priority\":{priority}");
+        }
+        Command::QueueRead {
+            queue,
+            count,
+            all_or_nothing,
+            wait_s,
+        } => {
+            push_str(&mut out, "queue", queue);
+            let _ = write!(
+                out,
+                ",\"count\":{count},\"allOrNothing\":{all_or_nothing},\"wait\":{wait_s}"
+            );
+        }
+        Command::QueueRemove { queue, read_id } => {
+            push_str(&mut out, "queue", queue);
+            push_str(&mut out, "readId", read_id);
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// An event as JSON (`{"kind", "session", …}`; values inline).
+pub fn event(event: &Event) -> String {
+    let mut out = String::from("{");
+    let session = |out: &mut String, kind: &str, SessionId(s): SessionId| {
+        let _ = write!(out, "\"kind\":\"{kind}\",\"session\":{s}");
+    };
+    match event {
+        Event::Loaded {
+            session: s,
+            value,
+            metadata,
+            user_ids,
+        } => {
+            session(&mut out, "Loaded", *s);
+            push_value(&mut out, "value", value);
+            push_value(&mut out, "metadata", metadata);
+            push_value(&mut out, "userIds", user_ids);
+        }
+        Event::MetadataReset { session: s } => session(&mut out, "MetadataReset", *s),
+        Event::StateChanged { session: s, state } => {
+            session(&mut out, "StateChanged", *s);
+            let _ = write!(out, ",\"state\":{}", state_json(*state));
+        }
+        Event::Saving { session: s } => session(&mut out, "Saving", *s),
+        Event::Saved {
+            session: s,
+            response,
+            data,
+        } => {
+            session(&mut out, "Saved", *s);
+            out.push(',');
+            reply_fields(
+                &Reply {
+                    response: *response,
+                    data: data.clone(),
+                },
+                &mut out,
+            );
+        }
+        Event::AttemptsChanged {
+            session: s,
+            remaining,
+        } => {
+            session(&mut out, "AttemptsChanged", *s);
+            let _ = write!(out, ",\"remaining\":{remaining}");
+        }
+        Event::ProcessQueue {
+            session: s,
+            id,
+            values,
+        } => {
+            session(&mut out, "ProcessQueue", *s);
+            push_str(&mut out, "id", id);
+            push_value(&mut out, "values", &Value::Array(values.clone()));
+        }
+        Event::DisconnectAll { session: s } => session(&mut out, "DisconnectAll", *s),
+        Event::CallDone {
+            call: CallId(call),
+            session: s,
+            reply,
+        } => {
+            session(&mut out, "CallDone", *s);
+            let _ = write!(out, ",\"call\":{call},");
+            reply_fields(reply, &mut out);
+        }
+        Event::BindToCloseDone => out.push_str("\"kind\":\"BindToCloseDone\""),
+    }
+    out.push('}');
+    out
+}
+
+/// How to reconcile the host's live value with a template in place (behaviour.md §10.1):
+/// `{"replace": v}` when the value is nil, else `{"inserts": [{"path": [keys…], "value": v}]}`
+/// to set in order on the host's existing tables.
+pub fn template_patch(value_json: &str, template_json: &str) -> Result<String, String> {
+    let v = value(value_json, "Value")?;
+    let template = value(template_json, "template")?;
+    Ok(match patch_of(&v, &template) {
+        Patch::Replace(v) => format!("{{\"replace\":{}}}", v.to_json_string()),
+        Patch::Inserts(inserts) => {
+            let mut out = String::from("{\"inserts\":[");
+            for (i, insert) in inserts.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"path\":[");
+                for (j, key) in insert.path.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    write_json_string(&key.to_luau_string(), &mut out);
+                }
+                out.push_str("],\"value\":");
+                out.push_str(&insert.value.to_json_string());
+                out.push('}');
+            }
+            out.push_str("]}");
+            out
+        }
+    })
+}
