@@ -1,9 +1,10 @@
 //! A long simulation run: `cargo run --release --example soak -- --seeds N --hours H`.
 //!
 //! Options: `--seeds N` (200), `--hours H` per seed (5), `--first S` (first seed, 1),
-//! `--fencing on|off|both` (both), `--mix ci|late-writes|calm` (ci), `--cache bypass|roblox`
+//! `--fencing on|off|both` (both), `--mix ci|harsh|late-writes|calm` (ci), `--cache bypass|roblox`
 //! (bypass), `--players N` (12), `--servers N` (3), `--threads N` (all cores),
-//! `--trace` (print every violation's trace, not just the first few).
+//! `--trace` (print every violation's trace, not just the first few), `--trace-len N` (events
+//! kept per key, 60).
 //!
 //! Prints the same figures as the CI run (`tests/simulation.rs`) and exits non-zero on a
 //! violation. Re-run one seed with `--first S --seeds 1` to see its trace again.
@@ -23,6 +24,7 @@ fn main() {
     let mut servers = 3usize;
     let mut threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut full_traces = false;
+    let mut trace_len = 60usize;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -41,6 +43,7 @@ fn main() {
             "--servers" => servers = number(&value()) as usize,
             "--threads" => threads = (number(&value()) as usize).max(1),
             "--trace" => full_traces = true,
+            "--trace-len" => trace_len = number(&value()) as usize,
             "--fencing" => {
                 fencing = match value().as_str() {
                     "on" => vec![true],
@@ -54,8 +57,9 @@ fn main() {
                 mix = match name.as_str() {
                     "ci" => (name, Mix::ci()),
                     "late-writes" => (name, Mix::late_writes()),
+                    "harsh" => (name, Mix::harsh()),
                     "calm" => (name, Mix::calm()),
-                    _ => usage("--mix takes ci, late-writes or calm"),
+                    _ => usage("--mix takes ci, harsh, late-writes or calm"),
                 }
             }
             "--cache" => {
@@ -77,6 +81,7 @@ fn main() {
             servers,
             mix: mix.1.clone(),
             read_cache: cache,
+            trace_len,
             ..SimConfig::ci(fence)
         };
         let started = Instant::now();
@@ -148,8 +153,8 @@ fn usage(problem: &str) -> ! {
     }
     eprintln!(
         "usage: cargo run --release --example soak -- [--seeds N] [--hours H] [--first S] \
-         [--fencing on|off|both] [--mix ci|late-writes|calm] [--cache bypass|roblox] \
-         [--players N] [--servers N] [--threads N] [--trace]"
+         [--fencing on|off|both] [--mix ci|harsh|late-writes|calm] [--cache bypass|roblox] \
+         [--players N] [--servers N] [--threads N] [--trace] [--trace-len N]"
     );
     std::process::exit(2);
 }

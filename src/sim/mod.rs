@@ -76,10 +76,12 @@
 mod check;
 mod report;
 mod scenario;
+mod script;
 mod trace;
 mod world;
 
 pub use report::Report;
+pub use script::Script;
 
 use crate::emulator::faults::{FaultConfig, OpFaults};
 use crate::emulator::{FaultCounts, Op};
@@ -210,6 +212,28 @@ impl Mix {
             crashes_per_server_hour: 0.3,
             shutdowns_per_server_hour: 0.15,
         }
+    }
+
+    /// [`Mix::ci`] with five times the faults, outages and crashes, one-way delays still under
+    /// the deadlines: for soak runs that look for trouble.
+    pub fn harsh() -> Mix {
+        let mut mix = Mix::ci();
+        for config in [&mut mix.faults, &mut mix.slow_faults] {
+            for op in Op::ALL {
+                let f = config.get_mut(op);
+                f.transient = (f.transient * 5.0).min(0.5);
+                f.ambiguous = (f.ambiguous * 5.0).min(0.5);
+                f.throttle = (f.throttle * 5.0).min(0.5);
+                f.conflict = (f.conflict * 5.0).min(0.5);
+                f.spike = (f.spike * 5.0).min(0.5);
+            }
+        }
+        mix.uplink.spike *= 5.0;
+        mix.slow_per_hour *= 3.0;
+        mix.outages_per_hour *= 5.0;
+        mix.crashes_per_server_hour *= 3.0;
+        mix.shutdowns_per_server_hour *= 3.0;
+        mix
     }
 
     /// [`Mix::ci`] plus one-way delays longer than the DataStore deadline (15 s): requests

@@ -57,6 +57,8 @@ pub(crate) enum Purpose {
     GiftQueue(u64),
     GiftDestroy,
     Remove,
+    /// A [`Script`](super::Script) call: its answer is kept under this token.
+    Script(u64),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,7 +128,7 @@ pub(crate) fn plan_outages(rng: &mut Rng, mix: &Mix, end: u64) -> Vec<Outage> {
     outages
 }
 
-fn template() -> Value {
+pub(crate) fn template() -> Value {
     let mut t = Table::new();
     t.insert(Key::from("v"), Value::Number(0.0));
     t.insert(Key::from("coins"), Value::Number(0.0));
@@ -162,7 +164,7 @@ impl Sim {
         self.schedule_next(Act::Crash);
         self.schedule_next(Act::Shutdown);
         self.schedule_next(Act::SlowStart);
-        self.schedule(SAMPLE_EVERY_MS, Ev::Scenario(Act::Sample));
+        self.start_sampling();
         self.run_until(self.end);
 
         // The final shutdown: every server's bind-to-close must finish.
@@ -183,6 +185,19 @@ impl Sim {
                 }
             }
         }
+    }
+
+    /// The liveness sample, every 10 s from now on.
+    pub(crate) fn start_sampling(&mut self) {
+        self.schedule(self.now + SAMPLE_EVERY_MS, Ev::Scenario(Act::Sample));
+    }
+
+    /// A ProcessQueue handler is connected to the session.
+    pub(crate) fn connect_process_queue(&mut self, srv: usize, sid: SessionId) {
+        if let Some(module) = self.servers[srv].module.as_mut() {
+            let _ = module.set_process_queue_connections(self.now, sid, 1);
+        }
+        self.pump_later(srv);
     }
 
     fn schedule_next(&mut self, act: Act) {
@@ -393,9 +408,7 @@ impl Sim {
             return self.schedule_player(p, at);
         };
         if new {
-            if let Some(module) = self.servers[srv].module.as_mut() {
-                let _ = module.set_process_queue_connections(self.now, sid, 1);
-            }
+            self.connect_process_queue(srv, sid);
         }
         self.stats.joins += 1;
         let player = &mut self.players[p];
@@ -441,7 +454,7 @@ impl Sim {
     }
 
     /// One edit of a session's value: a new version tag, one more coin.
-    fn edit(&mut self, srv: usize, sid: SessionId) {
+    pub(crate) fn edit(&mut self, srv: usize, sid: SessionId) {
         let Some(host) = self.servers[srv].hosts.get_mut(&sid) else {
             return;
         };
@@ -646,6 +659,9 @@ impl Sim {
                 self.schedule_player(p, self.now + away);
             }
             Purpose::Save | Purpose::Remove | Purpose::GiftDestroy => {}
+            Purpose::Script(token) => {
+                self.answers.insert(token, reply);
+            }
             Purpose::GiftOpen(g) => {
                 if reply.response == Response::Success {
                     self.stats.gifts_direct += 1;

@@ -38,12 +38,12 @@ pub(crate) enum Tr {
         detail: Detail,
         land_at: u64,
     },
-    /// The command reaches the store; `stored` is the value tag stored afterwards.
+    /// The command reaches the store; `after` is what the store holds afterwards.
     Apply {
         cmd: u64,
         what: &'static str,
         result: Res,
-        stored: Option<u64>,
+        after: After,
     },
     /// The reply reaches the server; `taken` is false when the core had given up on it (or the
     /// server is gone).
@@ -77,6 +77,17 @@ pub(crate) enum Tr {
     },
 }
 
+/// What the store holds after a command, when that helps to read the trace.
+#[derive(Clone, Copy, Debug, Hash)]
+pub(crate) enum After {
+    Nothing,
+    /// A data write: the value tag stored.
+    Value(Option<u64>),
+    /// A lock command: the holder (`None`: unknown session) and when the entry expires, if
+    /// held.
+    Lock(Option<(Option<u32>, u64)>),
+}
+
 #[derive(Clone, Debug, Hash)]
 pub(crate) enum Detail {
     None,
@@ -92,9 +103,7 @@ pub(crate) enum Res {
     Got(Option<u64>, bool),
     Written,
     Done,
-    Acquired {
-        expires_at: u64,
-    },
+    Acquired,
     /// Someone else holds the lock (their session number, if known).
     Locked(Option<u32>),
     Read(usize),
@@ -129,7 +138,7 @@ impl fmt::Display for Res {
             }
             Res::Written => f.write_str("written"),
             Res::Done => f.write_str("done"),
-            Res::Acquired { expires_at } => write!(f, "acquired, expires {}", clock(*expires_at)),
+            Res::Acquired => f.write_str("acquired"),
             Res::Locked(Some(s)) => write!(f, "locked by s{s}"),
             Res::Locked(None) => f.write_str("locked by another"),
             Res::Read(n) => write!(f, "{n} items"),
@@ -171,12 +180,20 @@ impl fmt::Display for Entry {
                 cmd,
                 what,
                 result,
-                stored,
+                after,
             } => {
                 write!(f, "store applies #{cmd} {what}: {result}")?;
-                match stored {
-                    Some(v) => write!(f, "; store holds v{v}"),
-                    None => Ok(()),
+                match after {
+                    After::Nothing => Ok(()),
+                    After::Value(Some(v)) => write!(f, "; store holds v{v}"),
+                    After::Value(None) => write!(f, "; store holds nothing"),
+                    After::Lock(Some((Some(s), until))) => {
+                        write!(f, "; lock held by s{s} until {}", clock(*until))
+                    }
+                    After::Lock(Some((None, until))) => {
+                        write!(f, "; lock held by another until {}", clock(*until))
+                    }
+                    After::Lock(None) => write!(f, "; lock free"),
                 }
             }
             Tr::Reply { cmd, result, taken } => {

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use super::check::Lineage;
 use super::scenario::{Act, Gift, Player, Purpose};
-use super::trace::{Detail, Digest, Entry, Res, Ring, Tr};
+use super::trace::{After, Detail, Digest, Entry, Res, Ring, Tr};
 use super::{Outcome, ReadCache, SimConfig, Stats, Violation};
 use crate::emulator::faults::Rng;
 use crate::emulator::{self, Emulator, ErrorKind, StoreError, DEFAULT_INVISIBILITY_S, LOCK_KEY};
@@ -25,8 +25,6 @@ use crate::value::{Key, Table, Value};
 /// The DataStore name and scope every player key lives in.
 pub(crate) const NAME: &str = "Player";
 pub(crate) const SCOPE: &str = "global";
-/// The lock entry outlives the session's own lease by this much (§8.1: `I × A + 30` s).
-const LOCK_MARGIN_S: f64 = 30.0;
 /// Roblox re-reads a queue this often during a long poll.
 const POLL_EVERY_MS: u64 = 2_000;
 
@@ -198,6 +196,10 @@ pub(crate) struct Sim {
     pub lineage: Lineage,
     pub players: Vec<Player>,
     pub gifts: Vec<Gift>,
+    /// Scripted extra delays: the next command of that name from that server is held back.
+    pub holds: Vec<(usize, &'static str, u64)>,
+    /// Answers to scripted calls.
+    pub answers: BTreeMap<u64, Reply>,
 }
 
 /// The value tag (`Value.v`) the scenario writes into every value.
@@ -314,6 +316,8 @@ impl Sim {
             lineage: Lineage::default(),
             players: Vec::new(),
             gifts: Vec::new(),
+            holds: Vec::new(),
+            answers: BTreeMap::new(),
             cfg,
         };
         sim.stats.outages = outages.len() as u64;
@@ -882,21 +886,33 @@ impl Sim {
 
     fn send(&mut self, srv: usize, cmd: CommandId, command: Command) {
         self.stats.commands += 1;
-        let land_at = self.now + self.uplink();
+        let mut land_at = self.now + self.uplink();
+        if let Some(i) = self
+            .holds
+            .iter()
+            .position(|(s, name, _)| *s == srv && *name == command.name())
+        {
+            land_at += self.holds.remove(i).2;
+        }
         let key = self.key_of(&command);
         let owner = |owners: &HashMap<String, u32>, o: &str| owners.get(o).copied();
         let (detail, belief) = match &command {
             Command::DataSet { value, .. } => {
                 (tag(value).map_or(Detail::None, Detail::Value), None)
             }
-            Command::LockAcquire {
-                owner: o, ttl_s, ..
-            } => {
+            Command::LockAcquire { owner: o, .. } => {
                 let gs = owner(&self.owners, o);
-                let lock_time = self.now + session::secs_to_ms(ttl_s - LOCK_MARGIN_S);
+                // The session reads I and A when it sends the try; success makes its lease
+                // run to this send time + I × A (§8.2).
+                let budget = gs.and_then(|gs| {
+                    let info = &self.sessions[gs as usize];
+                    let s = self.servers[info.srv].module.as_ref()?.session(info.sid)?;
+                    Some(s.lock_interval() * s.lock_attempts())
+                });
                 (
                     gs.map_or(Detail::None, Detail::Owner),
-                    gs.map(|gs| (gs, lock_time)),
+                    gs.zip(budget)
+                        .map(|(gs, budget)| (gs, self.now + session::secs_to_ms(budget))),
                 )
             }
             Command::LockRelease { owner: o, .. } => (
@@ -1054,13 +1070,7 @@ impl Sim {
                 );
                 let latency = reply.latency_ms;
                 let (result, res) = match reply.result {
-                    Ok(Some(_)) => {
-                        let expires_at = self
-                            .emu
-                            .inspect_map_entry(&map, LOCK_KEY, now)
-                            .map_or(now, |(_, at)| at);
-                        (StoreResult::Acquired, Res::Acquired { expires_at })
-                    }
+                    Ok(Some(_)) => (StoreResult::Acquired, Res::Acquired),
                     Ok(None) => self.locked_by(seen),
                     Err(e) => failed(e),
                 };
@@ -1140,7 +1150,11 @@ impl Sim {
             }
         };
         if let Some(key) = key {
-            let stored = stored_after.flatten();
+            let after = match (&stored_after, what) {
+                (Some(stored), _) => After::Value(*stored),
+                (None, "LockAcquire" | "LockRelease") => self.lock_after(key),
+                _ => After::Nothing,
+            };
             self.tr(
                 key,
                 srv,
@@ -1148,7 +1162,7 @@ impl Sim {
                     cmd: cmd.0,
                     what,
                     result: res,
-                    stored,
+                    after,
                 },
             );
             if let Some(stored) = stored_after {
@@ -1157,6 +1171,20 @@ impl Sim {
             }
         }
         self.reply_later(srv, cmd, key, result, res, belief, latency);
+    }
+
+    /// The lock entry of a key as the store holds it now.
+    fn lock_after(&self, key: usize) -> After {
+        let entry = self
+            .emu
+            .inspect_map_entry(&self.keys[key].id, LOCK_KEY, self.now);
+        After::Lock(entry.map(|(holder, until)| {
+            let gs = match holder {
+                Value::String(h) => self.owners.get(&h).copied(),
+                _ => None,
+            };
+            (gs, until)
+        }))
     }
 
     fn locked_by(&self, seen: Option<Value>) -> (StoreResult, Res) {
@@ -1233,7 +1261,7 @@ impl Sim {
                 },
             );
         }
-        if taken && matches!(res, Res::Acquired { .. }) {
+        if taken && res == Res::Acquired {
             if let Some((gs, lock_time)) = belief {
                 let info = &self.sessions[gs as usize];
                 let (srv, sid) = (info.srv, info.sid);
@@ -1298,7 +1326,7 @@ impl Sim {
                         cmd: cmd.0,
                         what: "QueueRead",
                         result: Res::ReadEmpty,
-                        stored: None,
+                        after: After::Nothing,
                     },
                 );
             }
@@ -1341,7 +1369,7 @@ impl Sim {
                         cmd: cmd.0,
                         what: "QueueRead",
                         result: res,
-                        stored: None,
+                        after: After::Nothing,
                     },
                 );
             }
