@@ -2,7 +2,10 @@
 //!
 //! * **Exclusion** is checked whenever a session's belief grows: when it turns open and when a
 //!   refresh it accepted succeeds. Any other session of the key that is open with a lease it
-//!   believes valid at that moment is a violation.
+//!   believes valid at that moment is a violation. And when a data write lands, the lock entry
+//!   must be its sender's: D8 sends a write only under a lease, so a write that meets someone
+//!   else's entry (or none) shows the lease was not true at the store, even when nothing is
+//!   lost this time (fencing refuses it, or no one else wrote yet).
 //! * **Durability** is checked when a data write lands and when a save is acknowledged: the
 //!   stored value must descend from (or be) every acknowledged one. Each edit gets a fresh tag
 //!   whose parent is the tag the session held, so "descends from" means "was made by a session
@@ -97,6 +100,33 @@ impl Sim {
                 );
                 self.violation(Invariant::Exclusion, Some(key), message);
             }
+        }
+    }
+
+    /// A data write from session `writer` lands now: the lock entry must still be its own
+    /// (the lease it sent the write under, D8, must be true at the store).
+    pub(crate) fn check_lease(&mut self, key: usize, writer: u32, cmd: crate::session::CommandId) {
+        let info = &self.sessions[writer as usize];
+        let id = &self.keys[key].key_text;
+        let holder = self
+            .emu
+            .inspect_lock(super::world::NAME, super::world::SCOPE, id, self.now);
+        let mine =
+            matches!(&holder, Some((crate::value::Value::String(h), _)) if *h == info.unique_id);
+        if !mine {
+            let whose = match holder {
+                None => "nobody's (expired or released)".to_owned(),
+                Some((crate::value::Value::String(h), _)) => match self.owner_of(&h) {
+                    Some(gs) => format!("s{gs}'s"),
+                    None => "another session's".to_owned(),
+                },
+                Some(_) => "not a session's".to_owned(),
+            };
+            let message = format!(
+                "s{writer}'s write #{} (srv{}) lands while the lock is {whose}: the lease it was sent under was not true at the store",
+                cmd.0, info.srv
+            );
+            self.violation(Invariant::Exclusion, Some(key), message);
         }
     }
 

@@ -50,7 +50,9 @@
 //! # The invariants ([`check`])
 //!
 //! * **exclusion:** no two sessions of a key are both open while both believe their lease is
-//!   valid (their own last successful lock + `LockInterval × LockAttempts`);
+//!   valid (their own last successful lock + `LockInterval × LockAttempts`); and every data
+//!   write lands while the lock entry is still its sender's (the lease it was sent under, D8,
+//!   is true at the store — with or without fencing);
 //! * **durability:** every value acknowledged `"Saved"` is the stored value or an ancestor of
 //!   it: the generator tags each edit with a fresh version and records its parent, so a save
 //!   from a session that never loaded an acknowledged value is a lost update;

@@ -91,7 +91,11 @@ pub(crate) enum After {
 #[derive(Clone, Debug, Hash)]
 pub(crate) enum Detail {
     None,
-    Value(u64),
+    /// A data write: the value tag and the session that sent it, if known.
+    Write {
+        v: Option<u64>,
+        by: Option<u32>,
+    },
     Owner(u32),
     Gift(u64),
 }
@@ -170,7 +174,14 @@ impl fmt::Display for Entry {
                 write!(f, "send #{cmd} {what}")?;
                 match detail {
                     Detail::None => {}
-                    Detail::Value(v) => write!(f, " v{v}")?,
+                    Detail::Write { v, by } => {
+                        if let Some(v) = v {
+                            write!(f, " v{v}")?;
+                        }
+                        if let Some(s) = by {
+                            write!(f, " by s{s}")?;
+                        }
+                    }
                     Detail::Owner(s) => write!(f, " owner s{s}")?,
                     Detail::Gift(g) => write!(f, " gift{g}")?,
                 }

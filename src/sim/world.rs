@@ -37,6 +37,8 @@ pub(crate) enum Ev {
         cmd: CommandId,
         command: Command,
         belief: Option<(u32, u64)>,
+        /// The session that sent a data write, if known.
+        writer: Option<u32>,
     },
     /// A reply reaches its server.
     Deliver {
@@ -86,8 +88,9 @@ pub(crate) struct Host {
     pub value: Value,
     pub metadata: Value,
     pub user_ids: Value,
-    /// The value tag of the snapshot handed to the save in progress.
+    /// The value tag of the snapshot handed to the save in progress, and when.
     pub saving: Option<u64>,
+    pub saving_at: u64,
     /// Open since (for session-hours).
     pub open_since: Option<u64>,
     /// Its own idea of its lease: last successful lock + `I × A`.
@@ -137,6 +140,7 @@ pub(crate) struct GsInfo {
     pub srv: usize,
     pub sid: SessionId,
     pub key: usize,
+    pub unique_id: String,
 }
 
 /// What the checks keep per key.
@@ -400,7 +404,8 @@ impl Sim {
                 cmd,
                 command,
                 belief,
-            } => self.apply(srv, cmd, command, belief),
+                writer,
+            } => self.apply(srv, cmd, command, belief, writer),
             Ev::Deliver {
                 srv,
                 cmd,
@@ -550,7 +555,12 @@ impl Sim {
             return Some((sid, false));
         }
         let gs = self.sessions.len() as u32;
-        self.sessions.push(GsInfo { srv, sid, key });
+        self.sessions.push(GsInfo {
+            srv,
+            sid,
+            key,
+            unique_id: unique.clone(),
+        });
         self.owners.insert(unique, gs);
         self.keys[key].sessions.push(gs);
         self.servers[srv].hosts.insert(
@@ -562,6 +572,7 @@ impl Sim {
                 metadata: Value::Table(Table::new()),
                 user_ids: Value::Array(Vec::new()),
                 saving: None,
+                saving_at: 0,
                 open_since: None,
                 lock_time: 0,
                 busy_since: None,
@@ -792,6 +803,7 @@ impl Sim {
             Event::Saving { .. } => {
                 let v = tag(&host.value);
                 host.saving = v;
+                host.saving_at = self.now;
                 let snapshot = Snapshot {
                     value: host.value.clone(),
                     metadata: host.metadata.clone(),
@@ -896,10 +908,22 @@ impl Sim {
         }
         let key = self.key_of(&command);
         let owner = |owners: &HashMap<String, u32>, o: &str| owners.get(o).copied();
+        let writer = self.writer_of(srv, key, &command);
         let (detail, belief) = match &command {
-            Command::DataSet { value, .. } => {
-                (tag(value).map_or(Detail::None, Detail::Value), None)
-            }
+            Command::DataSet { value, .. } => (
+                Detail::Write {
+                    v: tag(value),
+                    by: writer,
+                },
+                None,
+            ),
+            Command::DataRemove { .. } => (
+                Detail::Write {
+                    v: None,
+                    by: writer,
+                },
+                None,
+            ),
             Command::LockAcquire { owner: o, .. } => {
                 let gs = owner(&self.owners, o);
                 // The session reads I and A when it sends the try; success makes its lease
@@ -944,16 +968,50 @@ impl Sim {
                 cmd,
                 command,
                 belief,
+                writer,
             },
         );
     }
 
+    /// Who sent a data write: the fence's owner, or the session of that key on that server
+    /// whose save is handing over that value.
+    fn writer_of(&self, srv: usize, key: Option<usize>, command: &Command) -> Option<u32> {
+        let (fence, value) = match command {
+            Command::DataSet { fence, value, .. } => (fence, Some(value)),
+            Command::DataRemove { fence, .. } => (fence, None),
+            _ => return None,
+        };
+        if let Some(owner) = fence {
+            return self.owners.get(owner).copied();
+        }
+        let key = key?;
+        let v = value.and_then(tag);
+        // Only a session that believes it holds the lock sends a write, so the latest `Saving`
+        // of that key on that server is the one.
+        self.servers[srv]
+            .hosts
+            .values()
+            .filter(|h| h.key == key && h.saving.is_some() && h.saving == v)
+            .max_by_key(|h| h.saving_at)
+            .map(|h| h.gs)
+    }
+
     /// The request reaches the store: the emulator runs it now.
-    fn apply(&mut self, srv: usize, cmd: CommandId, command: Command, belief: Option<(u32, u64)>) {
+    fn apply(
+        &mut self,
+        srv: usize,
+        cmd: CommandId,
+        command: Command,
+        belief: Option<(u32, u64)>,
+        writer: Option<u32>,
+    ) {
         let now = self.now;
         let client = srv as u32;
         let key = self.key_of(&command);
         let what = command.name();
+        if let (Some(key), Some(writer)) = (key, writer) {
+            self.check_lease(key, writer, cmd);
+        }
         if !self.servers[srv].alive() {
             self.stats.orphan_applies += 1;
         }
@@ -1171,6 +1229,10 @@ impl Sim {
             }
         }
         self.reply_later(srv, cmd, key, result, res, belief, latency);
+    }
+
+    pub fn owner_of(&self, unique_id: &str) -> Option<u32> {
+        self.owners.get(unique_id).copied()
     }
 
     /// The lock entry of a key as the store holds it now.
