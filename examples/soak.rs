@@ -4,7 +4,7 @@
 //! `--fencing on|off|both` (both), `--mix ci|harsh|late-writes|calm` (ci), `--cache bypass|roblox`
 //! (bypass), `--players N` (12), `--servers N` (3), `--threads N` (all cores),
 //! `--trace` (print every violation's trace, not just the first few), `--trace-len N` (events
-//! kept per key, 60).
+//! kept per key, 60), `--vary` (each seed draws 6-30 players on 1-4 servers, as CI does).
 //!
 //! Prints the same figures as the CI run (`tests/simulation.rs`) and exits non-zero on a
 //! violation. Re-run one seed with `--first S --seeds 1` to see its trace again.
@@ -25,6 +25,7 @@ fn main() {
     let mut threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut full_traces = false;
     let mut trace_len = 60usize;
+    let mut vary_shape = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -44,6 +45,7 @@ fn main() {
             "--threads" => threads = (number(&value()) as usize).max(1),
             "--trace" => full_traces = true,
             "--trace-len" => trace_len = number(&value()) as usize,
+            "--vary" => vary_shape = true,
             "--fencing" => {
                 fencing = match value().as_str() {
                     "on" => vec![true],
@@ -82,6 +84,7 @@ fn main() {
             mix: mix.1.clone(),
             read_cache: cache,
             trace_len,
+            vary_shape,
             ..SimConfig::ci(fence)
         };
         let started = Instant::now();
@@ -154,7 +157,7 @@ fn usage(problem: &str) -> ! {
     eprintln!(
         "usage: cargo run --release --example soak -- [--seeds N] [--hours H] [--first S] \
          [--fencing on|off|both] [--mix ci|harsh|late-writes|calm] [--cache bypass|roblox] \
-         [--players N] [--servers N] [--threads N] [--trace] [--trace-len N]"
+         [--players N] [--servers N] [--threads N] [--trace] [--trace-len N] [--vary]"
     );
     std::process::exit(2);
 }

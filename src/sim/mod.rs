@@ -285,6 +285,9 @@ pub struct SimConfig {
     pub trace_len: usize,
     /// Gifts sent per simulated hour (in total).
     pub gifts_per_hour: f64,
+    /// Each seed draws its own shape: 6 to 30 players on 1 to 4 servers (`players` and
+    /// `servers` are then ignored).
+    pub vary_shape: bool,
 }
 
 impl SimConfig {
@@ -299,6 +302,7 @@ impl SimConfig {
             read_cache: ReadCache::Bypass,
             trace_len: 60,
             gifts_per_hour: 60.0,
+            vary_shape: false,
         }
     }
 }
@@ -375,6 +379,8 @@ pub struct Stats {
     pub edits: u64,
     pub saves_acknowledged: u64,
     pub property_changes: u64,
+    /// `Read()`s of offline players' data.
+    pub reads: u64,
     pub gifts_direct: u64,
     pub gifts_queued: u64,
     pub gifts_delivered: u64,
@@ -401,6 +407,7 @@ impl Stats {
         self.edits += other.edits;
         self.saves_acknowledged += other.saves_acknowledged;
         self.property_changes += other.property_changes;
+        self.reads += other.reads;
         self.gifts_direct += other.gifts_direct;
         self.gifts_queued += other.gifts_queued;
         self.gifts_delivered += other.gifts_delivered;

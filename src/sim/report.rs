@@ -95,8 +95,8 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "scenario: {} joins ({} answered Locked), {} edits, {} saves acknowledged, {} property changes, {} calls, {} commands",
-            s.joins, s.open_locked, s.edits, s.saves_acknowledged, s.property_changes, s.calls, s.commands
+            "scenario: {} joins ({} answered Locked), {} edits, {} saves acknowledged, {} property changes, {} offline reads, {} calls, {} commands",
+            s.joins, s.open_locked, s.edits, s.saves_acknowledged, s.property_changes, s.reads, s.calls, s.commands
         )?;
         writeln!(
             f,

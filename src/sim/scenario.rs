@@ -57,6 +57,7 @@ pub(crate) enum Purpose {
     GiftQueue(u64),
     GiftDestroy,
     Remove,
+    Peek,
     /// A [`Script`](super::Script) call: its answer is kept under this token.
     Script(u64),
 }
@@ -361,6 +362,10 @@ impl Sim {
         }
         let player = self.players[p].clone();
         if player.waiting {
+            if player.phase == Phase::Joining && chance(&mut self.rng, 0.05) {
+                // Leaves while the data is still loading: Destroy joins the pending Open.
+                return self.leave(p, false);
+            }
             // Its call is still running; look again later.
             let at = self.now + OPEN_RETRY_MS;
             return self.schedule_player(p, at);
@@ -482,47 +487,46 @@ impl Sim {
 
     fn change_property(&mut self, srv: usize, sid: SessionId) {
         let rng = &mut self.rng;
-        let (name, value) = match rng.range(0, 3) {
+        let number = |n: u64| Input::Number(n as f64);
+        let (name, value) = match rng.range(0, 4) {
             0 => (
                 "SaveInterval",
                 match rng.range(0, 9) {
-                    0 => 0.0,
-                    1 => rng.range(10, 1000) as f64,
-                    _ => rng.range(10, 90) as f64,
+                    0 => number(0),
+                    1 => number(rng.range(10, 1000)),
+                    _ => number(rng.range(10, 90)),
                 },
             ),
             1 => (
                 "SaveDelay",
                 if chance(rng, 0.5) {
-                    0.0
+                    number(0)
                 } else {
-                    rng.range(0, 10) as f64
+                    number(rng.range(0, 10))
                 },
             ),
             2 => (
                 "LockInterval",
                 if chance(rng, 0.05) {
-                    rng.range(10, 300) as f64
+                    number(rng.range(10, 300))
                 } else {
-                    rng.range(10, 90) as f64
+                    number(rng.range(10, 90))
                 },
             ),
-            _ => (
+            3 => (
                 "LockAttempts",
                 if chance(rng, 0.05) {
-                    rng.range(1, 20) as f64
+                    number(rng.range(1, 20))
                 } else {
-                    rng.range(1, 8) as f64
+                    number(rng.range(1, 8))
                 },
             ),
+            _ => ("SaveOnClose", Input::Bool(chance(rng, 0.5))),
         };
         let Some(module) = self.servers[srv].module.as_mut() else {
             return;
         };
-        if module
-            .set_property(self.now, sid, name, Input::Number(value))
-            .is_ok()
-        {
+        if module.set_property(self.now, sid, name, value).is_ok() {
             self.stats.property_changes += 1;
             self.pump_later(srv);
             if let Some(host) = self.servers[srv].hosts.get(&sid) {
@@ -531,7 +535,11 @@ impl Sim {
                     key,
                     srv,
                     Tr::Note {
-                        text: format!("s{gs} {name} = {value}"),
+                        text: match value {
+                            Input::Number(n) => format!("s{gs} {name} = {n}"),
+                            Input::Bool(b) => format!("s{gs} {name} = {b}"),
+                            _ => format!("s{gs} {name} changed"),
+                        },
                     },
                 );
             }
@@ -563,6 +571,11 @@ impl Sim {
         let Some((sid, _)) = self.open_session(srv, key, true) else {
             return;
         };
+        if chance(&mut self.rng, 0.2) {
+            // Not a gift: a look at the player's data (a leaderboard), without the lock.
+            self.call(srv, sid, Call::Read { template: None }, Purpose::Peek);
+            return;
+        }
         let expiration_s = if chance(&mut self.rng, 0.1) {
             Some(self.rng.range(20, 300) as f64)
         } else if chance(&mut self.rng, 0.5) {
@@ -659,6 +672,10 @@ impl Sim {
                 self.schedule_player(p, self.now + away);
             }
             Purpose::Save | Purpose::Remove | Purpose::GiftDestroy => {}
+            Purpose::Peek => {
+                self.stats.reads += 1;
+                self.gift_done(srv, sid);
+            }
             Purpose::Script(token) => {
                 self.answers.insert(token, reply);
             }

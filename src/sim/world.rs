@@ -266,8 +266,12 @@ fn metadata_of(value: &Value) -> Table {
 }
 
 impl Sim {
-    pub fn new(seed: u64, cfg: SimConfig) -> Sim {
+    pub fn new(seed: u64, mut cfg: SimConfig) -> Sim {
         let mut rng = Rng::new(seed ^ 0x5EED_0F5C_E4A7_1000);
+        if cfg.vary_shape {
+            cfg.players = rng.range(6, 30) as usize;
+            cfg.servers = rng.range(1, 4) as usize;
+        }
         let end = (cfg.hours * 3_600_000.0) as u64;
         let mut faults = cfg.mix.faults.clone();
         let outages = super::scenario::plan_outages(&mut rng, &cfg.mix, end);
