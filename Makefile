@@ -7,7 +7,7 @@ JS_WASM := target/wasm-js/$(WASM_TARGET)/release/datastore_module.wasm
 CABI_WASM := target/wasm-cabi/$(WASM_TARGET)/release/datastore_module.wasm
 NODE_TEST := node --test --test-reporter=spec --unhandled-rejections=strict
 
-.PHONY: all setup setup-test build demo harness test test-rust test-wasm test-js test-luau test-browser lint bench fuzz clean FORCE
+.PHONY: all setup setup-test build demo harness test test-rust test-wasm test-js test-luau test-browser lint bench fuzz soak clean FORCE
 
 all: build
 
@@ -90,6 +90,14 @@ bench: build
 fuzz:
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run decompress -- -max_total_time=$${FUZZ_SECONDS:-60}
+
+# A long deterministic simulation (src/sim): SEEDS seeds of HOURS simulated hours each, with and
+# without fencing, under the CI fault mix; prints the figures and any violation with its seed.
+# SOAK_ARGS adds options, e.g. SOAK_ARGS="--mix harsh --vary" (cargo run --example soak -- --help).
+SEEDS ?= 1000
+HOURS ?= 5
+soak:
+	cargo run --release --example soak -- --seeds $(SEEDS) --hours $(HOURS) $(SOAK_ARGS)
 
 clean:
 	rm -rf target pkg/web pkg/node pkg/lib pkg/stores pkg/*.mjs pkg/*.cjs pkg/*.ts pkg/*.json pkg/.stamp

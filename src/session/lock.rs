@@ -21,7 +21,9 @@ pub(crate) struct LockState {
     /// `LockTime`: when the current lock's attempt budget runs out (the clock reading taken
     /// before the successful try, plus `I × A`). `None` = −∞.
     pub lock_time: Option<u64>,
-    /// When the entry written by the last successful try expires: `LockTime + 30 s` (D8).
+    /// Until when the entry is ours for sure (D8): the last successful try's send time plus
+    /// the TTL it asked for, at least `LockTime + 30 s`. No later try, failed or not, can cut
+    /// the entry short of it (see [`Session::lock_try`]).
     pub lease_end: Option<u64>,
     /// `ActiveLockInterval`, in ms.
     pub active_interval_ms: u64,
@@ -33,10 +35,12 @@ pub(crate) struct LockState {
 #[derive(Debug, Default)]
 pub(crate) struct LockOp {
     pub attempt: Attempt,
-    /// The clock reading before the try in flight, and the properties it used.
+    /// The clock reading before the try in flight, the properties it used and the TTL it
+    /// asked for.
     t: u64,
     interval: f64,
     attempts: f64,
+    ttl_s: f64,
 }
 
 /// A result that does not belong to the command it answers.
@@ -54,10 +58,19 @@ impl Session {
         op.interval = self.props.lock_interval;
         op.attempts = self.props.lock_attempts;
         op.attempt.tries += 1;
+        // A try that fails may still have landed (an ambiguous write, a reply that came too
+        // late) and set the entry to expire `ttl` from now. After LockInterval or LockAttempts
+        // were lowered that could end the entry before the lease this session counts on; so a
+        // try asks for at least what is left of that lease.
+        let left_s = self
+            .lock
+            .lease_end
+            .map_or(0, |end| end.saturating_sub(io.now).div_ceil(1000));
+        op.ttl_s = (op.interval * op.attempts + LOCK_MARGIN_S).max(left_s as f64);
         let command = Command::LockAcquire {
             map: self.id.clone(),
             owner: self.unique_id.clone(),
-            ttl_s: op.interval * op.attempts + LOCK_MARGIN_S,
+            ttl_s: op.ttl_s,
         };
         op.attempt.command = Some(io.send(self.sid, Owner::Task, command));
         self.op = Some(Op::Lock(op));
@@ -68,7 +81,7 @@ impl Session {
             StoreResult::Acquired => {
                 let budget = op.interval * op.attempts;
                 self.lock.lock_time = Some(op.t.saturating_add(secs_to_ms(budget)));
-                self.lock.lease_end = Some(op.t.saturating_add(secs_to_ms(budget + LOCK_MARGIN_S)));
+                self.lock.lease_end = Some(op.t.saturating_add(secs_to_ms(op.ttl_s)));
                 self.lock.active_interval_ms = secs_to_ms(op.interval);
                 // No event: only LockTask reports changes (§8.3).
                 self.attempts_remaining = op.attempts as i64;

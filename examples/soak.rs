@@ -1,0 +1,163 @@
+//! A long simulation run: `cargo run --release --example soak -- --seeds N --hours H`.
+//!
+//! Options: `--seeds N` (200), `--hours H` per seed (5), `--first S` (first seed, 1),
+//! `--fencing on|off|both` (both), `--mix ci|harsh|late-writes|calm` (ci), `--cache bypass|roblox`
+//! (bypass), `--players N` (12), `--servers N` (3), `--threads N` (all cores),
+//! `--trace` (print every violation's trace, not just the first few), `--trace-len N` (events
+//! kept per key, 60), `--vary` (each seed draws 6-30 players on 1-4 servers, as CI does).
+//!
+//! Prints the same figures as the CI run (`tests/simulation.rs`) and exits non-zero on a
+//! violation. Re-run one seed with `--first S --seeds 1` to see its trace again.
+
+use std::time::Instant;
+
+use datastore_module::sim::{run, Mix, ReadCache, Report, SimConfig};
+
+fn main() {
+    let mut seeds = 200u64;
+    let mut first = 1u64;
+    let mut hours = 5.0f64;
+    let mut fencing = vec![true, false];
+    let mut mix = ("ci".to_owned(), Mix::ci());
+    let mut cache = ReadCache::Bypass;
+    let mut players = 12usize;
+    let mut servers = 3usize;
+    let mut threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut full_traces = false;
+    let mut trace_len = 60usize;
+    let mut vary_shape = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .unwrap_or_else(|| usage(&format!("{arg} needs a value")))
+        };
+        match arg.as_str() {
+            "--seeds" => seeds = number(&value()),
+            "--first" => first = number(&value()),
+            "--hours" => {
+                hours = value()
+                    .parse()
+                    .unwrap_or_else(|_| usage("--hours takes a number"))
+            }
+            "--players" => players = number(&value()) as usize,
+            "--servers" => servers = number(&value()) as usize,
+            "--threads" => threads = (number(&value()) as usize).max(1),
+            "--trace" => full_traces = true,
+            "--trace-len" => trace_len = number(&value()) as usize,
+            "--vary" => vary_shape = true,
+            "--fencing" => {
+                fencing = match value().as_str() {
+                    "on" => vec![true],
+                    "off" => vec![false],
+                    "both" => vec![true, false],
+                    _ => usage("--fencing takes on, off or both"),
+                }
+            }
+            "--mix" => {
+                let name = value();
+                mix = match name.as_str() {
+                    "ci" => (name, Mix::ci()),
+                    "late-writes" => (name, Mix::late_writes()),
+                    "harsh" => (name, Mix::harsh()),
+                    "calm" => (name, Mix::calm()),
+                    _ => usage("--mix takes ci, harsh, late-writes or calm"),
+                }
+            }
+            "--cache" => {
+                cache = match value().as_str() {
+                    "bypass" => ReadCache::Bypass,
+                    "roblox" => ReadCache::Roblox,
+                    _ => usage("--cache takes bypass or roblox"),
+                }
+            }
+            "--help" | "-h" => usage(""),
+            other => usage(&format!("unknown argument {other}")),
+        }
+    }
+    let mut failed = false;
+    for fence in fencing {
+        let config = SimConfig {
+            hours,
+            players,
+            servers,
+            mix: mix.1.clone(),
+            read_cache: cache,
+            trace_len,
+            vary_shape,
+            ..SimConfig::ci(fence)
+        };
+        let started = Instant::now();
+        let report = run_seeds(first, seeds, &config, threads);
+        println!(
+            "== fencing {}, mix {}, read cache {:?}: {:.1} s",
+            if fence { "on" } else { "off" },
+            mix.0,
+            cache,
+            started.elapsed().as_secs_f64()
+        );
+        print!("{report}");
+        let shown = if full_traces { usize::MAX } else { 3 };
+        for v in report.violations.iter().take(shown) {
+            println!("{v}");
+        }
+        if !report.violations.is_empty() {
+            let mut seeds: Vec<u64> = report.violations.iter().map(|v| v.seed).collect();
+            seeds.sort_unstable();
+            seeds.dedup();
+            println!("seeds with violations: {seeds:?}");
+            failed = true;
+        }
+    }
+    if failed {
+        std::process::exit(1);
+    }
+}
+
+fn run_seeds(first: u64, seeds: u64, config: &SimConfig, threads: usize) -> Report {
+    let next = std::sync::atomic::AtomicU64::new(first);
+    let end = first + seeds;
+    let reports: Vec<Report> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut report = Report::default();
+                    loop {
+                        let seed = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if seed >= end {
+                            break report;
+                        }
+                        report.add(&run(seed, config));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("worker"))
+            .collect()
+    });
+    let mut total = Report::default();
+    for r in &reports {
+        total.merge(r);
+    }
+    total.seeds.sort_unstable();
+    total
+}
+
+fn number(text: &str) -> u64 {
+    text.parse()
+        .unwrap_or_else(|_| usage(&format!("{text} is not a whole number")))
+}
+
+fn usage(problem: &str) -> ! {
+    if !problem.is_empty() {
+        eprintln!("soak: {problem}");
+    }
+    eprintln!(
+        "usage: cargo run --release --example soak -- [--seeds N] [--hours H] [--first S] \
+         [--fencing on|off|both] [--mix ci|harsh|late-writes|calm] [--cache bypass|roblox] \
+         [--players N] [--servers N] [--threads N] [--trace] [--trace-len N] [--vary]"
+    );
+    std::process::exit(2);
+}

@@ -1,0 +1,445 @@
+//! A deterministic simulation: K servers, each a [`Module`](crate::session::Module), on one
+//! [`Emulator`](crate::emulator::Emulator), in virtual time, with seeded players, faults,
+//! crashes and restarts, and four invariants checked as it runs.
+//!
+//! # What runs
+//!
+//! [`run`] plays one seed. A scenario ([`scenario`]) moves players between servers: a player
+//! joins (`new` + `Open` with a template, retried every 6 s while it answers `Locked`), edits
+//! its `Value`, sometimes calls `Save` or changes `SaveInterval`, `SaveDelay`, `LockInterval`
+//! or `LockAttempts`, and leaves (`Destroy`, sometimes `Close`), sometimes straight to another
+//! server (a teleport). Other servers send gifts: `hidden` + `Open`, edit and `Destroy` when the
+//! player is offline, `Queue` when it answers `Locked`; the player's session applies them in its
+//! `ProcessQueue` handler and `Remove`s them. Servers crash (the module vanishes without
+//! unlocking; what it sent may still land), shut down gracefully (bind-to-close, killed after
+//! 30 s as Roblox does) and are replaced by new ones (new UniqueIds). The emulator injects
+//! transient errors, ambiguous writes, throttling, update conflicts and reruns, latency spikes
+//! and outage windows; the network adds its own one-way delays and slow windows.
+//!
+//! # How a command reaches the store
+//!
+//! The driver ([`world`]) plays the host of every module. Each command is a request in flight:
+//! sent at `t`, **applied at `t + uplink`** (the emulator is called then, so its effect lands
+//! then), and answered at `apply + reply latency` (the latency the emulator returns). A write
+//! can therefore land after its sender gave up on it, after its lease ended, or after the
+//! sender crashed. The mapping (architecture's command table, Roblox calls):
+//!
+//! | command | emulator call |
+//! |---|---|
+//! | `DataGet` | `data_get` — through the 4 s read cache or not, by [`ReadCache`] |
+//! | `DataSet` | `data_set`, with the command's `fence` |
+//! | `DataRemove` | `data_remove`, with the command's `fence` |
+//! | `LockAcquire` | `map_update(map, "Id")`: absent or mine → mine with `ttl_s`, else cancel (→ `Locked`, the holder seen) |
+//! | `LockRelease` | `map_update(map, "Id")` with expiration 0: writes back only if mine |
+//! | `QueueAdd` / `QueueRemove` | `queue_add` / `queue_remove` |
+//! | `QueueRead` | `queue_read` with a 30 s invisibility; the long poll is emulated as Roblox does it, by reading again every 2 s until `wait_s` |
+//!
+//! **The read cache.** The original loads with `GetAsync(key)`, whose default `UseCache = true`
+//! serves a result this server read or wrote less than 4 s ago. [`ReadCache::Roblox`] is that
+//! faithful call. It is not safe: a server that saved a key, lost the player and gets the
+//! player back within 4 s loads its own stale copy, although another server has written since
+//! (a gift, a short visit). No lock or fence can see that; the simulation finds it within a few
+//! seeds ([`Mix::ci`] with `ReadCache::Roblox`; the regression test `sim_regressions.rs` shows
+//! it in five steps). A host on Roblox must load with `UseCache = false`, which is what
+//! [`ReadCache::Bypass`] does and what the CI run asserts.
+//!
+//! The long poll re-reads only at the 2 s points where something can have become visible (an
+//! add landed, or an invisibility timeout ended); the other re-reads would find nothing, so
+//! skipping them changes no outcome, only the dice they would have rolled.
+//!
+//! # The invariants ([`check`])
+//!
+//! * **exclusion:** no two sessions of a key are both open while both believe their lease is
+//!   valid (their own last successful lock + `LockInterval × LockAttempts`); and every data
+//!   write lands while the lock entry is still its sender's (the lease it was sent under, D8,
+//!   is true at the store — with or without fencing);
+//! * **durability:** every value acknowledged `"Saved"` is the stored value or an ancestor of
+//!   it: the generator tags each edit with a fresh version and records its parent, so a save
+//!   from a session that never loaded an acknowledged value is a lost update;
+//! * **liveness:** every call resolves within [`CALL_BOUND_MS`], no session keeps tasks queued
+//!   for [`WEDGE_BOUND_MS`], and the final bind-to-close of every server finishes;
+//! * **delivery:** every queued gift is delivered by `ProcessQueue` at least once, or is still
+//!   queued, or has expired.
+//!
+//! A violation carries the seed and the last events of its key, readable.
+//!
+//! # Fencing, and the one mix that still loses data without it
+//!
+//! With the CI mix every one-way delay stays under the command deadlines (10 s for MemoryStore,
+//! 15 s for DataStore): a request the core gave up on has always landed already. The lease
+//! discipline (D8) then holds with or without fencing. **Unsafe mix** ([`Mix::late_writes`]):
+//! one-way delays longer than the deadline (`data_timeout_ms`). Then a save the core gave up on
+//! can land after its lease ended and overwrite the next owner's data (without fencing), and,
+//! fenced or not, an unlock can land after the same session locked again, or a save after the
+//! same session's newer save. No client-side discipline can stop a request that arrives after
+//! its sender stopped waiting; only a store that rejects it can, and fencing covers the first
+//! case only.
+
+mod check;
+mod report;
+mod scenario;
+mod script;
+mod trace;
+mod world;
+
+pub use report::Report;
+pub use script::Script;
+
+use crate::emulator::faults::{FaultConfig, OpFaults};
+use crate::emulator::{FaultCounts, Op};
+
+/// A call must resolve within this long (the longest legitimate wait is a few tasks of 3 tries
+/// each, well under 5 minutes).
+pub const CALL_BOUND_MS: u64 = 10 * 60_000;
+/// A session whose task queue is never empty for this long is wedged.
+pub const WEDGE_BOUND_MS: u64 = 30 * 60_000;
+
+/// How `DataGet` reads (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadCache {
+    /// `GetAsync(key)`: Roblox's default, what the original calls. Unsafe.
+    Roblox,
+    /// `GetAsync(key, {UseCache = false})`.
+    Bypass,
+}
+
+/// The network's one-way delay from a server to the store (the reply's way back is the
+/// emulator's latency).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Uplink {
+    /// Uniform, both ends inclusive (ms).
+    pub base_ms: (u64, u64),
+    /// Probability of a spike, and its size (uniform, ms).
+    pub spike: f64,
+    pub spike_ms: (u64, u64),
+}
+
+/// Everything that goes wrong, and how often.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mix {
+    /// The emulator's per-operation faults (its outage list is filled from `outages_per_hour`).
+    pub faults: FaultConfig,
+    /// The emulator's faults inside a slow window (more latency, more spikes).
+    pub slow_faults: FaultConfig,
+    pub uplink: Uplink,
+    /// Added to the uplink inside a slow window (uniform, ms).
+    pub slow_uplink_ms: (u64, u64),
+    /// Slow windows per simulated hour, and their length (ms).
+    pub slow_per_hour: f64,
+    pub slow_ms: (u64, u64),
+    /// Store outages per simulated hour (DataStore, MemoryStore or both), and their length.
+    pub outages_per_hour: f64,
+    pub outage_ms: (u64, u64),
+    /// Crashes and graceful shutdowns per server-hour.
+    pub crashes_per_server_hour: f64,
+    pub shutdowns_per_server_hour: f64,
+}
+
+impl Mix {
+    /// Nothing goes wrong; latency only.
+    pub fn calm() -> Mix {
+        let quiet = FaultConfig::uniform(OpFaults {
+            latency_ms: (5, 60),
+            ..OpFaults::NONE
+        });
+        Mix {
+            faults: quiet.clone(),
+            slow_faults: quiet,
+            uplink: Uplink {
+                base_ms: (5, 60),
+                spike: 0.0,
+                spike_ms: (0, 0),
+            },
+            slow_uplink_ms: (0, 0),
+            slow_per_hour: 0.0,
+            slow_ms: (0, 0),
+            outages_per_hour: 0.0,
+            outage_ms: (0, 0),
+            crashes_per_server_hour: 0.0,
+            shutdowns_per_server_hour: 0.0,
+        }
+    }
+
+    /// The mix CI asserts zero violations for, with and without fencing: every kind of fault,
+    /// often, with every one-way delay below the command deadlines (longest uplink 9.5 s <
+    /// 10 s). Replies may be late by far more (spikes of 20 s): the core gives up on them, and
+    /// the effect has landed already.
+    pub fn ci() -> Mix {
+        let data = OpFaults {
+            transient: 0.02,
+            ambiguous: 0.02,
+            throttle: 0.005,
+            rerun: 0.0,
+            conflict: 0.0,
+            latency_ms: (20, 200),
+            spike: 0.01,
+            spike_ms: 20_000,
+        };
+        let memory = OpFaults {
+            transient: 0.02,
+            ambiguous: 0.02,
+            throttle: 0.005,
+            rerun: 0.02,
+            conflict: 0.01,
+            latency_ms: (5, 80),
+            spike: 0.01,
+            spike_ms: 15_000,
+        };
+        let faults = ops_faults(&data, &memory);
+        let slow_faults = ops_faults(
+            &OpFaults {
+                latency_ms: (500, 3_000),
+                spike: 0.1,
+                ..data
+            },
+            &OpFaults {
+                latency_ms: (300, 2_000),
+                spike: 0.1,
+                ..memory
+            },
+        );
+        Mix {
+            faults,
+            slow_faults,
+            uplink: Uplink {
+                base_ms: (5, 120),
+                spike: 0.01,
+                spike_ms: (1_000, 6_000),
+            },
+            slow_uplink_ms: (0, 3_000),
+            slow_per_hour: 1.0,
+            slow_ms: (10_000, 120_000),
+            outages_per_hour: 0.5,
+            outage_ms: (5_000, 240_000),
+            crashes_per_server_hour: 0.3,
+            shutdowns_per_server_hour: 0.15,
+        }
+    }
+
+    /// [`Mix::ci`] with five times the faults, outages and crashes, one-way delays still under
+    /// the deadlines: for soak runs that look for trouble.
+    pub fn harsh() -> Mix {
+        let mut mix = Mix::ci();
+        for config in [&mut mix.faults, &mut mix.slow_faults] {
+            for op in Op::ALL {
+                let f = config.get_mut(op);
+                f.transient = (f.transient * 5.0).min(0.5);
+                f.ambiguous = (f.ambiguous * 5.0).min(0.5);
+                f.throttle = (f.throttle * 5.0).min(0.5);
+                f.conflict = (f.conflict * 5.0).min(0.5);
+                f.spike = (f.spike * 5.0).min(0.5);
+            }
+        }
+        mix.uplink.spike *= 5.0;
+        mix.slow_per_hour *= 3.0;
+        mix.outages_per_hour *= 5.0;
+        mix.crashes_per_server_hour *= 3.0;
+        mix.shutdowns_per_server_hour *= 3.0;
+        mix
+    }
+
+    /// [`Mix::ci`] plus one-way delays longer than the DataStore deadline (15 s): requests
+    /// that land after their sender stopped waiting. Not safe without fencing (see the module
+    /// docs); kept out of the CI assertions.
+    pub fn late_writes() -> Mix {
+        Mix {
+            uplink: Uplink {
+                base_ms: (5, 120),
+                spike: 0.02,
+                spike_ms: (16_000, 40_000),
+            },
+            ..Mix::ci()
+        }
+    }
+
+    /// The longest one-way delay this mix can produce (ms).
+    pub fn max_uplink_ms(&self) -> u64 {
+        self.uplink.base_ms.1 + self.uplink.spike_ms.1 + self.slow_uplink_ms.1
+    }
+}
+
+fn ops_faults(data: &OpFaults, memory: &OpFaults) -> FaultConfig {
+    let mut config = FaultConfig::none();
+    for op in Op::DATA {
+        config.set(op, data.clone());
+    }
+    for op in Op::MEMORY {
+        config.set(op, memory.clone());
+    }
+    config
+}
+
+/// One simulation run's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimConfig {
+    /// Sessions send fenced writes and the emulator enforces them.
+    pub fencing: bool,
+    /// Simulated time with players acting (the final shutdown comes after).
+    pub hours: f64,
+    pub players: usize,
+    /// Servers up at once (a crashed one is replaced).
+    pub servers: usize,
+    pub mix: Mix,
+    pub read_cache: ReadCache,
+    /// Events kept per key for violation reports.
+    pub trace_len: usize,
+    /// Gifts sent per simulated hour (in total).
+    pub gifts_per_hour: f64,
+    /// Each seed draws its own shape: 6 to 30 players on 1 to 4 servers (`players` and
+    /// `servers` are then ignored).
+    pub vary_shape: bool,
+}
+
+impl SimConfig {
+    /// The CI run's shape: 12 players on 3 servers for 5 hours.
+    pub fn ci(fencing: bool) -> SimConfig {
+        SimConfig {
+            fencing,
+            hours: 5.0,
+            players: 12,
+            servers: 3,
+            mix: Mix::ci(),
+            read_cache: ReadCache::Bypass,
+            trace_len: 60,
+            gifts_per_hour: 60.0,
+            vary_shape: false,
+        }
+    }
+}
+
+/// Which invariant broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Invariant {
+    Exclusion,
+    Durability,
+    Liveness,
+    Delivery,
+}
+
+impl Invariant {
+    pub fn name(self) -> &'static str {
+        match self {
+            Invariant::Exclusion => "exclusion",
+            Invariant::Durability => "durability",
+            Invariant::Liveness => "liveness",
+            Invariant::Delivery => "delivery",
+        }
+    }
+}
+
+/// A broken invariant, with what led to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Violation {
+    pub seed: u64,
+    pub fencing: bool,
+    pub invariant: Invariant,
+    /// Virtual time (ms).
+    pub at_ms: u64,
+    /// The key's `name/scope/key`, when it concerns one key.
+    pub key: Option<String>,
+    pub message: String,
+    /// The last events of that key, oldest first.
+    pub trace: Vec<String>,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{} violation, seed {} (fencing {}), at {}: {}",
+            self.invariant.name(),
+            self.seed,
+            if self.fencing { "on" } else { "off" },
+            trace::clock(self.at_ms),
+            self.message
+        )?;
+        if let Some(key) = &self.key {
+            writeln!(f, "  last {} events of {key}:", self.trace.len())?;
+        }
+        for line in &self.trace {
+            writeln!(f, "    {line}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What the scenario did, beyond the emulator's own fault counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub calls: u64,
+    pub commands: u64,
+    pub uplink_spikes: u64,
+    pub slow_windows: u64,
+    pub outages: u64,
+    pub crashes: u64,
+    pub shutdowns: u64,
+    pub servers_started: u64,
+    pub joins: u64,
+    pub open_locked: u64,
+    pub edits: u64,
+    pub saves_acknowledged: u64,
+    pub property_changes: u64,
+    /// `Read()`s of offline players' data.
+    pub reads: u64,
+    pub gifts_direct: u64,
+    pub gifts_queued: u64,
+    pub gifts_delivered: u64,
+    /// Requests that landed after their sender had crashed.
+    pub orphan_applies: u64,
+    /// Replies that came after the core had given up on them.
+    pub late_replies: u64,
+    /// Data writes applied at the store (including the ambiguous ones).
+    pub writes_applied: u64,
+}
+
+impl Stats {
+    pub(crate) fn add(&mut self, other: &Stats) {
+        self.calls += other.calls;
+        self.commands += other.commands;
+        self.uplink_spikes += other.uplink_spikes;
+        self.slow_windows += other.slow_windows;
+        self.outages += other.outages;
+        self.crashes += other.crashes;
+        self.shutdowns += other.shutdowns;
+        self.servers_started += other.servers_started;
+        self.joins += other.joins;
+        self.open_locked += other.open_locked;
+        self.edits += other.edits;
+        self.saves_acknowledged += other.saves_acknowledged;
+        self.property_changes += other.property_changes;
+        self.reads += other.reads;
+        self.gifts_direct += other.gifts_direct;
+        self.gifts_queued += other.gifts_queued;
+        self.gifts_delivered += other.gifts_delivered;
+        self.orphan_applies += other.orphan_applies;
+        self.late_replies += other.late_replies;
+        self.writes_applied += other.writes_applied;
+    }
+}
+
+/// One seed's result.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub seed: u64,
+    pub fencing: bool,
+    /// Time sessions spent open, summed over sessions (ms).
+    pub session_ms: u64,
+    pub faults: FaultCounts,
+    pub stats: Stats,
+    pub violations: Vec<Violation>,
+    /// A hash of every event in order: the same seed and config give the same digest.
+    pub digest: u64,
+}
+
+impl Outcome {
+    pub fn session_hours(&self) -> f64 {
+        self.session_ms as f64 / 3_600_000.0
+    }
+}
+
+/// Plays one seed to the end.
+pub fn run(seed: u64, config: &SimConfig) -> Outcome {
+    let mut sim = world::Sim::new(seed, config.clone());
+    sim.run();
+    sim.outcome()
+}

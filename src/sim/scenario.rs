@@ -1,0 +1,724 @@
+//! The seeded scenario: what players, game code and servers do.
+//!
+//! Players follow the original's documented usage: on join `new(...)` with the ProcessQueue
+//! handler connected and `Open(template)`, retried every 6 s while it does not answer
+//! `"Success"`; while playing they edit `Value` (each edit a fresh version tag), now and then
+//! call `Save()` or change a property; on leaving they `Destroy()` (sometimes `Close()`),
+//! sometimes going straight to another server. A session that closes by itself (its lock was
+//! lost) kicks its player. Gifts come from any server: `find` or `hidden`, `Open`, edit and
+//! `Destroy`; on `"Locked"`, `Queue` for the owner instead. Crashes, graceful shutdowns, slow
+//! windows and store outages come at seeded random times.
+
+use super::trace::Tr;
+use super::world::{gift_of, Ev, Sim};
+use super::Mix;
+use crate::emulator::faults::Rng;
+use crate::emulator::{Op, Outage};
+use crate::session::{Call, Input, Reply, Response, SessionId, State};
+use crate::value::{Key, Table, Value};
+
+/// Mean time a player stays (ms).
+const STAY_MEAN_MS: f64 = 45.0 * 60_000.0;
+/// Mean time between a player's edits.
+const EDIT_MEAN_MS: f64 = 20_000.0;
+/// Mean time offline between visits (some come back at once).
+const OFFLINE_MEAN_MS: f64 = 6.0 * 60_000.0;
+/// The documented wait before retrying `Open`.
+const OPEN_RETRY_MS: u64 = 6_000;
+/// How often the liveness sample runs.
+const SAMPLE_EVERY_MS: u64 = 10_000;
+/// The final shutdown may take this long before it counts as stuck.
+const DRAIN_MS: u64 = 15 * 60_000;
+/// Roblox kills a server this long after bind-to-close started.
+const SHUTDOWN_LIMIT_MS: u64 = 30_000;
+
+/// A scenario step.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Act {
+    /// A player's next step; stale when the player's `step` has moved on.
+    Player(usize, u64),
+    Gift,
+    Crash,
+    Shutdown,
+    Kill(usize),
+    Restart,
+    SlowStart,
+    SlowEnd,
+    Sample,
+}
+
+/// Why a call was made, so its answer goes to the right place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Purpose {
+    Open(usize),
+    Leave(usize),
+    Save,
+    GiftOpen(u64),
+    GiftQueue(u64),
+    GiftDestroy,
+    Remove,
+    Peek,
+    /// A [`Script`](super::Script) call: its answer is kept under this token.
+    Script(u64),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Offline,
+    Joining,
+    Online,
+    Leaving,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Player {
+    pub phase: Phase,
+    pub srv: usize,
+    pub sid: SessionId,
+    /// A call of this player is waiting for its answer.
+    pub waiting: bool,
+    pub leave_at: u64,
+    /// The step scheduled last; older ones are ignored.
+    pub step: u64,
+}
+
+/// A gift sent through the queue (or applied directly).
+#[derive(Clone, Debug)]
+pub(crate) struct Gift {
+    pub key: usize,
+    pub expiration_s: Option<f64>,
+    /// `Queue` answered "Success".
+    pub acked: bool,
+    pub delivered: bool,
+    /// When the earliest landed copy expires.
+    pub expires_at: Option<u64>,
+}
+
+/// Exponentially distributed wait with this mean.
+fn exp(rng: &mut Rng, mean: f64) -> u64 {
+    let u = rng.next_f64();
+    (-mean * (1.0 - u).ln()) as u64
+}
+
+fn chance(rng: &mut Rng, p: f64) -> bool {
+    rng.next_f64() < p
+}
+
+/// Outage windows over the run: DataStore only, MemoryStore only, or both.
+pub(crate) fn plan_outages(rng: &mut Rng, mix: &Mix, end: u64) -> Vec<Outage> {
+    let mut outages = Vec::new();
+    if mix.outages_per_hour <= 0.0 {
+        return outages;
+    }
+    let mean = 3_600_000.0 / mix.outages_per_hour;
+    let mut t = exp(rng, mean);
+    while t < end {
+        let len = rng.range(mix.outage_ms.0, mix.outage_ms.1);
+        let ops = match rng.range(0, 2) {
+            0 => Op::DATA.to_vec(),
+            1 => Op::MEMORY.to_vec(),
+            _ => Op::ALL.to_vec(),
+        };
+        outages.push(Outage {
+            ops,
+            start_ms: t,
+            end_ms: t + len,
+        });
+        t += len + exp(rng, mean);
+    }
+    outages
+}
+
+pub(crate) fn template() -> Value {
+    let mut t = Table::new();
+    t.insert(Key::from("v"), Value::Number(0.0));
+    t.insert(Key::from("coins"), Value::Number(0.0));
+    Value::Table(t)
+}
+
+fn gift_message(g: u64) -> Value {
+    let mut t = Table::new();
+    t.insert(Key::from("gift"), Value::Number(g as f64));
+    t.insert(Key::from("amount"), Value::Number(1.0));
+    Value::Table(t)
+}
+
+impl Sim {
+    /// The whole run: players act until `end`, then every server shuts down gracefully.
+    pub(crate) fn run(&mut self) {
+        for _ in 0..self.cfg.servers {
+            self.start_server();
+        }
+        for p in 0..self.cfg.players {
+            self.players.push(Player {
+                phase: Phase::Offline,
+                srv: 0,
+                sid: SessionId(0),
+                waiting: false,
+                leave_at: 0,
+                step: 0,
+            });
+            let at = self.rng.range(0, 120_000);
+            self.schedule_player(p, at);
+        }
+        self.schedule_next(Act::Gift);
+        self.schedule_next(Act::Crash);
+        self.schedule_next(Act::Shutdown);
+        self.schedule_next(Act::SlowStart);
+        self.start_sampling();
+        self.run_until(self.end);
+
+        // The final shutdown: every server's bind-to-close must finish.
+        for srv in 0..self.servers.len() {
+            if self.servers[srv].alive() && !self.servers[srv].closing {
+                self.begin_shutdown(srv);
+            }
+        }
+        self.pump_dirty();
+        self.run_until(self.end + DRAIN_MS);
+        self.check_shutdowns();
+        self.check_delivery();
+        let now = self.now;
+        for server in &mut self.servers {
+            for host in server.hosts.values_mut() {
+                if let Some(since) = host.open_since.take() {
+                    self.session_ms += now - since;
+                }
+            }
+        }
+    }
+
+    /// The liveness sample, every 10 s from now on.
+    pub(crate) fn start_sampling(&mut self) {
+        self.schedule(self.now + SAMPLE_EVERY_MS, Ev::Scenario(Act::Sample));
+    }
+
+    /// A ProcessQueue handler is connected to the session.
+    pub(crate) fn connect_process_queue(&mut self, srv: usize, sid: SessionId) {
+        if let Some(module) = self.servers[srv].module.as_mut() {
+            let _ = module.set_process_queue_connections(self.now, sid, 1);
+        }
+        self.pump_later(srv);
+    }
+
+    fn schedule_next(&mut self, act: Act) {
+        let mix = &self.cfg.mix;
+        let servers = self.cfg.servers as f64;
+        let per_hour = match act {
+            Act::Gift => self.cfg.gifts_per_hour,
+            Act::Crash => mix.crashes_per_server_hour * servers,
+            Act::Shutdown => mix.shutdowns_per_server_hour * servers,
+            Act::SlowStart => mix.slow_per_hour,
+            _ => return,
+        };
+        if per_hour <= 0.0 {
+            return;
+        }
+        let at = self.now + exp(&mut self.rng, 3_600_000.0 / per_hour);
+        if at < self.end {
+            self.schedule(at, Ev::Scenario(act));
+        }
+    }
+
+    pub(crate) fn act(&mut self, act: Act) {
+        match act {
+            Act::Player(p, step) => {
+                if self.players[p].step == step {
+                    self.player_step(p);
+                }
+            }
+            Act::Gift => {
+                self.send_gift();
+                self.schedule_next(Act::Gift);
+            }
+            Act::Crash => {
+                if let Some(srv) = self.pick_server() {
+                    self.stats.crashes += 1;
+                    self.kill(srv, "crashes: the module vanishes without unlocking");
+                    self.schedule_restart();
+                }
+                self.schedule_next(Act::Crash);
+            }
+            Act::Shutdown => {
+                if let Some(srv) = self.pick_server() {
+                    self.stats.shutdowns += 1;
+                    self.begin_shutdown(srv);
+                    self.schedule(self.now + SHUTDOWN_LIMIT_MS, Ev::Scenario(Act::Kill(srv)));
+                    self.schedule_restart();
+                }
+                self.schedule_next(Act::Shutdown);
+            }
+            Act::Kill(srv) => self.kill(srv, "is killed 30 s into its shutdown"),
+            Act::Restart => {
+                if self.now < self.end {
+                    self.start_server();
+                }
+            }
+            Act::SlowStart => {
+                if !self.slow {
+                    self.slow = true;
+                    self.stats.slow_windows += 1;
+                    let faults = self.with_outages(self.cfg.mix.slow_faults.clone());
+                    self.emu.set_faults(faults);
+                    let len = self
+                        .rng
+                        .range(self.cfg.mix.slow_ms.0, self.cfg.mix.slow_ms.1);
+                    self.schedule(self.now + len, Ev::Scenario(Act::SlowEnd));
+                }
+                self.schedule_next(Act::SlowStart);
+            }
+            Act::SlowEnd => {
+                self.slow = false;
+                let faults = self.with_outages(self.cfg.mix.faults.clone());
+                self.emu.set_faults(faults);
+            }
+            Act::Sample => {
+                self.sample_liveness();
+                for srv in 0..self.servers.len() {
+                    self.release_idle(srv);
+                }
+                if self.now < self.end + DRAIN_MS {
+                    self.schedule(self.now + SAMPLE_EVERY_MS, Ev::Scenario(Act::Sample));
+                }
+            }
+        }
+    }
+
+    fn with_outages(
+        &self,
+        mut faults: crate::emulator::FaultConfig,
+    ) -> crate::emulator::FaultConfig {
+        faults.outages = self.emu.fault_config().outages.clone();
+        faults
+    }
+
+    fn schedule_restart(&mut self) {
+        let at = self.now + self.rng.range(10_000, 60_000);
+        self.schedule(at, Ev::Scenario(Act::Restart));
+    }
+
+    /// A random server that takes players.
+    fn pick_server(&mut self) -> Option<usize> {
+        let open: Vec<usize> = (0..self.servers.len())
+            .filter(|s| self.servers[*s].open_for_players())
+            .collect();
+        if open.is_empty() {
+            return None;
+        }
+        let i = self.rng.range(0, open.len() as u64 - 1) as usize;
+        Some(open[i])
+    }
+
+    /// Bind-to-close: its players are sent away at once.
+    fn begin_shutdown(&mut self, srv: usize) {
+        let Some(module) = self.servers[srv].module.as_mut() else {
+            return;
+        };
+        module.bind_to_close(self.now);
+        self.servers[srv].closing = true;
+        self.pump_later(srv);
+        let keys: Vec<usize> = self.servers[srv].hosts.values().map(|h| h.key).collect();
+        for key in keys {
+            self.tr(
+                key,
+                srv,
+                Tr::Server {
+                    text: "shuts down (bind-to-close)",
+                },
+            );
+        }
+        self.players_leave_server(srv);
+    }
+
+    /// The players of a server that is gone or going come back later, elsewhere.
+    pub(crate) fn server_gone(&mut self, srv: usize) {
+        self.players_leave_server(srv);
+    }
+
+    fn players_leave_server(&mut self, srv: usize) {
+        for p in 0..self.players.len() {
+            let player = &self.players[p];
+            if player.srv == srv && player.phase != Phase::Offline {
+                self.players[p].phase = Phase::Offline;
+                self.players[p].waiting = false;
+                let at = self.now + self.rng.range(2_000, 30_000);
+                self.schedule_player(p, at);
+            }
+        }
+    }
+
+    // ---- players ----
+
+    /// The player's next step at `at`, replacing any step scheduled before.
+    fn schedule_player(&mut self, p: usize, at: u64) {
+        self.players[p].step += 1;
+        let step = self.players[p].step;
+        self.schedule(at, Ev::Scenario(Act::Player(p, step)));
+    }
+
+    fn player_step(&mut self, p: usize) {
+        if self.now >= self.end {
+            return;
+        }
+        let player = self.players[p].clone();
+        if player.waiting {
+            if player.phase == Phase::Joining && chance(&mut self.rng, 0.05) {
+                // Leaves while the data is still loading: Destroy joins the pending Open.
+                return self.leave(p, false);
+            }
+            // Its call is still running; look again later.
+            let at = self.now + OPEN_RETRY_MS;
+            return self.schedule_player(p, at);
+        }
+        match player.phase {
+            Phase::Offline => self.join(p),
+            Phase::Joining => {
+                if chance(&mut self.rng, 0.1) {
+                    // Gives up on this server and tries another one.
+                    self.leave(p, false);
+                } else {
+                    self.open(p);
+                }
+            }
+            Phase::Online => {
+                if self.state(player.srv, player.sid) != Some(State::Open) {
+                    // The session closed by itself (lock lost): the game kicks the player.
+                    return self.leave(p, false);
+                }
+                if self.now >= player.leave_at {
+                    let hop = chance(&mut self.rng, 0.3);
+                    return self.leave(p, hop);
+                }
+                self.edit(player.srv, player.sid);
+                if chance(&mut self.rng, 0.1) {
+                    self.call(player.srv, player.sid, Call::Save, Purpose::Save);
+                }
+                if chance(&mut self.rng, 0.03) {
+                    self.change_property(player.srv, player.sid);
+                }
+                let at = self.now + exp(&mut self.rng, EDIT_MEAN_MS);
+                self.schedule_player(p, at);
+            }
+            Phase::Leaving => {}
+        }
+    }
+
+    fn join(&mut self, p: usize) {
+        let Some(srv) = self.pick_server() else {
+            let at = self.now + 10_000;
+            return self.schedule_player(p, at);
+        };
+        let Some((sid, new)) = self.open_session(srv, p, false) else {
+            let at = self.now + 10_000;
+            return self.schedule_player(p, at);
+        };
+        if new {
+            self.connect_process_queue(srv, sid);
+        }
+        self.stats.joins += 1;
+        let player = &mut self.players[p];
+        player.phase = Phase::Joining;
+        player.srv = srv;
+        player.sid = sid;
+        player.leave_at = self.now + exp(&mut self.rng, STAY_MEAN_MS);
+        self.open(p);
+    }
+
+    fn open(&mut self, p: usize) {
+        let (srv, sid) = (self.players[p].srv, self.players[p].sid);
+        self.players[p].waiting = true;
+        self.call(
+            srv,
+            sid,
+            Call::Open {
+                template: Some(template()),
+            },
+            Purpose::Open(p),
+        );
+    }
+
+    /// Leaves (Destroy, sometimes Close); with `hop`, joins another server at once.
+    fn leave(&mut self, p: usize, hop: bool) {
+        let (srv, sid) = (self.players[p].srv, self.players[p].sid);
+        self.players[p].phase = Phase::Leaving;
+        self.players[p].waiting = true;
+        let close = chance(&mut self.rng, 0.25);
+        if close {
+            self.call(srv, sid, Call::Close, Purpose::Leave(p));
+        } else {
+            if let Some(host) = self.host_mut(srv, sid) {
+                host.release = true;
+            }
+            self.call(srv, sid, Call::Destroy, Purpose::Leave(p));
+        }
+        if hop && self.players[p].phase == Phase::Leaving {
+            self.players[p].phase = Phase::Offline;
+            self.players[p].waiting = false;
+            self.join(p);
+        }
+    }
+
+    /// One edit of a session's value: a new version tag, one more coin.
+    pub(crate) fn edit(&mut self, srv: usize, sid: SessionId) {
+        let Some(host) = self.servers[srv].hosts.get_mut(&sid) else {
+            return;
+        };
+        let Value::Table(table) = &mut host.value else {
+            return;
+        };
+        let from = table
+            .get(&Key::from("v"))
+            .and_then(|v| match v {
+                Value::Number(n) => Some(*n as u64),
+                _ => None,
+            })
+            .unwrap_or(0);
+        let to = self.lineage.child(from);
+        table.insert(Key::from("v"), Value::Number(to as f64));
+        let coins = match table.get(&Key::from("coins")) {
+            Some(Value::Number(n)) => *n,
+            _ => 0.0,
+        };
+        table.insert(Key::from("coins"), Value::Number(coins + 1.0));
+        let (gs, key) = (host.gs, host.key);
+        self.stats.edits += 1;
+        self.tr(key, srv, Tr::Edit { s: gs, from, to });
+    }
+
+    fn change_property(&mut self, srv: usize, sid: SessionId) {
+        let rng = &mut self.rng;
+        let number = |n: u64| Input::Number(n as f64);
+        let (name, value) = match rng.range(0, 4) {
+            0 => (
+                "SaveInterval",
+                match rng.range(0, 9) {
+                    0 => number(0),
+                    1 => number(rng.range(10, 1000)),
+                    _ => number(rng.range(10, 90)),
+                },
+            ),
+            1 => (
+                "SaveDelay",
+                if chance(rng, 0.5) {
+                    number(0)
+                } else {
+                    number(rng.range(0, 10))
+                },
+            ),
+            2 => (
+                "LockInterval",
+                if chance(rng, 0.05) {
+                    number(rng.range(10, 300))
+                } else {
+                    number(rng.range(10, 90))
+                },
+            ),
+            3 => (
+                "LockAttempts",
+                if chance(rng, 0.05) {
+                    number(rng.range(1, 20))
+                } else {
+                    number(rng.range(1, 8))
+                },
+            ),
+            _ => ("SaveOnClose", Input::Bool(chance(rng, 0.5))),
+        };
+        let Some(module) = self.servers[srv].module.as_mut() else {
+            return;
+        };
+        if module.set_property(self.now, sid, name, value).is_ok() {
+            self.stats.property_changes += 1;
+            self.pump_later(srv);
+            if let Some(host) = self.servers[srv].hosts.get(&sid) {
+                let (gs, key) = (host.gs, host.key);
+                self.tr(
+                    key,
+                    srv,
+                    Tr::Note {
+                        text: match value {
+                            Input::Number(n) => format!("s{gs} {name} = {n}"),
+                            Input::Bool(b) => format!("s{gs} {name} = {b}"),
+                            _ => format!("s{gs} {name} changed"),
+                        },
+                    },
+                );
+            }
+        }
+    }
+
+    // ---- gifts ----
+
+    fn send_gift(&mut self) {
+        let Some(srv) = self.pick_server() else {
+            return;
+        };
+        let key = self.rng.range(0, self.cfg.players as u64 - 1) as usize;
+        let g = self.gifts.len() as u64;
+        let key_value = Value::String(self.keys[key].key_text.clone());
+        let found = self.servers[srv].module.as_ref().and_then(|m| {
+            m.find(super::world::NAME, super::world::SCOPE, &key_value)
+                .ok()
+                .flatten()
+        });
+        if let Some(sid) = found {
+            if self.state(srv, sid) == Some(State::Open) {
+                // The player is here: the gift goes straight into Value.
+                self.stats.gifts_direct += 1;
+                self.edit(srv, sid);
+                return;
+            }
+        }
+        let Some((sid, _)) = self.open_session(srv, key, true) else {
+            return;
+        };
+        if chance(&mut self.rng, 0.2) {
+            // Not a gift: a look at the player's data (a leaderboard), without the lock.
+            self.call(srv, sid, Call::Read { template: None }, Purpose::Peek);
+            return;
+        }
+        let expiration_s = if chance(&mut self.rng, 0.1) {
+            Some(self.rng.range(20, 300) as f64)
+        } else if chance(&mut self.rng, 0.5) {
+            Some(3_888_000.0)
+        } else {
+            None
+        };
+        self.gifts.push(Gift {
+            key,
+            expiration_s,
+            acked: false,
+            delivered: false,
+            expires_at: None,
+        });
+        self.call(
+            srv,
+            sid,
+            Call::Open {
+                template: Some(template()),
+            },
+            Purpose::GiftOpen(g),
+        );
+    }
+
+    /// A `QueueAdd` carrying gift `g` reached the store (the first landing counts for expiry).
+    pub(crate) fn gift_landed(&mut self, g: u64, expiration_s: f64) {
+        let now = self.now;
+        if let Some(gift) = self.gifts.get_mut(g as usize) {
+            let at = now + (expiration_s * 1000.0) as u64;
+            gift.expires_at = Some(gift.expires_at.map_or(at, |e| e.min(at)));
+        }
+    }
+
+    /// The `ProcessQueue` handler: apply every gift, then `Remove` the read.
+    pub(crate) fn on_process_queue(
+        &mut self,
+        srv: usize,
+        sid: SessionId,
+        id: String,
+        values: Vec<Value>,
+    ) {
+        for value in &values {
+            if let Some(g) = gift_of(value) {
+                if let Some(gift) = self.gifts.get_mut(g as usize) {
+                    if !gift.delivered {
+                        gift.delivered = true;
+                        self.stats.gifts_delivered += 1;
+                    }
+                }
+            }
+            self.edit(srv, sid);
+        }
+        self.call(srv, sid, Call::Remove { id }, Purpose::Remove);
+    }
+
+    // ---- answers ----
+
+    pub(crate) fn on_answer(&mut self, srv: usize, sid: SessionId, purpose: Purpose, reply: Reply) {
+        match purpose {
+            Purpose::Open(p) => {
+                let player = &self.players[p];
+                if player.srv != srv || player.sid != sid || player.phase != Phase::Joining {
+                    return;
+                }
+                self.players[p].waiting = false;
+                if reply.response == Response::Success {
+                    self.players[p].phase = Phase::Online;
+                    let at = self.now + exp(&mut self.rng, EDIT_MEAN_MS);
+                    self.schedule_player(p, at);
+                } else {
+                    if reply.response == Response::Locked {
+                        self.stats.open_locked += 1;
+                    }
+                    if reply.response == Response::State {
+                        // Destroying or destroyed: this session is of no use any more.
+                        self.players[p].phase = Phase::Offline;
+                    }
+                    let at = self.now + OPEN_RETRY_MS + self.rng.range(0, 2_000);
+                    self.schedule_player(p, at);
+                }
+            }
+            Purpose::Leave(p) => {
+                let player = &self.players[p];
+                if player.srv != srv || player.sid != sid || player.phase != Phase::Leaving {
+                    return;
+                }
+                self.players[p].phase = Phase::Offline;
+                self.players[p].waiting = false;
+                let away = if chance(&mut self.rng, 0.25) {
+                    self.rng.range(0, 5_000)
+                } else {
+                    exp(&mut self.rng, OFFLINE_MEAN_MS)
+                };
+                self.schedule_player(p, self.now + away);
+            }
+            Purpose::Save | Purpose::Remove | Purpose::GiftDestroy => {}
+            Purpose::Peek => {
+                self.stats.reads += 1;
+                self.gift_done(srv, sid);
+            }
+            Purpose::Script(token) => {
+                self.answers.insert(token, reply);
+            }
+            Purpose::GiftOpen(g) => {
+                if reply.response == Response::Success {
+                    self.stats.gifts_direct += 1;
+                    self.edit(srv, sid);
+                    self.gift_done(srv, sid);
+                } else if reply.response == Response::Locked {
+                    let expiration = self.gifts[g as usize].expiration_s;
+                    let priority = if chance(&mut self.rng, 0.3) {
+                        Some(1.0)
+                    } else {
+                        None
+                    };
+                    self.call(
+                        srv,
+                        sid,
+                        Call::Queue {
+                            value: gift_message(g),
+                            expiration,
+                            priority,
+                        },
+                        Purpose::GiftQueue(g),
+                    );
+                } else {
+                    self.gift_done(srv, sid);
+                }
+            }
+            Purpose::GiftQueue(g) => {
+                if reply.response == Response::Success {
+                    self.gifts[g as usize].acked = true;
+                    self.stats.gifts_queued += 1;
+                }
+                self.gift_done(srv, sid);
+            }
+        }
+    }
+
+    fn gift_done(&mut self, srv: usize, sid: SessionId) {
+        if let Some(host) = self.host_mut(srv, sid) {
+            host.release = true;
+        }
+        self.call(srv, sid, Call::Destroy, Purpose::GiftDestroy);
+    }
+}

@@ -1,0 +1,1497 @@
+//! The driver: servers, the event queue in virtual time, the network, and the host side of
+//! every session (what the JS or Luau shim does: keep `Value`, answer `Saving` with a snapshot,
+//! resume callers).
+//!
+//! One loop takes whatever comes first: a queued event (a request reaching the store, a reply
+//! reaching its server, a long-poll re-read, a scenario step) or a module's own timer
+//! (`poll_timeout`). Ties go to queued events, then to servers in order; nothing depends on a
+//! hash map's order, so a seed always plays the same way.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+
+use super::check::Lineage;
+use super::scenario::{Act, Gift, Player, Purpose};
+use super::trace::{After, Detail, Digest, Entry, Res, Ring, Tr};
+use super::{Outcome, ReadCache, SimConfig, Stats, Violation};
+use crate::emulator::faults::Rng;
+use crate::emulator::{self, Emulator, ErrorKind, StoreError, DEFAULT_INVISIBILITY_S, LOCK_KEY};
+use crate::session::{
+    self, Call, CallId, CallOutcome, Command, CommandId, Event, Module, Reply, Response, SessionId,
+    Snapshot, State, StoreResult,
+};
+use crate::value::{Key, Table, Value};
+
+/// The DataStore name and scope every player key lives in.
+pub(crate) const NAME: &str = "Player";
+pub(crate) const SCOPE: &str = "global";
+/// Roblox re-reads a queue this often during a long poll.
+const POLL_EVERY_MS: u64 = 2_000;
+
+/// Something due at a time.
+pub(crate) enum Ev {
+    /// A request reaches the store. `belief` is the lease a successful lock would give its
+    /// session: `(session, last successful lock + I × A)`.
+    Apply {
+        srv: usize,
+        cmd: CommandId,
+        command: Command,
+        belief: Option<(u32, u64)>,
+        /// The session that sent a data write, if known.
+        writer: Option<u32>,
+    },
+    /// A reply reaches its server.
+    Deliver {
+        srv: usize,
+        cmd: CommandId,
+        key: Option<usize>,
+        result: StoreResult,
+        res: Res,
+        belief: Option<(u32, u64)>,
+    },
+    /// A long poll reads again.
+    PollCheck {
+        poll: u64,
+        generation: u64,
+    },
+    Scenario(Act),
+}
+
+struct Queued {
+    at: u64,
+    seq: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+/// What the host keeps for one session.
+pub(crate) struct Host {
+    /// Global session number (for traces and the exclusion check).
+    pub gs: u32,
+    pub key: usize,
+    pub value: Value,
+    pub metadata: Value,
+    pub user_ids: Value,
+    /// The value tag of the snapshot handed to the save in progress, and when.
+    pub saving: Option<u64>,
+    pub saving_at: u64,
+    /// Open since (for session-hours).
+    pub open_since: Option<u64>,
+    /// Its own idea of its lease: last successful lock + `I × A`.
+    pub lock_time: u64,
+    /// Tasks queued continuously since (wedge check).
+    pub busy_since: Option<u64>,
+    pub wedge_reported: bool,
+    /// Destroyed by the scenario: forget it once idle.
+    pub release: bool,
+}
+
+/// A call waiting for its `CallDone`.
+pub(crate) struct PendingCall {
+    pub purpose: Purpose,
+    pub at: u64,
+    pub gs: u32,
+    pub name: &'static str,
+    pub reported: bool,
+}
+
+/// One game server.
+pub(crate) struct Server {
+    /// `None` once crashed or shut down.
+    pub module: Option<Module>,
+    /// Bind-to-close has started.
+    pub closing: bool,
+    /// Bind-to-close has finished.
+    pub close_done: bool,
+    pub hosts: BTreeMap<SessionId, Host>,
+    pub calls: BTreeMap<CallId, PendingCall>,
+    dirty: bool,
+}
+
+impl Server {
+    pub fn alive(&self) -> bool {
+        self.module.is_some()
+    }
+
+    /// Alive and taking players.
+    pub fn open_for_players(&self) -> bool {
+        self.module.is_some() && !self.closing
+    }
+}
+
+/// A session in the global table.
+pub(crate) struct GsInfo {
+    pub srv: usize,
+    pub sid: SessionId,
+    pub key: usize,
+    pub unique_id: String,
+}
+
+/// What the checks keep per key.
+pub(crate) struct KeyState {
+    /// `name/scope/key`: the lock map and the queue.
+    pub id: String,
+    pub key_text: String,
+    pub ring: Ring,
+    /// Live sessions of this key (global numbers), on servers that are alive.
+    pub sessions: Vec<u32>,
+    /// The deepest acknowledged value tag.
+    pub max_acked: Option<u64>,
+    /// The value tag the store holds (`None`: nothing).
+    pub stored: Option<u64>,
+    pub durability_reports: u32,
+}
+
+/// A long poll in progress: `QueueRead` found nothing and waits.
+struct Poll {
+    srv: usize,
+    cmd: CommandId,
+    key: Option<usize>,
+    queue: String,
+    count: usize,
+    all_or_nothing: bool,
+    start: u64,
+    end: u64,
+    /// The reply's way back.
+    latency: u64,
+    next_check: u64,
+    generation: u64,
+}
+
+pub(crate) struct Sim {
+    pub seed: u64,
+    pub cfg: SimConfig,
+    pub now: u64,
+    /// Players stop acting here; the final shutdown follows.
+    pub end: u64,
+    pub rng: Rng,
+    net: Rng,
+    pub emu: Emulator,
+    pub servers: Vec<Server>,
+    heap: BinaryHeap<Reverse<Queued>>,
+    seq: u64,
+    pub keys: Vec<KeyState>,
+    key_index: HashMap<String, usize>,
+    pub sessions: Vec<GsInfo>,
+    owners: HashMap<String, u32>,
+    polls: BTreeMap<u64, Poll>,
+    next_poll: u64,
+    pub slow: bool,
+    pub stats: Stats,
+    pub violations: Vec<Violation>,
+    digest: Digest,
+    pub session_ms: u64,
+    pub lineage: Lineage,
+    pub players: Vec<Player>,
+    pub gifts: Vec<Gift>,
+    /// Scripted extra delays: the next command of that name from that server is held back.
+    pub holds: Vec<(usize, &'static str, u64)>,
+    /// Answers to scripted calls.
+    pub answers: BTreeMap<u64, Reply>,
+}
+
+/// The value tag (`Value.v`) the scenario writes into every value.
+pub(crate) fn tag(value: &Value) -> Option<u64> {
+    match value {
+        Value::Table(t) => match t.get(&Key::String("v".into())) {
+            Some(Value::Number(n)) => Some(*n as u64),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The gift number of a queued message.
+pub(crate) fn gift_of(value: &Value) -> Option<u64> {
+    match value {
+        Value::Table(t) => match t.get(&Key::String("gift".into())) {
+            Some(Value::Number(n)) => Some(*n as u64),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn error_kind(error: &StoreError) -> &'static str {
+    match error.kind {
+        ErrorKind::Transient => "transient",
+        ErrorKind::Throttled => "throttled",
+        ErrorKind::InvalidRequest => "invalid request",
+        ErrorKind::Fenced => "fenced",
+        ErrorKind::Conflict => "update conflict",
+        ErrorKind::OverQuota => "over quota",
+        ErrorKind::ShuttingDown => "shutting down",
+    }
+}
+
+fn failed(error: StoreError) -> (StoreResult, Res) {
+    let kind = error_kind(&error);
+    (StoreResult::Error(error.message), Res::Error(kind))
+}
+
+fn user_ids_of(value: &Value) -> Vec<f64> {
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|v| match v {
+                Value::Number(n) => Some(*n),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn metadata_of(value: &Value) -> Table {
+    match value {
+        Value::Table(t) => t.clone(),
+        _ => Table::new(),
+    }
+}
+
+impl Sim {
+    pub fn new(seed: u64, mut cfg: SimConfig) -> Sim {
+        let mut rng = Rng::new(seed ^ 0x5EED_0F5C_E4A7_1000);
+        if cfg.vary_shape {
+            cfg.players = rng.range(6, 30) as usize;
+            cfg.servers = rng.range(1, 4) as usize;
+        }
+        let end = (cfg.hours * 3_600_000.0) as u64;
+        let mut faults = cfg.mix.faults.clone();
+        let outages = super::scenario::plan_outages(&mut rng, &cfg.mix, end);
+        faults.outages.clone_from(&outages);
+        let emu = Emulator::new(emulator::Config {
+            seed: rng.next_u64(),
+            fencing: cfg.fencing,
+            faults,
+            budget: None,
+        });
+        let net = Rng::new(rng.next_u64());
+        let mut keys = Vec::new();
+        let mut key_index = HashMap::new();
+        for p in 0..cfg.players {
+            let key_text = format!("P{p}");
+            let id = emulator::lock_map_name(NAME, SCOPE, &key_text);
+            key_index.insert(key_text.clone(), p);
+            key_index.insert(id.clone(), p);
+            keys.push(KeyState {
+                id,
+                key_text,
+                ring: Ring::default(),
+                sessions: Vec::new(),
+                max_acked: None,
+                stored: None,
+                durability_reports: 0,
+            });
+        }
+        let mut sim = Sim {
+            seed,
+            now: 0,
+            end,
+            rng,
+            net,
+            emu,
+            servers: Vec::new(),
+            heap: BinaryHeap::new(),
+            seq: 0,
+            keys,
+            key_index,
+            sessions: Vec::new(),
+            owners: HashMap::new(),
+            polls: BTreeMap::new(),
+            next_poll: 0,
+            slow: false,
+            stats: Stats::default(),
+            violations: Vec::new(),
+            digest: Digest::default(),
+            session_ms: 0,
+            lineage: Lineage::default(),
+            players: Vec::new(),
+            gifts: Vec::new(),
+            holds: Vec::new(),
+            answers: BTreeMap::new(),
+            cfg,
+        };
+        sim.stats.outages = outages.len() as u64;
+        sim
+    }
+
+    pub fn outcome(&self) -> Outcome {
+        Outcome {
+            seed: self.seed,
+            fencing: self.cfg.fencing,
+            session_ms: self.session_ms,
+            faults: self.emu.fault_counts().clone(),
+            stats: self.stats.clone(),
+            violations: self.violations.clone(),
+            digest: std::hash::Hasher::finish(&self.digest),
+        }
+    }
+
+    // ---- the event loop ----------------------------------------------------------------
+
+    pub fn schedule(&mut self, at: u64, ev: Ev) {
+        self.seq += 1;
+        self.heap.push(Reverse(Queued {
+            at,
+            seq: self.seq,
+            ev,
+        }));
+    }
+
+    /// The earliest module timer: `(when, server)`.
+    fn next_timer(&self) -> Option<(u64, usize)> {
+        self.servers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((s.module.as_ref()?.poll_timeout()?, i)))
+            .min()
+    }
+
+    /// Runs everything due up to `until`.
+    pub fn run_until(&mut self, until: u64) {
+        loop {
+            let queued = self.heap.peek().map(|Reverse(q)| q.at);
+            let timer = self.next_timer();
+            let take_timer = match (queued, timer) {
+                (None, None) => break,
+                (Some(q), Some((t, _))) => t < q,
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+            };
+            if take_timer {
+                let Some((at, srv)) = timer else { break };
+                if at > until {
+                    break;
+                }
+                self.now = self.now.max(at);
+                if let Some(module) = self.servers[srv].module.as_mut() {
+                    module.handle_timeout(self.now);
+                }
+                self.servers[srv].dirty = true;
+            } else {
+                let Some(at) = queued else { break };
+                if at > until {
+                    break;
+                }
+                let Some(Reverse(q)) = self.heap.pop() else {
+                    break;
+                };
+                self.now = self.now.max(q.at);
+                self.dispatch(q.ev);
+            }
+            self.pump_dirty();
+        }
+        self.now = self.now.max(until);
+    }
+
+    fn dispatch(&mut self, ev: Ev) {
+        match ev {
+            Ev::Apply {
+                srv,
+                cmd,
+                command,
+                belief,
+                writer,
+            } => self.apply(srv, cmd, command, belief, writer),
+            Ev::Deliver {
+                srv,
+                cmd,
+                key,
+                result,
+                res,
+                belief,
+            } => self.deliver(srv, cmd, key, result, res, belief),
+            Ev::PollCheck { poll, generation } => self.poll_check(poll, generation),
+            Ev::Scenario(act) => self.act(act),
+        }
+    }
+
+    /// The server's events and commands are drained at the end of this step.
+    pub fn pump_later(&mut self, srv: usize) {
+        self.servers[srv].dirty = true;
+    }
+
+    pub fn pump_dirty(&mut self) {
+        for srv in 0..self.servers.len() {
+            if self.servers[srv].dirty {
+                self.servers[srv].dirty = false;
+                self.pump(srv);
+            }
+        }
+    }
+
+    /// The host's turn: fire every event (handlers may call the module), then send every
+    /// command, until both are empty.
+    fn pump(&mut self, srv: usize) {
+        loop {
+            let mut progressed = false;
+            loop {
+                let Some(module) = self.servers[srv].module.as_mut() else {
+                    return;
+                };
+                let Some(event) = module.poll_event() else {
+                    break;
+                };
+                progressed = true;
+                self.on_event(srv, event);
+            }
+            loop {
+                let Some(module) = self.servers[srv].module.as_mut() else {
+                    return;
+                };
+                let Some((id, command)) = module.poll_command() else {
+                    break;
+                };
+                progressed = true;
+                self.send(srv, id, command);
+            }
+            if !progressed {
+                break;
+            }
+        }
+        if self.servers[srv].close_done {
+            self.kill(srv, "finishes bind-to-close and stops");
+        }
+        self.servers[srv].dirty = false;
+    }
+
+    // ---- tracing -------------------------------------------------------------------------
+
+    pub fn tr(&mut self, key: usize, srv: usize, what: Tr) {
+        let entry = Entry {
+            at: self.now,
+            server: srv as u32,
+            what,
+        };
+        self.digest.add(&entry);
+        let cap = self.cfg.trace_len;
+        self.keys[key].ring.push(cap, entry);
+    }
+
+    pub fn violation(&mut self, invariant: super::Invariant, key: Option<usize>, message: String) {
+        if self.violations.len() >= 50 {
+            return;
+        }
+        let (id, trace) = match key {
+            Some(k) => (Some(self.keys[k].id.clone()), self.keys[k].ring.lines()),
+            None => (None, Vec::new()),
+        };
+        self.violations.push(Violation {
+            seed: self.seed,
+            fencing: self.cfg.fencing,
+            invariant,
+            at_ms: self.now,
+            key: id,
+            message,
+            trace,
+        });
+    }
+
+    fn key_of(&self, command: &Command) -> Option<usize> {
+        let text = match command {
+            Command::DataGet { key, .. }
+            | Command::DataSet { key, .. }
+            | Command::DataRemove { key, .. } => key,
+            Command::LockAcquire { map, .. } | Command::LockRelease { map, .. } => map,
+            Command::QueueAdd { queue, .. }
+            | Command::QueueRead { queue, .. }
+            | Command::QueueRemove { queue, .. } => queue,
+        };
+        self.key_index.get(text.as_str()).copied()
+    }
+
+    // ---- servers and sessions ---------------------------------------------------------------
+
+    pub fn start_server(&mut self) -> usize {
+        let srv = self.servers.len();
+        let config = session::Config {
+            seed: self.rng.next_u64(),
+            fencing: self.cfg.fencing,
+            ..session::Config::default()
+        };
+        self.servers.push(Server {
+            module: Some(Module::new(config)),
+            closing: false,
+            close_done: false,
+            hosts: BTreeMap::new(),
+            calls: BTreeMap::new(),
+            dirty: false,
+        });
+        self.stats.servers_started += 1;
+        srv
+    }
+
+    /// `new` (or `hidden`) on a server: the session, and whether it is new to the host.
+    pub fn open_session(
+        &mut self,
+        srv: usize,
+        key: usize,
+        hidden: bool,
+    ) -> Option<(SessionId, bool)> {
+        let mut bytes = [0u8; 16];
+        for chunk in bytes.chunks_mut(8) {
+            chunk.copy_from_slice(&self.rng.next_u64().to_le_bytes()[..chunk.len()]);
+        }
+        let key_value = Value::String(self.keys[key].key_text.clone());
+        let module = self.servers[srv].module.as_mut()?;
+        let sid = module
+            .open_session(self.now, NAME, SCOPE, &key_value, hidden, bytes)
+            .ok()?;
+        let unique = module.session(sid)?.unique_id().to_owned();
+        if self.servers[srv].hosts.contains_key(&sid) {
+            return Some((sid, false));
+        }
+        let gs = self.sessions.len() as u32;
+        self.sessions.push(GsInfo {
+            srv,
+            sid,
+            key,
+            unique_id: unique.clone(),
+        });
+        self.owners.insert(unique, gs);
+        self.keys[key].sessions.push(gs);
+        self.servers[srv].hosts.insert(
+            sid,
+            Host {
+                gs,
+                key,
+                value: Value::Nil,
+                metadata: Value::Table(Table::new()),
+                user_ids: Value::Array(Vec::new()),
+                saving: None,
+                saving_at: 0,
+                open_since: None,
+                lock_time: 0,
+                busy_since: None,
+                wedge_reported: false,
+                release: false,
+            },
+        );
+        self.servers[srv].dirty = true;
+        Some((sid, true))
+    }
+
+    pub fn host(&self, srv: usize, sid: SessionId) -> Option<&Host> {
+        self.servers[srv].hosts.get(&sid)
+    }
+
+    pub fn host_mut(&mut self, srv: usize, sid: SessionId) -> Option<&mut Host> {
+        self.servers[srv].hosts.get_mut(&sid)
+    }
+
+    pub fn state(&self, srv: usize, sid: SessionId) -> Option<State> {
+        Some(self.servers[srv].module.as_ref()?.session(sid)?.state())
+    }
+
+    /// Stops counting a session as open.
+    fn closed(&mut self, srv: usize, sid: SessionId) {
+        let now = self.now;
+        if let Some(host) = self.servers[srv].hosts.get_mut(&sid) {
+            if let Some(since) = host.open_since.take() {
+                self.session_ms += now - since;
+            }
+        }
+    }
+
+    /// Forgets a session (released, or its server is gone).
+    fn forget(&mut self, srv: usize, sid: SessionId) {
+        self.closed(srv, sid);
+        if let Some(host) = self.servers[srv].hosts.remove(&sid) {
+            self.keys[host.key].sessions.retain(|gs| *gs != host.gs);
+        }
+    }
+
+    /// Destroyed sessions with nothing in flight leave the module and the host.
+    pub fn release_idle(&mut self, srv: usize) {
+        let candidates: Vec<SessionId> = self.servers[srv]
+            .hosts
+            .iter()
+            .filter(|(_, h)| h.release)
+            .map(|(sid, _)| *sid)
+            .collect();
+        for sid in candidates {
+            let released = self.servers[srv]
+                .module
+                .as_mut()
+                .is_some_and(|m| m.release(sid));
+            if released {
+                self.forget(srv, sid);
+            }
+        }
+    }
+
+    /// The module vanishes: no unlock, no more replies; what it sent may still land.
+    pub fn kill(&mut self, srv: usize, why: &'static str) {
+        if self.servers[srv].module.is_none() {
+            return;
+        }
+        let sids: Vec<SessionId> = self.servers[srv].hosts.keys().copied().collect();
+        let mut touched: Vec<usize> = Vec::new();
+        for sid in sids {
+            if let Some(host) = self.servers[srv].hosts.get(&sid) {
+                if !touched.contains(&host.key) {
+                    touched.push(host.key);
+                }
+            }
+            self.forget(srv, sid);
+        }
+        for key in touched {
+            self.tr(key, srv, Tr::Server { text: why });
+        }
+        let server = &mut self.servers[srv];
+        server.module = None;
+        server.calls.clear();
+        self.polls.retain(|_, p| p.srv != srv);
+        self.server_gone(srv);
+    }
+
+    // ---- calls ---------------------------------------------------------------------------
+
+    /// A method call on a session; its answer goes to the scenario (now, or at `CallDone`).
+    pub fn call(&mut self, srv: usize, sid: SessionId, call: Call, purpose: Purpose) {
+        let name = match &call {
+            Call::Open { .. } => "Open",
+            Call::Read { .. } => "Read",
+            Call::Save => "Save",
+            Call::Close => "Close",
+            Call::Destroy => "Destroy",
+            Call::Queue { .. } => "Queue",
+            Call::Remove { .. } => "Remove",
+        };
+        let Some(host) = self.servers[srv].hosts.get(&sid) else {
+            return;
+        };
+        let (gs, key) = (host.gs, host.key);
+        let Some(module) = self.servers[srv].module.as_mut() else {
+            return;
+        };
+        self.stats.calls += 1;
+        let outcome = module.call(self.now, sid, call);
+        self.servers[srv].dirty = true;
+        self.tr(key, srv, Tr::Call { s: gs, call: name });
+        match outcome {
+            Ok(CallOutcome::Done { reply, reconcile }) => {
+                if let (Some(template), Some(host)) =
+                    (reconcile, self.servers[srv].hosts.get_mut(&sid))
+                {
+                    crate::template::apply_template(&mut host.value, &template);
+                }
+                self.answered(srv, sid, name, purpose, reply);
+            }
+            Ok(CallOutcome::Pending(id)) => {
+                self.servers[srv].calls.insert(
+                    id,
+                    PendingCall {
+                        purpose,
+                        at: self.now,
+                        gs,
+                        name,
+                        reported: false,
+                    },
+                );
+            }
+            Err(_) => {}
+        }
+    }
+
+    fn answered(
+        &mut self,
+        srv: usize,
+        sid: SessionId,
+        name: &'static str,
+        purpose: Purpose,
+        reply: Reply,
+    ) {
+        if let Some(host) = self.servers[srv].hosts.get(&sid) {
+            let (gs, key) = (host.gs, host.key);
+            self.tr(
+                key,
+                srv,
+                Tr::Answer {
+                    s: gs,
+                    call: name,
+                    reply: reply.to_string(),
+                },
+            );
+        }
+        self.on_answer(srv, sid, purpose, reply);
+    }
+
+    // ---- what the host does with events --------------------------------------------------
+
+    fn on_event(&mut self, srv: usize, event: Event) {
+        let session = match &event {
+            Event::BindToCloseDone => {
+                self.servers[srv].close_done = true;
+                return;
+            }
+            Event::Loaded { session, .. }
+            | Event::MetadataReset { session }
+            | Event::StateChanged { session, .. }
+            | Event::Saving { session }
+            | Event::Saved { session, .. }
+            | Event::AttemptsChanged { session, .. }
+            | Event::ProcessQueue { session, .. }
+            | Event::DisconnectAll { session }
+            | Event::CallDone { session, .. } => *session,
+        };
+        let Some(host) = self.servers[srv].hosts.get_mut(&session) else {
+            return;
+        };
+        let (gs, key) = (host.gs, host.key);
+        match event {
+            Event::Loaded {
+                value,
+                metadata,
+                user_ids,
+                ..
+            } => {
+                let v = tag(&value);
+                host.value = value;
+                host.metadata = metadata;
+                host.user_ids = user_ids;
+                self.tr(
+                    key,
+                    srv,
+                    Tr::Event {
+                        s: gs,
+                        what: "Loaded",
+                        v,
+                    },
+                );
+            }
+            Event::MetadataReset { .. } => {
+                host.metadata = Value::Table(Table::new());
+                host.user_ids = Value::Array(Vec::new());
+            }
+            Event::StateChanged { state, .. } => {
+                let what = match state {
+                    State::Open => {
+                        host.open_since = Some(self.now);
+                        "StateChanged(true)"
+                    }
+                    State::Closed => "StateChanged(false)",
+                    State::Destroyed => "StateChanged(nil)",
+                };
+                self.tr(
+                    key,
+                    srv,
+                    Tr::Event {
+                        s: gs,
+                        what,
+                        v: None,
+                    },
+                );
+                match state {
+                    State::Open => self.check_exclusion(gs),
+                    _ => self.closed(srv, session),
+                }
+            }
+            Event::Saving { .. } => {
+                let v = tag(&host.value);
+                host.saving = v;
+                host.saving_at = self.now;
+                let snapshot = Snapshot {
+                    value: host.value.clone(),
+                    metadata: host.metadata.clone(),
+                    user_ids: host.user_ids.clone(),
+                };
+                self.tr(
+                    key,
+                    srv,
+                    Tr::Event {
+                        s: gs,
+                        what: "Saving",
+                        v,
+                    },
+                );
+                if let Some(module) = self.servers[srv].module.as_mut() {
+                    module.provide_snapshot(self.now, session, Ok(snapshot));
+                }
+            }
+            Event::Saved { response, .. } => {
+                let saving = host.saving;
+                let what = if response == Response::Saved {
+                    "Saved(\"Saved\")"
+                } else {
+                    "Saved(\"Error\")"
+                };
+                self.tr(
+                    key,
+                    srv,
+                    Tr::Event {
+                        s: gs,
+                        what,
+                        v: saving,
+                    },
+                );
+                if response == Response::Saved {
+                    if let Some(v) = saving {
+                        self.acknowledged(key, v, gs);
+                    }
+                }
+            }
+            Event::AttemptsChanged { remaining, .. } => {
+                self.tr(
+                    key,
+                    srv,
+                    Tr::Count {
+                        s: gs,
+                        what: "AttemptsChanged",
+                        n: remaining,
+                    },
+                );
+            }
+            Event::ProcessQueue { id, values, .. } => {
+                let n = values.len() as i64;
+                self.tr(
+                    key,
+                    srv,
+                    Tr::Count {
+                        s: gs,
+                        what: "ProcessQueue items",
+                        n,
+                    },
+                );
+                self.on_process_queue(srv, session, id, values);
+            }
+            Event::DisconnectAll { .. } => {}
+            Event::CallDone { call, reply, .. } => {
+                if let Some(pending) = self.servers[srv].calls.remove(&call) {
+                    self.answered(srv, session, pending.name, pending.purpose, reply);
+                }
+            }
+            Event::BindToCloseDone => {}
+        }
+    }
+
+    // ---- the network -----------------------------------------------------------------------
+
+    fn uplink(&mut self) -> u64 {
+        let mix = &self.cfg.mix;
+        let mut delay = self.net.range(mix.uplink.base_ms.0, mix.uplink.base_ms.1);
+        let spike = self.net.next_f64() < mix.uplink.spike;
+        let spike_ms = self.net.range(mix.uplink.spike_ms.0, mix.uplink.spike_ms.1);
+        let slow_ms = self.net.range(mix.slow_uplink_ms.0, mix.slow_uplink_ms.1);
+        if spike {
+            self.stats.uplink_spikes += 1;
+            delay += spike_ms;
+        }
+        if self.slow {
+            delay += slow_ms;
+        }
+        delay
+    }
+
+    fn send(&mut self, srv: usize, cmd: CommandId, command: Command) {
+        self.stats.commands += 1;
+        let mut land_at = self.now + self.uplink();
+        if let Some(i) = self
+            .holds
+            .iter()
+            .position(|(s, name, _)| *s == srv && *name == command.name())
+        {
+            land_at += self.holds.remove(i).2;
+        }
+        let key = self.key_of(&command);
+        let owner = |owners: &HashMap<String, u32>, o: &str| owners.get(o).copied();
+        let writer = self.writer_of(srv, key, &command);
+        let (detail, belief) = match &command {
+            Command::DataSet { value, .. } => (
+                Detail::Write {
+                    v: tag(value),
+                    by: writer,
+                },
+                None,
+            ),
+            Command::DataRemove { .. } => (
+                Detail::Write {
+                    v: None,
+                    by: writer,
+                },
+                None,
+            ),
+            Command::LockAcquire { owner: o, .. } => {
+                let gs = owner(&self.owners, o);
+                // The session reads I and A when it sends the try; success makes its lease
+                // run to this send time + I × A (§8.2).
+                let budget = gs.and_then(|gs| {
+                    let info = &self.sessions[gs as usize];
+                    let s = self.servers[info.srv].module.as_ref()?.session(info.sid)?;
+                    Some(s.lock_interval() * s.lock_attempts())
+                });
+                (
+                    gs.map_or(Detail::None, Detail::Owner),
+                    gs.zip(budget)
+                        .map(|(gs, budget)| (gs, self.now + session::secs_to_ms(budget))),
+                )
+            }
+            Command::LockRelease { owner: o, .. } => (
+                owner(&self.owners, o).map_or(Detail::None, Detail::Owner),
+                None,
+            ),
+            Command::QueueAdd { value, .. } => {
+                (gift_of(value).map_or(Detail::None, Detail::Gift), None)
+            }
+            _ => (Detail::None, None),
+        };
+        if let Some(key) = key {
+            let what = command.name();
+            self.tr(
+                key,
+                srv,
+                Tr::Send {
+                    cmd: cmd.0,
+                    what,
+                    detail,
+                    land_at,
+                },
+            );
+        }
+        self.schedule(
+            land_at,
+            Ev::Apply {
+                srv,
+                cmd,
+                command,
+                belief,
+                writer,
+            },
+        );
+    }
+
+    /// Who sent a data write: the fence's owner, or the session of that key on that server
+    /// whose save is handing over that value.
+    fn writer_of(&self, srv: usize, key: Option<usize>, command: &Command) -> Option<u32> {
+        let (fence, value) = match command {
+            Command::DataSet { fence, value, .. } => (fence, Some(value)),
+            Command::DataRemove { fence, .. } => (fence, None),
+            _ => return None,
+        };
+        if let Some(owner) = fence {
+            return self.owners.get(owner).copied();
+        }
+        let key = key?;
+        let v = value.and_then(tag);
+        // Only a session that believes it holds the lock sends a write, so the latest `Saving`
+        // of that key on that server is the one.
+        self.servers[srv]
+            .hosts
+            .values()
+            .filter(|h| h.key == key && h.saving.is_some() && h.saving == v)
+            .max_by_key(|h| h.saving_at)
+            .map(|h| h.gs)
+    }
+
+    /// The request reaches the store: the emulator runs it now.
+    fn apply(
+        &mut self,
+        srv: usize,
+        cmd: CommandId,
+        command: Command,
+        belief: Option<(u32, u64)>,
+        writer: Option<u32>,
+    ) {
+        let now = self.now;
+        let client = srv as u32;
+        let key = self.key_of(&command);
+        let what = command.name();
+        if let (Some(key), Some(writer)) = (key, writer) {
+            self.check_lease(key, writer, cmd);
+        }
+        if !self.servers[srv].alive() {
+            self.stats.orphan_applies += 1;
+        }
+        let mut stored_after: Option<Option<u64>> = None;
+        let (result, res, latency) = match command {
+            Command::DataGet { name, scope, key } => {
+                let use_cache = self.cfg.read_cache == ReadCache::Roblox;
+                let reply = self
+                    .emu
+                    .data_get(now, client, &name, &scope, &key, use_cache);
+                let cached = use_cache && reply.latency_ms == 0 && reply.is_ok();
+                let latency = reply.latency_ms;
+                let (result, res) = match reply.result {
+                    Ok(Some((value, info))) => {
+                        let v = tag(&value);
+                        let info = session::KeyInfo {
+                            version: info.version,
+                            created_time: info.created_ms as f64,
+                            updated_time: info.updated_ms as f64,
+                            user_ids: Value::Array(
+                                info.user_ids.into_iter().map(Value::Number).collect(),
+                            ),
+                            metadata: Value::Table(info.metadata),
+                        };
+                        (
+                            StoreResult::Got {
+                                value,
+                                info: Some(info),
+                            },
+                            Res::Got(v, cached),
+                        )
+                    }
+                    Ok(None) => (
+                        StoreResult::Got {
+                            value: Value::Nil,
+                            info: None,
+                        },
+                        Res::Got(None, cached),
+                    ),
+                    Err(e) => failed(e),
+                };
+                (result, res, latency)
+            }
+            Command::DataSet {
+                name,
+                scope,
+                key,
+                value,
+                user_ids,
+                metadata,
+                fence,
+            } => {
+                let reply = self.emu.data_set(
+                    now,
+                    client,
+                    &name,
+                    &scope,
+                    &key,
+                    value,
+                    user_ids_of(&user_ids),
+                    metadata_of(&metadata),
+                    fence.as_deref(),
+                );
+                stored_after = Some(
+                    self.emu
+                        .inspect_data(&name, &scope, &key)
+                        .and_then(|(v, _)| tag(&v)),
+                );
+                let latency = reply.latency_ms;
+                let (result, res) = match reply.result {
+                    Ok(version) => (StoreResult::Written { version }, Res::Written),
+                    Err(e) => failed(e),
+                };
+                (result, res, latency)
+            }
+            Command::DataRemove {
+                name,
+                scope,
+                key,
+                fence,
+            } => {
+                let reply =
+                    self.emu
+                        .data_remove(now, client, &name, &scope, &key, fence.as_deref());
+                stored_after = Some(
+                    self.emu
+                        .inspect_data(&name, &scope, &key)
+                        .and_then(|(v, _)| tag(&v)),
+                );
+                let latency = reply.latency_ms;
+                let (result, res) = match reply.result {
+                    Ok(_) => (StoreResult::Done, Res::Done),
+                    Err(e) => failed(e),
+                };
+                (result, res, latency)
+            }
+            Command::LockAcquire { map, owner, ttl_s } => {
+                let mut seen: Option<Value> = None;
+                let mine = Value::String(owner.clone());
+                let reply = self.emu.map_update(
+                    now,
+                    client,
+                    &map,
+                    LOCK_KEY,
+                    &mut |old, _| {
+                        seen = old.cloned();
+                        match old {
+                            None => Some((mine.clone(), None)),
+                            Some(current) if *current == mine => Some((mine.clone(), None)),
+                            Some(_) => None,
+                        }
+                    },
+                    ttl_s,
+                );
+                let latency = reply.latency_ms;
+                let (result, res) = match reply.result {
+                    Ok(Some(_)) => (StoreResult::Acquired, Res::Acquired),
+                    Ok(None) => self.locked_by(seen),
+                    Err(e) => failed(e),
+                };
+                (result, res, latency)
+            }
+            Command::LockRelease { map, owner } => {
+                let mut seen: Option<Value> = None;
+                let mine = Value::String(owner.clone());
+                let reply = self.emu.map_update(
+                    now,
+                    client,
+                    &map,
+                    LOCK_KEY,
+                    &mut |old, _| {
+                        seen = old.cloned();
+                        match old {
+                            Some(current) if *current == mine => Some((mine.clone(), None)),
+                            _ => None,
+                        }
+                    },
+                    0.0,
+                );
+                let latency = reply.latency_ms;
+                let (result, res) = match reply.result {
+                    Ok(Some(_)) => (StoreResult::Done, Res::Done),
+                    Ok(None) if seen.is_some() => self.locked_by(seen),
+                    Ok(None) => (StoreResult::Done, Res::Done),
+                    Err(e) => failed(e),
+                };
+                (result, res, latency)
+            }
+            Command::QueueAdd {
+                queue,
+                value,
+                expiration,
+                priority,
+            } => {
+                let gift = gift_of(&value);
+                let reply = self
+                    .emu
+                    .queue_add(now, client, &queue, value, expiration, priority);
+                if let Some(g) = gift {
+                    self.gift_landed(g, expiration);
+                }
+                self.wake_polls(&queue);
+                let latency = reply.latency_ms;
+                let (result, res) = match reply.result {
+                    Ok(()) => (StoreResult::Done, Res::Done),
+                    Err(e) => failed(e),
+                };
+                (result, res, latency)
+            }
+            Command::QueueRemove { queue, read_id } => {
+                let reply = self.emu.queue_remove(now, client, &queue, &read_id);
+                let latency = reply.latency_ms;
+                let (result, res) = match reply.result {
+                    Ok(()) => (StoreResult::Done, Res::Done),
+                    Err(e) => failed(e),
+                };
+                (result, res, latency)
+            }
+            Command::QueueRead {
+                queue,
+                count,
+                all_or_nothing,
+                wait_s,
+            } => {
+                return self.start_poll(
+                    srv,
+                    cmd,
+                    key,
+                    queue,
+                    count as usize,
+                    all_or_nothing,
+                    wait_s,
+                );
+            }
+        };
+        if let Some(key) = key {
+            let after = match (&stored_after, what) {
+                (Some(stored), _) => After::Value(*stored),
+                (None, "LockAcquire" | "LockRelease") => self.lock_after(key),
+                _ => After::Nothing,
+            };
+            self.tr(
+                key,
+                srv,
+                Tr::Apply {
+                    cmd: cmd.0,
+                    what,
+                    result: res,
+                    after,
+                },
+            );
+            if let Some(stored) = stored_after {
+                self.stats.writes_applied += 1;
+                self.store_written(key, stored);
+            }
+        }
+        self.reply_later(srv, cmd, key, result, res, belief, latency);
+    }
+
+    pub fn owner_of(&self, unique_id: &str) -> Option<u32> {
+        self.owners.get(unique_id).copied()
+    }
+
+    /// The lock entry of a key as the store holds it now.
+    fn lock_after(&self, key: usize) -> After {
+        let entry = self
+            .emu
+            .inspect_map_entry(&self.keys[key].id, LOCK_KEY, self.now);
+        After::Lock(entry.map(|(holder, until)| {
+            let gs = match holder {
+                Value::String(h) => self.owners.get(&h).copied(),
+                _ => None,
+            };
+            (gs, until)
+        }))
+    }
+
+    fn locked_by(&self, seen: Option<Value>) -> (StoreResult, Res) {
+        match seen {
+            Some(Value::String(holder)) => {
+                let gs = self.owners.get(&holder).copied();
+                (StoreResult::Locked { holder }, Res::Locked(gs))
+            }
+            Some(other) => (
+                StoreResult::Locked {
+                    holder: other.to_json_string(),
+                },
+                Res::Locked(None),
+            ),
+            None => (
+                StoreResult::Error("the lock update was cancelled with no holder".into()),
+                Res::Error("cancelled"),
+            ),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)] // the parts of a reply in flight
+    fn reply_later(
+        &mut self,
+        srv: usize,
+        cmd: CommandId,
+        key: Option<usize>,
+        result: StoreResult,
+        res: Res,
+        belief: Option<(u32, u64)>,
+        latency: u64,
+    ) {
+        if !self.servers[srv].alive() {
+            return;
+        }
+        self.schedule(
+            self.now + latency,
+            Ev::Deliver {
+                srv,
+                cmd,
+                key,
+                result,
+                res,
+                belief,
+            },
+        );
+    }
+
+    fn deliver(
+        &mut self,
+        srv: usize,
+        cmd: CommandId,
+        key: Option<usize>,
+        result: StoreResult,
+        res: Res,
+        belief: Option<(u32, u64)>,
+    ) {
+        let Some(module) = self.servers[srv].module.as_mut() else {
+            return;
+        };
+        let taken = module.complete(self.now, cmd, result);
+        self.servers[srv].dirty = true;
+        if !taken {
+            self.stats.late_replies += 1;
+        }
+        if let Some(key) = key {
+            self.tr(
+                key,
+                srv,
+                Tr::Reply {
+                    cmd: cmd.0,
+                    result: res,
+                    taken,
+                },
+            );
+        }
+        if taken && res == Res::Acquired {
+            if let Some((gs, lock_time)) = belief {
+                let info = &self.sessions[gs as usize];
+                let (srv, sid) = (info.srv, info.sid);
+                if let Some(host) = self.servers[srv].hosts.get_mut(&sid) {
+                    host.lock_time = lock_time;
+                }
+                self.check_exclusion(gs);
+            }
+        }
+    }
+
+    // ---- the long poll -------------------------------------------------------------------
+
+    #[allow(clippy::too_many_arguments)] // a QueueRead's arguments
+    fn start_poll(
+        &mut self,
+        srv: usize,
+        cmd: CommandId,
+        key: Option<usize>,
+        queue: String,
+        count: usize,
+        all_or_nothing: bool,
+        wait_s: f64,
+    ) {
+        let id = self.next_poll;
+        self.next_poll += 1;
+        let poll = Poll {
+            srv,
+            cmd,
+            key,
+            queue,
+            count,
+            all_or_nothing,
+            start: self.now,
+            end: self.now + session::secs_to_ms(wait_s),
+            latency: 0,
+            next_check: self.now,
+            generation: 0,
+        };
+        self.polls.insert(id, poll);
+        self.poll_check(id, 0);
+    }
+
+    /// One read of a long poll: items or an error answer it; nothing waits for the next
+    /// 2 s point at which something can have become visible, or for the end of the wait.
+    fn poll_check(&mut self, id: u64, generation: u64) {
+        let Some(poll) = self.polls.get(&id) else {
+            return;
+        };
+        if poll.generation != generation {
+            return;
+        }
+        let (srv, cmd, key) = (poll.srv, poll.cmd, poll.key);
+        if self.now >= poll.end && self.now > poll.start {
+            let latency = poll.latency;
+            self.polls.remove(&id);
+            if let Some(key) = key {
+                self.tr(
+                    key,
+                    srv,
+                    Tr::Apply {
+                        cmd: cmd.0,
+                        what: "QueueRead",
+                        result: Res::ReadEmpty,
+                        after: After::Nothing,
+                    },
+                );
+            }
+            let result = StoreResult::Read {
+                values: Vec::new(),
+                read_id: None,
+            };
+            return self.reply_later(srv, cmd, key, result, Res::ReadEmpty, None, latency);
+        }
+        let reply = self.emu.queue_read(
+            self.now,
+            srv as u32,
+            &poll.queue,
+            DEFAULT_INVISIBILITY_S,
+            poll.count,
+            poll.all_or_nothing,
+        );
+        let latency = reply.latency_ms;
+        let answer = match reply.result {
+            Ok(Some((values, read_id))) => {
+                let n = values.len();
+                Some((
+                    StoreResult::Read {
+                        values,
+                        read_id: Some(read_id),
+                    },
+                    Res::Read(n),
+                ))
+            }
+            Ok(None) => None,
+            Err(e) => Some(failed(e)),
+        };
+        if let Some((result, res)) = answer {
+            self.polls.remove(&id);
+            if let Some(key) = key {
+                self.tr(
+                    key,
+                    srv,
+                    Tr::Apply {
+                        cmd: cmd.0,
+                        what: "QueueRead",
+                        result: res,
+                        after: After::Nothing,
+                    },
+                );
+            }
+            return self.reply_later(srv, cmd, key, result, res, None, latency);
+        }
+        // Nothing visible: wait for the next item to become visible again, or the end.
+        let queue = self.polls[&id].queue.clone();
+        let next_visible = self
+            .emu
+            .inspect_queue(&queue, self.now)
+            .iter()
+            .filter_map(|item| item.invisible_until_ms)
+            .min();
+        let Some(poll) = self.polls.get_mut(&id) else {
+            return;
+        };
+        poll.latency = latency;
+        let at = match next_visible {
+            Some(t) => grid_point(poll.start, t).min(poll.end),
+            None => poll.end,
+        };
+        poll.generation += 1;
+        poll.next_check = at;
+        let generation = poll.generation;
+        self.schedule(
+            at,
+            Ev::PollCheck {
+                poll: id,
+                generation,
+            },
+        );
+    }
+
+    /// An add landed: long polls on that queue read again at their next 2 s point.
+    fn wake_polls(&mut self, queue: &str) {
+        let now = self.now;
+        let mut wakes = Vec::new();
+        for (id, poll) in self.polls.iter_mut() {
+            if poll.queue != queue {
+                continue;
+            }
+            let at = grid_point(poll.start, now).min(poll.end);
+            if at < poll.next_check {
+                poll.generation += 1;
+                poll.next_check = at;
+                wakes.push((*id, at, poll.generation));
+            }
+        }
+        for (poll, at, generation) in wakes {
+            self.schedule(at, Ev::PollCheck { poll, generation });
+        }
+    }
+}
+
+/// The first 2 s point of a poll started at `start` that is at or after `t`.
+fn grid_point(start: u64, t: u64) -> u64 {
+    let since = t.saturating_sub(start);
+    start + since.div_ceil(POLL_EVERY_MS) * POLL_EVERY_MS
+}
