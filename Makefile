@@ -7,7 +7,7 @@ JS_WASM := target/wasm-js/$(WASM_TARGET)/release/datastore_module.wasm
 CABI_WASM := target/wasm-cabi/$(WASM_TARGET)/release/datastore_module.wasm
 NODE_TEST := node --test --test-reporter=spec --unhandled-rejections=strict
 
-.PHONY: all setup setup-test build demo test test-rust test-wasm test-js lint bench fuzz clean FORCE
+.PHONY: all setup setup-test build demo test test-rust test-wasm test-js test-types lint bench fuzz clean FORCE
 
 all: build
 
@@ -36,7 +36,7 @@ pkg/.stamp: $(JS_WASM) scripts/build-pkg.sh $(wildcard host/js/* host/js/lib/* h
 demo: build
 	@node host/js/demo/demo.mjs
 
-test: setup-test build test-rust test-wasm test-js
+test: setup-test build test-rust test-wasm test-js test-types
 	@echo "make test: every suite passed"
 
 test-rust:
@@ -54,6 +54,12 @@ test-wasm:
 test-js:
 	@echo "== node --test: pkg/ as ESM and CommonJS"
 	$(NODE_TEST) tests/js/
+
+# The package's typings as TypeScript projects see them: Node ESM (NodeNext) and bundlers.
+test-types: build
+	@echo "== tsc: pkg/index.d.ts against tests/types/usage.ts"
+	node_modules/.bin/tsc -p tests/types
+	node_modules/.bin/tsc -p tests/types/tsconfig.bundler.json
 
 lint:
 	cargo fmt --all -- --check
