@@ -7,7 +7,7 @@ JS_WASM := target/wasm-js/$(WASM_TARGET)/release/datastore_module.wasm
 CABI_WASM := target/wasm-cabi/$(WASM_TARGET)/release/datastore_module.wasm
 NODE_TEST := node --test --test-reporter=spec --unhandled-rejections=strict
 
-.PHONY: all setup setup-test build demo harness test test-rust test-wasm test-js test-luau test-browser lint bench fuzz soak clean FORCE
+.PHONY: all setup setup-test build demo harness test test-rust test-wasm test-js test-types test-luau test-browser lint bench fuzz soak clean FORCE
 
 all: build
 
@@ -45,7 +45,7 @@ harness: build
 	@echo "harness: http://127.0.0.1:$${HARNESS_PORT:-8080}/host/web/index.html  (Ctrl-C stops)"
 	@node scripts/serve.mjs $${HARNESS_PORT:-8080}
 
-test: setup-test build test-browser test-rust test-wasm test-js test-luau
+test: setup-test build test-rust test-wasm test-js test-types test-luau test-browser
 	@echo "make test: every suite passed"
 
 test-rust:
@@ -75,6 +75,12 @@ test-browser: build
 test-luau: luau/DataStoreModule.wasm
 	@echo "== Luau: tests/luau/ on host/luau-runtime"
 	CABI_WASM=$(CABI_WASM) cargo test --quiet -p luau-runtime
+
+# The package's typings as TypeScript projects see them: Node ESM (NodeNext) and bundlers.
+test-types: build
+	@echo "== tsc: pkg/index.d.ts against tests/types/usage.ts"
+	node_modules/.bin/tsc -p tests/types
+	node_modules/.bin/tsc -p tests/types/tsconfig.bundler.json
 
 lint:
 	cargo fmt --all -- --check

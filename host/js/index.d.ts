@@ -258,8 +258,8 @@ export class RedisStore implements Store {
 
 // ---- the module ------------------------------------------------------------------------------
 
-export * from "./module";
-import type { DataStoreModule as Module } from "./module";
+export * from "./module.js";
+import type { DataStoreModule as Module } from "./module.js";
 
 /**
  * The default module: one "server" on the embedded store (`LmdbStore` at `DATASTORE_PATH` or

@@ -134,9 +134,9 @@ export interface DataStoreModule {
 }
 
 export interface ModuleOptions {
-  store: import("./index").Store;
+  store: import("./index.js").Store;
   /** Real time by default; a `ManualClock` in tests (share it with a `MemoryStore`). */
-  clock?: import("./index").Clock;
+  clock?: import("./index.js").Clock;
   /** Register bind-to-close on SIGINT/SIGTERM (Node). Default false. */
   bindToClose?: boolean;
   /** Seeds retry jitter (for reproducible tests). */

@@ -42,17 +42,24 @@ function kindOf(v) {
   }
 }
 
+/** What a bad argument was, for messages: its kind, or `NaN`/`Infinity`/`function`/… */
+function describe(v) {
+  if (typeof v === "number" && !Number.isFinite(v)) return String(v);
+  const kind = kindOf(v);
+  return kind === "other" ? typeof v : kind;
+}
+
 function normalise(method, args) {
   let [name, scope, key] = args;
   if (args.length < 3 || key === undefined || key === null) [scope, key] = ["global", scope];
   if (typeof name !== "string") {
-    throw new TypeError(`Attempt to ${method} failed: name must be a string, got ${kindOf(name)}`);
+    throw new TypeError(`Attempt to ${method} failed: name must be a string, got ${describe(name)}`);
   }
   if (typeof scope !== "string") {
-    throw new TypeError(`Attempt to ${method} failed: scope must be a string, got ${kindOf(scope)}`);
+    throw new TypeError(`Attempt to ${method} failed: scope must be a string, got ${describe(scope)}`);
   }
   if (typeof key !== "string" && !(typeof key === "number" && Number.isFinite(key))) {
-    throw new TypeError(`Attempt to ${method} failed: key must be a string or a number, got ${kindOf(key)}`);
+    throw new TypeError(`Attempt to ${method} failed: key must be a string or a number, got ${describe(key)}`);
   }
   return [name, scope, key];
 }
@@ -88,6 +95,8 @@ class ModuleHost {
     this.closing = [];
     /** destroyed sessions the core has not forgotten yet */
     this.retired = new Set();
+    /** stand-in sessions (see `courier`) the core has not forgotten yet */
+    this.couriers = new Set();
     this.timer = undefined;
     this.timerAt = undefined;
     this.pumpQueued = false;
@@ -106,15 +115,48 @@ class ModuleHost {
   }
 
   open(hidden, [name, scope, key]) {
-    const random = new Uint8Array(16);
-    globalThis.crypto.getRandomValues(random);
-    const sid = this.core.openSession(this.now(), name, scope, toJson(key, "key"), hidden, random);
+    const sid = this.openCore(hidden, name, scope, key);
     let ds = this.sessions.get(sid);
     if (ds === undefined) {
-      ds = new DataStore(this, sid, key);
+      ds = new DataStore(this, sid, name, scope, key);
       this.sessions.set(sid, ds);
     }
     return ds;
+  }
+
+  openCore(hidden, name, scope, key) {
+    const random = new Uint8Array(16);
+    globalThis.crypto.getRandomValues(random);
+    return this.core.openSession(this.now(), name, scope, toJson(key, "key"), hidden, random);
+  }
+
+  /**
+   * Runs `use(sid)` with a core session that can act for `ds`: its own while the core still
+   * knows it, else a courier. The core forgets a destroyed session once it is idle (to free
+   * it), but the JS object lives on as long as the user holds it, and Queue, Remove, Usage and
+   * property checks must keep working on it (they do not look at the state).
+   */
+  onCore(ds, use) {
+    return this.sessions.get(ds._sid) === ds ? use(ds._sid) : this.courier(ds, use);
+  }
+
+  /**
+   * A courier: a fresh hidden core session for the same name/scope/key, used once and then
+   * destroyed (a closed session's Destroy does no I/O) and forgotten when idle. What the
+   * couriered calls do depends only on the key (the queue, the property rules, the codec),
+   * never on which session of the key runs them. A courier fires no signals: its events have
+   * no DataStore, and its calls resolve through `calls`.
+   */
+  courier(ds, use) {
+    const [name, scope, key] = ds._args;
+    const sid = this.openCore(true, name, scope, key);
+    try {
+      return use(sid);
+    } finally {
+      this.core.call(this.now(), sid, "Destroy", "null", undefined, undefined, "");
+      this.couriers.add(sid);
+      this.schedule();
+    }
   }
 
   find([name, scope, key]) {
@@ -145,7 +187,31 @@ class ModuleHost {
 
   /** A call into the core; answers at once or when its CallDone event arrives. */
   call(ds, kind, arg = "null", expiration, priority, text = "") {
-    const out = JSON.parse(this.core.call(this.now(), ds._sid, kind, arg, expiration, priority, text));
+    if (this.sessions.get(ds._sid) !== ds) return this.callForgotten(ds, kind, arg, expiration, priority, text);
+    return this.callAs(ds._sid, ds, kind, arg, expiration, priority, text);
+  }
+
+  /**
+   * A method of a destroyed session the core has forgotten. Destroyed is final, so Open, Read
+   * and Save answer what the core answers every destroyed session (`"State", "Destroyed"`, D6
+   * for Read) and Close and Destroy `"Success"`; Queue and Remove go out through a courier.
+   */
+  callForgotten(ds, kind, arg, expiration, priority, text) {
+    switch (kind) {
+      case "Open":
+      case "Read":
+      case "Save":
+        return Promise.resolve([Response.State, "Destroyed"]);
+      case "Close":
+      case "Destroy":
+        return Promise.resolve([Response.Success, undefined]);
+      default:
+        return this.courier(ds, (sid) => this.callAs(sid, ds, kind, arg, expiration, priority, text));
+    }
+  }
+
+  callAs(sid, ds, kind, arg, expiration, priority, text) {
+    const out = JSON.parse(this.core.call(this.now(), sid, kind, arg, expiration, priority, text));
     this.schedule();
     if (out.pending !== undefined) {
       return new Promise((resolve) => this.calls.set(out.pending, { ds, resolve }));
@@ -170,7 +236,7 @@ class ModuleHost {
       for (let e; (e = this.core.pollEvent()) !== undefined; busy = true) this.event(JSON.parse(e));
       for (let c; (c = this.core.pollCommand()) !== undefined; busy = true) this.execute(JSON.parse(c));
     }
-    if (this.retired.size > 0) this.release();
+    if (this.retired.size > 0 || this.couriers.size > 0) this.release();
     this.arm();
   }
 
@@ -192,6 +258,14 @@ class ModuleHost {
   event(e) {
     if (e.kind === "BindToCloseDone") {
       for (const resolve of this.closing.splice(0)) resolve();
+      return;
+    }
+    if (e.kind === "CallDone") {
+      // The caller's DataStore, also when a courier made the call.
+      const call = this.calls.get(e.call);
+      if (call === undefined) return; // a courier's own Destroy
+      this.calls.delete(e.call);
+      call.resolve([e.response, call.ds._data(e)]);
       return;
     }
     const ds = this.sessions.get(e.session);
@@ -223,12 +297,6 @@ class ModuleHost {
       case "DisconnectAll":
         for (const name of SIGNALS) ds[name].DisconnectAll();
         break;
-      case "CallDone": {
-        const call = this.calls.get(e.call);
-        this.calls.delete(e.call);
-        call?.resolve([e.response, ds._data(e)]);
-        break;
-      }
     }
   }
 
@@ -245,6 +313,9 @@ class ModuleHost {
         this.retired.delete(sid);
         this.sessions.delete(sid);
       }
+    }
+    for (const sid of this.couriers) {
+      if (this.core.release(sid)) this.couriers.delete(sid);
     }
   }
 
@@ -307,10 +378,11 @@ class DataStore {
   #key;
   #frozen;
 
-  constructor(host, sid, key) {
+  constructor(host, sid, name, scope, key) {
     this.#host = host;
     this.#key = key;
     Object.defineProperty(this, "_sid", { value: sid });
+    Object.defineProperty(this, "_args", { value: [name, scope, key] });
     Object.defineProperty(this, "_value", { value: undefined, writable: true });
     Object.defineProperty(this, "_metadata", { value: {}, writable: true });
     Object.defineProperty(this, "_userIds", { value: [], writable: true });
@@ -402,7 +474,16 @@ class DataStore {
 
   /** `[characters, fraction of the 4 MB limit]`, as the original counts them. */
   Usage() {
-    const [n, fraction] = this.#host.core.usage(this._sid, toJson(this._value, "Value"), toJson(this._metadata, "Metadata"));
+    const host = this.#host;
+    const value = toJson(this._value, "Value");
+    const metadata = toJson(this._metadata, "Metadata");
+    const [n, fraction] = host.onCore(this, (sid) => {
+      const usage = host.core.usage(sid, value, metadata);
+      // Its side effect on CompressedValue (§10.3) shows on a destroyed session too.
+      const compressed = host.core.property(sid, "CompressedValue");
+      if (this.#frozen && compressed !== "") this.#frozen.CompressedValue = compressed;
+      return usage;
+    });
     return [n, fraction];
   }
 
@@ -459,14 +540,18 @@ class DataStore {
 
   #set(name, v) {
     const host = this.#host;
-    return host.core.setProperty(host.now(), this._sid, name, kindOf(v), typeof v === "number" ? v : 0, v === true);
+    return host.onCore(this, (sid) =>
+      host.core.setProperty(host.now(), sid, name, kindOf(v), typeof v === "number" ? v : 0, v === true),
+    );
   }
 
   /** @internal */
   _assign(name, v) {
-    if (this.#frozen) throw new TypeError(`Attempt to set ${name} failed: the session is destroyed`);
     this.#set(name, v);
-    this.#host.schedule();
+    // A destroyed session keeps what it is given, checked by the same rules, as the original
+    // does; a read-only property stays read-only (the check above throws).
+    if (this.#frozen) this.#frozen[name] = v;
+    else this.#host.schedule();
   }
 
   toString() {

@@ -1,0 +1,1065 @@
+// The module API through its JS objects, on a MemoryStore with a ManualClock (two modules on one
+// store are two Roblox servers): every response of Open/Read/Save/Close/Destroy/Queue/Remove
+// (behaviour.md §4 with D3 and D6), the signal order of §5.4, property validation (§3.2, D11,
+// D12), argument checks, unstorable values, lock refresh counting (§8.3, D7), and the takeover
+// of a key held by a server that vanished without closing.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { createModule, ManualClock, MemoryStore, Response } from "../../pkg/node.mjs";
+
+const START = Date.UTC(2026, 3, 1, 12, 0, 0);
+const READONLY = { name: "TypeError", message: "Attempt to modify a readonly value" };
+const PENDING = Symbol("pending");
+
+/** The promise's outcome if it has settled once the queued work ran, else PENDING. */
+const peek = (promise) => Promise.race([promise, new Promise((resolve) => setImmediate(() => resolve(PENDING)))]);
+
+function world({ faults } = {}) {
+  const clock = new ManualClock(START);
+  const store = new MemoryStore({ clock, faults });
+  let seed = 0;
+  return { clock, store, server: (s = store) => createModule({ store: s, clock, seed: ++seed }) };
+}
+
+/** Runs the clock `ms` while `promise` works (retries and backoff wait on the clock). */
+async function within(clock, promise, ms = 10_000) {
+  await clock.advance(ms);
+  return promise;
+}
+
+/** The store as one server sees it, counting its calls by kind. */
+function counting(store) {
+  const calls = {};
+  const proxy = new Proxy(store, {
+    get(target, name) {
+      const v = Reflect.get(target, name);
+      if (typeof v !== "function") return v;
+      return (...args) => {
+        calls[name] = (calls[name] ?? 0) + 1;
+        return v.apply(target, args);
+      };
+    },
+  });
+  return { store: proxy, calls };
+}
+
+/**
+ * The store as one server sees it, until `crash()`: from then on that server has vanished. A
+ * dead process sends nothing and hears nothing, so each of its calls hangs forever without
+ * reaching the store (its module's timers still fire on the shared clock; nothing they do gets
+ * out). `swallowed` counts the calls that went nowhere.
+ */
+function vanishing(store) {
+  let gone = false;
+  let swallowed = 0;
+  const proxy = new Proxy(store, {
+    get(target, name) {
+      const v = Reflect.get(target, name);
+      if (typeof v !== "function") return v;
+      return (...args) => {
+        if (!gone) return v.apply(target, args);
+        swallowed++;
+        return new Promise(() => {});
+      };
+    },
+  });
+  return {
+    store: proxy,
+    crash: () => (gone = true),
+    get swallowed() {
+      return swallowed;
+    },
+  };
+}
+
+const stored = async (store, key, name = "Player") => {
+  const entry = await store.dataGet(name, "global", String(key));
+  return entry && JSON.parse(entry.value);
+};
+
+// ---- Open ---------------------------------------------------------------------------------------
+
+describe("Open", () => {
+  test("Success on a closed session: the key is locked, loaded and the template fills what is missing", async () => {
+    const { store, server } = world();
+    await store.dataSet("Player", "global", "1", '{"Coins":5}', "[7]", '{"m":1}', null);
+    const ds = server().new("Player", 1);
+    assert.deepEqual(await ds.Open({ Coins: 0, Items: [] }), ["Success", undefined]);
+    assert.equal(ds.State, true);
+    assert.deepEqual(ds.Value, { Coins: 5, Items: [] });
+    assert.deepEqual(ds.Metadata, { m: 1 });
+    assert.deepEqual(ds.UserIds, [7]);
+    assert.equal(ds.AttemptsRemaining, 5);
+    assert.deepEqual(await store.lockAcquire("Player/global/1", "SOMEONE", 30), { ok: false, holder: ds.UniqueId });
+  });
+
+  test("Success at once on an open session, reconciling the template into the live value", async () => {
+    const { store: raw, server } = world();
+    const { store, calls } = counting(raw);
+    const ds = server(store).new("Player", 1);
+    await ds.Open({ Coins: 1 });
+    const value = ds.Value;
+    value.Coins = 9;
+    const before = { ...calls };
+    const again = ds.Open({ Coins: 0, Gems: 2 });
+    assert.deepEqual(await peek(again), ["Success", undefined], "answered without waiting for the store");
+    assert.deepEqual(calls, before, "no store call");
+    assert.equal(ds.Value, value, "the same object, filled in place");
+    assert.deepEqual(value, { Coins: 9, Gems: 2 });
+  });
+
+  test("Locked, with the holder's UniqueId, while another server holds the key", async () => {
+    const { server } = world();
+    const a = server().new("Player", 1);
+    await a.Open();
+    const b = server().new("Player", 1);
+    assert.deepEqual(await b.Open(), ["Locked", a.UniqueId]);
+    assert.equal(b.State, false);
+    // A hidden session in the same server is another holder too.
+    const hidden = server().hidden("Player", 1);
+    assert.notEqual(hidden.UniqueId, a.UniqueId);
+    assert.deepEqual(await hidden.Open(), ["Locked", a.UniqueId]);
+  });
+
+  test("State Destroying while a Destroy is pending, State Destroyed after it", async () => {
+    const { server } = world();
+    const ds = server().new("Player", 1);
+    await ds.Open();
+    const destroying = ds.Destroy();
+    assert.deepEqual(await ds.Open(), ["State", "Destroying"]);
+    await destroying;
+    assert.deepEqual(await ds.Open(), ["State", "Destroyed"]);
+    assert.equal(ds.State, null);
+  });
+
+  test("Error when the lock cannot be taken in 3 tries; nothing is left locked", async () => {
+    const { clock, store: raw, server } = world();
+    const { store, calls } = counting(raw);
+    raw.setFaults({ ops: { mapUpdate: { transient: 1 } } });
+    const ds = server(store).new("Player", 1);
+    const [response, message] = await within(clock, ds.Open());
+    assert.equal(response, "Error");
+    assert.match(message, /InternalError/);
+    assert.equal(calls.lockAcquire, 3);
+    assert.equal(calls.dataGet, undefined, "no load without the lock");
+    assert.equal(ds.State, false);
+    raw.setFaults(null);
+    assert.deepEqual(await server().new("Player", 1).Open(), ["Success", undefined]);
+  });
+
+  test("Error when the load fails after the lock was taken: the lock is released again", async () => {
+    const { clock, store, server } = world();
+    store.setFaults({ ops: { dataGet: { transient: 1 } } });
+    const ds = server().new("Player", 1);
+    const [response, message] = await within(clock, ds.Open());
+    assert.equal(response, "Error");
+    assert.match(message, /^502: /);
+    assert.equal(ds.State, false);
+    store.setFaults(null);
+    // Another server opens at once: the unlock went out.
+    assert.deepEqual(await server().new("Player", 1).Open(), ["Success", undefined]);
+  });
+
+  test("Opens made together join one task: one lock, one load, every template applied in order", async () => {
+    const { store: raw, server } = world();
+    const { store, calls } = counting(raw);
+    const ds = server(store).new("Player", 1);
+    const results = await Promise.all([ds.Open({ A: 1 }), ds.Open({ A: 2, B: 2 }), ds.Open()]);
+    assert.deepEqual(results, Array(3).fill(["Success", undefined]));
+    assert.equal(calls.lockAcquire, 1);
+    assert.equal(calls.dataGet, 1);
+    assert.deepEqual(ds.Value, { A: 1, B: 2 });
+  });
+
+  test("D4: Open from a StateChanged(true) handler answers Success instead of hanging", async () => {
+    const { server } = world();
+    const ds = server().new("Player", 1);
+    let inner;
+    ds.StateChanged.Connect((state) => {
+      if (state === true) inner = ds.Open({ Late: true });
+    });
+    assert.deepEqual(await ds.Open(), ["Success", undefined]);
+    assert.deepEqual(await peek(inner), ["Success", undefined]);
+    assert.deepEqual(ds.Value, { Late: true });
+  });
+
+  test("Open after Close re-opens: the lock is taken again and the saved value loaded", async () => {
+    const { server } = world();
+    const ds = server().new("Player", 1);
+    await ds.Open();
+    ds.Value = { n: 1 };
+    await ds.Close();
+    ds.Value = "changed while closed";
+    assert.deepEqual(await ds.Open(), ["Success", undefined]);
+    assert.deepEqual(ds.Value, { n: 1 });
+    assert.deepEqual(await server().new("Player", 1).Open(), ["Locked", ds.UniqueId]);
+  });
+});
+
+// ---- Read ---------------------------------------------------------------------------------------
+
+describe("Read", () => {
+  test("Success on a closed session, without taking the lock; the template fills the loaded value", async () => {
+    const { store, server } = world();
+    const owner = server().new("Player", 1);
+    await owner.Open();
+    owner.Value = { Coins: 3 };
+    await owner.Save();
+    const reader = server().new("Player", 1);
+    assert.deepEqual(await reader.Read({ Coins: 0, Gems: 0 }), ["Success", undefined]);
+    assert.deepEqual(reader.Value, { Coins: 3, Gems: 0 });
+    assert.equal(reader.State, false);
+    assert.equal(typeof reader.Version, "string");
+    assert.ok(reader.Version.length > 0);
+    assert.ok(reader.CreatedTime >= START && reader.UpdatedTime >= reader.CreatedTime);
+    // The owner still holds the lock.
+    assert.deepEqual(await store.lockAcquire("Player/global/1", "X", 30), { ok: false, holder: owner.UniqueId });
+  });
+
+  test("Success on a missing key: Value is undefined, or the template", async () => {
+    const { server } = world();
+    const ds = server().new("Player", "nobody");
+    assert.deepEqual(await ds.Read(), ["Success", undefined]);
+    assert.equal(ds.Value, undefined);
+    assert.deepEqual(ds.Metadata, {});
+    assert.deepEqual(ds.UserIds, []);
+    assert.equal(ds.Version, "");
+    assert.deepEqual(await ds.Read([1, 2]), ["Success", undefined]);
+    assert.deepEqual(ds.Value, [1, 2]);
+  });
+
+  test("State Open on an open session, and the value is not reloaded", async () => {
+    const { server } = world();
+    const ds = server().new("Player", 1);
+    await ds.Open();
+    ds.Value = "unsaved";
+    assert.deepEqual(await ds.Read(), ["State", "Open"]);
+    assert.equal(ds.Value, "unsaved");
+  });
+
+  test("D6: State Destroyed on a destroyed session, and Value is left alone", async () => {
+    const { store, server } = world();
+    const ds = server().new("Player", 1);
+    await ds.Open();
+    ds.Value = "kept";
+    await ds.Destroy();
+    await store.dataSet("Player", "global", "1", '"written later"', "[]", "{}", null);
+    assert.deepEqual(await ds.Read(), ["State", "Destroyed"]);
+    assert.equal(ds.Value, "kept");
+  });
+
+  test("Error when the load fails 3 times", async () => {
+    const { clock, store, server } = world({ faults: { ops: { dataGet: { transient: 1 } } } });
+    const ds = server(counting(store).store).new("Player", 1);
+    const [response, message] = await within(clock, ds.Read());
+    assert.equal(response, "Error");
+    assert.match(message, /^502: /);
+    store.setFaults(null);
+    assert.deepEqual(await ds.Read(), ["Success", undefined]);
+  });
+});
+
+// ---- Save ---------------------------------------------------------------------------------------
+
+describe("Save", () => {
+  test("Saved with the live Value (the same object); the store holds it and Version moves on", async () => {
+    const { store, server } = world();
+    const ds = server().new("Player", 1);
+    await ds.Open({ Coins: 0 });
+    ds.Value.Coins = 10;
+    ds.UserIds = [1];
+    ds.Metadata = { Note: "x" };
+    const [response, data] = await ds.Save();
+    assert.equal(response, "Saved");
+    assert.equal(data, ds.Value);
+    const entry = await store.dataGet("Player", "global", "1");
+    assert.deepEqual(JSON.parse(entry.value), { Coins: 10 });
+    assert.deepEqual(JSON.parse(entry.userIds), [1]);
+    assert.deepEqual(JSON.parse(entry.metadata), { Note: "x" });
+    assert.equal(ds.Version, entry.version);
+  });
+
+  test("State Closed before Open and after Close", async () => {
+    const { server } = world();
+    const ds = server().new("Player", 1);
+    assert.deepEqual(await ds.Save(), ["State", "Closed"]);
+    await ds.Open();
+    await ds.Close();
+    assert.deepEqual(await ds.Save(), ["State", "Closed"]);
+  });
+
+  test("State Closing while a Close is pending, State Destroying while a Destroy is", async () => {
+    const { server } = world();
+    const a = server().new("Player", 1);
+    await a.Open();
+    const closing = a.Close();
+    assert.deepEqual(await a.Save(), ["State", "Closing"]);
+    await closing;
+    const b = server().new("Player", 2);
+    await b.Open();
+    const destroying = b.Destroy();
+    assert.deepEqual(await b.Save(), ["State", "Destroying"]);
+    await destroying;
+  });
+
+  test("State Destroyed after Destroy", async () => {
+    const { server } = world();
+    const ds = server().new("Player", 1);
+    await ds.Open();
+    await ds.Destroy();
+    assert.deepEqual(await ds.Save(), ["State", "Destroyed"]);
+  });
+
+  test("Error when the write fails 3 times; the session stays open and the next Save works", async () => {
+    const { clock, store: raw, server } = world();
+    const { store, calls } = counting(raw);
+    const ds = server(store).new("Player", 1);
+    await ds.Open();
+    ds.Value = { n: 1 };
+    raw.setFaults({ ops: { dataSet: { transient: 1 } } });
+    const [response, message] = await within(clock, ds.Save());
+    assert.equal(response, "Error");
+    assert.match(message, /^502: /);
+    assert.equal(calls.dataSet, 3);
+    assert.equal(ds.State, true);
+    raw.setFaults(null);
+    assert.deepEqual(await ds.Save(), ["Saved", ds.Value]);
+    assert.deepEqual(await stored(raw, 1), { n: 1 });
+  });
+
+  test("a Value a DataStore cannot hold: Error naming the path, nothing written, the session stays usable", async () => {
+    const cyclic = { a: {} };
+    cyclic.a.back = cyclic;
+    const cases = [
+      [{ Inventory: [1, NaN] }, /^Value\.Inventory\[1\]: NaN cannot be stored$/],
+      [{ deep: { x: Infinity } }, /^Value\.deep\.x: .*Infinity/],
+      [{ f: () => 1 }, /^Value\.f: .*function/],
+      [{ big: 10n }, /^Value\.big: .*BigInt/],
+      [{ when: new Date(0) }, /^Value\.when: /],
+      [{ holes: [1, , 3] }, /^Value\.holes\[1\]: /], // eslint-disable-line no-sparse-arrays
+      [{ nulls: [null] }, /^Value\.nulls\[0\]: /],
+      [{ text: "\ud800" }, /^Value\.text: /],
+      [cyclic, /^Value\.a\.back: .*cycl/i],
+    ];
+    const { clock, store, server } = world();
+    const ds = server().new("Player", 1);
+    await ds.Open();
+    ds.Value = { good: 0 };
+    await ds.Save();
+    const saved = [];
+    ds.Saved.Connect((response, data) => saved.push([response, data]));
+    for (const [value, pattern] of cases) {
+      ds.Value = value;
+      // A save that sent nothing lets the clock move before the next one starts.
+      const [response, message] = await within(clock, ds.Save(), 1);
+      assert.equal(response, "Error", `${pattern}`);
+      assert.match(message, pattern);
+      assert.deepEqual(saved.pop(), ["Error", message], "the Saved signal reports it too");
+      assert.deepEqual(await stored(store, 1), { good: 0 }, "nothing was written");
+      assert.equal(ds.State, true);
+    }
+    ds.Value = { good: 1 };
+    assert.deepEqual(await within(clock, ds.Save(), 1), ["Saved", ds.Value]);
+    assert.deepEqual(await stored(store, 1), { good: 1 });
+  });
+
+  test("bad Metadata or UserIds contents fail the save the same way", async () => {
+    const { clock, server } = world();
+    const ds = server().new("Player", 1);
+    await ds.Open();
+    ds.Value = 1;
+    ds.Metadata = { bad: NaN };
+    assert.match((await ds.Save())[1], /^Metadata\.bad: NaN/);
+    ds.Metadata = {};
+    ds.UserIds = [Infinity];
+    assert.match((await within(clock, ds.Save(), 1))[1], /^UserIds\[0\]: /);
+    ds.UserIds = [];
+    assert.equal((await within(clock, ds.Save(), 1))[0], "Saved");
+  });
+
+  test("Value undefined removes the key; Metadata and UserIds reset", async () => {
+    const { store, server } = world();
+    const ds = server().new("Player", 1);
+    await ds.Open();
+    ds.Value = 1;
+    ds.UserIds = [5];
+    await ds.Save();
+    ds.Value = undefined;
+    assert.deepEqual(await ds.Save(), ["Saved", undefined]);
+    assert.equal(await store.dataGet("Player", "global", "1"), undefined);
+    assert.deepEqual(ds.UserIds, []);
+    assert.deepEqual(ds.Metadata, {});
+    assert.equal(ds.Version, "");
+  });
+
+  test("Saves made together join one task; a Save during the write gets its own", async () => {
+    const { store: raw, server } = world();
+    const { store, calls } = counting(raw);
+    const ds = server(store).new("Player", 1);
+    await ds.Open();
+    ds.Value = { n: 1 };
+    const [a, b] = await Promise.all([ds.Save(), ds.Save()]);
+    assert.deepEqual([a[0], b[0]], ["Saved", "Saved"]);
+    assert.equal(calls.dataSet, 1);
+    let during;
+    ds.Saving.Connect(() => {
+      ds.Value = { n: ds.Value.n + 1 };
+      during ??= ds.Save();
+    });
+    await ds.Save();
+    assert.deepEqual(await during, ["Saved", ds.Value]);
+    assert.equal(calls.dataSet, 3);
+    assert.deepEqual(await stored(raw, 1), { n: 3 });
+  });
+});
+
+// ---- Close --------------------------------------------------------------------------------------
+
+describe("Close", () => {
+  test("Success on a session that was never opened", async () => {
+    const { server } = world();
+    const ds = server().new("Player", 1);
+    assert.deepEqual(await ds.Close(), ["Success", undefined]);
+    assert.equal(ds.State, false);
+  });
+
+  test("Saved with the Value when open: saved, unlocked, closed", async () => {
+    const { store, server } = world();
+    const ds = server().new("Player", 1);
+    await ds.Open();
+    ds.Value = { n: 2 };
+    const [response, data] = await ds.Close();
+    assert.equal(response, "Saved");
+    assert.equal(data, ds.Value);
+    assert.equal(ds.State, false);
+    assert.deepEqual(await stored(store, 1), { n: 2 });
+    assert.deepEqual(await server().new("Player", 1).Open(), ["Success", undefined]);
+    assert.deepEqual(await ds.Close(), ["Success", undefined], "closing again");
+  });
+
+  test("Success without saving when SaveOnClose is false", async () => {
+    const { store, server } = world();
+    const ds = server().new("Player", 1);
+    await ds.Open();
+    ds.SaveOnClose = false;
+    ds.Value = "not saved";
+    assert.deepEqual(await ds.Close(), ["Success", undefined]);
+    assert.equal(await stored(store, 1), undefined);
+    assert.deepEqual(await server().new("Player", 1).Open(), ["Success", undefined]);
+  });
+
+  test("D3: Error when the save-on-close fails; the session still closes and the lock is released", async () => {
+    const { clock, store, server } = world();
+    const ds = server().new("Player", 1);
+    await ds.Open();
+    ds.Value = { lost: true };
+    const states = [];
+    ds.StateChanged.Connect((state) => states.push(state));
+    store.setFaults({ ops: { dataSet: { transient: 1 } } });
+    const [response, message] = await within(clock, ds.Close());
+    assert.equal(response, "Error");
+    assert.match(message, /^502: /);
+    assert.equal(ds.State, false);
+    assert.deepEqual(states, [false]);
+    store.setFaults(null);
+    assert.deepEqual(await server().new("Player", 1).Open(), ["Success", undefined]);
+  });
+
+  test("Success on a destroyed session", async () => {
+    const { server } = world();
+    const ds = server().new("Player", 1);
+    await ds.Open();
+    await ds.Destroy();
+    assert.deepEqual(await ds.Close(), ["Success", undefined]);
+  });
+
+  test("a Close while a Destroy is pending joins it and gets its answer", async () => {
+    const { server } = world();
+    const ds = server().new("Player", 1);
+    await ds.Open();
+    ds.Value = 5;
+    const destroyed = ds.Destroy();
+    const closed = ds.Close();
+    assert.deepEqual(await closed, ["Saved", 5]);
+    assert.deepEqual(await destroyed, ["Saved", 5]);
+    assert.equal(ds.State, null);
+  });
+
+  test("a Close while an Open is pending closes after it", async () => {
+    const { server } = world();
+    const ds = server().new("Player", 1);
+    const opened = ds.Open({ n: 1 });
+    const closed = ds.Close();
+    assert.deepEqual(await opened, ["Success", undefined]);
+    assert.deepEqual(await closed, ["Saved", { n: 1 }]);
+    assert.equal(ds.State, false);
+  });
+});
+
+// ---- Destroy ------------------------------------------------------------------------------------
+
+describe("Destroy", () => {
+  test("Success on a closed session: nothing saved; the session leaves the cache", async () => {
+    const { store, server } = world();
+    const module = server();
+    const ds = module.new("Player", 1);
+    ds.Value = "never saved";
+    assert.deepEqual(await ds.Destroy(), ["Success", undefined]);
+    assert.equal(ds.State, null);
+    assert.equal(await stored(store, 1), undefined);
+    assert.equal(module.find("Player", 1), undefined);
+    const fresh = module.new("Player", 1);
+    assert.notEqual(fresh, ds);
+    assert.notEqual(fresh.UniqueId, ds.UniqueId);
+  });
+
+  test("Saved with the Value when open; the lock is released", async () => {
+    const { store, server } = world();
+    const ds = server().new("Player", 1);
+    await ds.Open();
+    ds.Value = [1, 2];
+    assert.deepEqual(await ds.Destroy(), ["Saved", [1, 2]]);
+    assert.deepEqual(await stored(store, 1), [1, 2]);
+    assert.deepEqual(await server().new("Player", 1).Open(), ["Success", undefined]);
+  });
+
+  test("D3: Error when the save fails; the session is destroyed and unlocked anyway", async () => {
+    const { clock, store, server } = world();
+    const ds = server().new("Player", 1);
+    await ds.Open();
+    ds.Value = 1;
+    store.setFaults({ ops: { dataSet: { transient: 1 } } });
+    const [response, message] = await within(clock, ds.Destroy());
+    assert.equal(response, "Error");
+    assert.match(message, /^502: /);
+    assert.equal(ds.State, null);
+    store.setFaults(null);
+    assert.deepEqual(await server().new("Player", 1).Open(), ["Success", undefined]);
+  });
+
+  test("Success when already destroyed; Destroys made together share one answer", async () => {
+    const { server } = world();
+    const ds = server().new("Player", 1);
+    await ds.Open();
+    ds.Value = 3;
+    assert.deepEqual(await Promise.all([ds.Destroy(), ds.Destroy()]), [["Saved", 3], ["Saved", 3]]);
+    assert.deepEqual(await ds.Destroy(), ["Success", undefined]);
+  });
+
+  test("a destroyed session keeps its properties, answers every method, and takes custom fields", async () => {
+    const { server } = world();
+    const ds = server().new("Player", 1);
+    await ds.Open();
+    ds.Metadata.Compress = { Level: 2 };
+    ds.Value = { n: 1 };
+    const uniqueId = ds.UniqueId;
+    await ds.Destroy();
+    // Let the module forget the session's internals.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(ds.UniqueId, uniqueId);
+    assert.equal(ds.Id, "Player/global/1");
+    assert.equal(ds.State, null);
+    assert.equal(ds.SaveInterval, 30);
+    assert.ok(ds.Version.length > 0);
+    assert.deepEqual(await ds.Open(), ["State", "Destroyed"]);
+    assert.deepEqual(await ds.Read(), ["State", "Destroyed"]);
+    assert.deepEqual(await ds.Save(), ["State", "Destroyed"]);
+    assert.deepEqual(await ds.Close(), ["Success", undefined]);
+    assert.deepEqual(await ds.Destroy(), ["Success", undefined]);
+    assert.deepEqual(ds.Clone(), { n: 1 });
+    const [characters] = ds.Usage();
+    assert.ok(characters > 0);
+    ds.Custom = 1;
+    assert.equal(ds.Custom, 1);
+    assert.throws(() => (ds.Id = "x"), READONLY);
+    assert.throws(() => (ds.State = true), READONLY);
+    assert.throws(() => (ds.SaveInterval = 5), RangeError);
+    assert.throws(() => (ds.Metadata = 5), TypeError);
+    ds.SaveInterval = 20;
+    assert.equal(ds.SaveInterval, 20);
+    ds.Metadata = { a: 1 };
+    assert.deepEqual(ds.Metadata, { a: 1 });
+  });
+});
+
+// ---- Queue and Remove ---------------------------------------------------------------------------
+
+describe("Queue and Remove", () => {
+  test("Queue answers Success on any session; the owner's ProcessQueue gets it; Remove answers Success", async () => {
+    const { clock, server } = world();
+    const owner = server().new("Player", 1);
+    await owner.Open();
+    const received = [];
+    owner.ProcessQueue.Connect(async (id, values) => {
+      received.push(...values);
+      assert.deepEqual(await owner.Remove(id), ["Success", undefined]);
+    });
+    const sender = server().new("Player", 1); // never opened: Queue does not look at the state
+    assert.deepEqual(await sender.Queue({ Coins: 5 }), ["Success", undefined]);
+    const hidden = server().hidden("Player", 1);
+    await hidden.Destroy();
+    assert.deepEqual(await hidden.Queue(7, 60, 1), ["Success", undefined], "even a destroyed session sends");
+    await clock.advance(5_000);
+    assert.deepEqual(received, [7, { Coins: 5 }], "higher priority first");
+    await clock.advance(120_000);
+    assert.equal(received.length, 2, "removed: not delivered again");
+  });
+
+  test("Queue answers Error for a value that cannot be stored, naming the path", async () => {
+    const { server } = world();
+    const ds = server().new("Player", 1);
+    const [response, message] = await ds.Queue({ a: [NaN] });
+    assert.equal(response, "Error");
+    assert.match(message, /^value\.a\[0\]: NaN cannot be stored$/);
+  });
+
+  test("Queue and Remove answer Error when the store fails 3 times", async () => {
+    const { clock, store: raw, server } = world({ faults: { ops: { queueAdd: { transient: 1 }, queueRemove: { transient: 1 } } } });
+    const { store, calls } = counting(raw);
+    const ds = server(store).new("Player", 1);
+    const [response, message] = await within(clock, ds.Queue(1));
+    assert.equal(response, "Error");
+    assert.match(message, /InternalError/);
+    assert.equal(calls.queueAdd, 3);
+    const [removed, why] = await within(clock, ds.Remove("some-read-id"));
+    assert.equal(removed, "Error");
+    assert.equal(typeof why, "string");
+  });
+
+  test("bad arguments throw the original's TypeErrors", async () => {
+    const { server } = world();
+    const ds = server().new("Player", 1);
+    const queue = { name: "TypeError", message: "Attempt to Queue failed: Passed value is not nil or number" };
+    assert.throws(() => ds.Queue(1, "60"), queue);
+    assert.throws(() => ds.Queue(1, 60, "high"), queue);
+    assert.throws(() => ds.Remove(5), { name: "TypeError", message: "Attempt to RemoveQueue failed: Passed value is not a string" });
+    assert.deepEqual(await ds.Queue(1, null, undefined), ["Success", undefined]);
+  });
+});
+
+// ---- signal order (§5.4) ------------------------------------------------------------------------
+
+describe("signal order", () => {
+  test("Open: StateChanged(true) handlers run before the Open promise resolves, with the value installed", async () => {
+    const { server } = world();
+    const ds = server().new("Player", 1);
+    const order = [];
+    ds.StateChanged.Connect((state, session) => {
+      assert.equal(session, ds);
+      assert.equal(ds.State, true);
+      assert.deepEqual(ds.Value, { Coins: 0 });
+      order.push(`StateChanged(${state})`);
+    });
+    ds.StateChanged.Connect(() => order.push("second handler"));
+    const opened = ds.Open({ Coins: 0 }).then(([response]) => order.push(`Open ${response}`));
+    await opened;
+    assert.deepEqual(order, ["StateChanged(true)", "second handler", "Open Success"]);
+  });
+
+  test("Save: Saving (whose handler may still change Value), then Saved, then the Save promise", async () => {
+    const { store, server } = world();
+    const ds = server().new("Player", 1);
+    await ds.Open({ n: 0 });
+    const order = [];
+    ds.Saving.Connect((value, session) => {
+      assert.equal(session, ds);
+      order.push(`Saving ${JSON.stringify(value)}`);
+      value.n = 42;
+    });
+    ds.Saved.Connect((response, data, session) => {
+      assert.equal(session, ds);
+      order.push(`Saved ${response} ${JSON.stringify(data)}`);
+    });
+    await ds.Save().then(([response]) => order.push(`Save ${response}`));
+    assert.deepEqual(order, ['Saving {"n":0}', 'Saved Saved {"n":42}', "Save Saved"]);
+    assert.deepEqual(await stored(store, 1), { n: 42 });
+  });
+
+  test("Close: State is false during the save; Saving, Saved, StateChanged(false), then the Close promise", async () => {
+    const { server } = world();
+    const ds = server().new("Player", 1);
+    await ds.Open({ n: 0 });
+    const order = [];
+    ds.Saving.Connect(() => order.push(`Saving State=${ds.State}`));
+    ds.Saved.Connect((response) => order.push(`Saved ${response}`));
+    ds.StateChanged.Connect((state) => order.push(`StateChanged(${state})`));
+    await ds.Close().then(([response]) => order.push(`Close ${response}`));
+    assert.deepEqual(order, ["Saving State=false", "Saved Saved", "StateChanged(false)", "Close Saved"]);
+  });
+
+  test("Destroy: StateChanged(null) before the promise, then every signal is disconnected", async () => {
+    const { server } = world();
+    const ds = server().new("Player", 1);
+    await ds.Open();
+    const order = [];
+    ds.Saving.Connect(() => order.push(`Saving State=${ds.State}`));
+    ds.StateChanged.Connect((state) => order.push(`StateChanged(${state})`));
+    ds.ProcessQueue.Connect(() => {});
+    ds.AttemptsChanged.Connect(() => {});
+    await ds.Destroy().then(([response]) => order.push(`Destroy ${response}`));
+    assert.deepEqual(order, ["Saving State=null", "StateChanged(null)", "Destroy Saved"]);
+    for (const name of ["StateChanged", "Saving", "Saved", "AttemptsChanged", "ProcessQueue"]) {
+      assert.equal(ds[name].Connections, 0, name);
+    }
+  });
+
+  test("auto-save: every SaveInterval a save fires Saving and Saved (unchanged data is not rewritten, D16)", async () => {
+    const { clock, store: raw, server } = world();
+    const { store, calls } = counting(raw);
+    const ds = server(store).new("Player", 1);
+    await ds.Open({ n: 0 });
+    const saved = [];
+    ds.Saved.Connect((response) => saved.push([clock.now() - START, response]));
+    await clock.advance(29_999);
+    assert.deepEqual(saved, []);
+    await clock.advance(1);
+    assert.deepEqual(saved, [[30_000, "Saved"]]);
+    assert.equal(calls.dataSet, 1);
+    await clock.advance(30_000);
+    assert.deepEqual(saved.length, 2);
+    assert.equal(calls.dataSet, 1, "nothing changed: not written again");
+    ds.Value.n = 1;
+    await clock.advance(30_000);
+    assert.equal(calls.dataSet, 2);
+    assert.deepEqual(await stored(raw, 1), { n: 1 });
+  });
+});
+
+// ---- the lock refresh (§8.3) --------------------------------------------------------------------
+
+describe("lock refresh", () => {
+  test("failed refreshes count AttemptsChanged down; a success resets it", async () => {
+    const { clock, store, server } = world();
+    const ds = server().new("Player", 1);
+    ds.LockInterval = 10;
+    ds.LockAttempts = 3;
+    await ds.Open();
+    assert.equal(ds.AttemptsRemaining, 3);
+    const changes = [];
+    ds.AttemptsChanged.Connect((remaining, session) => {
+      assert.equal(session, ds);
+      changes.push(remaining);
+    });
+    store.setFaults({ ops: { mapUpdate: { transient: 1 } } });
+    await clock.advance(25_000);
+    assert.deepEqual(changes, [2, 1]);
+    assert.equal(ds.AttemptsRemaining, 1);
+    assert.equal(ds.State, true);
+    store.setFaults(null);
+    await clock.advance(10_000);
+    assert.deepEqual(changes, [2, 1, 3]);
+    assert.equal(ds.AttemptsRemaining, 3);
+  });
+
+  test("when the attempts run out the session closes, saving first (the lease still has room)", async () => {
+    const { clock, store, server } = world();
+    const ds = server().new("Player", 1);
+    ds.LockInterval = 10;
+    ds.LockAttempts = 2;
+    await ds.Open();
+    ds.Value = "saved on the way out";
+    const events = [];
+    ds.AttemptsChanged.Connect((n) => events.push(`AttemptsChanged(${n})`));
+    ds.Saved.Connect((response) => events.push(`Saved ${response}`));
+    ds.StateChanged.Connect((state) => events.push(`StateChanged(${state})`));
+    store.setFaults({ ops: { mapUpdate: { transient: 1 } } });
+    await clock.advance(30_000);
+    assert.deepEqual(events, ["AttemptsChanged(1)", "AttemptsChanged(0)", "Saved Saved", "StateChanged(false)"]);
+    assert.equal(ds.State, false);
+    assert.equal(await stored(store, 1), "saved on the way out");
+  });
+
+  test("D7: a refresh that finds another holder closes at once, without saving", async () => {
+    const { clock, store, server } = world();
+    const a = server().new("Player", 1);
+    a.LockInterval = 10;
+    await a.Open();
+    a.Value = "stale";
+    // The entry vanishes (as if expired) and another server takes the key.
+    await store.lockRelease("Player/global/1", a.UniqueId);
+    const b = server().new("Player", 1);
+    assert.deepEqual(await b.Open(), ["Success", undefined]);
+    b.Value = "fresh";
+    await b.Save();
+    const events = [];
+    a.AttemptsChanged.Connect((n) => events.push(`AttemptsChanged(${n})`));
+    a.Saving.Connect(() => events.push("Saving"));
+    a.StateChanged.Connect((state) => events.push(`StateChanged(${state})`));
+    await clock.advance(10_000);
+    assert.deepEqual(events, ["AttemptsChanged(0)", "StateChanged(false)"]);
+    assert.equal(a.State, false);
+    assert.equal(await stored(store, 1), "fresh");
+  });
+});
+
+// ---- properties (§3.2, D11, D12) ----------------------------------------------------------------
+
+describe("properties", () => {
+  const session = () => world().server().new("Player", 1);
+
+  test("defaults", () => {
+    const ds = session();
+    assert.equal(ds.Value, undefined);
+    assert.deepEqual(ds.Metadata, {});
+    assert.deepEqual(ds.UserIds, []);
+    assert.equal(ds.SaveInterval, 30);
+    assert.equal(ds.SaveDelay, 0);
+    assert.equal(ds.LockInterval, 60);
+    assert.equal(ds.LockAttempts, 5);
+    assert.equal(ds.SaveOnClose, true);
+    assert.equal(ds.Id, "Player/global/1");
+    assert.match(ds.UniqueId, /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/);
+    assert.equal(ds.Key, 1);
+    assert.equal(ds.State, false);
+    assert.equal(ds.Hidden, false);
+    assert.equal(ds.AttemptsRemaining, 0);
+    assert.equal(ds.CreatedTime, 0);
+    assert.equal(ds.UpdatedTime, 0);
+    assert.equal(ds.Version, "");
+    assert.equal(ds.CompressedValue, "");
+    assert.equal(String(ds), "DataStore");
+  });
+
+  test("in-range values are taken and read back, boundaries included", () => {
+    const ds = session();
+    for (const [name, values] of [
+      ["SaveInterval", [0, 10, 1000, 45.5]],
+      ["SaveDelay", [0, 10, 6.5]],
+      ["LockInterval", [10, 1000, 12.5]],
+      ["LockAttempts", [1, 100, 3]],
+      ["SaveOnClose", [false, true]],
+    ]) {
+      for (const v of values) {
+        ds[name] = v;
+        assert.equal(ds[name], v, `${name} = ${v}`);
+      }
+    }
+    const metadata = { a: 1 };
+    ds.Metadata = metadata;
+    assert.equal(ds.Metadata, metadata, "the same object");
+    ds.UserIds = [1, 2];
+    assert.deepEqual(ds.UserIds, [1, 2]);
+    ds.Value = { any: ["thing"] };
+    assert.deepEqual(ds.Value, { any: ["thing"] });
+  });
+
+  test("wrong types throw TypeError with the original's message; the value is unchanged", () => {
+    const ds = session();
+    const cases = [
+      ["SaveInterval", ["10", true, null, undefined, {}], "is not a number"],
+      ["SaveDelay", ["1", false, [], () => 1], "is not a number"],
+      ["LockInterval", ["60", {}], "is not a number"],
+      ["LockAttempts", ["5", null], "is not a number"],
+      ["SaveOnClose", [1, "true", null, undefined], "is not a boolean"],
+      ["Metadata", [1, "x", true, null, undefined], "is not a table"],
+      ["UserIds", [1, "x", false, null], "is not a table"],
+    ];
+    for (const [name, values, tail] of cases) {
+      const before = ds[name];
+      for (const v of values) {
+        assert.throws(() => (ds[name] = v), { name: "TypeError", message: `Attempt to set ${name} failed: Passed value ${tail}` }, `${name} = ${String(v)}`);
+        assert.equal(ds[name], before);
+      }
+    }
+  });
+
+  test("D11: NaN is not a number", () => {
+    const ds = session();
+    for (const name of ["SaveInterval", "SaveDelay", "LockInterval", "LockAttempts"]) {
+      assert.throws(() => (ds[name] = NaN), { name: "TypeError", message: `Attempt to set ${name} failed: Passed value is not a number` });
+    }
+  });
+
+  test("out-of-range values throw RangeError with the original's message (\"less then\" included)", () => {
+    const ds = session();
+    const cases = [
+      ["SaveInterval", 9.99, "is less then 10 and not 0"],
+      ["SaveInterval", -1, "is less then 10 and not 0"],
+      ["SaveInterval", 1000.5, "is more then 1000"],
+      ["SaveInterval", Infinity, "is more then 1000"],
+      ["SaveDelay", -0.1, "is less then 0"],
+      ["SaveDelay", 10.5, "is more then 10"],
+      ["LockInterval", 9, "is less then 10"],
+      ["LockInterval", 1001, "is more then 1000"],
+      ["LockInterval", -Infinity, "is less then 10"],
+      ["LockAttempts", 0, "is less then 1"],
+      ["LockAttempts", 101, "is more then 100"],
+      ["LockAttempts", 2.5, "is not an integer"],
+    ];
+    for (const [name, v, tail] of cases) {
+      const before = ds[name];
+      assert.throws(() => (ds[name] = v), { name: "RangeError", message: `Attempt to set ${name} failed: Passed value ${tail}` }, `${name} = ${v}`);
+      assert.equal(ds[name], before);
+    }
+  });
+
+  test("read-only properties throw TypeError \"Attempt to modify a readonly value\" and keep their value", () => {
+    const ds = session();
+    for (const name of ["Id", "UniqueId", "Key", "State", "Hidden", "AttemptsRemaining", "CreatedTime", "UpdatedTime", "Version", "CompressedValue"]) {
+      const before = ds[name];
+      for (const v of [before, "x", 1, true, null]) assert.throws(() => (ds[name] = v), READONLY, name);
+      assert.equal(ds[name], before, name);
+    }
+  });
+
+  test("D12: method and signal names cannot be assigned, and still work afterwards", async () => {
+    const ds = session();
+    for (const name of ["Open", "Read", "Save", "Close", "Destroy", "Queue", "Remove", "Clone", "Reconcile", "Usage"]) {
+      const method = ds[name];
+      assert.throws(() => (ds[name] = () => "shadow"), READONLY, name);
+      assert.equal(ds[name], method);
+    }
+    for (const name of ["StateChanged", "Saving", "Saved", "AttemptsChanged", "ProcessQueue"]) {
+      const signal = ds[name];
+      assert.throws(() => (ds[name] = {}), READONLY, name);
+      assert.equal(ds[name], signal);
+    }
+    assert.deepEqual(await ds.Open(), ["Success", undefined]);
+  });
+
+  test("custom fields are stored and read back, and are not saved", async () => {
+    const { store, server } = world();
+    const ds = server().new("Player", 1);
+    const folder = { Coins: { Value: 0 } };
+    ds.Leaderstats = folder;
+    ds.count = 1;
+    ds.count += 1;
+    assert.equal(ds.Leaderstats, folder);
+    assert.equal(ds.count, 2);
+    await ds.Open();
+    ds.Value = 1;
+    await ds.Save();
+    assert.equal(await stored(store, 1), 1);
+    assert.equal(server().new("Player", 2).Leaderstats, undefined, "per session");
+  });
+
+  test("a new SaveInterval restarts the auto-save timer; 0 stops it", async () => {
+    const { clock, server } = world();
+    const ds = server().new("Player", 1);
+    await ds.Open();
+    const saves = [];
+    ds.Saved.Connect(() => saves.push(clock.now() - START));
+    await clock.advance(20_000);
+    ds.SaveInterval = 15;
+    await clock.advance(15_000);
+    assert.deepEqual(saves, [35_000]);
+    ds.SaveInterval = 0;
+    await clock.advance(60_000);
+    assert.deepEqual(saves, [35_000]);
+  });
+});
+
+// ---- constructors -------------------------------------------------------------------------------
+
+describe("new, hidden and find", () => {
+  test("bad arguments throw TypeError naming the method, the argument and what it got", () => {
+    const module = world().server();
+    for (const method of ["new", "hidden", "find"]) {
+      const cases = [
+        [[], /name must be a string, got nil/],
+        [[5, "k"], /name must be a string, got number/],
+        [[{}, "k"], /name must be a string, got table/],
+        [["P"], /key must be a string or a number, got nil/],
+        [["P", null], /key must be a string or a number, got nil/],
+        [["P", {}], /key must be a string or a number, got table/],
+        [["P", [1]], /key must be a string or a number, got table/],
+        [["P", true], /key must be a string or a number, got boolean/],
+        [["P", NaN], /key must be a string or a number, got NaN/],
+        [["P", Infinity], /key must be a string or a number, got Infinity/],
+        [["P", () => 1], /key must be a string or a number, got function/],
+        [["P", 5, "k"], /scope must be a string, got number/],
+        [["P", "s", false], /key must be a string or a number, got boolean/],
+      ];
+      for (const [args, pattern] of cases) {
+        assert.throws(
+          () => module[method](...args),
+          (e) => e instanceof TypeError && e.message.startsWith(`Attempt to ${method} failed: `) && pattern.test(e.message),
+          `${method}(${args.map(String).join(", ")})`,
+        );
+      }
+    }
+  });
+
+  test("(name, key), (name, scope, key) and (name, key, undefined) address the right Id", () => {
+    const module = world().server();
+    const a = module.new("Player", "k");
+    assert.equal(a.Id, "Player/global/k");
+    assert.equal(module.new("Player", "global", "k"), a);
+    assert.equal(module.new("Player", "k", undefined), a);
+    assert.equal(module.find("Player", "global", "k"), a);
+    const scoped = module.new("Player", "eu", "k");
+    assert.equal(scoped.Id, "Player/eu/k");
+    assert.notEqual(scoped, a);
+    assert.equal(module.find("Player", "nobody"), undefined);
+  });
+
+  test("hidden gives a new, uncached session each time", () => {
+    const module = world().server();
+    const visible = module.new("Player", 1);
+    const h1 = module.hidden("Player", 1);
+    const h2 = module.hidden("Player", "global", 1);
+    assert.equal(h1.Hidden, true);
+    assert.notEqual(h1, h2);
+    assert.notEqual(h1.UniqueId, h2.UniqueId);
+    assert.equal(module.find("Player", 1), visible);
+  });
+
+  test("Response is the frozen enum, on the module and exported", () => {
+    const module = world().server();
+    assert.equal(module.Response, Response);
+    assert.deepEqual({ ...Response }, { Success: "Success", Saved: "Saved", Locked: "Locked", State: "State", Error: "Error" });
+    assert.ok(Object.isFrozen(Response));
+    assert.ok(Object.isFrozen(module));
+  });
+
+  test("createModule refuses something that is not a store", () => {
+    assert.throws(() => createModule({}), TypeError);
+    assert.throws(() => createModule({ store: {} }), /store/);
+  });
+});
+
+// ---- a server that vanishes ---------------------------------------------------------------------
+
+describe("takeover after a crash", () => {
+  /** Server A opens and saves, then vanishes; server B tries at `attempts` ms after A's lock. */
+  async function crashAndRetake({ lockInterval, lockAttempts, attempts, crash = true }) {
+    const { clock, store, server } = world();
+    const a = vanishing(store);
+    const dead = server(a.store).new("Player", 1);
+    if (lockInterval !== undefined) dead.LockInterval = lockInterval;
+    if (lockAttempts !== undefined) dead.LockAttempts = lockAttempts;
+    assert.deepEqual(await dead.Open(), ["Success", undefined]);
+    const lockedAt = clock.now();
+    dead.Value = { Coins: 100 };
+    assert.equal((await dead.Save())[0], "Saved");
+    if (crash) a.crash(); // never closed: no save-on-close, no unlock
+    const b = server().new("Player", 1);
+    const results = [];
+    for (const at of attempts) {
+      await clock.advance(lockedAt + at - clock.now());
+      results.push(await b.Open());
+      if (b.State) break;
+    }
+    return { dead, b, results, swallowed: a.swallowed, store };
+  }
+
+  test("LockInterval 10, LockAttempts 1: another server opens at 40 s (I × A + 30) and not before", async () => {
+    const { dead, b, results, swallowed, store } = await crashAndRetake({ lockInterval: 10, lockAttempts: 1, attempts: [1_000, 39_999, 40_000] });
+    assert.deepEqual(results, [["Locked", dead.UniqueId], ["Locked", dead.UniqueId], ["Success", undefined]]);
+    assert.deepEqual(b.Value, { Coins: 100 }, "the crashed server's last save is intact");
+    assert.ok(swallowed > 0, "the dead module kept trying (its refresh) but reached nothing");
+    assert.deepEqual(await store.lockAcquire("Player/global/1", dead.UniqueId, 30), { ok: false, holder: b.UniqueId });
+  });
+
+  test("defaults: another server opens at 330 s (60 × 5 + 30) and not before", async () => {
+    const { dead, b, results } = await crashAndRetake({ attempts: [60_000, 300_000, 329_999, 330_000] });
+    assert.deepEqual(results, [...Array(3).fill(["Locked", dead.UniqueId]), ["Success", undefined]]);
+    assert.deepEqual(b.Value, { Coins: 100 });
+  });
+
+  test("control: a server that is alive keeps refreshing, so the key stays locked past 40 s", async () => {
+    const { dead: alive, results } = await crashAndRetake({ lockInterval: 10, lockAttempts: 1, attempts: [40_000, 100_000], crash: false });
+    assert.deepEqual(results, [["Locked", alive.UniqueId], ["Locked", alive.UniqueId]]);
+    assert.equal(alive.State, true);
+  });
+});
