@@ -91,6 +91,7 @@ lint:
 bench: build
 	@cargo run --quiet --release --example bench_codec
 	@node bench/codec.mjs
+	@node bench/module.mjs
 
 # Coverage-guided fuzzing of the decoder (cargo-fuzz on the stable toolchain).
 fuzz:
