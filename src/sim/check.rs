@@ -17,7 +17,7 @@
 //!   handed to a `ProcessQueue` handler, or is still in its queue, or has expired.
 
 use super::world::{gift_of, Sim};
-use super::{Invariant, CALL_BOUND_MS, WEDGE_BOUND_MS};
+use super::{Invariant, CALL_BOUND_MS, DELIVERY_BOUND_MS, WEDGE_BOUND_MS};
 use crate::session::{SessionId, State};
 
 /// Every value tag's parent, so ancestry can be asked. Tag 0 is the template (a new key).
@@ -280,6 +280,43 @@ impl Sim {
     }
 
     // ---- delivery ----
+
+    /// Gifts that wait although their player has been open and listening for a long time.
+    pub(crate) fn sample_delivery(&mut self) {
+        let now = self.now;
+        let Some(since) = now.checked_sub(DELIVERY_BOUND_MS) else {
+            return;
+        };
+        let mut late = Vec::new();
+        for (g, gift) in self.gifts.iter().enumerate() {
+            let waiting = gift.acked
+                && !gift.delivered
+                && !gift.late_reported
+                && gift.landed_at.is_some_and(|at| at <= since)
+                && gift.expires_at.is_some_and(|at| at > now);
+            if !waiting {
+                continue;
+            }
+            let listener = self.keys[gift.key].sessions.iter().find_map(|gs| {
+                let info = &self.sessions[*gs as usize];
+                let host = self.servers[info.srv].hosts.get(&info.sid)?;
+                let open = host.open_since?;
+                let listening = host.listening_since?;
+                (open.max(listening) <= since).then_some(*gs)
+            });
+            if let Some(gs) = listener {
+                late.push((g, gift.key, gs));
+            }
+        }
+        for (g, key, gs) in late {
+            self.gifts[g].late_reported = true;
+            let message = format!(
+                "gift{g} has waited in the queue for over {} min while s{gs} was open and listening",
+                DELIVERY_BOUND_MS / 60_000
+            );
+            self.violation(Invariant::Delivery, Some(key), message);
+        }
+    }
 
     /// At the end: every acknowledged gift was delivered, is still queued, or has expired.
     pub(crate) fn check_delivery(&mut self) {

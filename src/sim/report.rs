@@ -105,6 +105,11 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
+            "          game code: {} Saving handlers edited, {} snapshots failed, {} ProcessQueue handlers disconnected",
+            s.saving_edits, s.snapshot_failures, s.disconnects
+        )?;
+        writeln!(
+            f,
             "          servers: {} started, {} crashed, {} shut down; {} requests landed after their sender crashed",
             s.servers_started, s.crashes, s.shutdowns, s.orphan_applies
         )?;

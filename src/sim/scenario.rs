@@ -92,6 +92,9 @@ pub(crate) struct Gift {
     pub delivered: bool,
     /// When the earliest landed copy expires.
     pub expires_at: Option<u64>,
+    /// When the first copy landed.
+    pub landed_at: Option<u64>,
+    pub late_reported: bool,
 }
 
 /// Exponentially distributed wait with this mean.
@@ -193,10 +196,18 @@ impl Sim {
         self.schedule(self.now + SAMPLE_EVERY_MS, Ev::Scenario(Act::Sample));
     }
 
-    /// A ProcessQueue handler is connected to the session.
+    /// A ProcessQueue handler is connected to the session (`on`) or disconnected.
     pub(crate) fn connect_process_queue(&mut self, srv: usize, sid: SessionId) {
+        self.set_listening(srv, sid, true);
+    }
+
+    fn set_listening(&mut self, srv: usize, sid: SessionId, on: bool) {
         if let Some(module) = self.servers[srv].module.as_mut() {
-            let _ = module.set_process_queue_connections(self.now, sid, 1);
+            let _ = module.set_process_queue_connections(self.now, sid, usize::from(on));
+        }
+        let now = self.now;
+        if let Some(host) = self.host_mut(srv, sid) {
+            host.listening_since = on.then_some(now);
         }
         self.pump_later(srv);
     }
@@ -274,6 +285,7 @@ impl Sim {
             }
             Act::Sample => {
                 self.sample_liveness();
+                self.sample_delivery();
                 for srv in 0..self.servers.len() {
                     self.release_idle(srv);
                 }
@@ -390,6 +402,16 @@ impl Sim {
                     return self.leave(p, hop);
                 }
                 self.edit(player.srv, player.sid);
+                let listening = self
+                    .host(player.srv, player.sid)
+                    .is_some_and(|h| h.listening_since.is_some());
+                if !listening {
+                    self.set_listening(player.srv, player.sid, true);
+                } else if self.cfg.host_quirks && chance(&mut self.rng, 0.02) {
+                    // The handler is disconnected until the player's next step.
+                    self.stats.disconnects += 1;
+                    self.set_listening(player.srv, player.sid, false);
+                }
                 if chance(&mut self.rng, 0.1) {
                     self.call(player.srv, player.sid, Call::Save, Purpose::Save);
                 }
@@ -589,6 +611,8 @@ impl Sim {
             acked: false,
             delivered: false,
             expires_at: None,
+            landed_at: None,
+            late_reported: false,
         });
         self.call(
             srv,
@@ -606,6 +630,7 @@ impl Sim {
         if let Some(gift) = self.gifts.get_mut(g as usize) {
             let at = now + (expiration_s * 1000.0) as u64;
             gift.expires_at = Some(gift.expires_at.map_or(at, |e| e.min(at)));
+            gift.landed_at.get_or_insert(now);
         }
     }
 

@@ -19,6 +19,10 @@ pub struct Script {
 
 impl Script {
     pub fn new(seed: u64, config: SimConfig) -> Script {
+        let config = SimConfig {
+            host_quirks: false,
+            ..config
+        };
         let mut sim = Sim::new(seed, config);
         // No end: the liveness sample keeps running as long as the script does.
         sim.end = u64::MAX / 4;

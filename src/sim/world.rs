@@ -100,6 +100,8 @@ pub(crate) struct Host {
     pub wedge_reported: bool,
     /// Destroyed by the scenario: forget it once idle.
     pub release: bool,
+    /// A ProcessQueue handler is connected, since then.
+    pub listening_since: Option<u64>,
 }
 
 /// A call waiting for its `CallDone`.
@@ -582,6 +584,7 @@ impl Sim {
                 busy_since: None,
                 wedge_reported: false,
                 release: false,
+                listening_since: None,
             },
         );
         self.servers[srv].dirty = true;
@@ -805,13 +808,28 @@ impl Sim {
                 }
             }
             Event::Saving { .. } => {
+                let quirks = self.cfg.host_quirks;
+                if quirks && self.rng.next_f64() < 0.03 {
+                    // The Saving handler changes the value before it is taken.
+                    self.stats.saving_edits += 1;
+                    self.edit(srv, session);
+                }
+                let unconvertible = quirks && self.rng.next_f64() < 0.005;
+                let Some(host) = self.servers[srv].hosts.get_mut(&session) else {
+                    return;
+                };
                 let v = tag(&host.value);
                 host.saving = v;
                 host.saving_at = self.now;
-                let snapshot = Snapshot {
-                    value: host.value.clone(),
-                    metadata: host.metadata.clone(),
-                    user_ids: host.user_ids.clone(),
+                let snapshot = if unconvertible {
+                    self.stats.snapshot_failures += 1;
+                    Err("the host could not convert Value".to_owned())
+                } else {
+                    Ok(Snapshot {
+                        value: host.value.clone(),
+                        metadata: host.metadata.clone(),
+                        user_ids: host.user_ids.clone(),
+                    })
                 };
                 self.tr(
                     key,
@@ -823,7 +841,7 @@ impl Sim {
                     },
                 );
                 if let Some(module) = self.servers[srv].module.as_mut() {
-                    module.provide_snapshot(self.now, session, Ok(snapshot));
+                    module.provide_snapshot(self.now, session, snapshot);
                 }
             }
             Event::Saved { response, .. } => {
@@ -872,7 +890,7 @@ impl Sim {
                 );
                 self.on_process_queue(srv, session, id, values);
             }
-            Event::DisconnectAll { .. } => {}
+            Event::DisconnectAll { .. } => host.listening_since = None,
             Event::CallDone { call, reply, .. } => {
                 if let Some(pending) = self.servers[srv].calls.remove(&call) {
                     self.answered(srv, session, pending.name, pending.purpose, reply);
