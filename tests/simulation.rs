@@ -28,34 +28,7 @@ const MIN_SESSION_HOURS: f64 = 10_000.0;
 /// Runs `seeds` seeds on every core (the 2-core CI machine runs two at a time).
 fn run_seeds(first: u64, seeds: u64, config: &SimConfig) -> Report {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let next = std::sync::atomic::AtomicU64::new(first);
-    let end = first + seeds;
-    let reports: Vec<Report> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut report = Report::default();
-                    loop {
-                        let seed = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        if seed >= end {
-                            break report;
-                        }
-                        report.add(&run(seed, config));
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("simulation worker"))
-            .collect()
-    });
-    let mut total = Report::default();
-    for r in &reports {
-        total.merge(r);
-    }
-    total.seeds.sort_unstable();
-    total
+    datastore_module::sim::run_seeds(first, seeds, config, threads)
 }
 
 #[test]

@@ -480,3 +480,37 @@ pub fn run(seed: u64, config: &SimConfig) -> Outcome {
     sim.run();
     sim.outcome()
 }
+
+/// Runs seeds `first..first + seeds` on `threads` threads and merges their reports, seeds in
+/// order (the CI test and `make soak`). Native only: the wasm builds stay free of threads.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn run_seeds(first: u64, seeds: u64, config: &SimConfig, threads: usize) -> Report {
+    let next = std::sync::atomic::AtomicU64::new(first);
+    let end = first + seeds;
+    let reports: Vec<Report> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut report = Report::default();
+                    loop {
+                        let seed = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if seed >= end {
+                            break report;
+                        }
+                        report.add(&run(seed, config));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    let mut total = Report::default();
+    for r in &reports {
+        total.merge(r);
+    }
+    total.seeds.sort_unstable();
+    total
+}
