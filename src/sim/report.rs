@@ -110,14 +110,21 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "          servers: {} started, {} crashed, {} shut down; {} requests landed after their sender crashed",
-            s.servers_started, s.crashes, s.shutdowns, s.orphan_applies
+            "          servers: {} started, {} crashed, {} shut down; {} quick visits to another server and back; {} requests landed after their sender crashed",
+            s.servers_started, s.crashes, s.shutdowns, s.quick_visits, s.orphan_applies
         )?;
         writeln!(
             f,
             "          network: {} uplink spikes, {} slow windows, {} outage windows; {} replies came after the core gave up",
             s.uplink_spikes, s.slow_windows, s.outages, s.late_replies
         )?;
+        if s.cached_loads > 0 {
+            writeln!(
+                f,
+                "          read cache: {} loads served from it, {} of them stale",
+                s.cached_loads, s.stale_loads
+            )?;
+        }
         writeln!(
             f,
             "faults injected by the emulator, per kind:\n  {:<12} {:>9} {:>8} {:>9} {:>9} {:>9} {:>6} {:>8} {:>7} {:>7}",

@@ -1045,6 +1045,18 @@ impl Sim {
                     .emu
                     .data_get(now, client, &name, &scope, &key, use_cache);
                 let cached = use_cache && reply.latency_ms == 0 && reply.is_ok();
+                if cached {
+                    self.stats.cached_loads += 1;
+                    let fresh = self.emu.inspect_data(&name, &scope, &key).map(|(v, _)| v);
+                    let served = reply
+                        .result
+                        .as_ref()
+                        .ok()
+                        .and_then(|e| e.as_ref().map(|(v, _)| v));
+                    if fresh.as_ref() != served {
+                        self.stats.stale_loads += 1;
+                    }
+                }
                 let latency = reply.latency_ms;
                 let (result, res) = match reply.result {
                     Ok(Some((value, info))) => {
