@@ -22,7 +22,7 @@
 //!
 //! # How a command reaches the store
 //!
-//! The driver (`world.rs`) plays the host of every module. Each command is a request in flight:
+//! The driver (`world.rs`, `store.rs`) plays the host of every module. Each command is a request in flight:
 //! sent at `t`, **applied at `t + uplink`** (the emulator is called then, so its effect lands
 //! then), and answered at `apply + reply latency` (the latency the emulator returns). A write
 //! can therefore land after its sender gave up on it, after its lease ended, or after the
@@ -102,6 +102,7 @@ mod check;
 mod report;
 mod scenario;
 mod script;
+mod store;
 mod trace;
 mod world;
 
