@@ -86,11 +86,17 @@ impl Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.stats;
+        let mut seeds = self.seeds.clone();
+        seeds.sort_unstable();
+        let range = match (seeds.first(), seeds.last()) {
+            (Some(a), Some(b)) if (b - a) as usize + 1 == seeds.len() => format!(" ({a}..={b})"),
+            _ => String::new(),
+        };
         writeln!(
             f,
-            "runs {}, seeds {}, simulated session-hours {:.0}",
+            "runs {}, seeds {}{range}, simulated session-hours {:.0}",
             self.runs,
-            self.seeds.len(),
+            seeds.len(),
             self.session_hours()
         )?;
         writeln!(

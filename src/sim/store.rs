@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use super::trace::{After, Detail, Res, Tr};
 use super::world::{gift_of, tag, Ev, Sim};
 use super::ReadCache;
-use crate::emulator::{ErrorKind, StoreError, DEFAULT_INVISIBILITY_S, LOCK_KEY};
+use crate::emulator::{ErrorKind, Op, StoreError, DEFAULT_INVISIBILITY_S, LOCK_KEY};
 use crate::session::{self, Command, CommandId, StoreResult};
 use crate::value::{Table, Value};
 
@@ -209,10 +209,13 @@ impl Sim {
         let (result, res, latency) = match command {
             Command::DataGet { name, scope, key } => {
                 let use_cache = self.cfg.read_cache == ReadCache::Roblox;
+                let sent = self.emu.fault_counts().get(Op::DataGet).requests;
                 let reply = self
                     .emu
                     .data_get(now, client, &name, &scope, &key, use_cache);
-                let cached = use_cache && reply.latency_ms == 0 && reply.is_ok();
+                // A cache hit never reaches the pretend network, so it is not counted as a request.
+                let cached =
+                    reply.is_ok() && self.emu.fault_counts().get(Op::DataGet).requests == sent;
                 if cached {
                     self.stats.cached_loads += 1;
                     let fresh = self.emu.inspect_data(&name, &scope, &key).map(|(v, _)| v);
