@@ -91,6 +91,17 @@ fn ci_mix_keeps_every_invariant_with_and_without_fencing() {
     );
 }
 
+/// What makes the CI mix safe without fencing (`sim` module docs): no request reaches the
+/// store after the core stopped waiting for it.
+#[test]
+fn the_ci_mix_keeps_every_one_way_delay_under_the_deadlines() {
+    let core = datastore_module::session::Config::default();
+    let deadline = core.memory_timeout_ms.min(core.data_timeout_ms);
+    assert!(Mix::ci().max_uplink_ms() < deadline);
+    assert!(Mix::harsh().max_uplink_ms() < deadline);
+    assert!(Mix::late_writes().max_uplink_ms() > core.data_timeout_ms);
+}
+
 #[test]
 fn the_same_seed_plays_the_same_way() {
     let config = SimConfig {
