@@ -11,7 +11,7 @@
 
 use std::time::Instant;
 
-use datastore_module::sim::{run, Mix, ReadCache, Report, SimConfig};
+use datastore_module::sim::{run_seeds, Mix, ReadCache, SimConfig};
 
 fn main() {
     let mut seeds = 200u64;
@@ -112,37 +112,6 @@ fn main() {
     if failed {
         std::process::exit(1);
     }
-}
-
-fn run_seeds(first: u64, seeds: u64, config: &SimConfig, threads: usize) -> Report {
-    let next = std::sync::atomic::AtomicU64::new(first);
-    let end = first + seeds;
-    let reports: Vec<Report> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut report = Report::default();
-                    loop {
-                        let seed = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        if seed >= end {
-                            break report;
-                        }
-                        report.add(&run(seed, config));
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("worker"))
-            .collect()
-    });
-    let mut total = Report::default();
-    for r in &reports {
-        total.merge(r);
-    }
-    total.seeds.sort_unstable();
-    total
 }
 
 fn number(text: &str) -> u64 {

@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use datastore_module::sim::{run, Mix, ReadCache, Report, SimConfig};
+use datastore_module::sim::{run, run_seeds, Mix, ReadCache, Report, SimConfig};
 
 /// Seeds per fencing setting.
 const SEEDS: u64 = 200;
@@ -26,36 +26,9 @@ fn ci(fencing: bool) -> SimConfig {
 const MIN_SESSION_HOURS: f64 = 10_000.0;
 
 /// Runs `seeds` seeds on every core (the 2-core CI machine runs two at a time).
-fn run_seeds(first: u64, seeds: u64, config: &SimConfig) -> Report {
+fn run_all(first: u64, seeds: u64, config: &SimConfig) -> Report {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let next = std::sync::atomic::AtomicU64::new(first);
-    let end = first + seeds;
-    let reports: Vec<Report> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut report = Report::default();
-                    loop {
-                        let seed = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        if seed >= end {
-                            break report;
-                        }
-                        report.add(&run(seed, config));
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("simulation worker"))
-            .collect()
-    });
-    let mut total = Report::default();
-    for r in &reports {
-        total.merge(r);
-    }
-    total.seeds.sort_unstable();
-    total
+    run_seeds(first, seeds, config, threads)
 }
 
 #[test]
@@ -64,7 +37,7 @@ fn ci_mix_keeps_every_invariant_with_and_without_fencing() {
     let mut failures = Vec::new();
     for fencing in [true, false] {
         let started = Instant::now();
-        let report = run_seeds(1, SEEDS, &ci(fencing));
+        let report = run_all(1, SEEDS, &ci(fencing));
         println!(
             "== simulation, fencing {}, CI mix: {:.1} s\n{report}",
             if fencing { "on" } else { "off" },

@@ -492,3 +492,37 @@ pub fn run(seed: u64, config: &SimConfig) -> Outcome {
     sim.run();
     sim.outcome()
 }
+
+/// Plays seeds `first..first + count` on `threads` threads and adds up their figures. Each seed
+/// plays the same way whichever thread runs it.
+pub fn run_seeds(first: u64, count: u64, config: &SimConfig, threads: usize) -> Report {
+    let next = std::sync::atomic::AtomicU64::new(first);
+    let end = first.saturating_add(count);
+    let reports: Vec<Report> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut report = Report::default();
+                    loop {
+                        let seed = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if seed >= end {
+                            break report;
+                        }
+                        report.add(&run(seed, config));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .filter_map(|worker| worker.join().ok())
+            .collect()
+    });
+    let mut total = Report::default();
+    for report in &reports {
+        total.merge(report);
+    }
+    total.seeds.sort_unstable();
+    total.violations.sort_by_key(|v| (v.seed, v.at_ms));
+    total
+}
