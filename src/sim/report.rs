@@ -86,11 +86,17 @@ impl Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.stats;
+        let mut seeds = self.seeds.clone();
+        seeds.sort_unstable();
+        let range = match (seeds.first(), seeds.last()) {
+            (Some(a), Some(b)) if (b - a) as usize + 1 == seeds.len() => format!(" ({a}..={b})"),
+            _ => String::new(),
+        };
         writeln!(
             f,
-            "runs {}, seeds {}, simulated session-hours {:.0}",
+            "runs {}, seeds {}{range}, simulated session-hours {:.0}",
             self.runs,
-            self.seeds.len(),
+            seeds.len(),
             self.session_hours()
         )?;
         writeln!(
@@ -110,14 +116,21 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "          servers: {} started, {} crashed, {} shut down; {} requests landed after their sender crashed",
-            s.servers_started, s.crashes, s.shutdowns, s.orphan_applies
+            "          servers: {} started, {} crashed, {} shut down; {} quick visits to another server and back; {} requests landed after their sender crashed",
+            s.servers_started, s.crashes, s.shutdowns, s.quick_visits, s.orphan_applies
         )?;
         writeln!(
             f,
             "          network: {} uplink spikes, {} slow windows, {} outage windows; {} replies came after the core gave up",
             s.uplink_spikes, s.slow_windows, s.outages, s.late_replies
         )?;
+        if s.cached_loads > 0 {
+            writeln!(
+                f,
+                "          read cache: {} loads served from it, {} of them stale",
+                s.cached_loads, s.stale_loads
+            )?;
+        }
         writeln!(
             f,
             "faults injected by the emulator, per kind:\n  {:<12} {:>9} {:>8} {:>9} {:>9} {:>9} {:>6} {:>8} {:>7} {:>7}",

@@ -80,6 +80,12 @@ pub(crate) struct Player {
     pub leave_at: u64,
     /// The step scheduled last; older ones are ignored.
     pub step: u64,
+    /// The server the next join goes to (a teleport's destination).
+    pub next_server: Option<usize>,
+    /// On a quick visit: the server to go back to when it ends.
+    pub back_to: Option<usize>,
+    /// The next join is a quick visit (1–3 s).
+    pub short_stay: bool,
 }
 
 /// A gift sent through the queue (or applied directly).
@@ -160,6 +166,9 @@ impl Sim {
                 waiting: false,
                 leave_at: 0,
                 step: 0,
+                next_server: None,
+                back_to: None,
+                short_stay: false,
             });
             let at = self.rng.range(0, 120_000);
             self.schedule_player(p, at);
@@ -376,7 +385,7 @@ impl Sim {
         if player.waiting {
             if player.phase == Phase::Joining && chance(&mut self.rng, 0.05) {
                 // Leaves while the data is still loading: Destroy joins the pending Open.
-                return self.leave(p, false);
+                return self.leave(p, None);
             }
             // Its call is still running; look again later.
             let at = self.now + OPEN_RETRY_MS;
@@ -387,7 +396,7 @@ impl Sim {
             Phase::Joining => {
                 if chance(&mut self.rng, 0.1) {
                     // Gives up on this server and tries another one.
-                    self.leave(p, false);
+                    self.leave(p, None);
                 } else {
                     self.open(p);
                 }
@@ -395,11 +404,10 @@ impl Sim {
             Phase::Online => {
                 if self.state(player.srv, player.sid) != Some(State::Open) {
                     // The session closed by itself (lock lost): the game kicks the player.
-                    return self.leave(p, false);
+                    return self.leave(p, None);
                 }
                 if self.now >= player.leave_at {
-                    let hop = chance(&mut self.rng, 0.3);
-                    return self.leave(p, hop);
+                    return self.leave_or_hop(p);
                 }
                 self.edit(player.srv, player.sid);
                 let listening = self
@@ -426,7 +434,11 @@ impl Sim {
     }
 
     fn join(&mut self, p: usize) {
-        let Some(srv) = self.pick_server() else {
+        let target = self.players[p]
+            .next_server
+            .take()
+            .filter(|s| self.servers[*s].open_for_players());
+        let Some(srv) = target.or_else(|| self.pick_server()) else {
             let at = self.now + 10_000;
             return self.schedule_player(p, at);
         };
@@ -442,7 +454,11 @@ impl Sim {
         player.phase = Phase::Joining;
         player.srv = srv;
         player.sid = sid;
-        player.leave_at = self.now + exp(&mut self.rng, STAY_MEAN_MS);
+        player.leave_at = if std::mem::take(&mut player.short_stay) {
+            self.now + self.rng.range(1_000, 3_000)
+        } else {
+            self.now + exp(&mut self.rng, STAY_MEAN_MS)
+        };
         self.open(p);
     }
 
@@ -459,8 +475,37 @@ impl Sim {
         );
     }
 
-    /// Leaves (Destroy, sometimes Close); with `hop`, joins another server at once.
-    fn leave(&mut self, p: usize, hop: bool) {
+    /// The stay is over: leave, or teleport to another server (at once, or after a loading
+    /// screen), or make a quick visit to another server and come back.
+    fn leave_or_hop(&mut self, p: usize) {
+        let here = self.players[p].srv;
+        if let Some(back) = self.players[p].back_to.take() {
+            self.players[p].next_server = Some(back);
+            let teleport = self.rng.range(500, 1_500);
+            return self.leave(p, Some(teleport));
+        }
+        if !chance(&mut self.rng, 0.3) {
+            return self.leave(p, None);
+        }
+        let elsewhere: Vec<usize> = (0..self.servers.len())
+            .filter(|s| *s != here && self.servers[*s].open_for_players())
+            .collect();
+        if !elsewhere.is_empty() && chance(&mut self.rng, 0.3) {
+            // A quick visit: a join reward there, and straight back.
+            let i = self.rng.range(0, elsewhere.len() as u64 - 1) as usize;
+            self.players[p].next_server = Some(elsewhere[i]);
+            self.players[p].back_to = Some(here);
+            self.players[p].short_stay = true;
+            self.stats.quick_visits += 1;
+            let teleport = self.rng.range(500, 1_500);
+            return self.leave(p, Some(teleport));
+        }
+        self.leave(p, Some(0));
+    }
+
+    /// Leaves (Destroy, sometimes Close); with `hop`, joins a server again after that many ms
+    /// (0: at once, while this server is still saving).
+    fn leave(&mut self, p: usize, hop: Option<u64>) {
         let (srv, sid) = (self.players[p].srv, self.players[p].sid);
         self.players[p].phase = Phase::Leaving;
         self.players[p].waiting = true;
@@ -473,10 +518,14 @@ impl Sim {
             }
             self.call(srv, sid, Call::Destroy, Purpose::Leave(p));
         }
-        if hop && self.players[p].phase == Phase::Leaving {
+        if let Some(delay) = hop {
             self.players[p].phase = Phase::Offline;
             self.players[p].waiting = false;
-            self.join(p);
+            if delay == 0 {
+                self.join(p);
+            } else {
+                self.schedule_player(p, self.now + delay);
+            }
         }
     }
 
@@ -668,7 +717,12 @@ impl Sim {
                 self.players[p].waiting = false;
                 if reply.response == Response::Success {
                     self.players[p].phase = Phase::Online;
-                    let at = self.now + exp(&mut self.rng, EDIT_MEAN_MS);
+                    let leave_at = self.players[p].leave_at;
+                    if self.players[p].back_to.is_some() {
+                        // The quick visit's join reward.
+                        self.edit(srv, sid);
+                    }
+                    let at = (self.now + exp(&mut self.rng, EDIT_MEAN_MS)).min(leave_at);
                     self.schedule_player(p, at);
                 } else {
                     if reply.response == Response::Locked {

@@ -1,6 +1,6 @@
-//! The driver: servers, the event queue in virtual time, the network, and the host side of
-//! every session (what the JS or Luau shim does: keep `Value`, answer `Saving` with a snapshot,
-//! resume callers).
+//! The driver: servers, the event queue in virtual time, and the host side of every session
+//! (what the JS or Luau shim does: keep `Value`, answer `Saving` with a snapshot, resume
+//! callers). How a command travels to the store and back is `store.rs`.
 //!
 //! One loop takes whatever comes first: a queued event (a request reaching the store, a reply
 //! reaching its server, a long-poll re-read, a scenario step) or a module's own timer
@@ -12,10 +12,11 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use super::check::Lineage;
 use super::scenario::{Act, Gift, Player, Purpose};
-use super::trace::{After, Detail, Digest, Entry, Res, Ring, Tr};
-use super::{Outcome, ReadCache, SimConfig, Stats, Violation};
+use super::store::Poll;
+use super::trace::{Digest, Entry, Res, Ring, Tr};
+use super::{Outcome, SimConfig, Stats, Violation};
 use crate::emulator::faults::Rng;
-use crate::emulator::{self, Emulator, ErrorKind, StoreError, DEFAULT_INVISIBILITY_S, LOCK_KEY};
+use crate::emulator::{self, Emulator};
 use crate::session::{
     self, Call, CallId, CallOutcome, Command, CommandId, Event, Module, Reply, Response, SessionId,
     Snapshot, State, StoreResult,
@@ -25,8 +26,6 @@ use crate::value::{Key, Table, Value};
 /// The DataStore name and scope every player key lives in.
 pub(crate) const NAME: &str = "Player";
 pub(crate) const SCOPE: &str = "global";
-/// Roblox re-reads a queue this often during a long poll.
-const POLL_EVERY_MS: u64 = 2_000;
 
 /// Something due at a time.
 pub(crate) enum Ev {
@@ -123,7 +122,7 @@ pub(crate) struct Server {
     pub close_done: bool,
     pub hosts: BTreeMap<SessionId, Host>,
     pub calls: BTreeMap<CallId, PendingCall>,
-    dirty: bool,
+    pub(crate) dirty: bool,
 }
 
 impl Server {
@@ -160,22 +159,6 @@ pub(crate) struct KeyState {
     pub durability_reports: u32,
 }
 
-/// A long poll in progress: `QueueRead` found nothing and waits.
-struct Poll {
-    srv: usize,
-    cmd: CommandId,
-    key: Option<usize>,
-    queue: String,
-    count: usize,
-    all_or_nothing: bool,
-    start: u64,
-    end: u64,
-    /// The reply's way back.
-    latency: u64,
-    next_check: u64,
-    generation: u64,
-}
-
 pub(crate) struct Sim {
     pub seed: u64,
     pub cfg: SimConfig,
@@ -183,7 +166,7 @@ pub(crate) struct Sim {
     /// Players stop acting here; the final shutdown follows.
     pub end: u64,
     pub rng: Rng,
-    net: Rng,
+    pub(crate) net: Rng,
     pub emu: Emulator,
     pub servers: Vec<Server>,
     heap: BinaryHeap<Reverse<Queued>>,
@@ -191,9 +174,9 @@ pub(crate) struct Sim {
     pub keys: Vec<KeyState>,
     key_index: HashMap<String, usize>,
     pub sessions: Vec<GsInfo>,
-    owners: HashMap<String, u32>,
-    polls: BTreeMap<u64, Poll>,
-    next_poll: u64,
+    pub(crate) owners: HashMap<String, u32>,
+    pub(crate) polls: BTreeMap<u64, Poll>,
+    pub(crate) next_poll: u64,
     pub slow: bool,
     pub stats: Stats,
     pub violations: Vec<Violation>,
@@ -227,43 +210,6 @@ pub(crate) fn gift_of(value: &Value) -> Option<u64> {
             _ => None,
         },
         _ => None,
-    }
-}
-
-fn error_kind(error: &StoreError) -> &'static str {
-    match error.kind {
-        ErrorKind::Transient => "transient",
-        ErrorKind::Throttled => "throttled",
-        ErrorKind::InvalidRequest => "invalid request",
-        ErrorKind::Fenced => "fenced",
-        ErrorKind::Conflict => "update conflict",
-        ErrorKind::OverQuota => "over quota",
-        ErrorKind::ShuttingDown => "shutting down",
-    }
-}
-
-fn failed(error: StoreError) -> (StoreResult, Res) {
-    let kind = error_kind(&error);
-    (StoreResult::Error(error.message), Res::Error(kind))
-}
-
-fn user_ids_of(value: &Value) -> Vec<f64> {
-    match value {
-        Value::Array(items) => items
-            .iter()
-            .filter_map(|v| match v {
-                Value::Number(n) => Some(*n),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn metadata_of(value: &Value) -> Table {
-    match value {
-        Value::Table(t) => t.clone(),
-        _ => Table::new(),
     }
 }
 
@@ -506,7 +452,7 @@ impl Sim {
         });
     }
 
-    fn key_of(&self, command: &Command) -> Option<usize> {
+    pub(crate) fn key_of(&self, command: &Command) -> Option<usize> {
         let text = match command {
             Command::DataGet { key, .. }
             | Command::DataSet { key, .. }
@@ -899,617 +845,4 @@ impl Sim {
             Event::BindToCloseDone => {}
         }
     }
-
-    // ---- the network -----------------------------------------------------------------------
-
-    fn uplink(&mut self) -> u64 {
-        let mix = &self.cfg.mix;
-        let mut delay = self.net.range(mix.uplink.base_ms.0, mix.uplink.base_ms.1);
-        let spike = self.net.next_f64() < mix.uplink.spike;
-        let spike_ms = self.net.range(mix.uplink.spike_ms.0, mix.uplink.spike_ms.1);
-        let slow_ms = self.net.range(mix.slow_uplink_ms.0, mix.slow_uplink_ms.1);
-        if spike {
-            self.stats.uplink_spikes += 1;
-            delay += spike_ms;
-        }
-        if self.slow {
-            delay += slow_ms;
-        }
-        delay
-    }
-
-    fn send(&mut self, srv: usize, cmd: CommandId, command: Command) {
-        self.stats.commands += 1;
-        let mut land_at = self.now + self.uplink();
-        if let Some(i) = self
-            .holds
-            .iter()
-            .position(|(s, name, _)| *s == srv && *name == command.name())
-        {
-            land_at += self.holds.remove(i).2;
-        }
-        let key = self.key_of(&command);
-        let owner = |owners: &HashMap<String, u32>, o: &str| owners.get(o).copied();
-        let writer = self.writer_of(srv, key, &command);
-        let (detail, belief) = match &command {
-            Command::DataSet { value, .. } => (
-                Detail::Write {
-                    v: tag(value),
-                    by: writer,
-                },
-                None,
-            ),
-            Command::DataRemove { .. } => (
-                Detail::Write {
-                    v: None,
-                    by: writer,
-                },
-                None,
-            ),
-            Command::LockAcquire { owner: o, .. } => {
-                let gs = owner(&self.owners, o);
-                // The session reads I and A when it sends the try; success makes its lease
-                // run to this send time + I × A (§8.2).
-                let budget = gs.and_then(|gs| {
-                    let info = &self.sessions[gs as usize];
-                    let s = self.servers[info.srv].module.as_ref()?.session(info.sid)?;
-                    Some(s.lock_interval() * s.lock_attempts())
-                });
-                (
-                    gs.map_or(Detail::None, Detail::Owner),
-                    gs.zip(budget)
-                        .map(|(gs, budget)| (gs, self.now + session::secs_to_ms(budget))),
-                )
-            }
-            Command::LockRelease { owner: o, .. } => (
-                owner(&self.owners, o).map_or(Detail::None, Detail::Owner),
-                None,
-            ),
-            Command::QueueAdd { value, .. } => {
-                (gift_of(value).map_or(Detail::None, Detail::Gift), None)
-            }
-            _ => (Detail::None, None),
-        };
-        if let Some(key) = key {
-            let what = command.name();
-            self.tr(
-                key,
-                srv,
-                Tr::Send {
-                    cmd: cmd.0,
-                    what,
-                    detail,
-                    land_at,
-                },
-            );
-        }
-        self.schedule(
-            land_at,
-            Ev::Apply {
-                srv,
-                cmd,
-                command,
-                belief,
-                writer,
-            },
-        );
-    }
-
-    /// Who sent a data write: the fence's owner, or the session of that key on that server
-    /// whose save is handing over that value.
-    fn writer_of(&self, srv: usize, key: Option<usize>, command: &Command) -> Option<u32> {
-        let (fence, value) = match command {
-            Command::DataSet { fence, value, .. } => (fence, Some(value)),
-            Command::DataRemove { fence, .. } => (fence, None),
-            _ => return None,
-        };
-        if let Some(owner) = fence {
-            return self.owners.get(owner).copied();
-        }
-        let key = key?;
-        let v = value.and_then(tag);
-        // Only a session that believes it holds the lock sends a write, so the latest `Saving`
-        // of that key on that server is the one.
-        self.servers[srv]
-            .hosts
-            .values()
-            .filter(|h| h.key == key && h.saving.is_some() && h.saving == v)
-            .max_by_key(|h| h.saving_at)
-            .map(|h| h.gs)
-    }
-
-    /// The request reaches the store: the emulator runs it now.
-    fn apply(
-        &mut self,
-        srv: usize,
-        cmd: CommandId,
-        command: Command,
-        belief: Option<(u32, u64)>,
-        writer: Option<u32>,
-    ) {
-        let now = self.now;
-        let client = srv as u32;
-        let key = self.key_of(&command);
-        let what = command.name();
-        if let (Some(key), Some(writer)) = (key, writer) {
-            self.check_lease(key, writer, cmd);
-        }
-        if !self.servers[srv].alive() {
-            self.stats.orphan_applies += 1;
-        }
-        let mut stored_after: Option<Option<u64>> = None;
-        let (result, res, latency) = match command {
-            Command::DataGet { name, scope, key } => {
-                let use_cache = self.cfg.read_cache == ReadCache::Roblox;
-                let reply = self
-                    .emu
-                    .data_get(now, client, &name, &scope, &key, use_cache);
-                let cached = use_cache && reply.latency_ms == 0 && reply.is_ok();
-                let latency = reply.latency_ms;
-                let (result, res) = match reply.result {
-                    Ok(Some((value, info))) => {
-                        let v = tag(&value);
-                        let info = session::KeyInfo {
-                            version: info.version,
-                            created_time: info.created_ms as f64,
-                            updated_time: info.updated_ms as f64,
-                            user_ids: Value::Array(
-                                info.user_ids.into_iter().map(Value::Number).collect(),
-                            ),
-                            metadata: Value::Table(info.metadata),
-                        };
-                        (
-                            StoreResult::Got {
-                                value,
-                                info: Some(info),
-                            },
-                            Res::Got(v, cached),
-                        )
-                    }
-                    Ok(None) => (
-                        StoreResult::Got {
-                            value: Value::Nil,
-                            info: None,
-                        },
-                        Res::Got(None, cached),
-                    ),
-                    Err(e) => failed(e),
-                };
-                (result, res, latency)
-            }
-            Command::DataSet {
-                name,
-                scope,
-                key,
-                value,
-                user_ids,
-                metadata,
-                fence,
-            } => {
-                let reply = self.emu.data_set(
-                    now,
-                    client,
-                    &name,
-                    &scope,
-                    &key,
-                    value,
-                    user_ids_of(&user_ids),
-                    metadata_of(&metadata),
-                    fence.as_deref(),
-                );
-                stored_after = Some(
-                    self.emu
-                        .inspect_data(&name, &scope, &key)
-                        .and_then(|(v, _)| tag(&v)),
-                );
-                let latency = reply.latency_ms;
-                let (result, res) = match reply.result {
-                    Ok(version) => (StoreResult::Written { version }, Res::Written),
-                    Err(e) => failed(e),
-                };
-                (result, res, latency)
-            }
-            Command::DataRemove {
-                name,
-                scope,
-                key,
-                fence,
-            } => {
-                let reply =
-                    self.emu
-                        .data_remove(now, client, &name, &scope, &key, fence.as_deref());
-                stored_after = Some(
-                    self.emu
-                        .inspect_data(&name, &scope, &key)
-                        .and_then(|(v, _)| tag(&v)),
-                );
-                let latency = reply.latency_ms;
-                let (result, res) = match reply.result {
-                    Ok(_) => (StoreResult::Done, Res::Done),
-                    Err(e) => failed(e),
-                };
-                (result, res, latency)
-            }
-            Command::LockAcquire { map, owner, ttl_s } => {
-                let mut seen: Option<Value> = None;
-                let mine = Value::String(owner.clone());
-                let reply = self.emu.map_update(
-                    now,
-                    client,
-                    &map,
-                    LOCK_KEY,
-                    &mut |old, _| {
-                        seen = old.cloned();
-                        match old {
-                            None => Some((mine.clone(), None)),
-                            Some(current) if *current == mine => Some((mine.clone(), None)),
-                            Some(_) => None,
-                        }
-                    },
-                    ttl_s,
-                );
-                let latency = reply.latency_ms;
-                let (result, res) = match reply.result {
-                    Ok(Some(_)) => (StoreResult::Acquired, Res::Acquired),
-                    Ok(None) => self.locked_by(seen),
-                    Err(e) => failed(e),
-                };
-                (result, res, latency)
-            }
-            Command::LockRelease { map, owner } => {
-                let mut seen: Option<Value> = None;
-                let mine = Value::String(owner.clone());
-                let reply = self.emu.map_update(
-                    now,
-                    client,
-                    &map,
-                    LOCK_KEY,
-                    &mut |old, _| {
-                        seen = old.cloned();
-                        match old {
-                            Some(current) if *current == mine => Some((mine.clone(), None)),
-                            _ => None,
-                        }
-                    },
-                    0.0,
-                );
-                let latency = reply.latency_ms;
-                let (result, res) = match reply.result {
-                    Ok(Some(_)) => (StoreResult::Done, Res::Done),
-                    Ok(None) if seen.is_some() => self.locked_by(seen),
-                    Ok(None) => (StoreResult::Done, Res::Done),
-                    Err(e) => failed(e),
-                };
-                (result, res, latency)
-            }
-            Command::QueueAdd {
-                queue,
-                value,
-                expiration,
-                priority,
-            } => {
-                let gift = gift_of(&value);
-                let reply = self
-                    .emu
-                    .queue_add(now, client, &queue, value, expiration, priority);
-                if let Some(g) = gift {
-                    self.gift_landed(g, expiration);
-                }
-                self.wake_polls(&queue);
-                let latency = reply.latency_ms;
-                let (result, res) = match reply.result {
-                    Ok(()) => (StoreResult::Done, Res::Done),
-                    Err(e) => failed(e),
-                };
-                (result, res, latency)
-            }
-            Command::QueueRemove { queue, read_id } => {
-                let reply = self.emu.queue_remove(now, client, &queue, &read_id);
-                let latency = reply.latency_ms;
-                let (result, res) = match reply.result {
-                    Ok(()) => (StoreResult::Done, Res::Done),
-                    Err(e) => failed(e),
-                };
-                (result, res, latency)
-            }
-            Command::QueueRead {
-                queue,
-                count,
-                all_or_nothing,
-                wait_s,
-            } => {
-                return self.start_poll(
-                    srv,
-                    cmd,
-                    key,
-                    queue,
-                    count as usize,
-                    all_or_nothing,
-                    wait_s,
-                );
-            }
-        };
-        if let Some(key) = key {
-            let after = match (&stored_after, what) {
-                (Some(stored), _) => After::Value(*stored),
-                (None, "LockAcquire" | "LockRelease") => self.lock_after(key),
-                _ => After::Nothing,
-            };
-            self.tr(
-                key,
-                srv,
-                Tr::Apply {
-                    cmd: cmd.0,
-                    what,
-                    result: res,
-                    after,
-                },
-            );
-            if let Some(stored) = stored_after {
-                self.stats.writes_applied += 1;
-                self.store_written(key, stored);
-            }
-        }
-        self.reply_later(srv, cmd, key, result, res, belief, latency);
-    }
-
-    pub fn owner_of(&self, unique_id: &str) -> Option<u32> {
-        self.owners.get(unique_id).copied()
-    }
-
-    /// The lock entry of a key as the store holds it now.
-    fn lock_after(&self, key: usize) -> After {
-        let entry = self
-            .emu
-            .inspect_map_entry(&self.keys[key].id, LOCK_KEY, self.now);
-        After::Lock(entry.map(|(holder, until)| {
-            let gs = match holder {
-                Value::String(h) => self.owners.get(&h).copied(),
-                _ => None,
-            };
-            (gs, until)
-        }))
-    }
-
-    fn locked_by(&self, seen: Option<Value>) -> (StoreResult, Res) {
-        match seen {
-            Some(Value::String(holder)) => {
-                let gs = self.owners.get(&holder).copied();
-                (StoreResult::Locked { holder }, Res::Locked(gs))
-            }
-            Some(other) => (
-                StoreResult::Locked {
-                    holder: other.to_json_string(),
-                },
-                Res::Locked(None),
-            ),
-            None => (
-                StoreResult::Error("the lock update was cancelled with no holder".into()),
-                Res::Error("cancelled"),
-            ),
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)] // the parts of a reply in flight
-    fn reply_later(
-        &mut self,
-        srv: usize,
-        cmd: CommandId,
-        key: Option<usize>,
-        result: StoreResult,
-        res: Res,
-        belief: Option<(u32, u64)>,
-        latency: u64,
-    ) {
-        if !self.servers[srv].alive() {
-            return;
-        }
-        self.schedule(
-            self.now + latency,
-            Ev::Deliver {
-                srv,
-                cmd,
-                key,
-                result,
-                res,
-                belief,
-            },
-        );
-    }
-
-    fn deliver(
-        &mut self,
-        srv: usize,
-        cmd: CommandId,
-        key: Option<usize>,
-        result: StoreResult,
-        res: Res,
-        belief: Option<(u32, u64)>,
-    ) {
-        let Some(module) = self.servers[srv].module.as_mut() else {
-            return;
-        };
-        let taken = module.complete(self.now, cmd, result);
-        self.servers[srv].dirty = true;
-        if !taken {
-            self.stats.late_replies += 1;
-        }
-        if let Some(key) = key {
-            self.tr(
-                key,
-                srv,
-                Tr::Reply {
-                    cmd: cmd.0,
-                    result: res,
-                    taken,
-                },
-            );
-        }
-        if taken && res == Res::Acquired {
-            if let Some((gs, lock_time)) = belief {
-                let info = &self.sessions[gs as usize];
-                let (srv, sid) = (info.srv, info.sid);
-                if let Some(host) = self.servers[srv].hosts.get_mut(&sid) {
-                    host.lock_time = lock_time;
-                }
-                self.check_exclusion(gs);
-            }
-        }
-    }
-
-    // ---- the long poll -------------------------------------------------------------------
-
-    #[allow(clippy::too_many_arguments)] // a QueueRead's arguments
-    fn start_poll(
-        &mut self,
-        srv: usize,
-        cmd: CommandId,
-        key: Option<usize>,
-        queue: String,
-        count: usize,
-        all_or_nothing: bool,
-        wait_s: f64,
-    ) {
-        let id = self.next_poll;
-        self.next_poll += 1;
-        let poll = Poll {
-            srv,
-            cmd,
-            key,
-            queue,
-            count,
-            all_or_nothing,
-            start: self.now,
-            end: self.now + session::secs_to_ms(wait_s),
-            latency: 0,
-            next_check: self.now,
-            generation: 0,
-        };
-        self.polls.insert(id, poll);
-        self.poll_check(id, 0);
-    }
-
-    /// One read of a long poll: items or an error answer it; nothing waits for the next
-    /// 2 s point at which something can have become visible, or for the end of the wait.
-    fn poll_check(&mut self, id: u64, generation: u64) {
-        let Some(poll) = self.polls.get(&id) else {
-            return;
-        };
-        if poll.generation != generation {
-            return;
-        }
-        let (srv, cmd, key) = (poll.srv, poll.cmd, poll.key);
-        if self.now >= poll.end && self.now > poll.start {
-            let latency = poll.latency;
-            self.polls.remove(&id);
-            if let Some(key) = key {
-                self.tr(
-                    key,
-                    srv,
-                    Tr::Apply {
-                        cmd: cmd.0,
-                        what: "QueueRead",
-                        result: Res::ReadEmpty,
-                        after: After::Nothing,
-                    },
-                );
-            }
-            let result = StoreResult::Read {
-                values: Vec::new(),
-                read_id: None,
-            };
-            return self.reply_later(srv, cmd, key, result, Res::ReadEmpty, None, latency);
-        }
-        let reply = self.emu.queue_read(
-            self.now,
-            srv as u32,
-            &poll.queue,
-            DEFAULT_INVISIBILITY_S,
-            poll.count,
-            poll.all_or_nothing,
-        );
-        let latency = reply.latency_ms;
-        let answer = match reply.result {
-            Ok(Some((values, read_id))) => {
-                let n = values.len();
-                Some((
-                    StoreResult::Read {
-                        values,
-                        read_id: Some(read_id),
-                    },
-                    Res::Read(n),
-                ))
-            }
-            Ok(None) => None,
-            Err(e) => Some(failed(e)),
-        };
-        if let Some((result, res)) = answer {
-            self.polls.remove(&id);
-            if let Some(key) = key {
-                self.tr(
-                    key,
-                    srv,
-                    Tr::Apply {
-                        cmd: cmd.0,
-                        what: "QueueRead",
-                        result: res,
-                        after: After::Nothing,
-                    },
-                );
-            }
-            return self.reply_later(srv, cmd, key, result, res, None, latency);
-        }
-        // Nothing visible: wait for the next item to become visible again, or the end.
-        let queue = self.polls[&id].queue.clone();
-        let next_visible = self
-            .emu
-            .inspect_queue(&queue, self.now)
-            .iter()
-            .filter_map(|item| item.invisible_until_ms)
-            .min();
-        let Some(poll) = self.polls.get_mut(&id) else {
-            return;
-        };
-        poll.latency = latency;
-        let at = match next_visible {
-            Some(t) => grid_point(poll.start, t).min(poll.end),
-            None => poll.end,
-        };
-        poll.generation += 1;
-        poll.next_check = at;
-        let generation = poll.generation;
-        self.schedule(
-            at,
-            Ev::PollCheck {
-                poll: id,
-                generation,
-            },
-        );
-    }
-
-    /// An add landed: long polls on that queue read again at their next 2 s point.
-    fn wake_polls(&mut self, queue: &str) {
-        let now = self.now;
-        let mut wakes = Vec::new();
-        for (id, poll) in self.polls.iter_mut() {
-            if poll.queue != queue {
-                continue;
-            }
-            let at = grid_point(poll.start, now).min(poll.end);
-            if at < poll.next_check {
-                poll.generation += 1;
-                poll.next_check = at;
-                wakes.push((*id, at, poll.generation));
-            }
-        }
-        for (poll, at, generation) in wakes {
-            self.schedule(at, Ev::PollCheck { poll, generation });
-        }
-    }
-}
-
-/// The first 2 s point of a poll started at `start` that is at or after `t`.
-fn grid_point(start: u64, t: u64) -> u64 {
-    let since = t.saturating_sub(start);
-    start + since.div_ceil(POLL_EVERY_MS) * POLL_EVERY_MS
 }
