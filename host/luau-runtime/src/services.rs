@@ -12,7 +12,7 @@
 use mlua::{Function, Lua, MultiValue, Table, Value as LuaValue};
 
 use datastore_module::emulator::{
-    DataUpdate, Emulator, KeyInfo, MapUpdate, RangeBound, SortDirection, SortKey,
+    DataUpdate, Emulator, KeyInfo, MapUpdate, RangeBound, Reply, SortDirection, SortKey,
 };
 use datastore_module::value::Value;
 
@@ -71,6 +71,30 @@ impl Ctx {
             }),
         }
     }
+}
+
+impl Ctx {
+    /// Delivers an emulator reply to the calling thread: `build` turns a success into the
+    /// values it resumes with; an error becomes its Roblox-shaped message.
+    fn answer<T>(&self, lua: &Lua, reply: Reply<T>, build: impl FnOnce(T) -> Outcome) -> Outcome {
+        let result = reply.result.map_err(|e| e.message).and_then(build);
+        self.deliver(lua, reply.latency_ms, result)
+    }
+}
+
+/// One run of a transform inside the emulator: a failure is kept in `failure` (the request
+/// then fails with it) and cancels the write; once one run failed, later ones do not run.
+fn guarded<T>(
+    failure: &mut Option<String>,
+    run: impl FnOnce() -> Result<Option<T>, String>,
+) -> Option<T> {
+    if failure.is_some() {
+        return None;
+    }
+    run().unwrap_or_else(|message| {
+        *failure = Some(message);
+        None
+    })
 }
 
 fn lua_err(e: mlua::Error) -> String {
@@ -197,11 +221,7 @@ fn data_get(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
     let reply = ctx
         .emulator()?
         .data_get(now, ctx.client(), &name, &scope, &key, use_cache);
-    let result = reply
-        .result
-        .map_err(|e| e.message)
-        .and_then(|entry| entry_reply(lua, ctx, entry));
-    ctx.deliver(lua, reply.latency_ms, result)
+    ctx.answer(lua, reply, |entry| entry_reply(lua, ctx, entry))
 }
 
 fn data_set(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
@@ -223,11 +243,7 @@ fn data_set(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
         metadata,
         None,
     );
-    let result = reply
-        .result
-        .map_err(|e| e.message)
-        .and_then(|version| ret(lua, version));
-    ctx.deliver(lua, reply.latency_ms, result)
+    ctx.answer(lua, reply, |version| ret(lua, version))
 }
 
 fn data_update(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
@@ -269,22 +285,12 @@ fn data_update(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
     let reply =
         ctx.emulator()?
             .data_update(now, ctx.client(), &name, &scope, &key, &mut |old, info| {
-                if failure.is_some() {
-                    return None;
-                }
-                run(old, info).unwrap_or_else(|message| {
-                    failure = Some(message);
-                    None
-                })
+                guarded(&mut failure, || run(old, info))
             });
-    let result = match failure {
-        Some(message) => Err(message),
-        None => reply
-            .result
-            .map_err(|e| e.message)
-            .and_then(|entry| entry_reply(lua, ctx, entry)),
-    };
-    ctx.deliver(lua, reply.latency_ms, result)
+    match failure {
+        Some(message) => ctx.deliver(lua, reply.latency_ms, Err(message)),
+        None => ctx.answer(lua, reply, |entry| entry_reply(lua, ctx, entry)),
+    }
 }
 
 fn data_remove(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
@@ -293,31 +299,23 @@ fn data_remove(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
     let reply = ctx
         .emulator()?
         .data_remove(now, ctx.client(), &name, &scope, &key, None);
-    let result = reply
-        .result
-        .map_err(|e| e.message)
-        .and_then(|entry| entry_reply(lua, ctx, entry));
-    ctx.deliver(lua, reply.latency_ms, result)
+    ctx.answer(lua, reply, |entry| entry_reply(lua, ctx, entry))
 }
 
 fn map_get(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
     let (map_name, key) = (args.string(1)?, args.string(2)?);
     let now = ctx.rt.unix_ms();
     let reply = ctx.emulator()?.map_get(now, ctx.client(), &map_name, &key);
-    let result = reply
-        .result
-        .map_err(|e| e.message)
-        .and_then(|item| match item {
-            Some((value, sort)) => {
-                let value = to_lua(lua, &value).map_err(lua_err)?;
-                ret(
-                    lua,
-                    (value, sort_key_to_lua(lua, sort.as_ref()).map_err(lua_err)?),
-                )
-            }
-            None => ret(lua, (LuaValue::Nil, LuaValue::Nil)),
-        });
-    ctx.deliver(lua, reply.latency_ms, result)
+    ctx.answer(lua, reply, |item| match item {
+        Some((value, sort)) => {
+            let value = to_lua(lua, &value).map_err(lua_err)?;
+            ret(
+                lua,
+                (value, sort_key_to_lua(lua, sort.as_ref()).map_err(lua_err)?),
+            )
+        }
+        None => ret(lua, (LuaValue::Nil, LuaValue::Nil)),
+    })
 }
 
 fn map_set(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
@@ -329,11 +327,7 @@ fn map_set(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
     let reply =
         ctx.emulator()?
             .map_set(now, ctx.client(), &map_name, &key, value, expiration, sort);
-    let result = reply
-        .result
-        .map_err(|e| e.message)
-        .and_then(|overwrote| ret(lua, overwrote));
-    ctx.deliver(lua, reply.latency_ms, result)
+    ctx.answer(lua, reply, |overwrote| ret(lua, overwrote))
 }
 
 fn map_update(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
@@ -360,28 +354,16 @@ fn map_update(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
         ctx.client(),
         &map_name,
         &key,
-        &mut |old, sort| {
-            if failure.is_some() {
-                return None;
-            }
-            run(old, sort).unwrap_or_else(|message| {
-                failure = Some(message);
-                None
-            })
-        },
+        &mut |old, sort| guarded(&mut failure, || run(old, sort)),
         expiration,
     );
-    let result = match failure {
-        Some(message) => Err(message),
-        None => reply
-            .result
-            .map_err(|e| e.message)
-            .and_then(|value| match value {
-                Some(value) => ret(lua, to_lua(lua, &value).map_err(lua_err)?),
-                None => ret(lua, LuaValue::Nil),
-            }),
-    };
-    ctx.deliver(lua, reply.latency_ms, result)
+    match failure {
+        Some(message) => ctx.deliver(lua, reply.latency_ms, Err(message)),
+        None => ctx.answer(lua, reply, |value| match value {
+            Some(value) => ret(lua, to_lua(lua, &value).map_err(lua_err)?),
+            None => ret(lua, LuaValue::Nil),
+        }),
+    }
 }
 
 fn map_remove(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
@@ -390,14 +372,7 @@ fn map_remove(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
     let reply = ctx
         .emulator()?
         .map_remove(now, ctx.client(), &map_name, &key);
-    ctx.deliver(
-        lua,
-        reply.latency_ms,
-        reply
-            .result
-            .map(|()| MultiValue::new())
-            .map_err(|e| e.message),
-    )
+    ctx.answer(lua, reply, |()| Ok(MultiValue::new()))
 }
 
 fn map_range(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
@@ -423,7 +398,7 @@ fn map_range(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
         lower.as_ref(),
         upper.as_ref(),
     );
-    let result = reply.result.map_err(|e| e.message).and_then(|items| {
+    ctx.answer(lua, reply, |items| {
         let build = || -> mlua::Result<Table> {
             let list = lua.create_table_with_capacity(items.len(), 0)?;
             for item in &items {
@@ -436,19 +411,14 @@ fn map_range(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
             Ok(list)
         };
         ret(lua, build().map_err(lua_err)?)
-    });
-    ctx.deliver(lua, reply.latency_ms, result)
+    })
 }
 
 fn map_size(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
     let map_name = args.string(1)?;
     let now = ctx.rt.unix_ms();
     let reply = ctx.emulator()?.map_get_size(now, ctx.client(), &map_name);
-    let result = reply
-        .result
-        .map_err(|e| e.message)
-        .and_then(|n| ret(lua, n));
-    ctx.deliver(lua, reply.latency_ms, result)
+    ctx.answer(lua, reply, |n| ret(lua, n))
 }
 
 fn queue_add(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
@@ -459,14 +429,7 @@ fn queue_add(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
     let reply = ctx
         .emulator()?
         .queue_add(now, ctx.client(), &queue, value, expiration, priority);
-    ctx.deliver(
-        lua,
-        reply.latency_ms,
-        reply
-            .result
-            .map(|()| MultiValue::new())
-            .map_err(|e| e.message),
-    )
+    ctx.answer(lua, reply, |()| Ok(MultiValue::new()))
 }
 
 fn queue_read(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
@@ -478,31 +441,20 @@ fn queue_read(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
     let reply =
         ctx.emulator()?
             .queue_read(now, ctx.client(), &queue, invisibility, n, all_or_nothing);
-    let result = reply
-        .result
-        .map_err(|e| e.message)
-        .and_then(|read| match read {
-            Some((values, id)) => {
-                let list = to_lua(lua, &Value::Array(values)).map_err(lua_err)?;
-                ret(lua, (list, id))
-            }
-            None => ret(lua, (lua.create_table().map_err(lua_err)?, LuaValue::Nil)),
-        });
-    ctx.deliver(lua, reply.latency_ms, result)
+    ctx.answer(lua, reply, |read| match read {
+        Some((values, id)) => {
+            let list = to_lua(lua, &Value::Array(values)).map_err(lua_err)?;
+            ret(lua, (list, id))
+        }
+        None => ret(lua, (lua.create_table().map_err(lua_err)?, LuaValue::Nil)),
+    })
 }
 
 fn queue_remove(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
     let (queue, id) = (args.string(1)?, args.string(2)?);
     let now = ctx.rt.unix_ms();
     let reply = ctx.emulator()?.queue_remove(now, ctx.client(), &queue, &id);
-    ctx.deliver(
-        lua,
-        reply.latency_ms,
-        reply
-            .result
-            .map(|()| MultiValue::new())
-            .map_err(|e| e.message),
-    )
+    ctx.answer(lua, reply, |()| Ok(MultiValue::new()))
 }
 
 fn queue_size(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
@@ -512,11 +464,7 @@ fn queue_size(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
     let reply = ctx
         .emulator()?
         .queue_get_size(now, ctx.client(), &queue, exclude_invisible);
-    let result = reply
-        .result
-        .map_err(|e| e.message)
-        .and_then(|n| ret(lua, n));
-    ctx.deliver(lua, reply.latency_ms, result)
+    ctx.answer(lua, reply, |n| ret(lua, n))
 }
 
 /// `runtime.inspect.*` and `runtime.faultCounts()`: ground truth for tests, read straight from

@@ -191,6 +191,7 @@ scripts! {
     script_end => "tests/luau/services/script_end.luau";
     http_json => "tests/luau/services/http_json.luau";
     faults => "tests/luau/services/faults.luau";
+    budgets => "tests/luau/services/budgets.luau";
     inspect => "tests/luau/services/inspect.luau";
     error_exits => "tests/luau/services/error_exits.luau";
     error_in_task => "tests/luau/services/error_in_task.luau";
