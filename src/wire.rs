@@ -26,6 +26,23 @@ fn value(json: &str, root: &str) -> Result<Value, String> {
     Value::from_json_str(json, root).map_err(|e| e.to_string())
 }
 
+/// The constructors' arguments as a host passes them on: a JSON array of what the caller gave,
+/// `null` for nil (see [`crate::session::SessionArgs::from_args`]).
+pub fn session_args(json: &str) -> Result<Vec<Value>, String> {
+    let args: Vec<serde_json::Value> =
+        serde_json::from_str(json).map_err(|e| format!("arguments: invalid JSON array ({e})"))?;
+    args.iter()
+        .enumerate()
+        .map(|(i, arg)| {
+            Value::from_json(
+                arg,
+                &mut crate::value::Path::new(&format!("argument {}", i + 1)),
+            )
+            .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
 fn push_str(out: &mut String, key: &str, text: &str) {
     let _ = write!(out, ",\"{key}\":");
     write_json_string(text, out);
@@ -137,6 +154,7 @@ pub fn property(s: &Session, name: &str) -> Option<String> {
     };
     Some(match name {
         "Id" => text(s.id()),
+        "Key" => s.key().to_json_string(),
         "UniqueId" => text(s.unique_id()),
         "Hidden" => boolean(s.hidden()),
         "State" => state_json(s.state()).to_owned(),

@@ -366,7 +366,7 @@ fn destroy_leaves_the_cache_at_once_and_new_makes_a_new_session() {
     let before = d.unique_id(s);
     d.store.fault("DataSet", 1, Fault::Delay(5_000));
     let destroy = d.call(s, Call::Destroy);
-    assert_eq!(d.m.find("Player", "global", &key).unwrap(), None);
+    assert_eq!(d.m.find(&[text("Player"), key]).unwrap(), None);
     let fresh = d.new_session("Player", "1");
     assert_ne!(fresh, s);
     assert_ne!(d.unique_id(fresh), before);

@@ -19,10 +19,18 @@ fn new_returns_the_cached_session_and_hidden_always_makes_a_new_one() {
     assert_eq!(a, b);
     assert_ne!(h1, h2);
     assert_ne!(h1, a);
-    assert_eq!(d.m.find("Player", "global", &text("1")).unwrap(), Some(a));
+    assert_eq!(
+        d.m.find(&[text("Player"), text("global"), text("1")])
+            .unwrap(),
+        Some(a)
+    );
     assert!(d.m.session(h1).unwrap().hidden());
     assert!(!d.m.session(a).unwrap().hidden());
-    assert_eq!(d.m.find("Player", "global", &text("2")).unwrap(), None);
+    assert_eq!(
+        d.m.find(&[text("Player"), text("global"), text("2")])
+            .unwrap(),
+        None
+    );
 }
 
 #[test]
@@ -31,15 +39,18 @@ fn a_numeric_key_keeps_its_type_and_shares_the_id_of_its_text() {
     let n = m
         .open_session(
             0,
-            "Player",
-            "global",
-            &Value::Number(456056545.0),
+            &[text("Player"), text("global"), Value::Number(456056545.0)],
             false,
             [1; 16],
         )
         .unwrap();
     let t = m
-        .open_session(0, "Player", "global", &text("456056545"), false, [2; 16])
+        .open_session(
+            0,
+            &[text("Player"), text("global"), text("456056545")],
+            false,
+            [2; 16],
+        )
         .unwrap();
     assert_eq!(n, t);
     let session = m.session(n).unwrap();
@@ -47,7 +58,12 @@ fn a_numeric_key_keeps_its_type_and_shares_the_id_of_its_text() {
     assert_eq!(*session.key(), Value::Number(456056545.0));
     assert_eq!(session.key_text(), "456056545");
     assert!(m
-        .open_session(0, "Player", "global", &Value::Bool(true), false, [3; 16])
+        .open_session(
+            0,
+            &[text("Player"), text("global"), Value::Bool(true)],
+            false,
+            [3; 16]
+        )
         .is_err());
 }
 
@@ -55,7 +71,12 @@ fn a_numeric_key_keeps_its_type_and_shares_the_id_of_its_text() {
 fn the_unique_id_is_an_upper_case_v4_uuid_from_host_randomness() {
     let mut m = Module::new(Config::default());
     let s = m
-        .open_session(0, "P", "global", &text("k"), false, [0xab; 16])
+        .open_session(
+            0,
+            &[text("P"), text("global"), text("k")],
+            false,
+            [0xab; 16],
+        )
         .unwrap();
     let id = m.session(s).unwrap().unique_id().to_owned();
     assert_eq!(id.len(), 36);
@@ -72,7 +93,8 @@ fn destroying_a_hidden_session_leaves_the_visible_one_in_the_cache_d2() {
     let hidden = d.hidden("Player", "1");
     d.run(hidden, Call::Destroy);
     assert_eq!(
-        d.m.find("Player", "global", &text("1")).unwrap(),
+        d.m.find(&[text("Player"), text("global"), text("1")])
+            .unwrap(),
         Some(visible)
     );
     assert_eq!(d.new_session("Player", "1"), visible);
@@ -112,7 +134,11 @@ fn bind_to_close_saves_and_destroys_every_open_session_then_reports_done() {
     d.clear_log();
     d.m.bind_to_close(d.now);
     assert!(!d.m.bind_to_close_done());
-    assert_eq!(d.m.find("Player", "global", &text("1")).unwrap(), None);
+    assert_eq!(
+        d.m.find(&[text("Player"), text("global"), text("1")])
+            .unwrap(),
+        None
+    );
     d.settle();
     assert!(d.m.bind_to_close_done());
     for s in [a, b, h, closed] {
@@ -191,7 +217,12 @@ fn a_command_that_never_completes_times_out_as_a_failed_try() {
 fn a_completion_after_the_deadline_is_ignored() {
     let mut m = Module::new(Config::default());
     let s = m
-        .open_session(0, "Player", "global", &text("1"), false, [1; 16])
+        .open_session(
+            0,
+            &[text("Player"), text("global"), text("1")],
+            false,
+            [1; 16],
+        )
         .unwrap();
     m.call(0, s, Call::Open { template: None }).unwrap();
     while m.poll_event().is_some() {}
@@ -218,7 +249,12 @@ fn a_completion_after_the_deadline_is_ignored() {
 fn a_result_of_the_wrong_kind_counts_as_a_failed_try() {
     let mut m = Module::new(Config::default());
     let s = m
-        .open_session(0, "Player", "global", &text("1"), false, [1; 16])
+        .open_session(
+            0,
+            &[text("Player"), text("global"), text("1")],
+            false,
+            [1; 16],
+        )
         .unwrap();
     let call = match m.call(0, s, Call::Open { template: None }).unwrap() {
         datastore_module::session::CallOutcome::Pending(call) => call,
@@ -274,7 +310,12 @@ fn release_forgets_only_an_idle_destroyed_session() {
 fn poll_timeout_is_now_while_deferred_work_waits() {
     let mut m = Module::new(Config::default());
     let s = m
-        .open_session(5, "Player", "global", &text("1"), false, [1; 16])
+        .open_session(
+            5,
+            &[text("Player"), text("global"), text("1")],
+            false,
+            [1; 16],
+        )
         .unwrap();
     assert_eq!(m.poll_timeout(), None);
     m.call(7, s, Call::Open { template: None }).unwrap();

@@ -73,8 +73,8 @@ pub extern "C" fn module_free(handle: u32) {
     });
 }
 
-/// `new`/`hidden`: `args` is the JSON array `[name, scope, key]`; `random` 16 bytes for the
-/// UniqueId. Reply: the session id.
+/// `new`/`hidden`: `args` is the JSON array of the caller's arguments (`null` for nil; the core
+/// decides what they mean, §2); `random` 16 bytes for the UniqueId. Reply: the session id.
 ///
 /// # Safety
 /// Text ranges must be readable host inputs written with `alloc`.
@@ -89,7 +89,7 @@ pub unsafe extern "C" fn session_open(
     random_len: u32,
 ) -> *mut u8 {
     respond((|| {
-        let (name, scope, key) = session_args(text(args_ptr, args_len, "args")?)?;
+        let args = wire::session_args(text(args_ptr, args_len, "args")?)?;
         let mut bytes = [0u8; 16];
         if !random_ptr.is_null() {
             let random = std::slice::from_raw_parts(random_ptr, random_len as usize);
@@ -98,21 +98,10 @@ pub unsafe extern "C" fn session_open(
             }
         }
         with(handle, |m| {
-            let id = m.open_session(now(now_ms), &name, &scope, &key, hidden != 0, bytes)?;
+            let id = m.open_session(now(now_ms), &args, hidden != 0, bytes)?;
             Ok(id.0.to_string())
         })
     })())
-}
-
-fn session_args(json: &str) -> Result<(String, String, Value), String> {
-    let args: Vec<serde_json::Value> =
-        serde_json::from_str(json).map_err(|e| format!("args: invalid JSON ({e})"))?;
-    let [serde_json::Value::String(name), serde_json::Value::String(scope), key] = &args[..] else {
-        return Err("args: expected [name, scope, key]".into());
-    };
-    let key =
-        Value::from_json(key, &mut crate::value::Path::new("key")).map_err(|e| e.to_string())?;
-    Ok((name.clone(), scope.clone(), key))
 }
 
 /// `find`: `args` as for [`session_open`]. Reply: the session id or `null`.
@@ -122,9 +111,9 @@ fn session_args(json: &str) -> Result<(String, String, Value), String> {
 #[no_mangle]
 pub unsafe extern "C" fn session_find(handle: u32, args_ptr: *const u8, args_len: u32) -> *mut u8 {
     respond((|| {
-        let (name, scope, key) = session_args(text(args_ptr, args_len, "args")?)?;
+        let args = wire::session_args(text(args_ptr, args_len, "args")?)?;
         with(handle, |m| {
-            Ok(match m.find(&name, &scope, &key)? {
+            Ok(match m.find(&args)? {
                 Some(id) => id.0.to_string(),
                 None => "null".into(),
             })

@@ -16,6 +16,11 @@ fn error(message: impl std::fmt::Display) -> JsError {
     JsError::new(&message.to_string())
 }
 
+/// Bad arguments to the constructors are the caller's mistake: a `TypeError`.
+fn type_error(message: String) -> JsValue {
+    TypeError::new(&message).into()
+}
+
 fn value(json: &str, root: &str) -> Result<Value, JsError> {
     Value::from_json_str(json, root).map_err(error)
 }
@@ -40,32 +45,33 @@ impl WasmModule {
         }
     }
 
-    /// `new` (`hidden = false`, cached) or `hidden`; `random` is 16 bytes for the UniqueId.
+    /// `new` (`hidden = false`, cached) or `hidden`. `args_json` is the JSON array of the
+    /// caller's arguments (`null` for a missing one); the core decides what they mean.
+    /// `random` is 16 bytes for the UniqueId.
     #[wasm_bindgen(js_name = openSession)]
     pub fn open_session(
         &mut self,
         now_ms: f64,
-        name: &str,
-        scope: &str,
-        key_json: &str,
+        args_json: &str,
         hidden: bool,
         random: &[u8],
-    ) -> Result<f64, JsError> {
-        let key = value(key_json, "key")?;
+    ) -> Result<f64, JsValue> {
+        let args = wire::session_args(args_json).map_err(type_error)?;
         let mut bytes = [0u8; 16];
         for (b, r) in bytes.iter_mut().zip(random) {
             *b = *r;
         }
         let id = self
             .core
-            .open_session(now(now_ms), name, scope, &key, hidden, bytes)
-            .map_err(error)?;
+            .open_session(now(now_ms), &args, hidden, bytes)
+            .map_err(type_error)?;
         Ok(id.0 as f64)
     }
 
-    pub fn find(&self, name: &str, scope: &str, key_json: &str) -> Result<Option<f64>, JsError> {
-        let key = value(key_json, "key")?;
-        let found = self.core.find(name, scope, &key).map_err(error)?;
+    /// `find`: `args_json` as for `openSession`.
+    pub fn find(&self, args_json: &str) -> Result<Option<f64>, JsValue> {
+        let args = wire::session_args(args_json).map_err(type_error)?;
+        let found = self.core.find(&args).map_err(type_error)?;
         Ok(found.map(|id| id.0 as f64))
     }
 
@@ -124,6 +130,11 @@ impl WasmModule {
         };
         match name {
             "Id" => s.id().into(),
+            "Key" => match s.key() {
+                Value::Number(n) => (*n).into(),
+                Value::String(text) => text.into(),
+                _ => JsValue::UNDEFINED,
+            },
             "UniqueId" => s.unique_id().into(),
             "Hidden" => s.hidden().into(),
             "State" => s.state().as_option().map_or(JsValue::NULL, JsValue::from),

@@ -609,22 +609,26 @@ impl Module {
         }
     }
 
-    /// `new(name, scope, key)` (`hidden == false`): the cached session for this Id, or a new
-    /// one that is cached. `hidden(...)` (`hidden == true`): always a new session, never cached.
-    /// A new session gets a UniqueId made from `random_bytes` (upper-case v4 UUID) and is
-    /// registered for bind-to-close unless that has started. `key` must be a string or a
-    /// number (Luau's concatenation error otherwise).
+    /// `new(...)` (`hidden == false`): the cached session for this Id, or a new one that is
+    /// cached. `hidden(...)` (`hidden == true`): always a new session, never cached. `args` are
+    /// the constructor's arguments as passed (§2, see [`SessionArgs::from_args`]). A new session
+    /// gets a UniqueId made from `random_bytes` (upper-case v4 UUID) and is registered for
+    /// bind-to-close unless that has started.
     pub fn open_session(
         &mut self,
         now: u64,
-        name: &str,
-        scope: &str,
-        key: &Value,
+        args: &[Value],
         hidden: bool,
         random_bytes: [u8; 16],
     ) -> Result<SessionId, String> {
         self.io.advance(now);
-        let (id, key_text) = session_id_text(name, scope, key)?;
+        let SessionArgs {
+            name,
+            scope,
+            key,
+            key_text,
+            id,
+        } = SessionArgs::from_args(args)?;
         if !hidden {
             if let Some(&sid) = self.cache.get(&id) {
                 return Ok(sid);
@@ -639,9 +643,9 @@ impl Module {
             .to_ascii_uppercase();
         let session = Session {
             sid,
-            name: name.to_owned(),
-            scope: scope.to_owned(),
-            key: key.clone(),
+            name,
+            scope,
+            key,
             key_text,
             id: id.clone(),
             unique_id,
@@ -674,9 +678,10 @@ impl Module {
         Ok(sid)
     }
 
-    /// `find(name, scope, key)`: the cached session, if any. No side effects.
-    pub fn find(&self, name: &str, scope: &str, key: &Value) -> Result<Option<SessionId>, String> {
-        let (id, _) = session_id_text(name, scope, key)?;
+    /// `find(...)`: the cached session, if any. No side effects. `args` as for
+    /// [`Module::open_session`].
+    pub fn find(&self, args: &[Value]) -> Result<Option<SessionId>, String> {
+        let id = SessionArgs::from_args(args)?.id;
         Ok(self.cache.get(&id).copied())
     }
 
@@ -936,19 +941,60 @@ impl Module {
     }
 }
 
-/// `name .. "/" .. scope .. "/" .. key` (§2) and the key as the store sees it.
-fn session_id_text(name: &str, scope: &str, key: &Value) -> Result<(String, String), String> {
-    let key_text = match key {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => luau_number_to_string(*n),
-        other => {
-            return Err(format!(
-                "attempt to concatenate string with {}",
-                other.type_name()
-            ))
-        }
-    };
-    Ok((format!("{name}/{scope}/{key_text}"), key_text))
+/// What the constructors make of their arguments (§2), decided here once for every host.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionArgs {
+    /// The DataStore name (`GetDataStore(name, scope)`); a number becomes its Luau text.
+    pub name: String,
+    /// The scope; `"global"` in the two-argument form.
+    pub scope: String,
+    /// The key as passed: a string or a number (the `Key` property keeps its type).
+    pub key: Value,
+    /// The key as the stores see it (a number as Luau writes it).
+    pub key_text: String,
+    /// `name .. "/" .. scope .. "/" .. key`.
+    pub id: String,
+}
+
+impl SessionArgs {
+    /// `(name, scope, key)` or `(name, key)`, as a host received them (missing ones `Nil`,
+    /// extra ones ignored as Luau ignores them). A nil third argument means the two-argument
+    /// form: scope `"global"` and the second argument as the key. The Id is Luau's
+    /// concatenation `name .. "/" .. scope .. "/" .. key`, which accepts strings and numbers and
+    /// fails, right to left as Luau evaluates it, with Luau's own message
+    /// (`attempt to concatenate string with nil`).
+    pub fn from_args(args: &[Value]) -> Result<SessionArgs, String> {
+        let arg = |i: usize| args.get(i).unwrap_or(&Value::Nil);
+        let global = Value::String("global".into());
+        let (name, scope, key) = match arg(2) {
+            Value::Nil => (arg(0), &global, arg(1)),
+            key => (arg(0), arg(1), key),
+        };
+        let key_text = concat_text(key).ok_or_else(|| concat_error("string", key))?;
+        let scope = concat_text(scope).ok_or_else(|| concat_error(scope.type_name(), &global))?;
+        let name = concat_text(name).ok_or_else(|| concat_error(name.type_name(), &global))?;
+        Ok(SessionArgs {
+            id: format!("{name}/{scope}/{key_text}"),
+            name,
+            scope,
+            key: key.clone(),
+            key_text,
+        })
+    }
+}
+
+/// A value as Luau's `..` writes it: strings as they are, numbers as `tostring` does.
+fn concat_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(luau_number_to_string(*n)),
+        _ => None,
+    }
+}
+
+/// Luau's error for `left .. right` when one side is neither a string nor a number.
+fn concat_error(left: &str, right: &Value) -> String {
+    format!("attempt to concatenate {left} with {}", right.type_name())
 }
 
 /// An empty table, as `Metadata = {}` makes.
@@ -966,18 +1012,71 @@ pub(crate) fn secs_to_ms(secs: f64) -> u64 {
 mod tests {
     use super::*;
 
-    #[test]
-    fn numeric_key_and_its_text_share_an_id() {
-        let (a, _) = session_id_text("Player", "global", &Value::Number(456056545.0)).unwrap();
-        let (b, _) =
-            session_id_text("Player", "global", &Value::String("456056545".into())).unwrap();
-        assert_eq!(a, "Player/global/456056545");
-        assert_eq!(a, b);
+    fn args(values: &[Value]) -> Result<SessionArgs, String> {
+        SessionArgs::from_args(values)
+    }
+
+    fn text(s: &str) -> Value {
+        Value::String(s.into())
     }
 
     #[test]
-    fn bad_key_gives_luau_concatenation_error() {
-        let err = session_id_text("Player", "global", &Value::Nil).unwrap_err();
-        assert_eq!(err, "attempt to concatenate string with nil");
+    fn numeric_key_and_its_text_share_an_id() {
+        let a = args(&[text("Player"), text("global"), Value::Number(456056545.0)]).unwrap();
+        let b = args(&[text("Player"), text("global"), text("456056545")]).unwrap();
+        assert_eq!(a.id, "Player/global/456056545");
+        assert_eq!(a.id, b.id);
+        assert_eq!(a.key, Value::Number(456056545.0), "the key keeps its type");
+        assert_eq!(b.key, text("456056545"));
+    }
+
+    #[test]
+    fn two_arguments_and_a_nil_third_mean_scope_global() {
+        let three = args(&[text("Player"), text("global"), Value::Number(5.0)]).unwrap();
+        let two = args(&[text("Player"), Value::Number(5.0)]).unwrap();
+        let nil_third = args(&[text("Player"), Value::Number(5.0), Value::Nil]).unwrap();
+        assert_eq!(two, three);
+        assert_eq!(nil_third, three);
+        let scoped = args(&[text("Player"), text("s"), text("k"), text("extra")]).unwrap();
+        assert_eq!(
+            (scoped.scope.as_str(), scoped.id.as_str()),
+            ("s", "Player/s/k")
+        );
+    }
+
+    #[test]
+    fn numbers_concatenate_as_luau_writes_them() {
+        let a = args(&[Value::Number(1.0), Value::Number(0.5), Value::Number(1e20)]).unwrap();
+        assert_eq!(a.id, "1/0.5/100000000000000000000", "as Luau prints 1e20");
+        assert_eq!((a.name.as_str(), a.scope.as_str()), ("1", "0.5"));
+    }
+
+    #[test]
+    fn bad_arguments_give_luau_concatenation_errors_right_to_left() {
+        let table = Value::Table(Table::new());
+        let cases: [(&[Value], &str); 6] = [
+            (&[], "attempt to concatenate string with nil"),
+            (&[text("Player")], "attempt to concatenate string with nil"),
+            (
+                &[text("P"), Value::Bool(true)],
+                "attempt to concatenate string with boolean",
+            ),
+            (
+                &[text("P"), table.clone(), text("k")],
+                "attempt to concatenate table with string",
+            ),
+            (
+                &[Value::Nil, text("k")],
+                "attempt to concatenate nil with string",
+            ),
+            // The key is checked first, as Luau concatenates from the right.
+            (
+                &[Value::Nil, Value::Bool(false), table],
+                "attempt to concatenate string with table",
+            ),
+        ];
+        for (values, message) in cases {
+            assert_eq!(args(values).unwrap_err(), message, "{values:?}");
+        }
     }
 }

@@ -625,12 +625,11 @@ impl Sim {
         };
         let key = self.rng.range(0, self.cfg.players as u64 - 1) as usize;
         let g = self.gifts.len() as u64;
-        let key_value = Value::String(self.keys[key].key_text.clone());
-        let found = self.servers[srv].module.as_ref().and_then(|m| {
-            m.find(super::world::NAME, super::world::SCOPE, &key_value)
-                .ok()
-                .flatten()
-        });
+        let args = self.session_args(key);
+        let found = self.servers[srv]
+            .module
+            .as_ref()
+            .and_then(|m| m.find(&args).ok().flatten());
         if let Some(sid) = found {
             if self.state(srv, sid) == Some(State::Open) {
                 // The player is here: the gift goes straight into Value.

@@ -486,6 +486,15 @@ impl Sim {
         srv
     }
 
+    /// The constructor arguments `(NAME, SCOPE, key)` for player `key`.
+    pub fn session_args(&self, key: usize) -> [Value; 3] {
+        [
+            Value::String(NAME.into()),
+            Value::String(SCOPE.into()),
+            Value::String(self.keys[key].key_text.clone()),
+        ]
+    }
+
     /// `new` (or `hidden`) on a server: the session, and whether it is new to the host.
     pub fn open_session(
         &mut self,
@@ -497,11 +506,9 @@ impl Sim {
         for chunk in bytes.chunks_mut(8) {
             chunk.copy_from_slice(&self.rng.next_u64().to_le_bytes()[..chunk.len()]);
         }
-        let key_value = Value::String(self.keys[key].key_text.clone());
+        let args = self.session_args(key);
         let module = self.servers[srv].module.as_mut()?;
-        let sid = module
-            .open_session(self.now, NAME, SCOPE, &key_value, hidden, bytes)
-            .ok()?;
+        let sid = module.open_session(self.now, &args, hidden, bytes).ok()?;
         let unique = module.session(sid)?.unique_id().to_owned();
         if self.servers[srv].hosts.contains_key(&sid) {
             return Some((sid, false));

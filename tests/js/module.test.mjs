@@ -952,32 +952,41 @@ describe("properties", () => {
 // ---- constructors -------------------------------------------------------------------------------
 
 describe("new, hidden and find", () => {
-  test("bad arguments throw TypeError naming the method, the argument and what it got", () => {
+  test("bad arguments throw the original's TypeError: Luau's concatenation error, key first", () => {
     const module = world().server();
     for (const method of ["new", "hidden", "find"]) {
       const cases = [
-        [[], /name must be a string, got nil/],
-        [[5, "k"], /name must be a string, got number/],
-        [[{}, "k"], /name must be a string, got table/],
-        [["P"], /key must be a string or a number, got nil/],
-        [["P", null], /key must be a string or a number, got nil/],
-        [["P", {}], /key must be a string or a number, got table/],
-        [["P", [1]], /key must be a string or a number, got table/],
-        [["P", true], /key must be a string or a number, got boolean/],
-        [["P", NaN], /key must be a string or a number, got NaN/],
-        [["P", Infinity], /key must be a string or a number, got Infinity/],
-        [["P", () => 1], /key must be a string or a number, got function/],
-        [["P", 5, "k"], /scope must be a string, got number/],
-        [["P", "s", false], /key must be a string or a number, got boolean/],
+        [[], "attempt to concatenate string with nil"],
+        [[{}, "k"], "attempt to concatenate table with string"],
+        [[null, "k"], "attempt to concatenate nil with string"],
+        [["P"], "attempt to concatenate string with nil"],
+        [["P", null], "attempt to concatenate string with nil"],
+        [["P", {}], "attempt to concatenate string with table"],
+        [["P", [1]], "attempt to concatenate string with table"],
+        [["P", true], "attempt to concatenate string with boolean"],
+        [["P", "s", false], "attempt to concatenate string with boolean"],
+        [["P", {}, "k"], "attempt to concatenate table with string"],
+        [[{}, {}, true], "attempt to concatenate string with boolean"],
+        [["P", NaN], "argument 2: NaN cannot be stored"],
+        [["P", Infinity], "argument 2: Infinity cannot be stored"],
+        [["P", () => 1], "argument 2: a function cannot be stored"],
       ];
-      for (const [args, pattern] of cases) {
+      for (const [args, message] of cases) {
         assert.throws(
           () => module[method](...args),
-          (e) => e instanceof TypeError && e.message.startsWith(`Attempt to ${method} failed: `) && pattern.test(e.message),
+          (e) => e instanceof TypeError && e.message === message,
           `${method}(${args.map(String).join(", ")})`,
         );
       }
     }
+  });
+
+  test("numbers concatenate as Luau writes them: new(5, 0.5, 1e20) is 5/0.5/100000000000000000000", () => {
+    const module = world().server();
+    const ds = module.new(5, 0.5, 1e20);
+    assert.equal(ds.Id, "5/0.5/100000000000000000000");
+    assert.equal(ds.Key, 1e20);
+    assert.equal(module.find("5", "0.5", "100000000000000000000"), ds);
   });
 
   test("(name, key), (name, scope, key) and (name, key, undefined) address the right Id", () => {

@@ -474,7 +474,7 @@ impl<B: Backend> Driver<B> {
         let bytes = self.bytes();
         let s = self
             .m
-            .open_session(self.now, name, "global", &text(key), false, bytes)
+            .open_session(self.now, &[text(name), text(key)], false, bytes)
             .expect("session");
         self.hosts.entry(s).or_default();
         s
@@ -485,7 +485,7 @@ impl<B: Backend> Driver<B> {
         let bytes = self.bytes();
         let s = self
             .m
-            .open_session(self.now, name, "global", &text(key), true, bytes)
+            .open_session(self.now, &[text(name), text(key)], true, bytes)
             .expect("session");
         self.hosts.entry(s).or_default();
         s

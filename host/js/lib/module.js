@@ -42,26 +42,18 @@ function kindOf(v) {
   }
 }
 
-/** What a bad argument was, for messages: its kind, or `NaN`/`Infinity`/`function`/… */
-function describe(v) {
-  if (typeof v === "number" && !Number.isFinite(v)) return String(v);
-  const kind = kindOf(v);
-  return kind === "other" ? typeof v : kind;
-}
-
-function normalise(method, args) {
-  let [name, scope, key] = args;
-  if (args.length < 3 || key === undefined || key === null) [scope, key] = ["global", scope];
-  if (typeof name !== "string") {
-    throw new TypeError(`Attempt to ${method} failed: name must be a string, got ${describe(name)}`);
+/**
+ * The constructors' arguments as the core reads them: a JSON array of what the caller passed
+ * (`null` for a missing one; extra ones dropped, as Luau drops them). What they mean (the
+ * two-argument form, the Id, and Luau's "attempt to concatenate …" for bad types) is the core's
+ * decision; only values JSON cannot carry (NaN, functions, …) are refused here.
+ */
+function argsJson(args) {
+  try {
+    return `[${Array.from(args.slice(0, 3), (arg, i) => toJson(arg, `argument ${i + 1}`)).join(",")}]`;
+  } catch (e) {
+    throw new TypeError(e.message);
   }
-  if (typeof scope !== "string") {
-    throw new TypeError(`Attempt to ${method} failed: scope must be a string, got ${describe(scope)}`);
-  }
-  if (typeof key !== "string" && !(typeof key === "number" && Number.isFinite(key))) {
-    throw new TypeError(`Attempt to ${method} failed: key must be a string or a number, got ${describe(key)}`);
-  }
-  return [name, scope, key];
 }
 
 /** @param {any} wasm the wasm-bindgen exports */
@@ -103,9 +95,9 @@ class ModuleHost {
     const host = this;
     this.api = Object.freeze({
       Response,
-      new: (...args) => host.open(false, normalise("new", args)),
-      hidden: (...args) => host.open(true, normalise("hidden", args)),
-      find: (...args) => host.find(normalise("find", args)),
+      new: (...args) => host.open(false, argsJson(args)),
+      hidden: (...args) => host.open(true, argsJson(args)),
+      find: (...args) => host.find(argsJson(args)),
       BindToClose: () => host.bindToClose(),
     });
   }
@@ -114,20 +106,20 @@ class ModuleHost {
     return this.clock.now();
   }
 
-  open(hidden, [name, scope, key]) {
-    const sid = this.openCore(hidden, name, scope, key);
+  open(hidden, args) {
+    const sid = this.openCore(hidden, args);
     let ds = this.sessions.get(sid);
     if (ds === undefined) {
-      ds = new DataStore(this, sid, name, scope, key);
+      ds = new DataStore(this, sid, args);
       this.sessions.set(sid, ds);
     }
     return ds;
   }
 
-  openCore(hidden, name, scope, key) {
+  openCore(hidden, args) {
     const random = new Uint8Array(16);
     globalThis.crypto.getRandomValues(random);
-    return this.core.openSession(this.now(), name, scope, toJson(key, "key"), hidden, random);
+    return this.core.openSession(this.now(), args, hidden, random);
   }
 
   /**
@@ -148,8 +140,7 @@ class ModuleHost {
    * no DataStore, and its calls resolve through `calls`.
    */
   courier(ds, use) {
-    const [name, scope, key] = ds._args;
-    const sid = this.openCore(true, name, scope, key);
+    const sid = this.openCore(true, ds._args);
     try {
       return use(sid);
     } finally {
@@ -159,8 +150,8 @@ class ModuleHost {
     }
   }
 
-  find([name, scope, key]) {
-    const sid = this.core.find(name, scope, toJson(key, "key"));
+  find(args) {
+    const sid = this.core.find(args);
     return sid === undefined ? undefined : this.sessions.get(sid);
   }
 
@@ -378,11 +369,11 @@ class DataStore {
   #key;
   #frozen;
 
-  constructor(host, sid, name, scope, key) {
+  constructor(host, sid, args) {
     this.#host = host;
-    this.#key = key;
+    this.#key = host.core.property(sid, "Key");
     Object.defineProperty(this, "_sid", { value: sid });
-    Object.defineProperty(this, "_args", { value: [name, scope, key] });
+    Object.defineProperty(this, "_args", { value: args });
     Object.defineProperty(this, "_value", { value: undefined, writable: true });
     Object.defineProperty(this, "_metadata", { value: {}, writable: true });
     Object.defineProperty(this, "_userIds", { value: [], writable: true });
