@@ -202,6 +202,28 @@ for (const [kind, maker] of Object.entries(kinds)) {
         const big = JSON.stringify("x".repeat(4_194_304));
         await rejectsWith(env.a.dataSet("Players", "global", "k", big, "[]", "{}", null), "InvalidRequest", /4194304/);
       });
+
+      test("every argument of every method is type-checked first, by name", async () => {
+        const good = {
+          dataGet: ["Players", "global", "k"],
+          dataSet: ["Players", "global", "k", "1", "[]", "{}", null],
+          dataRemove: ["Players", "global", "k", null],
+          lockAcquire: ["m", "OWNER", 10],
+          lockRelease: ["m", "OWNER"],
+          queueAdd: ["q", "1", 10, 0],
+          queueRead: ["q", 1, false, 0, 10],
+          queueRemove: ["q", "id"],
+        };
+        const names = /^(?:async )?\w+\(([^)]*)\)/;
+        for (const [method, args] of Object.entries(good)) {
+          const params = env.a[method].toString().match(names)[1].split(",").map((p) => p.split("=")[0].trim());
+          assert.equal(params.length, args.length, `${method}'s parameters`);
+          for (let i = 0; i < args.length; i++) {
+            const bad = args.with(i, { wrong: true });
+            await rejectsWith(env.a[method](...bad), "InvalidRequest", new RegExp(`^${params[i]} must be`));
+          }
+        }
+      });
     });
 
     // ---- locks ------------------------------------------------------------------------------

@@ -21,38 +21,53 @@ const invalid = (message, code) => new StoreError("InvalidRequest", message, { c
 
 // ---- argument types (every store, before anything else) -------------------------------------
 
-export function checkString(value, what) {
-  if (typeof value !== "string") throw invalid(`${what} must be a string, got ${describe(value)}`);
+/** Each store method's arguments and their kinds, in order. */
+const SIGNATURES = {
+  dataGet: ["name", "scope", "key"],
+  dataSet: ["name", "scope", "key", "value:json", "userIds:json", "metadata:json", "fence:fence"],
+  dataRemove: ["name", "scope", "key", "fence:fence"],
+  lockAcquire: ["map", "owner", "ttlSeconds:number"],
+  lockRelease: ["map", "owner"],
+  queueAdd: ["queue", "value:json", "expirationSeconds:number", "priority:number"],
+  queueRead: ["queue", "count:number", "allOrNothing:boolean", "waitSeconds:wait", "invisibilitySeconds:number"],
+  queueRemove: ["queue", "readId"],
+};
+
+/** Checks the kinds of a store method's arguments (every store, before anything else). */
+export function checkArgs(method, args) {
+  SIGNATURES[method].forEach((spec, i) => {
+    const [what, kind = "string"] = spec.split(":");
+    CHECKS[kind](args[i], what);
+  });
 }
 
-export function checkJson(value, what) {
-  if (typeof value !== "string") {
-    throw invalid(`${what} must be JSON text (a string), got ${describe(value)}`);
-  }
-}
-
-export function checkNumber(value, what) {
-  if (typeof value !== "number") throw invalid(`${what} must be a number, got ${describe(value)}`);
-}
-
-export function checkBoolean(value, what) {
-  if (typeof value !== "boolean") throw invalid(`${what} must be a boolean, got ${describe(value)}`);
-}
-
-/** `null`/`undefined` (no fence) or an owner id. */
-export function checkFence(value) {
-  if (value !== null && value !== undefined && typeof value !== "string") {
-    throw invalid(`fence must be an owner id (a string) or null, got ${describe(value)}`);
-  }
-}
-
-/** `waitSeconds`: 0 (no wait), a positive number of seconds, or -1 (wait until items come). */
-export function checkWait(value) {
-  checkNumber(value, "waitSeconds");
-  if (!(value === -1 || (Number.isFinite(value) && value >= 0))) {
-    throw invalid(`InvalidRequest: waitSeconds must be 0 or more, or -1 to wait until items come (got ${value}).`);
-  }
-}
+const CHECKS = {
+  string(value, what) {
+    if (typeof value !== "string") throw invalid(`${what} must be a string, got ${describe(value)}`);
+  },
+  json(value, what) {
+    if (typeof value !== "string") throw invalid(`${what} must be JSON text (a string), got ${describe(value)}`);
+  },
+  number(value, what) {
+    if (typeof value !== "number") throw invalid(`${what} must be a number, got ${describe(value)}`);
+  },
+  boolean(value, what) {
+    if (typeof value !== "boolean") throw invalid(`${what} must be a boolean, got ${describe(value)}`);
+  },
+  /** `null`/`undefined` (no fence) or an owner id. */
+  fence(value) {
+    if (value !== null && value !== undefined && typeof value !== "string") {
+      throw invalid(`fence must be an owner id (a string) or null, got ${describe(value)}`);
+    }
+  },
+  /** 0 (no wait), a positive number of seconds, or -1 (wait until items come). */
+  wait(value, what) {
+    CHECKS.number(value, what);
+    if (!(value === -1 || (Number.isFinite(value) && value >= 0))) {
+      throw invalid(`InvalidRequest: waitSeconds must be 0 or more, or -1 to wait until items come (got ${value}).`);
+    }
+  },
+};
 
 function describe(value) {
   if (value === null) return "null";

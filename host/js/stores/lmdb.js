@@ -27,19 +27,14 @@ import { resolve as resolvePath } from "node:path";
 import { realClock } from "../lib/clock.js";
 import { StoreError } from "./errors.js";
 import {
+  checkArgs,
   POLL_MS,
   Waits,
-  checkBoolean,
   checkDataValue,
-  checkFence,
-  checkJson,
   checkMemoryValue,
   checkNames,
-  checkNumber,
   checkPriority,
   checkRead,
-  checkString,
-  checkWait,
   closedError,
   expirationMs,
   longPoll,
@@ -148,9 +143,7 @@ export class LmdbStore {
   // ---- data -----------------------------------------------------------------------------------
 
   async dataGet(name, scope, key) {
-    checkString(name, "name");
-    checkString(scope, "scope");
-    checkString(key, "key");
+    checkArgs("dataGet", [name, scope, key]);
     checkNames(name, scope, key);
     const record = await this.#read((dbs) => dbs.data.get(JSON.stringify([name, scope, key])));
     if (!record || record.value === null || record.value === undefined) return undefined;
@@ -165,13 +158,7 @@ export class LmdbStore {
   }
 
   async dataSet(name, scope, key, value, userIds, metadata, fence = null) {
-    checkString(name, "name");
-    checkString(scope, "scope");
-    checkString(key, "key");
-    checkJson(value, "value");
-    checkJson(userIds, "userIds");
-    checkJson(metadata, "metadata");
-    checkFence(fence);
+    checkArgs("dataSet", [name, scope, key, value, userIds, metadata, fence]);
     checkNames(name, scope, key);
     checkDataValue(value);
     const result = await this.#write((dbs, now) => {
@@ -195,10 +182,7 @@ export class LmdbStore {
   }
 
   async dataRemove(name, scope, key, fence = null) {
-    checkString(name, "name");
-    checkString(scope, "scope");
-    checkString(key, "key");
-    checkFence(fence);
+    checkArgs("dataRemove", [name, scope, key, fence]);
     checkNames(name, scope, key);
     fenced(
       await this.#write((dbs, now) => {
@@ -223,9 +207,7 @@ export class LmdbStore {
   // ---- locks ----------------------------------------------------------------------------------
 
   async lockAcquire(map, owner, ttlSeconds) {
-    checkString(map, "map");
-    checkString(owner, "owner");
-    checkNumber(ttlSeconds, "ttlSeconds");
+    checkArgs("lockAcquire", [map, owner, ttlSeconds]);
     const ttl = expirationMs(ttlSeconds);
     return this.#write((dbs, now) => {
       const id = JSON.stringify(map);
@@ -238,8 +220,7 @@ export class LmdbStore {
   }
 
   async lockRelease(map, owner) {
-    checkString(map, "map");
-    checkString(owner, "owner");
+    checkArgs("lockRelease", [map, owner]);
     await this.#write((dbs, now) => {
       const id = JSON.stringify(map);
       const lock = dbs.locks.get(id);
@@ -250,10 +231,7 @@ export class LmdbStore {
   // ---- queues ---------------------------------------------------------------------------------
 
   async queueAdd(queue, value, expirationSeconds, priority = 0) {
-    checkString(queue, "queue");
-    checkJson(value, "value");
-    checkNumber(expirationSeconds, "expirationSeconds");
-    checkNumber(priority, "priority");
+    checkArgs("queueAdd", [queue, value, expirationSeconds, priority]);
     const ttl = expirationMs(expirationSeconds);
     checkPriority(priority);
     checkMemoryValue(value);
@@ -274,11 +252,7 @@ export class LmdbStore {
   }
 
   async queueRead(queue, count, allOrNothing, waitSeconds, invisibilitySeconds) {
-    checkString(queue, "queue");
-    checkNumber(count, "count");
-    checkBoolean(allOrNothing, "allOrNothing");
-    checkWait(waitSeconds);
-    checkNumber(invisibilitySeconds, "invisibilitySeconds");
+    checkArgs("queueRead", [queue, count, allOrNothing, waitSeconds, invisibilitySeconds]);
     const invisibleMs = checkRead(count, invisibilitySeconds);
     return longPoll({
       readOnce: () => this.#readOnce(queue, count, allOrNothing, invisibleMs),
@@ -314,8 +288,7 @@ export class LmdbStore {
   }
 
   async queueRemove(queue, readId) {
-    checkString(queue, "queue");
-    checkString(readId, "readId");
+    checkArgs("queueRemove", [queue, readId]);
     await this.#write((dbs, now) => {
       const q = JSON.stringify(queue);
       let remaining = 0;

@@ -14,14 +14,9 @@
 import { realClock, sleep } from "../lib/clock.js";
 import { StoreError } from "./errors.js";
 import {
+  checkArgs,
   POLL_MS,
   Waits,
-  checkBoolean,
-  checkFence,
-  checkJson,
-  checkNumber,
-  checkString,
-  checkWait,
   closedError,
   longPoll,
 } from "./common.js";
@@ -104,21 +99,13 @@ export function bindMemoryStore(wasm) {
     }
 
     async dataGet(name, scope, key) {
-      checkString(name, "name");
-      checkString(scope, "scope");
-      checkString(key, "key");
+      checkArgs("dataGet", [name, scope, key]);
       const reply = await this.#call((emu, now) => emu.dataGet(now, name, scope, key));
       return reply.entry;
     }
 
     async dataSet(name, scope, key, value, userIds, metadata, fence = null) {
-      checkString(name, "name");
-      checkString(scope, "scope");
-      checkString(key, "key");
-      checkJson(value, "value");
-      checkJson(userIds, "userIds");
-      checkJson(metadata, "metadata");
-      checkFence(fence);
+      checkArgs("dataSet", [name, scope, key, value, userIds, metadata, fence]);
       const reply = await this.#call((emu, now) =>
         emu.dataSet(now, name, scope, key, value, userIds, metadata, fence ?? undefined),
       );
@@ -126,41 +113,28 @@ export function bindMemoryStore(wasm) {
     }
 
     async dataRemove(name, scope, key, fence = null) {
-      checkString(name, "name");
-      checkString(scope, "scope");
-      checkString(key, "key");
-      checkFence(fence);
+      checkArgs("dataRemove", [name, scope, key, fence]);
       await this.#call((emu, now) => emu.dataRemove(now, name, scope, key, fence ?? undefined));
     }
 
     async lockAcquire(map, owner, ttlSeconds) {
-      checkString(map, "map");
-      checkString(owner, "owner");
-      checkNumber(ttlSeconds, "ttlSeconds");
+      checkArgs("lockAcquire", [map, owner, ttlSeconds]);
       const reply = await this.#call((emu, now) => emu.lockAcquire(now, map, owner, ttlSeconds));
       return reply.holder === undefined ? { ok: true } : { ok: false, holder: reply.holder };
     }
 
     async lockRelease(map, owner) {
-      checkString(map, "map");
-      checkString(owner, "owner");
+      checkArgs("lockRelease", [map, owner]);
       await this.#call((emu, now) => emu.lockRelease(now, map, owner));
     }
 
     async queueAdd(queue, value, expirationSeconds, priority = 0) {
-      checkString(queue, "queue");
-      checkJson(value, "value");
-      checkNumber(expirationSeconds, "expirationSeconds");
-      checkNumber(priority, "priority");
+      checkArgs("queueAdd", [queue, value, expirationSeconds, priority]);
       await this.#call((emu, now) => emu.queueAdd(now, queue, value, expirationSeconds, priority));
     }
 
     async queueRead(queue, count, allOrNothing, waitSeconds, invisibilitySeconds) {
-      checkString(queue, "queue");
-      checkNumber(count, "count");
-      checkBoolean(allOrNothing, "allOrNothing");
-      checkWait(waitSeconds);
-      checkNumber(invisibilitySeconds, "invisibilitySeconds");
+      checkArgs("queueRead", [queue, count, allOrNothing, waitSeconds, invisibilitySeconds]);
       return longPoll({
         readOnce: async () => {
           const reply = await this.#call((emu, now) =>
@@ -178,8 +152,7 @@ export function bindMemoryStore(wasm) {
     }
 
     async queueRemove(queue, readId) {
-      checkString(queue, "queue");
-      checkString(readId, "readId");
+      checkArgs("queueRemove", [queue, readId]);
       await this.#call((emu, now) => emu.queueRemove(now, queue, readId));
     }
 

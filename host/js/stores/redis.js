@@ -34,19 +34,14 @@ import { createHash } from "node:crypto";
 import { realClock } from "../lib/clock.js";
 import { StoreError } from "./errors.js";
 import {
+  checkArgs,
   POLL_MS,
   Waits,
-  checkBoolean,
   checkDataValue,
-  checkFence,
-  checkJson,
   checkMemoryValue,
   checkNames,
-  checkNumber,
   checkPriority,
   checkRead,
-  checkString,
-  checkWait,
   closedError,
   expirationMs,
   longPoll,
@@ -322,9 +317,7 @@ export class RedisStore {
   // ---- data -----------------------------------------------------------------------------------
 
   async dataGet(name, scope, key) {
-    checkString(name, "name");
-    checkString(scope, "scope");
-    checkString(key, "key");
+    checkArgs("dataGet", [name, scope, key]);
     checkNames(name, scope, key);
     const client = await this.#ready();
     let fields;
@@ -348,13 +341,7 @@ export class RedisStore {
   }
 
   async dataSet(name, scope, key, value, userIds, metadata, fence = null) {
-    checkString(name, "name");
-    checkString(scope, "scope");
-    checkString(key, "key");
-    checkJson(value, "value");
-    checkJson(userIds, "userIds");
-    checkJson(metadata, "metadata");
-    checkFence(fence);
+    checkArgs("dataSet", [name, scope, key, value, userIds, metadata, fence]);
     checkNames(name, scope, key);
     checkDataValue(value);
     const reply = await this.#script(
@@ -367,10 +354,7 @@ export class RedisStore {
   }
 
   async dataRemove(name, scope, key, fence = null) {
-    checkString(name, "name");
-    checkString(scope, "scope");
-    checkString(key, "key");
-    checkFence(fence);
+    checkArgs("dataRemove", [name, scope, key, fence]);
     checkNames(name, scope, key);
     const reply = await this.#script(
       "dataRemove",
@@ -383,27 +367,21 @@ export class RedisStore {
   // ---- locks ----------------------------------------------------------------------------------
 
   async lockAcquire(map, owner, ttlSeconds) {
-    checkString(map, "map");
-    checkString(owner, "owner");
-    checkNumber(ttlSeconds, "ttlSeconds");
+    checkArgs("lockAcquire", [map, owner, ttlSeconds]);
     const ttl = expirationMs(ttlSeconds);
     const reply = await this.#script("lockAcquire", [this.#lockKey(map)], [owner, ttl]);
     return Number(reply[0]) === 1 ? { ok: true } : { ok: false, holder: reply[1] };
   }
 
   async lockRelease(map, owner) {
-    checkString(map, "map");
-    checkString(owner, "owner");
+    checkArgs("lockRelease", [map, owner]);
     await this.#script("lockRelease", [this.#lockKey(map)], [owner]);
   }
 
   // ---- queues ---------------------------------------------------------------------------------
 
   async queueAdd(queue, value, expirationSeconds, priority = 0) {
-    checkString(queue, "queue");
-    checkJson(value, "value");
-    checkNumber(expirationSeconds, "expirationSeconds");
-    checkNumber(priority, "priority");
+    checkArgs("queueAdd", [queue, value, expirationSeconds, priority]);
     const ttl = expirationMs(expirationSeconds);
     checkPriority(priority);
     checkMemoryValue(value);
@@ -418,11 +396,7 @@ export class RedisStore {
   }
 
   async queueRead(queue, count, allOrNothing, waitSeconds, invisibilitySeconds) {
-    checkString(queue, "queue");
-    checkNumber(count, "count");
-    checkBoolean(allOrNothing, "allOrNothing");
-    checkWait(waitSeconds);
-    checkNumber(invisibilitySeconds, "invisibilitySeconds");
+    checkArgs("queueRead", [queue, count, allOrNothing, waitSeconds, invisibilitySeconds]);
     const invisibleMs = checkRead(count, invisibilitySeconds);
     const keys = this.#queueKeys(queue);
     return longPoll({
@@ -441,8 +415,7 @@ export class RedisStore {
   }
 
   async queueRemove(queue, readId) {
-    checkString(queue, "queue");
-    checkString(readId, "readId");
+    checkArgs("queueRemove", [queue, readId]);
     await this.#script("queueRemove", this.#queueKeys(queue), [readId]);
   }
 
