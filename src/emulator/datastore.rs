@@ -252,8 +252,13 @@ fn ticks(ms: u64) -> u64 {
 pub(crate) struct DataStores {
     keys: BTreeMap<KeyId, Record>,
     caches: BTreeMap<(u32, KeyId), Cached>,
+    /// The cache size at which stale entries are next swept (see `remember`).
+    sweep_at: usize,
     writes: u64,
 }
+
+/// The smallest cache that is ever swept.
+const SWEEP_MIN: usize = 4096;
 
 impl DataStores {
     /// The latest live value, straight from the backend (no cache, no side effects).
@@ -275,10 +280,13 @@ impl DataStores {
     }
 
     fn remember(&mut self, now: u64, client: u32, id: KeyId, entry: Option<Entry>) {
-        // Drop this server's stale entries now and then so long runs do not pile them up.
-        if self.caches.len() > 4096 {
+        // Drop stale entries now and then so long runs do not pile them up. The next sweep waits
+        // until the cache has doubled past what survived, so with many live entries each
+        // remember still costs O(1) amortised, not a sweep of them all.
+        if self.caches.len() >= self.sweep_at.max(SWEEP_MIN) {
             self.caches
                 .retain(|_, c| now < c.at_ms.saturating_add(READ_CACHE_MS));
+            self.sweep_at = self.caches.len().saturating_mul(2);
         }
         self.caches
             .insert((client, id), Cached { at_ms: now, entry });
@@ -411,5 +419,47 @@ impl DataStores {
             })
             .map(|((_, _, k), _)| k.clone())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fill(stores: &mut DataStores, now: u64, keys: std::ops::Range<usize>) -> usize {
+        let mut sweeps = 0;
+        for k in keys {
+            let before = stores.sweep_at;
+            stores.remember(now, 1, key_id("P", "global", &k.to_string()), None);
+            sweeps += usize::from(stores.sweep_at != before);
+        }
+        sweeps
+    }
+
+    #[test]
+    fn live_cache_entries_are_not_swept_on_every_read() {
+        let mut stores = DataStores::default();
+        // 100k entries, all fresh: a sweep keeps them all, so sweeps must get rarer (the old
+        // rule swept all of them on every read past 4096).
+        let sweeps = fill(&mut stores, 0, 0..100_000);
+        assert_eq!(stores.caches.len(), 100_000);
+        assert!(sweeps <= 6, "{sweeps} sweeps for 100k live entries");
+    }
+
+    #[test]
+    fn stale_cache_entries_are_dropped() {
+        let mut stores = DataStores::default();
+        fill(&mut stores, 0, 0..10_000);
+        // Later, every old entry is stale: the cache stays bounded by the live ones.
+        fill(&mut stores, READ_CACHE_MS, 10_000..40_000);
+        assert!(
+            stores.caches.len() <= 30_000,
+            "{} entries",
+            stores.caches.len()
+        );
+        assert!(
+            stores.caches.values().all(|c| c.at_ms == READ_CACHE_MS),
+            "stale ones left"
+        );
     }
 }
