@@ -197,6 +197,7 @@ scripts! {
     error_in_task => "tests/luau/services/error_in_task.luau";
     idle => "tests/luau/services/idle.luau";
     sigterm => "tests/luau/services/sigterm.luau";
+    read_file => "tests/luau/services/read_file.luau";
     wasm_codec => "tests/luau/wasm/codec.luau", ensure_cabi_wasm;
     wasm_host_contract => "tests/luau/wasm/host_contract.luau";
     module_basics => "tests/luau/module/basics.luau", ensure_cabi_wasm;
