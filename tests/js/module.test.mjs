@@ -4,11 +4,17 @@
 // D12), argument checks, unstorable values, lock refresh counting (§8.3, D7), and the takeover
 // of a key held by a server that vanished without closing.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { createModule, ManualClock, MemoryStore, Response } from "../../pkg/node.mjs";
 
 const START = Date.UTC(2026, 3, 1, 12, 0, 0);
-const READONLY = { name: "TypeError", message: "Attempt to modify a readonly value" };
+// The original's messages, shared with the Luau module's test (tests/luau/module/errors.luau).
+const ERRORS = JSON.parse(readFileSync(new URL("../vectors/errors.json", import.meta.url), "utf8"));
+const READONLY = { name: "TypeError", message: ERRORS.readonly.message };
+const SPECIAL = { NaN, Infinity, "-Infinity": -Infinity, function: () => 1 };
+/** The values a case of errors.json stands for in JS (null stands for undefined too). */
+const valuesOf = (c) => ("special" in c ? [SPECIAL[c.special]] : c.value === null ? [null, undefined] : [c.value]);
 const PENDING = Symbol("pending");
 
 /** The promise's outcome if it has settled once the queued work ran, else PENDING. */
@@ -629,10 +635,13 @@ describe("Queue and Remove", () => {
   test("bad arguments throw the original's TypeErrors", async () => {
     const { server } = world();
     const ds = server().new("Player", 1);
-    const queue = { name: "TypeError", message: "Attempt to Queue failed: Passed value is not nil or number" };
-    assert.throws(() => ds.Queue(1, "60"), queue);
-    assert.throws(() => ds.Queue(1, 60, "high"), queue);
-    assert.throws(() => ds.Remove(5), { name: "TypeError", message: "Attempt to RemoveQueue failed: Passed value is not a string" });
+    for (const { call, args, error, message } of ERRORS.arguments) {
+      const path = call.split(".");
+      const method = path.pop();
+      const target = path.reduce((object, name) => object[name], ds);
+      assert.throws(() => target[method](...args), { name: error, message }, `${call}(${args.map(String).join(", ")})`);
+    }
+    assert.equal(ds.StateChanged.Connections + ds.Saved.Connections, 0, "nothing was connected");
     assert.deepEqual(await ds.Queue(1, null, undefined), ["Success", undefined]);
   });
 });
@@ -822,13 +831,7 @@ describe("properties", () => {
 
   test("in-range values are taken and read back, boundaries included", () => {
     const ds = session();
-    for (const [name, values] of [
-      ["SaveInterval", [0, 10, 1000, 45.5]],
-      ["SaveDelay", [0, 10, 6.5]],
-      ["LockInterval", [10, 1000, 12.5]],
-      ["LockAttempts", [1, 100, 3]],
-      ["SaveOnClose", [false, true]],
-    ]) {
+    for (const [name, values] of Object.entries(ERRORS.valid)) {
       for (const v of values) {
         ds[name] = v;
         assert.equal(ds[name], v, `${name} = ${v}`);
@@ -843,59 +846,28 @@ describe("properties", () => {
     assert.deepEqual(ds.Value, { any: ["thing"] });
   });
 
-  test("wrong types throw TypeError with the original's message; the value is unchanged", () => {
+  test("wrong types throw TypeError, out-of-range values RangeError, with the original's message (\"less then\" included); the value is unchanged", () => {
     const ds = session();
-    const cases = [
-      ["SaveInterval", ["10", true, null, undefined, {}], "is not a number"],
-      ["SaveDelay", ["1", false, [], () => 1], "is not a number"],
-      ["LockInterval", ["60", {}], "is not a number"],
-      ["LockAttempts", ["5", null], "is not a number"],
-      ["SaveOnClose", [1, "true", null, undefined], "is not a boolean"],
-      ["Metadata", [1, "x", true, null, undefined], "is not a table"],
-      ["UserIds", [1, "x", false, null], "is not a table"],
-    ];
-    for (const [name, values, tail] of cases) {
-      const before = ds[name];
-      for (const v of values) {
-        assert.throws(() => (ds[name] = v), { name: "TypeError", message: `Attempt to set ${name} failed: Passed value ${tail}` }, `${name} = ${String(v)}`);
-        assert.equal(ds[name], before);
+    for (const c of ERRORS.invalid) {
+      const before = ds[c.property];
+      for (const v of valuesOf(c)) {
+        assert.throws(() => (ds[c.property] = v), { name: c.error, message: c.message }, `${c.property} = ${String(v)}`);
+        assert.equal(ds[c.property], before);
       }
     }
   });
 
-  test("D11: NaN is not a number", () => {
-    const ds = session();
-    for (const name of ["SaveInterval", "SaveDelay", "LockInterval", "LockAttempts"]) {
-      assert.throws(() => (ds[name] = NaN), { name: "TypeError", message: `Attempt to set ${name} failed: Passed value is not a number` });
-    }
-  });
-
-  test("out-of-range values throw RangeError with the original's message (\"less then\" included)", () => {
-    const ds = session();
-    const cases = [
-      ["SaveInterval", 9.99, "is less then 10 and not 0"],
-      ["SaveInterval", -1, "is less then 10 and not 0"],
-      ["SaveInterval", 1000.5, "is more then 1000"],
-      ["SaveInterval", Infinity, "is more then 1000"],
-      ["SaveDelay", -0.1, "is less then 0"],
-      ["SaveDelay", 10.5, "is more then 10"],
-      ["LockInterval", 9, "is less then 10"],
-      ["LockInterval", 1001, "is more then 1000"],
-      ["LockInterval", -Infinity, "is less then 10"],
-      ["LockAttempts", 0, "is less then 1"],
-      ["LockAttempts", 101, "is more then 100"],
-      ["LockAttempts", 2.5, "is not an integer"],
-    ];
-    for (const [name, v, tail] of cases) {
-      const before = ds[name];
-      assert.throws(() => (ds[name] = v), { name: "RangeError", message: `Attempt to set ${name} failed: Passed value ${tail}` }, `${name} = ${v}`);
-      assert.equal(ds[name], before);
-    }
+  test("D11: errors.json rejects NaN for every numeric property, and a fractional LockAttempts", () => {
+    const d11 = ERRORS.invalid.filter((c) => c.special === "NaN" || c.message.endsWith("is not an integer"));
+    assert.deepEqual(
+      d11.map((c) => `${c.property} ${c.error}`),
+      ["SaveInterval TypeError", "SaveDelay TypeError", "LockInterval TypeError", "LockAttempts TypeError", "LockAttempts RangeError"],
+    );
   });
 
   test("read-only properties throw TypeError \"Attempt to modify a readonly value\" and keep their value", () => {
     const ds = session();
-    for (const name of ["Id", "UniqueId", "Key", "State", "Hidden", "AttemptsRemaining", "CreatedTime", "UpdatedTime", "Version", "CompressedValue"]) {
+    for (const name of ERRORS.readonly.properties) {
       const before = ds[name];
       for (const v of [before, "x", 1, true, null]) assert.throws(() => (ds[name] = v), READONLY, name);
       assert.equal(ds[name], before, name);
@@ -904,12 +876,12 @@ describe("properties", () => {
 
   test("D12: method and signal names cannot be assigned, and still work afterwards", async () => {
     const ds = session();
-    for (const name of ["Open", "Read", "Save", "Close", "Destroy", "Queue", "Remove", "Clone", "Reconcile", "Usage"]) {
+    for (const name of ERRORS.readonly.methods) {
       const method = ds[name];
       assert.throws(() => (ds[name] = () => "shadow"), READONLY, name);
       assert.equal(ds[name], method);
     }
-    for (const name of ["StateChanged", "Saving", "Saved", "AttemptsChanged", "ProcessQueue"]) {
+    for (const name of ERRORS.readonly.signals) {
       const signal = ds[name];
       assert.throws(() => (ds[name] = {}), READONLY, name);
       assert.equal(ds[name], signal);
