@@ -206,6 +206,8 @@ scripts! {
     module_compression => "tests/luau/module/compression.luau", ensure_cabi_wasm;
     module_uncached_load => "tests/luau/module/uncached_load.luau", ensure_cabi_wasm;
     module_errors => "tests/luau/module/errors.luau", ensure_cabi_wasm;
+    module_simple => "tests/luau/module/simple.luau", ensure_cabi_wasm;
+    module_load => "tests/luau/module/load.luau", ensure_cabi_wasm;
 }
 
 #[test]
