@@ -208,6 +208,10 @@ scripts! {
     module_errors => "tests/luau/module/errors.luau", ensure_cabi_wasm;
     module_simple => "tests/luau/module/simple.luau", ensure_cabi_wasm;
     module_load => "tests/luau/module/load.luau", ensure_cabi_wasm;
+    module_player_data => "tests/luau/module/player_data.luau", ensure_cabi_wasm;
+    module_developer_products => "tests/luau/module/developer_products.luau", ensure_cabi_wasm;
+    module_automatic_retry => "tests/luau/module/automatic_retry.luau", ensure_cabi_wasm;
+    module_leaderstats => "tests/luau/module/leaderstats.luau", ensure_cabi_wasm;
 }
 
 #[test]
