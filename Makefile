@@ -7,7 +7,7 @@ JS_WASM := target/wasm-js/$(WASM_TARGET)/release/datastore_module.wasm
 CABI_WASM := target/wasm-cabi/$(WASM_TARGET)/release/datastore_module.wasm
 NODE_TEST := node --test --test-reporter=spec --unhandled-rejections=strict
 # Every Luau file StyLua formats (settings: .stylua.toml).
-LUAU_SOURCES := luau tests/luau bench host/luau-runtime/src
+LUAU_SOURCES := luau tests/luau bench examples host/luau-runtime/src
 
 .PHONY: all setup setup-test build demo harness test test-rust test-wasm test-js test-types test-luau test-browser lint lint-luau format-luau bench fuzz soak clean FORCE
 

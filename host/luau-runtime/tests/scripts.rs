@@ -68,9 +68,12 @@ fn directives(text: &str) -> Expect {
 }
 
 fn run(script: &str) {
+    let text = std::fs::read_to_string(root().join(script)).expect("read the script");
+    run_with(script, directives(&text));
+}
+
+fn run_with(script: &str, expect: Expect) {
     let root = root();
-    let text = std::fs::read_to_string(root.join(script)).expect("read the script");
-    let expect = directives(&text);
     let dir = std::env::temp_dir().join(format!(
         "luau-runtime-test-{}-{}",
         std::process::id(),
@@ -212,6 +215,28 @@ scripts! {
     module_developer_products => "tests/luau/module/developer_products.luau", ensure_cabi_wasm;
     module_automatic_retry => "tests/luau/module/automatic_retry.luau", ensure_cabi_wasm;
     module_leaderstats => "tests/luau/module/leaderstats.luau", ensure_cabi_wasm;
+}
+
+/// The README's Luau example: two servers, the second locked out, queueing coins to the first.
+#[test]
+fn readme_server_example() {
+    ensure_cabi_wasm();
+    let lines = [
+        "[server 1] Open: Success\n",
+        "[server 2] Open: Locked by ",
+        "[server 2] Queue: Success\n",
+        "[server 1] ProcessQueue: Coins = 10\n",
+        "[server 1] Destroy: Saved\n",
+        "[server 2] Open: Success Coins = 10\n",
+    ];
+    run_with(
+        "examples/server.luau",
+        Expect {
+            args: vec!["--servers".into(), "2".into()],
+            stdout: lines.map(String::from).to_vec(),
+            ..Expect::default()
+        },
+    );
 }
 
 #[test]
