@@ -97,8 +97,9 @@ lint-luau: setup
 format-luau: setup
 	@node scripts/stylua.mjs $(LUAU_SOURCES)
 
+# Codec figures (native, JS wasm, and Luau through luau-runtime's release build: the first run
+# compiles Luau with optimisations, a few minutes), then the module's costs in Node.
 bench: build
-	@cargo run --quiet --release --example bench_codec
 	@node bench/codec.mjs
 	@node bench/module.mjs
 
