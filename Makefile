@@ -6,8 +6,10 @@ WASM_TARGET := wasm32-unknown-unknown
 JS_WASM := target/wasm-js/$(WASM_TARGET)/release/datastore_module.wasm
 CABI_WASM := target/wasm-cabi/$(WASM_TARGET)/release/datastore_module.wasm
 NODE_TEST := node --test --test-reporter=spec --unhandled-rejections=strict
+# Every Luau file StyLua formats (settings: .stylua.toml).
+LUAU_SOURCES := luau tests/luau bench examples host/luau-runtime/src
 
-.PHONY: all setup setup-test build demo harness test test-rust test-wasm test-js test-types test-luau test-browser lint bench fuzz soak clean FORCE
+.PHONY: all setup setup-test build demo harness test test-rust test-wasm test-js test-types test-luau test-browser lint lint-luau format-luau bench fuzz soak clean FORCE
 
 all: build
 
@@ -45,7 +47,7 @@ harness: build
 	@echo "harness: http://127.0.0.1:$${HARNESS_PORT:-8080}/host/web/index.html  (Ctrl-C stops)"
 	@node scripts/serve.mjs $${HARNESS_PORT:-8080}
 
-test: setup-test build test-rust test-wasm test-js test-types test-luau test-browser
+test: setup-test lint-luau build test-rust test-wasm test-js test-types test-luau test-browser
 	@echo "make test: every suite passed"
 
 test-rust:
@@ -82,14 +84,22 @@ test-types: build
 	node_modules/.bin/tsc -p tests/types
 	node_modules/.bin/tsc -p tests/types/tsconfig.bundler.json
 
-lint:
+lint: lint-luau
 	cargo fmt --all -- --check
 	cargo clippy --quiet --workspace --all-targets -- -D warnings
 	cargo clippy --quiet --lib --target $(WASM_TARGET) --features js -- -D warnings
 	cargo clippy --quiet --lib --target $(WASM_TARGET) --features cabi -- -D warnings
 
+# StyLua from npm (scripts/stylua.mjs runs its wasm build): --check here, in place in format-luau.
+lint-luau: setup
+	node scripts/stylua.mjs --check $(LUAU_SOURCES)
+
+format-luau: setup
+	@node scripts/stylua.mjs $(LUAU_SOURCES)
+
+# Codec figures (native, JS wasm, and Luau through luau-runtime's release build: the first run
+# compiles Luau with optimisations, a few minutes), then the module's costs in Node.
 bench: build
-	@cargo run --quiet --release --example bench_codec
 	@node bench/codec.mjs
 	@node bench/module.mjs
 

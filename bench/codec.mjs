@@ -29,7 +29,7 @@ const corpus = SIZES.map(([label, bytes]) => {
   const json = JSON.stringify(value);
   const file = new URL(`${bytes}.json`, corpusDir);
   writeFileSync(file, json);
-  return { label, value, json, file };
+  return { label, bytes, value, json, file };
 });
 
 // Native numbers from the Rust example, on the very same files.
@@ -40,11 +40,8 @@ const native = JSON.parse(
   }),
 );
 
-// The C-ABI wasm on luau-runtime (wasmi), through bench/luau_codec.luau, on the same data.
-writeFileSync(
-  new URL("corpus.luau", corpusDir),
-  `return {\n${corpus.map((c) => `\t[==========[${c.json}]==========],`).join("\n")}\n}\n`,
-);
+// The C-ABI wasm on luau-runtime (wasmi), through bench/luau_codec.luau, on the same files.
+writeFileSync(new URL("index.json", corpusDir), JSON.stringify(corpus.map((c) => `${c.bytes}.json`)));
 const luauOut = execFileSync("cargo", ["run", "--quiet", "--release", "-p", "luau-runtime", "--", "run", "bench/luau_codec.luau"], {
   cwd: root,
   encoding: "utf8",
@@ -68,6 +65,7 @@ for (const [i, c] of corpus.entries()) {
     "wasm d ms": wasmD.toFixed(3),
     "wasm c+d ms": (wasmC + wasmD).toFixed(3),
     "Luau c+d ms": (luau[i].compress_ms + luau[i].decompress_ms).toFixed(3),
+    "Luau save+load ms": (luau[i].save_ms + luau[i].load_ms).toFixed(3),
     "JSON s+p ms": (jsonS + jsonP).toFixed(3),
     "wasm / JSON": ((wasmC + wasmD) / (jsonS + jsonP)).toFixed(2),
     "wasm MB/s": ((2 * c.json.length) / 1e6 / ((wasmC + wasmD) / 1e3)).toFixed(0),
@@ -75,7 +73,8 @@ for (const [i, c] of corpus.entries()) {
   });
 }
 console.log(
-  "Codec throughput (c = compress, d = decompress; wasm = JS wasm in Node, Luau = C-ABI wasm on luau-runtime/wasmi; target: wasm / JSON <= 1.5)",
+  "Codec throughput (c = compress, d = decompress; wasm = JS wasm in Node, Luau = C-ABI wasm on luau-runtime/wasmi; " +
+    "Luau save+load = the Luau module's compressed Save plus a Read of it, on the emulated DataStore; target: wasm / JSON <= 1.5)",
 );
 console.table(rows);
 const wasm = readFileSync(new URL("pkg/web/datastore_module_bg.wasm", root));

@@ -226,6 +226,17 @@ fn install(lua: &Lua, rt_table: &Table, ctx: &Ctx) -> mlua::Result<()> {
         })?,
     )?;
 
+    // `runtime.readFile`: test data shared with other languages' tests, and the bench corpus.
+    rt_table.set(
+        "read_file",
+        prim(lua, "runtime.readFile", |lua, args: Args| {
+            let path = crate::wasm::resolve(&args.string(1)?, args.opt_string(2)?.as_deref());
+            let bytes = std::fs::read(&path)
+                .map_err(|e| format!("runtime.readFile: cannot read {}: {e}", path.display()))?;
+            ret(lua, lua.create_string(bytes).map_err(|e| e.to_string())?)
+        })?,
+    )?;
+
     let c = ctx.clone();
     rt_table.set(
         "bind_to_close",

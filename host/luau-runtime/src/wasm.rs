@@ -79,7 +79,7 @@ fn link(engine: &Engine) -> Result<Linker<HostState>, String> {
 /// `path` relative to the directory of the calling script (`source` is what `debug.info(2, "s")`
 /// gives: the script's path, or `[string ...]`/`[runtime]` for code not from a file), as
 /// `require` resolves paths; absolute paths stay as they are.
-fn resolve(path: &str, source: Option<&str>) -> PathBuf {
+pub(crate) fn resolve(path: &str, source: Option<&str>) -> PathBuf {
     let path = Path::new(path);
     if path.is_absolute() {
         return path.to_owned();

@@ -68,9 +68,12 @@ fn directives(text: &str) -> Expect {
 }
 
 fn run(script: &str) {
+    let text = std::fs::read_to_string(root().join(script)).expect("read the script");
+    run_with(script, directives(&text));
+}
+
+fn run_with(script: &str, expect: Expect) {
     let root = root();
-    let text = std::fs::read_to_string(root.join(script)).expect("read the script");
-    let expect = directives(&text);
     let dir = std::env::temp_dir().join(format!(
         "luau-runtime-test-{}-{}",
         std::process::id(),
@@ -197,12 +200,43 @@ scripts! {
     error_in_task => "tests/luau/services/error_in_task.luau";
     idle => "tests/luau/services/idle.luau";
     sigterm => "tests/luau/services/sigterm.luau";
+    read_file => "tests/luau/services/read_file.luau";
     wasm_codec => "tests/luau/wasm/codec.luau", ensure_cabi_wasm;
     wasm_host_contract => "tests/luau/wasm/host_contract.luau";
     module_basics => "tests/luau/module/basics.luau", ensure_cabi_wasm;
     module_crash_takeover => "tests/luau/module/crash_takeover.luau", ensure_cabi_wasm;
     module_queue_give_coins => "tests/luau/module/queue_give_coins.luau", ensure_cabi_wasm;
     module_compression => "tests/luau/module/compression.luau", ensure_cabi_wasm;
+    module_uncached_load => "tests/luau/module/uncached_load.luau", ensure_cabi_wasm;
+    module_errors => "tests/luau/module/errors.luau", ensure_cabi_wasm;
+    module_simple => "tests/luau/module/simple.luau", ensure_cabi_wasm;
+    module_load => "tests/luau/module/load.luau", ensure_cabi_wasm;
+    module_player_data => "tests/luau/module/player_data.luau", ensure_cabi_wasm;
+    module_developer_products => "tests/luau/module/developer_products.luau", ensure_cabi_wasm;
+    module_automatic_retry => "tests/luau/module/automatic_retry.luau", ensure_cabi_wasm;
+    module_leaderstats => "tests/luau/module/leaderstats.luau", ensure_cabi_wasm;
+}
+
+/// The README's Luau example: two servers, the second locked out, queueing coins to the first.
+#[test]
+fn readme_server_example() {
+    ensure_cabi_wasm();
+    let lines = [
+        "[server 1] Open: Success\n",
+        "[server 2] Open: Locked by ",
+        "[server 2] Queue: Success\n",
+        "[server 1] ProcessQueue: Coins = 10\n",
+        "[server 1] Destroy: Saved\n",
+        "[server 2] Open: Success Coins = 10\n",
+    ];
+    run_with(
+        "examples/server.luau",
+        Expect {
+            args: vec!["--servers".into(), "2".into()],
+            stdout: lines.map(String::from).to_vec(),
+            ..Expect::default()
+        },
+    );
 }
 
 #[test]
