@@ -3,7 +3,10 @@
 
 SHELL := /bin/bash
 WASM_TARGET := wasm32-unknown-unknown
+# The package's two wasm files (docs/DESIGN.md, "Two wasm files"): the codec and session core,
+# and the same with the emulator behind MemoryStore. Separate target dirs keep both cached.
 JS_WASM := target/wasm-js/$(WASM_TARGET)/release/datastore_module.wasm
+JS_FULL_WASM := target/wasm-js-emulator/$(WASM_TARGET)/release/datastore_module.wasm
 CABI_WASM := target/wasm-cabi/$(WASM_TARGET)/release/datastore_module.wasm
 NODE_TEST := node --test --test-reporter=spec --unhandled-rejections=strict
 # Every Luau file StyLua formats (settings: .stylua.toml).
@@ -30,13 +33,16 @@ luau/DataStoreModule.wasm: $(CABI_WASM)
 $(JS_WASM): FORCE
 	@cargo build --quiet --release --lib --target $(WASM_TARGET) --features js --target-dir target/wasm-js
 
+$(JS_FULL_WASM): FORCE
+	@cargo build --quiet --release --lib --target $(WASM_TARGET) --features js-emulator --target-dir target/wasm-js-emulator
+
 # The C-ABI build for non-JS hosts: plain exports, imports only from `host`.
 $(CABI_WASM): FORCE
 	@cargo build --quiet --release --lib --target $(WASM_TARGET) --no-default-features --features cabi --target-dir target/wasm-cabi
 
-pkg/.stamp: $(JS_WASM) scripts/build-pkg.sh $(wildcard host/js/* host/js/lib/* host/js/stores/*)
+pkg/.stamp: $(JS_WASM) $(JS_FULL_WASM) scripts/build-pkg.sh $(wildcard host/js/* host/js/lib/* host/js/stores/*)
 	@echo "build: pkg/"
-	@scripts/build-pkg.sh $(JS_WASM)
+	@scripts/build-pkg.sh $(JS_WASM) $(JS_FULL_WASM)
 	@touch $@
 
 demo: build
@@ -57,10 +63,10 @@ test-rust:
 # The JS surface inside wasm, under Node and under headless Chromium.
 test-wasm:
 	@echo "== wasm-bindgen-test under Node"
-	cargo test --target $(WASM_TARGET) --features js --test wasm_js
+	cargo test --target $(WASM_TARGET) --features js-emulator --test wasm_js
 	@echo "== wasm-bindgen-test under headless Chromium"
 	WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=$$(command -v chromedriver) \
-	  cargo test --target $(WASM_TARGET) --features js --test wasm_js
+	  cargo test --target $(WASM_TARGET) --features js-emulator --test wasm_js
 
 test-js:
 	@echo "== node --test: pkg/ as ESM and CommonJS"
@@ -88,6 +94,7 @@ lint: lint-luau
 	cargo fmt --all -- --check
 	cargo clippy --quiet --workspace --all-targets -- -D warnings
 	cargo clippy --quiet --lib --target $(WASM_TARGET) --features js -- -D warnings
+	cargo clippy --quiet --lib --target $(WASM_TARGET) --features js-emulator -- -D warnings
 	cargo clippy --quiet --lib --target $(WASM_TARGET) --features cabi -- -D warnings
 
 # StyLua from npm (scripts/stylua.mjs runs its wasm build): --check here, in place in format-luau.
@@ -102,6 +109,7 @@ format-luau: setup
 bench: build
 	@node bench/codec.mjs
 	@node bench/module.mjs
+	@node bench/size.mjs
 
 # Coverage-guided fuzzing of the decoder (cargo-fuzz on the stable toolchain).
 fuzz:

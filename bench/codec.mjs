@@ -1,8 +1,7 @@
 // `make bench` (codec part): compress+decompress throughput natively, in wasm from Node, and
 // JSON.stringify+JSON.parse of the same data in Node, as one table with ratios.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { gzipSync } from "node:zlib";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { compress, decompress } from "../pkg/index.mjs";
 import { playerData, SIZES } from "./corpus.mjs";
 
@@ -77,7 +76,3 @@ console.log(
     "Luau save+load = the Luau module's compressed Save plus a Read of it, on the emulated DataStore; target: wasm / JSON <= 1.5)",
 );
 console.table(rows);
-const wasm = readFileSync(new URL("pkg/web/datastore_module_bg.wasm", root));
-console.log(
-  `JS wasm: ${(wasm.length / 1024).toFixed(1)} KiB, ${(gzipSync(wasm, { level: 9 }).length / 1024).toFixed(1)} KiB gzipped (target <= 150 KiB)`,
-);

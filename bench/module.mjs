@@ -8,7 +8,8 @@
 // - CPU per auto-save round: the time to advance a ManualClock past one SaveInterval with N open
 //   sessions, divided by N, with every value changed and with none changed (D16 skips those),
 //   on MemoryStore and on a no-op store (the module's own cost: the emulator keeps every
-//   version in the same wasm memory, and growing that memory costs V8 garbage collections);
+//   version in its wasm's memory, and growing that memory costs V8 garbage collections; in Node
+//   that is the second wasm instance, datastore_module_full, not the module's);
 // - store requests per idle session-hour: calls counted by kind with a wrapper over MemoryStore
 //   while a ManualClock runs one hour, next to the original protocol's 60 lock refreshes and
 //   120 saves per hour at the defaults (SaveInterval 30, LockInterval 60).
@@ -105,7 +106,7 @@ async function closeAll(module, clock) {
 
 /**
  * A store that answers at once and keeps only the locks: what the module itself costs, with no
- * emulator (and no emulator memory growing in the same wasm) behind it.
+ * emulator (and no emulator memory growing) behind it.
  */
 class NullStore {
   #locks = new Map();

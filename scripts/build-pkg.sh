@@ -1,25 +1,45 @@
 #!/usr/bin/env bash
-# Builds pkg/, the npm package `datastore-module`, from the crate's `js` wasm and host/js.
-# Usage: scripts/build-pkg.sh <path to the js-feature .wasm>
+# Builds pkg/, the npm package `datastore-module`, from the crate's two JS wasm builds and host/js.
+# Usage: scripts/build-pkg.sh <module .wasm (feature js)> <full .wasm (feature js-emulator)>
+#
+# `datastore_module` is the codec and the session core: what Node loads on import. The `full` one
+# adds the emulator behind MemoryStore: Node loads it only when a MemoryStore is made, browsers
+# load it instead of the first (docs/DESIGN.md, "Two wasm files").
 set -euo pipefail
 cd "$(dirname "$0")/.."
-wasm=$1
+module_wasm=$1
+full_wasm=$2
 out=pkg
 bin=node_modules/.bin
 
 rm -rf "$out"
 mkdir -p "$out"
 touch "$out/.gitkeep"
-# Both glues come from one wasm: `web` (ESM; browsers, and Node through initSync) and
-# `nodejs` (CommonJS, loaded synchronously by require).
-wasm-bindgen --target web --no-typescript --out-dir "$out/web" --out-name datastore_module "$wasm"
-wasm-bindgen --target nodejs --no-typescript --out-dir "$out/node" --out-name datastore_module "$wasm"
-for glue in web node; do
-  # binaryen from npm: Debian's wasm-opt is too old for the features rustc emits.
+
+# binaryen from npm: Debian's wasm-opt is too old for the features rustc emits.
+optimise() {
   "$bin/wasm-opt" -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    "$out/$glue/datastore_module_bg.wasm" -o "$out/$glue/datastore_module_bg.wasm"
-done
+    --enable-mutable-globals --enable-reference-types --enable-multivalue "$1" -o "$1"
+}
+
+# Both glues of one wasm: `web` (ESM; browsers, and Node through initSync) and `nodejs`
+# (CommonJS, loaded synchronously by require).
+glues() {
+  local name=$1 wasm=$2
+  wasm-bindgen --target web --no-typescript --out-dir "$out/web" --out-name "$name" "$wasm"
+  wasm-bindgen --target nodejs --no-typescript --out-dir "$out/node" --out-name "$name" "$wasm"
+  # The two glues' wasm files come out byte-identical: optimise once (wasm-opt is the slow step).
+  local same=false
+  cmp -s "$out/web/${name}_bg.wasm" "$out/node/${name}_bg.wasm" && same=true
+  optimise "$out/web/${name}_bg.wasm"
+  if $same; then
+    cp "$out/web/${name}_bg.wasm" "$out/node/${name}_bg.wasm"
+  else
+    optimise "$out/node/${name}_bg.wasm"
+  fi
+}
+glues datastore_module "$module_wasm"
+glues datastore_module_full "$full_wasm"
 echo '{ "type": "commonjs" }' > "$out/node/package.json"
 
 cp host/js/package.json host/js/index.mjs host/js/node.mjs host/js/index.d.ts host/js/module.d.ts host/js/README.md "$out/"
@@ -27,6 +47,8 @@ cp host/js/package.json host/js/index.mjs host/js/node.mjs host/js/index.d.ts ho
 cp -r host/js/lib "$out/lib"
 cp -r host/js/stores "$out/stores"
 # One source for both module systems: esbuild writes the CommonJS entry from the ESM sources.
-# `lmdb` and `redis` stay external: they are loaded at run time, only by the store that needs them.
+# `lmdb` and `redis` stay external: they are loaded at run time, only by the store that needs them;
+# so do the glues, the full one only when the first MemoryStore is made.
 "$bin/esbuild" host/js/index.node.mjs --bundle --platform=node --format=cjs --log-level=warning \
-  --external:./node/datastore_module.js --external:lmdb --external:redis --outfile="$out/index.cjs"
+  --external:./node/datastore_module.js --external:./node/datastore_module_full.js \
+  --external:lmdb --external:redis --outfile="$out/index.cjs"

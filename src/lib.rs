@@ -10,8 +10,9 @@
 //! - [`emulator`]: Roblox's DataStore and MemoryStore in memory, with faults and fencing.
 //!
 //! Hosts reach it through one of two bindings, each behind a feature: `js` (wasm-bindgen, the
-//! npm package in `pkg/`) and `cabi` (plain C-ABI exports exchanging JSON, for Luau and any other
-//! wasm host). Neither binding decides anything; they convert and forward.
+//! npm package in `pkg/`; `js-emulator` adds the emulator class behind its `MemoryStore`) and
+//! `cabi` (plain C-ABI exports exchanging JSON, for Luau and any other wasm host). Neither
+//! binding decides anything; they convert and forward.
 
 pub mod codec;
 pub mod emulator;

@@ -74,12 +74,14 @@ fn corrupt_text_decodes_to_a_value_or_an_error() {
     assert_eq!(decompress_to_json("", "null").unwrap(), None);
 }
 
-// ---- the emulator class behind MemoryStore --------------------------------------------------
+// ---- the emulator class behind MemoryStore (feature `js-emulator`) --------------------------
 
+#[cfg(feature = "js-emulator")]
 fn get(target: &JsValue, key: &str) -> JsValue {
     js_sys::Reflect::get(target, &JsValue::from_str(key)).unwrap()
 }
 
+#[cfg(feature = "js-emulator")]
 #[wasm_bindgen_test]
 fn emulator_replies_are_objects_with_latency_and_json_text() {
     use datastore_module::js::emulator::JsEmulator;
@@ -103,6 +105,7 @@ fn emulator_replies_are_objects_with_latency_and_json_text() {
     assert_eq!(get(&other, "holder").as_string().as_deref(), Some("A"));
 }
 
+#[cfg(feature = "js-emulator")]
 #[wasm_bindgen_test]
 fn emulator_failures_are_errors_with_kind_code_and_latency() {
     use datastore_module::js::emulator::JsEmulator;

@@ -1,5 +1,6 @@
-// CommonJS entry source: esbuild turns this into pkg/index.cjs over the `nodejs` glue. `lmdb` and
-// `redis` stay outside the bundle and are loaded only when a store first needs them.
+// CommonJS entry source: esbuild turns this into pkg/index.cjs over the `nodejs` glues. `lmdb` and
+// `redis` stay outside the bundle and are loaded only when a store first needs them; so does the
+// glue of the wasm with the emulator, required (which instantiates it) by the first MemoryStore.
 import * as wasm from "./node/datastore_module.js";
 import { bindCodec } from "./lib/codec.js";
 import { bindMemoryStore } from "./stores/memory.js";
@@ -9,7 +10,7 @@ import { realClock } from "./lib/clock.js";
 import { LmdbStore } from "./stores/lmdb.js";
 
 export const { compress, decompress } = bindCodec(wasm);
-export const MemoryStore = bindMemoryStore(wasm);
+export const MemoryStore = bindMemoryStore(() => require("./node/datastore_module_full.js"));
 export const createModule = bindModule(wasm, realClock);
 export { Response };
 export default defaultModule(createModule, LmdbStore);

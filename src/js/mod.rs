@@ -8,8 +8,10 @@
 //! is read with [`Value::from_json_str`], which rejects holes and bad numbers with their path.
 //!
 //! The `pkg/` wrapper (`host/js/`) gives these functions their public names and shapes.
-//! [`emulator`] is the class behind the JS `MemoryStore`.
+//! [`emulator`] (feature `js-emulator`) is the class behind the JS `MemoryStore`; it is left out
+//! of the wasm that users of the other stores load.
 
+#[cfg(feature = "js-emulator")]
 pub mod emulator;
 
 pub mod module;

@@ -1,6 +1,8 @@
 /**
  * MemoryStore: the Rust emulator of Roblox's DataStore and MemoryStore (compiled into the
- * package's wasm) behind the store interface (README.md in this folder).
+ * package's second wasm, `datastore_module_full`) behind the store interface (README.md in this
+ * folder). Node loads that wasm when the first MemoryStore is made, so users of the other stores
+ * never pay for it.
  *
  * Everything Roblox-like is decided in Rust: KeyInfo and version ids, TTLs, queue priority and
  * invisibility, limits and their error texts, fencing, and the faults. This file only reads the
@@ -43,8 +45,12 @@ function storeError(e) {
   return e;
 }
 
-/** @param {typeof import("../web/datastore_module.js")} wasm */
-export function bindMemoryStore(wasm) {
+/**
+ * @param {() => typeof import("../web/datastore_module_full.js")} loadWasm gives the initialised
+ *   glue of the wasm with the emulator; called, synchronously, when the first MemoryStore is made
+ */
+export function bindMemoryStore(loadWasm) {
+  let wasm;
   return class MemoryStore {
     #emu;
     #clock;
@@ -60,6 +66,7 @@ export function bindMemoryStore(wasm) {
         throw new TypeError("MemoryStore: clock must have a now() method (milliseconds)");
       }
       this.#clock = clock;
+      wasm ??= loadWasm();
       try {
         this.#emu = new wasm.Emulator(seed, faultsJson(faults));
       } catch (e) {
