@@ -24,9 +24,9 @@ setup-test:
 
 build: setup pkg/.stamp luau/DataStoreModule.wasm
 
-# The Luau module loads the C-ABI wasm from next to itself (gitignored copy).
-luau/DataStoreModule.wasm: $(CABI_WASM)
-	@cmp -s $< $@ || cp $< $@
+# The Luau module loads the C-ABI wasm from next to itself (gitignored; optimised like pkg/'s).
+luau/DataStoreModule.wasm: $(CABI_WASM) scripts/wasm-opt.sh
+	@scripts/wasm-opt.sh $< $@
 
 # Cargo decides freshness and leaves an up-to-date artifact untouched, so the rules below rerun
 # only when the wasm really changed.

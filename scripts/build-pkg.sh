@@ -16,10 +16,8 @@ rm -rf "$out"
 mkdir -p "$out"
 touch "$out/.gitkeep"
 
-# binaryen from npm: Debian's wasm-opt is too old for the features rustc emits.
 optimise() {
-  "$bin/wasm-opt" -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    --enable-mutable-globals --enable-reference-types --enable-multivalue "$1" -o "$1"
+  scripts/wasm-opt.sh "$1" "$1"
 }
 
 # Both glues of one wasm: `web` (ESM; browsers, and Node through initSync) and `nodejs`

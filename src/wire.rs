@@ -10,7 +10,7 @@ use crate::session::{
     SessionId, Snapshot, State, StoreResult,
 };
 use crate::template::{template_patch as patch_of, Patch};
-use crate::value::{write_json_string, Value};
+use crate::value::{write_json_string, Key, Value};
 use std::fmt::Write;
 
 /// Host time (f64 milliseconds) as the core's clock: negative, NaN and infinite are 0.
@@ -26,21 +26,25 @@ fn value(json: &str, root: &str) -> Result<Value, String> {
     Value::from_json_str(json, root).map_err(|e| e.to_string())
 }
 
-/// The constructors' arguments as a host passes them on: a JSON array of what the caller gave,
-/// `null` for nil (see [`crate::session::SessionArgs::from_args`]).
+/// The constructors' arguments as a host passes them on: a JSON object from position to what
+/// the caller gave, `{"1": name, "3": key}`, nil ones left out (a JSON array cannot hold nil), or
+/// an array when none is nil. What they mean is the core's decision
+/// ([`crate::session::SessionArgs::from_args`]).
 pub fn session_args(json: &str) -> Result<Vec<Value>, String> {
-    let args: Vec<serde_json::Value> =
-        serde_json::from_str(json).map_err(|e| format!("arguments: invalid JSON array ({e})"))?;
-    args.iter()
-        .enumerate()
-        .map(|(i, arg)| {
-            Value::from_json(
-                arg,
-                &mut crate::value::Path::new(&format!("argument {}", i + 1)),
-            )
-            .map_err(|e| e.to_string())
-        })
-        .collect()
+    match value(json, "arguments")? {
+        Value::Array(args) => Ok(args),
+        Value::Table(mut table) => Ok((1..=3)
+            .map(|i| {
+                table
+                    .swap_remove(&Key::String(i.to_string()))
+                    .unwrap_or_default()
+            })
+            .collect()),
+        other => Err(format!(
+            "arguments: expected an object or an array, got {}",
+            other.type_name()
+        )),
+    }
 }
 
 fn push_str(out: &mut String, key: &str, text: &str) {

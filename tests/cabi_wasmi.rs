@@ -281,6 +281,9 @@ fn module_surface_drives_one_open_by_hand() {
     let session = id.as_f64().unwrap();
     let found = host.json("session_find", &[I(m), T(r#"["Player","global",1]"#)]);
     assert_eq!(found.as_f64(), Some(session));
+    // Nil arguments are left out of an object: find("Player", 1, nil) is the two-argument form.
+    let two = host.json("session_find", &[I(m), T(r#"{"1":"Player","2":1}"#)]);
+    assert_eq!(two.as_f64(), Some(session));
     let none = host.json("session_find", &[I(m), T(r#"["Player","global",2]"#)]);
     assert!(none.is_null());
     assert_eq!(

@@ -43,17 +43,23 @@ function kindOf(v) {
 }
 
 /**
- * The constructors' arguments as the core reads them: a JSON array of what the caller passed
- * (`null` for a missing one; extra ones dropped, as Luau drops them). What they mean (the
- * two-argument form, the Id, and Luau's "attempt to concatenate …" for bad types) is the core's
- * decision; only values JSON cannot carry (NaN, functions, …) are refused here.
+ * The constructors' arguments as the core reads them: a JSON object from position to what the
+ * caller passed (`{"1": name, "3": key}`; nil ones left out, extra ones dropped as Luau drops
+ * them). What they mean (the two-argument form, the Id, and Luau's "attempt to concatenate …"
+ * for bad types) is the core's decision; only values JSON cannot carry (NaN, functions, …) are
+ * refused here.
  */
 function argsJson(args) {
-  try {
-    return `[${Array.from(args.slice(0, 3), (arg, i) => toJson(arg, `argument ${i + 1}`)).join(",")}]`;
-  } catch (e) {
-    throw new TypeError(e.message);
+  const fields = [];
+  for (let i = 0; i < Math.min(args.length, 3); i++) {
+    if (args[i] === undefined || args[i] === null) continue;
+    try {
+      fields.push(`"${i + 1}":${toJson(args[i], `argument ${i + 1}`)}`);
+    } catch (e) {
+      throw new TypeError(e.message);
+    }
   }
+  return `{${fields.join(",")}}`;
 }
 
 /** @param {any} wasm the wasm-bindgen exports */
