@@ -12,7 +12,7 @@ NODE_TEST := node --test --test-reporter=spec --unhandled-rejections=strict
 # Every Luau file StyLua formats (settings: .stylua.toml).
 LUAU_SOURCES := luau tests/luau bench examples host/luau-runtime/src
 
-.PHONY: all setup setup-test build demo harness test test-rust test-wasm test-js test-types test-luau test-browser lint lint-luau format-luau bench fuzz soak clean FORCE
+.PHONY: all setup setup-test build demo harness test test-rust test-wasm test-js test-types test-luau test-browser lint lint-luau format-luau lint-js format-js bench fuzz soak clean FORCE
 
 all: build
 
@@ -53,7 +53,7 @@ harness: build
 	@echo "harness: http://127.0.0.1:$${HARNESS_PORT:-8080}/host/web/index.html  (Ctrl-C stops)"
 	@node scripts/serve.mjs $${HARNESS_PORT:-8080}
 
-test: setup-test lint-luau build test-rust test-wasm test-js test-types test-luau test-browser
+test: setup-test lint-luau lint-js build test-rust test-wasm test-js test-types test-luau test-browser
 	@echo "make test: every suite passed"
 
 test-rust:
@@ -90,12 +90,21 @@ test-types: build
 	node_modules/.bin/tsc -p tests/types
 	node_modules/.bin/tsc -p tests/types/tsconfig.bundler.json
 
-lint: lint-luau
+lint: lint-luau lint-js
 	cargo fmt --all -- --check
 	cargo clippy --quiet --workspace --all-targets -- -D warnings
 	cargo clippy --quiet --lib --target $(WASM_TARGET) --features js -- -D warnings
 	cargo clippy --quiet --lib --target $(WASM_TARGET) --features js-emulator -- -D warnings
 	cargo clippy --quiet --lib --target $(WASM_TARGET) --features cabi -- -D warnings
+
+# Prettier from npm (settings: .prettierrc.json, .prettierignore) for the JS, TS, HTML and CSS.
+JS_SOURCES := "**/*.{js,mjs,cjs,ts,html,css}"
+
+lint-js: setup
+	node_modules/.bin/prettier --check --log-level warn $(JS_SOURCES)
+
+format-js: setup
+	node_modules/.bin/prettier --write --log-level warn $(JS_SOURCES)
 
 # StyLua from npm (scripts/stylua.mjs runs its wasm build): --check here, in place in format-luau.
 lint-luau: setup

@@ -33,18 +33,26 @@ const corpus = SIZES.map(([label, bytes]) => {
 
 // Native numbers from the Rust example, on the very same files.
 const native = JSON.parse(
-  execFileSync("cargo", ["run", "--quiet", "--release", "--example", "bench_codec", "--", ...corpus.map((c) => c.file.pathname)], {
-    cwd: root,
-    encoding: "utf8",
-  }),
+  execFileSync(
+    "cargo",
+    ["run", "--quiet", "--release", "--example", "bench_codec", "--", ...corpus.map((c) => c.file.pathname)],
+    {
+      cwd: root,
+      encoding: "utf8",
+    },
+  ),
 );
 
 // The C-ABI wasm on luau-runtime (wasmi), through bench/luau_codec.luau, on the same files.
 writeFileSync(new URL("index.json", corpusDir), JSON.stringify(corpus.map((c) => `${c.bytes}.json`)));
-const luauOut = execFileSync("cargo", ["run", "--quiet", "--release", "-p", "luau-runtime", "--", "run", "bench/luau_codec.luau"], {
-  cwd: root,
-  encoding: "utf8",
-});
+const luauOut = execFileSync(
+  "cargo",
+  ["run", "--quiet", "--release", "-p", "luau-runtime", "--", "run", "bench/luau_codec.luau"],
+  {
+    cwd: root,
+    encoding: "utf8",
+  },
+);
 const luau = JSON.parse(luauOut.trim().split("\n").pop());
 
 const rows = [];
@@ -58,7 +66,7 @@ for (const [i, c] of corpus.entries()) {
   rows.push({
     size: c.label,
     "JSON chars": c.json.length,
-    "compressed": text.length,
+    compressed: text.length,
     "native c+d ms": (n.compress_ms + n.decompress_ms).toFixed(3),
     "wasm c ms": wasmC.toFixed(3),
     "wasm d ms": wasmD.toFixed(3),

@@ -21,7 +21,10 @@ function item(r, i) {
     Rarity: RARITY[Math.floor(r() * RARITY.length)],
     Level: 1 + Math.floor(r() * 100),
     Durability: Math.round(r() * 1000) / 10,
-    Enchantments: Array.from({ length: Math.floor(r() * 3) }, () => ({ Kind: "Fire", Power: Math.round(r() * 5000) / 100 })),
+    Enchantments: Array.from({ length: Math.floor(r() * 3) }, () => ({
+      Kind: "Fire",
+      Power: Math.round(r() * 5000) / 100,
+    })),
     Equipped: r() < 0.1,
   };
 }
@@ -44,7 +47,12 @@ export function playerData(bytes, seed = 42) {
   while (JSON.stringify(data).length < bytes) {
     const pick = r();
     if (pick < 0.6) data.Inventory.push(item(r, i));
-    else if (pick < 0.8) data.Quests[`Quest_${i}`] = { Done: r() < 0.5, Progress: Math.round(r() * 100) / 100, Stage: Math.floor(r() * 10) };
+    else if (pick < 0.8)
+      data.Quests[`Quest_${i}`] = {
+        Done: r() < 0.5,
+        Progress: Math.round(r() * 100) / 100,
+        Stage: Math.floor(r() * 10),
+      };
     else data.Friends.push(Math.floor(r() * 4e9));
     i++;
   }

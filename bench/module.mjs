@@ -255,11 +255,16 @@ async function idleHour(n, { processQueue = false } = {}) {
 async function main() {
   const counts = quick ? [2_000, 10_000] : [10_000, 100_000];
   const rows = [];
-  const row = (measure, ours, original = "", target = "", met = "") => rows.push({ measure, ours, original, target, met });
-  const fixed = (x, digits = 0) => x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  const row = (measure, ours, original = "", target = "", met = "") =>
+    rows.push({ measure, ours, original, target, met });
+  const fixed = (x, digits = 0) =>
+    x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
   await throughput(500, 50); // warm-up
-  const best = async (inFlight) => Math.max(...[await throughput(4_000, inFlight), await throughput(4_000, inFlight), await throughput(4_000, inFlight)]);
+  const best = async (inFlight) =>
+    Math.max(
+      ...[await throughput(4_000, inFlight), await throughput(4_000, inFlight), await throughput(4_000, inFlight)],
+    );
   row("Open+Save+Close, one at a time (best of 3 x 4000)", `${fixed(await best(1))} /s`);
   row("Open+Save+Close, 500 in flight (best of 3 x 4000)", `${fixed(await best(500))} /s`);
 
@@ -268,7 +273,14 @@ async function main() {
     row(`RSS per open session (${fixed(n)}, 1 KB value)`, `${fixed(m.rssPerSession / 1024, 2)} KiB`, "", "", "");
     row(`  JS heap per open session (${fixed(n)})`, `${fixed(m.heapPerSession / 1024, 2)} KiB`);
     const gib = m.rss / 2 ** 30;
-    if (n >= 100_000) row(`  process RSS with ${fixed(n)} open`, `${fixed(m.rss / 2 ** 20)} MiB`, "", "< 1 GiB", gib < 1 ? "yes" : "NO");
+    if (n >= 100_000)
+      row(
+        `  process RSS with ${fixed(n)} open`,
+        `${fixed(m.rss / 2 ** 20)} MiB`,
+        "",
+        "< 1 GiB",
+        gib < 1 ? "yes" : "NO",
+      );
     else row(`  process RSS with ${fixed(n)} open`, `${fixed(m.rss / 2 ** 20)} MiB`);
     row(`  time to open ${fixed(n)}`, `${fixed(m.openMs)} ms`);
   }
@@ -278,7 +290,10 @@ async function main() {
     for (const emulated of [true, false]) {
       const cpu = await autoSaveRounds(n, emulated);
       const where = emulated ? "MemoryStore" : "module only";
-      row(`CPU per auto-save round, ${fixed(n)} sessions, ${where}: values changed`, `${fixed(cpu.changed, 1)} µs/session`);
+      row(
+        `CPU per auto-save round, ${fixed(n)} sessions, ${where}: values changed`,
+        `${fixed(cpu.changed, 1)} µs/session`,
+      );
       row(`  nothing changed (D16 skips the write)`, `${fixed(cpu.unchanged, 1)} µs/session`);
     }
   }

@@ -179,9 +179,20 @@ export interface OpFaults {
 
 /** The emulator's request kinds. The lock commands are `mapUpdate`. */
 export type EmulatorOp =
-  | "dataGet" | "dataSet" | "dataUpdate" | "dataRemove"
-  | "mapGet" | "mapSet" | "mapUpdate" | "mapRemove" | "mapGetRange" | "mapGetSize"
-  | "queueAdd" | "queueRead" | "queueRemove" | "queueGetSize";
+  | "dataGet"
+  | "dataSet"
+  | "dataUpdate"
+  | "dataRemove"
+  | "mapGet"
+  | "mapSet"
+  | "mapUpdate"
+  | "mapRemove"
+  | "mapGetRange"
+  | "mapGetSize"
+  | "queueAdd"
+  | "queueRead"
+  | "queueRemove"
+  | "queueGetSize";
 
 /** Faults for every kind (the top-level fields), per kind (`ops`), and outage windows. */
 export interface FaultOptions extends OpFaults {
@@ -200,12 +211,26 @@ export class MemoryStore implements Store {
   /** Replaces the fault settings (`null` for none); the seeded dice carry on. */
   setFaults(faults: FaultOptions | null): void;
   dataGet(name: string, scope: string, key: string): Promise<StoredEntry | undefined>;
-  dataSet(name: string, scope: string, key: string, value: string, userIds: string, metadata: string, fence: string | null): Promise<string>;
+  dataSet(
+    name: string,
+    scope: string,
+    key: string,
+    value: string,
+    userIds: string,
+    metadata: string,
+    fence: string | null,
+  ): Promise<string>;
   dataRemove(name: string, scope: string, key: string, fence: string | null): Promise<void>;
   lockAcquire(map: string, owner: string, ttlSeconds: number): Promise<LockResult>;
   lockRelease(map: string, owner: string): Promise<void>;
   queueAdd(queue: string, value: string, expirationSeconds: number, priority: number): Promise<void>;
-  queueRead(queue: string, count: number, allOrNothing: boolean, waitSeconds: number, invisibilitySeconds: number): Promise<QueueRead | undefined>;
+  queueRead(
+    queue: string,
+    count: number,
+    allOrNothing: boolean,
+    waitSeconds: number,
+    invisibilitySeconds: number,
+  ): Promise<QueueRead | undefined>;
   queueRemove(queue: string, readId: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -223,12 +248,26 @@ export class LmdbStore implements Store {
   /** The database directory (absolute). */
   readonly path: string;
   dataGet(name: string, scope: string, key: string): Promise<StoredEntry | undefined>;
-  dataSet(name: string, scope: string, key: string, value: string, userIds: string, metadata: string, fence: string | null): Promise<string>;
+  dataSet(
+    name: string,
+    scope: string,
+    key: string,
+    value: string,
+    userIds: string,
+    metadata: string,
+    fence: string | null,
+  ): Promise<string>;
   dataRemove(name: string, scope: string, key: string, fence: string | null): Promise<void>;
   lockAcquire(map: string, owner: string, ttlSeconds: number): Promise<LockResult>;
   lockRelease(map: string, owner: string): Promise<void>;
   queueAdd(queue: string, value: string, expirationSeconds: number, priority: number): Promise<void>;
-  queueRead(queue: string, count: number, allOrNothing: boolean, waitSeconds: number, invisibilitySeconds: number): Promise<QueueRead | undefined>;
+  queueRead(
+    queue: string,
+    count: number,
+    allOrNothing: boolean,
+    waitSeconds: number,
+    invisibilitySeconds: number,
+  ): Promise<QueueRead | undefined>;
   queueRemove(queue: string, readId: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -244,14 +283,32 @@ export class RedisStore implements Store {
    * @param options.prefix starts every key (default `"dsm"`)
    * @param options.pollMs how often a waiting `queueRead` looks for items other servers added (default 2000)
    */
-  constructor(options: { url: string; client?: never; prefix?: string; pollMs?: number } | { client: object; url?: never; prefix?: string; pollMs?: number });
+  constructor(
+    options:
+      | { url: string; client?: never; prefix?: string; pollMs?: number }
+      | { client: object; url?: never; prefix?: string; pollMs?: number },
+  );
   dataGet(name: string, scope: string, key: string): Promise<StoredEntry | undefined>;
-  dataSet(name: string, scope: string, key: string, value: string, userIds: string, metadata: string, fence: string | null): Promise<string>;
+  dataSet(
+    name: string,
+    scope: string,
+    key: string,
+    value: string,
+    userIds: string,
+    metadata: string,
+    fence: string | null,
+  ): Promise<string>;
   dataRemove(name: string, scope: string, key: string, fence: string | null): Promise<void>;
   lockAcquire(map: string, owner: string, ttlSeconds: number): Promise<LockResult>;
   lockRelease(map: string, owner: string): Promise<void>;
   queueAdd(queue: string, value: string, expirationSeconds: number, priority: number): Promise<void>;
-  queueRead(queue: string, count: number, allOrNothing: boolean, waitSeconds: number, invisibilitySeconds: number): Promise<QueueRead | undefined>;
+  queueRead(
+    queue: string,
+    count: number,
+    allOrNothing: boolean,
+    waitSeconds: number,
+    invisibilitySeconds: number,
+  ): Promise<QueueRead | undefined>;
   queueRemove(queue: string, readId: string): Promise<void>;
   close(): Promise<void>;
 }

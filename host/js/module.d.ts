@@ -34,9 +34,7 @@ export type SaveResult<T> =
   | [response: "Error", message: string];
 /** `Close()`/`Destroy()`: "Saved" when the save-on-close saved, "Error" when it failed (D3). */
 export type CloseResult<T> =
-  | [response: "Success", data: undefined]
-  | [response: "Saved", value: T]
-  | [response: "Error", message: string];
+  [response: "Success", data: undefined] | [response: "Saved", value: T] | [response: "Error", message: string];
 export type QueueResult = [response: "Success", data: undefined] | [response: "Error", message: string];
 
 export interface Connection {

@@ -13,7 +13,14 @@ const NAME = "Player";
 const START = Date.UTC(2025, 0, 1);
 const RETRY_MS = 6000;
 const STORE_METHODS = [
-  "dataGet", "dataSet", "dataRemove", "lockAcquire", "lockRelease", "queueAdd", "queueRead", "queueRemove",
+  "dataGet",
+  "dataSet",
+  "dataRemove",
+  "lockAcquire",
+  "lockRelease",
+  "queueAdd",
+  "queueRead",
+  "queueRemove",
 ];
 
 export const clock = new ManualClock(START);
@@ -191,8 +198,16 @@ function applySettings(ds) {
 /** Registers a session made by server `server` and wires the checks to its signals. */
 function track(server, ds) {
   const info = {
-    id: ds.UniqueId, key: ds.Id, server: server.id, ds, hidden: ds.Hidden,
-    released: false, leaseEnd: -Infinity, crashed: false, saving: [], opened: 0,
+    id: ds.UniqueId,
+    key: ds.Id,
+    server: server.id,
+    ds,
+    hidden: ds.Hidden,
+    released: false,
+    leaseEnd: -Infinity,
+    crashed: false,
+    saving: [],
+    opened: 0,
   };
   world.sessions.set(ds.UniqueId, info);
   applySettings(ds);
@@ -248,7 +263,11 @@ function checkLoad(info) {
   const need = acks.reduce((m, a) => Math.max(m, a.tag), 0);
   if (loaded < need) {
     const a = acks.find((x) => x.tag === need);
-    violate("lost save", info.key, `${info.server} loaded tag ${loaded}, but tag ${need} was acknowledged Saved by ${a.server} at ${fmt(a.at)}`);
+    violate(
+      "lost save",
+      info.key,
+      `${info.server} loaded tag ${loaded}, but tag ${need} was acknowledged Saved by ${a.server} at ${fmt(a.at)}`,
+    );
   }
 }
 
@@ -268,7 +287,10 @@ export function check() {
   const keys = new Set([...world.sessions.values()].map((s) => s.key));
   for (const key of keys) {
     const c = claims(key);
-    const who = c.map((s) => s.server + (s.crashed ? "✝" : "")).sort().join("+");
+    const who = c
+      .map((s) => s.server + (s.crashed ? "✝" : ""))
+      .sort()
+      .join("+");
     const k = keyInfo(key);
     if (k.holders[k.holders.length - 1].who !== who) k.holders.push({ t: t(), who });
     if (c.length > 1 && !k.doubled) {
@@ -308,7 +330,7 @@ export function join(userId, serverId) {
       applySettings(ds);
       return;
     }
-    log(ds.Id, server.id, "open", `Open: ${response} ${response === "Locked" ? shortId(data) : data ?? ""}`);
+    log(ds.Id, server.id, "open", `Open: ${response} ${response === "Locked" ? shortId(data) : (data ?? "")}`);
     if (response === "Locked" || response === "Error") clock.setTimeout(attempt, RETRY_MS);
   };
   attempt();
@@ -361,7 +383,11 @@ export function setSettings(patch) {
   Object.assign(world.settings, patch);
   if (typeof document !== "undefined") {
     const w = world.settings;
-    for (const [sel, v] of [["#s-save", w.SaveInterval], ["#s-lock", w.LockInterval], ["#s-attempts", w.LockAttempts]]) {
+    for (const [sel, v] of [
+      ["#s-save", w.SaveInterval],
+      ["#s-lock", w.LockInterval],
+      ["#s-attempts", w.LockAttempts],
+    ]) {
       const el = document.querySelector(sel);
       if (el) el.value = String(v);
     }
@@ -385,7 +411,11 @@ export function setFaults(patch) {
   Object.assign(world.faults, patch);
   if (typeof document !== "undefined") {
     const f = world.faults;
-    for (const [id, v] of [["f-error", f.error * 100], ["f-latency", f.latency], ["f-ambiguous", f.ambiguous * 100]]) {
+    for (const [id, v] of [
+      ["f-error", f.error * 100],
+      ["f-latency", f.latency],
+      ["f-ambiguous", f.ambiguous * 100],
+    ]) {
       const el = document.getElementById(id);
       if (el) el.value = String(v);
       const out = document.getElementById(`${id}-out`);
@@ -393,7 +423,12 @@ export function setFaults(patch) {
     }
   }
   applyFaults();
-  log(null, null, "faults", `error ${world.faults.error}, latency ≤ ${world.faults.latency} ms, ambiguous ${world.faults.ambiguous}`);
+  log(
+    null,
+    null,
+    "faults",
+    `error ${world.faults.error}, latency ≤ ${world.faults.latency} ms, ambiguous ${world.faults.ambiguous}`,
+  );
 }
 
 /** Every store request fails from now for `ms`. */
@@ -446,9 +481,15 @@ export const fmt = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
 export function state() {
   const sessions = [...world.sessions.values()].map((s) => ({
-    key: s.key, server: s.server, uniqueId: s.id, hidden: s.hidden, crashed: s.crashed,
-    state: s.crashed ? s.frozenState : s.ds.State, attemptsRemaining: s.crashed ? null : s.ds.AttemptsRemaining,
-    version: s.crashed ? null : s.ds.Version, value: s.crashed ? null : s.ds.State === true ? s.ds.Clone() : null,
+    key: s.key,
+    server: s.server,
+    uniqueId: s.id,
+    hidden: s.hidden,
+    crashed: s.crashed,
+    state: s.crashed ? s.frozenState : s.ds.State,
+    attemptsRemaining: s.crashed ? null : s.ds.AttemptsRemaining,
+    version: s.crashed ? null : s.ds.Version,
+    value: s.crashed ? null : s.ds.State === true ? s.ds.Clone() : null,
   }));
   const holders = {};
   for (const key of world.keys.keys()) holders[key] = claims(key).map((s) => s.server);
@@ -465,7 +506,6 @@ export function state() {
     faults: world.faults,
   };
 }
-
 
 // ---- the page --------------------------------------------------------------------------------
 
@@ -510,8 +550,12 @@ function renderTimelines() {
     const title = document.createElement("div");
     title.className = "key";
     const s = [...world.sessions.values()].filter((x) => x.key === key && !x.crashed && x.ds.State === true);
-    title.textContent = `${key}  holder: ${claims(key).map((x) => x.server).join("+") || "—"}` +
-      (s[0] ? `  attempts ${s[0].ds.AttemptsRemaining}  coins ${s[0].ds.Value?.Coins}  v ${s[0].ds.Version}` : "");
+    title.textContent =
+      `${key}  holder: ${
+        claims(key)
+          .map((x) => x.server)
+          .join("+") || "—"
+      }` + (s[0] ? `  attempts ${s[0].ds.AttemptsRemaining}  coins ${s[0].ds.Value?.Coins}  v ${s[0].ds.Version}` : "");
     const bar = document.createElement("div");
     bar.className = "bar";
     k.holders.forEach((h, i) => {
@@ -537,7 +581,10 @@ function renderTimelines() {
     }
     const events = document.createElement("div");
     events.className = "events";
-    events.textContent = k.events.slice(-6).map((e) => `${fmt(e.t)} ${e.server ?? ""} ${e.text}`).join("\n");
+    events.textContent = k.events
+      .slice(-6)
+      .map((e) => `${fmt(e.t)} ${e.server ?? ""} ${e.text}`)
+      .join("\n");
     row.append(title, bar, events);
     rows.push(row);
   }
@@ -551,7 +598,8 @@ function render() {
   banner.className = ok ? "ok" : "broken";
   banner.dataset.ok = String(ok);
   if (ok) {
-    banner.textContent = "✔ Invariants hold: no double open, no lost acknowledged save " +
+    banner.textContent =
+      "✔ Invariants hold: no double open, no lost acknowledged save " +
       `(${[...world.acked.values()].reduce((n, l) => n + l.length, 0)} saves acknowledged, ${world.delivered.length} messages delivered)`;
   } else {
     banner.replaceChildren();
@@ -560,7 +608,9 @@ function render() {
       h.className = "violation";
       h.textContent = `✘ ${v.kind} on ${v.key} at ${fmt(v.at)}: ${v.text}`;
       const pre = document.createElement("pre");
-      pre.textContent = v.trace.map((e) => `${fmt(e.t)} ${e.server ?? "--"} ${e.key ?? ""} ${e.kind}: ${e.text}`).join("\n");
+      pre.textContent = v.trace
+        .map((e) => `${fmt(e.t)} ${e.server ?? "--"} ${e.key ?? ""} ${e.kind}: ${e.text}`)
+        .join("\n");
       banner.append(h, pre);
     }
   }
@@ -580,7 +630,10 @@ function render() {
       return li;
     }),
   );
-  $("#delivered").textContent = world.delivered.map((d) => `${fmt(d.at)} message ${d.msg} → ${d.key} on ${d.server} (${d.via}, +${d.coins})`).join("\n") || "none yet";
+  $("#delivered").textContent =
+    world.delivered
+      .map((d) => `${fmt(d.at)} message ${d.msg} → ${d.key} on ${d.server} (${d.via}, +${d.coins})`)
+      .join("\n") || "none yet";
   void serverIds;
   renderTimelines();
 }
@@ -609,7 +662,11 @@ function wire() {
   });
   $("#leave").addEventListener("click", () => leave($("#player-select").value));
   $("#send").addEventListener("click", () => sendCoins($("#player-select").value, num("#coins")));
-  for (const [id, field, scale] of [["#f-error", "error", 100], ["#f-latency", "latency", 1], ["#f-ambiguous", "ambiguous", 100]]) {
+  for (const [id, field, scale] of [
+    ["#f-error", "error", 100],
+    ["#f-latency", "latency", 1],
+    ["#f-ambiguous", "ambiguous", 100],
+  ]) {
     $(id).addEventListener("change", () => {
       setFaults({ [field]: num(id) / scale });
       $(`${id}-out`).textContent = $(id).value;
@@ -618,7 +675,8 @@ function wire() {
   $("#outage").addEventListener("click", () => outage(num("#outage-s") * 1000));
   $("#compress").addEventListener("change", () => setSettings({ compress: $("#compress").checked }));
   $("#apply-settings").addEventListener("click", () =>
-    setSettings({ SaveInterval: num("#s-save"), LockInterval: num("#s-lock"), LockAttempts: num("#s-attempts") }));
+    setSettings({ SaveInterval: num("#s-save"), LockInterval: num("#s-lock"), LockAttempts: num("#s-attempts") }),
+  );
   $("#edit-player").addEventListener("change", loadEditor);
   $("#edit-load").addEventListener("click", loadEditor);
   $("#edit-apply").addEventListener("click", () => {
@@ -663,10 +721,11 @@ window.harness = {
     speed = s;
     $("#speed").value = String(s);
   },
-  advance: (ms) => advance(ms).then(() => {
-    render();
-    return t();
-  }),
+  advance: (ms) =>
+    advance(ms).then(() => {
+      render();
+      return t();
+    }),
   state,
   render,
   /** The shared MemoryStore itself, for tests that break the rules behind the servers' backs. */

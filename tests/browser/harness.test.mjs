@@ -21,8 +21,14 @@ before(async () => {
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     headless: true,
     args: [
-      "--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      "--no-sandbox",
+      "--headless",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
     ],
     viewport: { width: 1400, height: 1000 },
   });
@@ -48,10 +54,14 @@ test("scenario: crash, faults, queue message; the invariants hold", { timeout: 2
   const { page, errors } = await openPage();
   const h = (fn, arg) => page.evaluate(fn, arg);
   // Short leases so the scenario runs quickly: lease = 10 × 2 + 30 = 50 s.
-  const LockInterval = 10, LockAttempts = 2;
+  const LockInterval = 10,
+    LockAttempts = 2;
   await h((s) => window.harness.setSettings(s), { SaveInterval: 10, LockInterval, LockAttempts });
   let st = await h(() => window.harness.state());
-  assert.deepEqual(st.servers.map((s) => s.id), ["S1", "S2"]);
+  assert.deepEqual(
+    st.servers.map((s) => s.id),
+    ["S1", "S2"],
+  );
   for (let i = 1; i <= 5; i++) await h((u) => window.harness.join(u), String(i));
   await h(() => window.harness.advance(15_000));
   st = await h(() => window.harness.state());
@@ -107,20 +117,26 @@ test("value editor: malformed JSON shows an inline error and changes nothing", {
   await page.evaluate(() => window.harness.advance(2000));
   await page.selectOption("#edit-player", "42");
   await page.click("#edit-load");
-  const before = await page.evaluate(() => window.harness.state().sessions.find((s) => s.key === "Player/global/42").value);
+  const before = await page.evaluate(
+    () => window.harness.state().sessions.find((s) => s.key === "Player/global/42").value,
+  );
   assert.equal(before.Coins, 0);
   await page.fill("#edit-value", '{"Coins": 99,');
   await page.click("#edit-apply");
   const error = page.locator("#value-error");
   assert.equal(await error.isVisible(), true);
   assert.match(await error.textContent(), /malformed JSON/);
-  const afterBad = await page.evaluate(() => window.harness.state().sessions.find((s) => s.key === "Player/global/42").value);
+  const afterBad = await page.evaluate(
+    () => window.harness.state().sessions.find((s) => s.key === "Player/global/42").value,
+  );
   assert.deepEqual(afterBad, before);
   // A well-formed value applies and clears the error.
   await page.fill("#edit-value", '{"Coins": 99, "Level": 3}');
   await page.click("#edit-apply");
   assert.equal(await error.isVisible(), false);
-  const afterGood = await page.evaluate(() => window.harness.state().sessions.find((s) => s.key === "Player/global/42").value);
+  const afterGood = await page.evaluate(
+    () => window.harness.state().sessions.find((s) => s.key === "Player/global/42").value,
+  );
   assert.equal(afterGood.Coins, 99);
   assert.deepEqual(errors, []);
   await page.close();

@@ -24,7 +24,11 @@ test("advance runs the timers due on the way in time order, each at its own time
   clock.setTimeout(() => seen.push(["c", clock.now()]), 200); // same time: in the order set
   clock.setTimeout((x) => seen.push([x, clock.now()]), 500, "late");
   await clock.advance(300);
-  assert.deepEqual(seen, [["a", 100], ["b", 200], ["c", 200]]);
+  assert.deepEqual(seen, [
+    ["a", 100],
+    ["b", 200],
+    ["c", 200],
+  ]);
   assert.equal(clock.now(), 300);
   assert.equal(clock.pendingTimers, 1);
   await clock.advance(200);

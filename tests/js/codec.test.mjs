@@ -11,7 +11,10 @@ const cjs = createRequire(import.meta.url)("../../pkg/index.cjs");
 vectorSuite("ESM", esm);
 vectorSuite("CommonJS", cjs);
 
-for (const [label, api] of [["ESM", esm], ["CommonJS", cjs]]) {
+for (const [label, api] of [
+  ["ESM", esm],
+  ["CommonJS", cjs],
+]) {
   test(`${label}: the documented compression example`, () => {
     const value = {
       Number: 1234567891234.987,

@@ -19,8 +19,20 @@ test("npm install of the packed pkg/ works with require and import, stores inclu
     writeFileSync(join(dir, "package.json"), '{ "name": "consumer", "private": true }');
     run("npm", ["install", "--no-audit", "--no-fund", "--offline", join(dir, tarball)], dir);
     const check = 'm.decompress(m.compress({ Coins: 10, Items: ["Sword"] }))';
-    const cjs = run("node", ["-e", `const m = require("datastore-module"); console.log(JSON.stringify(${check}))`], dir);
-    const esm = run("node", ["--input-type=module", "-e", `const m = await import("datastore-module"); console.log(JSON.stringify(${check}))`], dir);
+    const cjs = run(
+      "node",
+      ["-e", `const m = require("datastore-module"); console.log(JSON.stringify(${check}))`],
+      dir,
+    );
+    const esm = run(
+      "node",
+      [
+        "--input-type=module",
+        "-e",
+        `const m = await import("datastore-module"); console.log(JSON.stringify(${check}))`,
+      ],
+      dir,
+    );
     assert.equal(cjs.trim(), '{"Coins":10,"Items":["Sword"]}');
     assert.equal(esm.trim(), cjs.trim());
 
@@ -40,8 +52,16 @@ test("npm install of the packed pkg/ works with require and import, stores inclu
       }
       await lmdb.close();
       console.log(out.join(" "), typeof m.RedisStore);`;
-    const cjsStores = run("node", ["-e", `const m = require("datastore-module"); (async () => { ${stores} })()`, join(dir, "db-cjs")], dir);
-    const esmStores = run("node", ["--input-type=module", "-e", `const m = await import("datastore-module"); ${stores}`, join(dir, "db-esm")], dir);
+    const cjsStores = run(
+      "node",
+      ["-e", `const m = require("datastore-module"); (async () => { ${stores} })()`, join(dir, "db-cjs")],
+      dir,
+    );
+    const esmStores = run(
+      "node",
+      ["--input-type=module", "-e", `const m = await import("datastore-module"); ${stores}`, join(dir, "db-esm")],
+      dir,
+    );
     assert.equal(cjsStores.trim(), "[1] lmdb function");
     assert.equal(esmStores.trim(), cjsStores.trim());
     const declared = JSON.parse(readFileSync(join(dir, "node_modules/datastore-module/package.json"), "utf8"));
@@ -51,7 +71,12 @@ test("npm install of the packed pkg/ works with require and import, stores inclu
     // What a browser bundler resolves (the "browser" condition): no LMDB or Redis, just a clear error.
     const browser = run(
       "node",
-      ["--conditions=browser", "--input-type=module", "-e", `const m = await import("datastore-module"); try { new m.LmdbStore(); } catch (e) { console.log(e.kind, typeof m.MemoryStore); }`],
+      [
+        "--conditions=browser",
+        "--input-type=module",
+        "-e",
+        `const m = await import("datastore-module"); try { new m.LmdbStore(); } catch (e) { console.log(e.kind, typeof m.MemoryStore); }`,
+      ],
       dir,
     );
     assert.equal(browser.trim(), "Unavailable function");

@@ -32,7 +32,9 @@ async function inChild(body) {
     } finally {
       await store.close();
     }`;
-  const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], { timeout: 30_000 });
+  const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {
+    timeout: 30_000,
+  });
   return JSON.parse(stdout);
 }
 
@@ -49,7 +51,10 @@ test("another process on the same path shares locks, fencing, data and queues", 
     }`);
     assert.deepEqual(child, { ok: true });
     assert.deepEqual(await store.lockAcquire(map, "PARENT", 30), { ok: false, holder: "CHILD" });
-    await assert.rejects(store.dataSet("Players", "global", "k", "1", "[]", "{}", "PARENT"), (e) => e instanceof StoreError && e.kind === "Fenced");
+    await assert.rejects(
+      store.dataSet("Players", "global", "k", "1", "[]", "{}", "PARENT"),
+      (e) => e instanceof StoreError && e.kind === "Fenced",
+    );
     assert.equal((await store.dataGet("Players", "global", "k")).value, '{"by":"child"}');
     const read = await store.queueRead(map, 10, false, 0, 30);
     assert.deepEqual(read.values, ['"from child"']);

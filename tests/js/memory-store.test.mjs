@@ -84,7 +84,10 @@ test("setFaults changes the faults while running; null turns them off", async ()
 
 test("a bad fault setting is refused at once, naming it", () => {
   const refused = (faults, pattern) =>
-    assert.throws(() => new MemoryStore({ faults }), (e) => e instanceof StoreError && e.kind === "InvalidRequest" && pattern.test(e.message));
+    assert.throws(
+      () => new MemoryStore({ faults }),
+      (e) => e instanceof StoreError && e.kind === "InvalidRequest" && pattern.test(e.message),
+    );
   refused({ transent: 1 }, /unknown setting "transent"/);
   refused({ ops: { dataSave: { transient: 1 } } }, /faults\.ops\.dataSave is not an operation/);
   refused({ latencyMs: [1, 2, 3] }, /latencyMs must be a number or \[min, max\]/);
@@ -99,7 +102,13 @@ test("the same seed gives the same faults", async () => {
   const run = async () => {
     const { store } = setup({ transient: 0.5 });
     const outcomes = [];
-    for (let i = 0; i < 40; i++) outcomes.push(await store.dataGet("P", "global", "k").then(() => "ok", (e) => e.kind));
+    for (let i = 0; i < 40; i++)
+      outcomes.push(
+        await store.dataGet("P", "global", "k").then(
+          () => "ok",
+          (e) => e.kind,
+        ),
+      );
     return outcomes.join(",");
   };
   const first = await run();

@@ -548,7 +548,10 @@ describe("Destroy", () => {
     const ds = server().new("Player", 1);
     await ds.Open();
     ds.Value = 3;
-    assert.deepEqual(await Promise.all([ds.Destroy(), ds.Destroy()]), [["Saved", 3], ["Saved", 3]]);
+    assert.deepEqual(await Promise.all([ds.Destroy(), ds.Destroy()]), [
+      ["Saved", 3],
+      ["Saved", 3],
+    ]);
     assert.deepEqual(await ds.Destroy(), ["Success", undefined]);
   });
 
@@ -620,7 +623,11 @@ describe("Queue and Remove", () => {
   });
 
   test("Queue and Remove answer Error when the store fails 3 times", async () => {
-    const { clock, store: raw, server } = world({ faults: { ops: { queueAdd: { transient: 1 }, queueRemove: { transient: 1 } } } });
+    const {
+      clock,
+      store: raw,
+      server,
+    } = world({ faults: { ops: { queueAdd: { transient: 1 }, queueRemove: { transient: 1 } } } });
     const { store, calls } = counting(raw);
     const ds = server(store).new("Player", 1);
     const [response, message] = await within(clock, ds.Queue(1));
@@ -687,7 +694,10 @@ describe("Queue and Remove", () => {
   test("Response is the frozen enum, on the module and exported", () => {
     const module = world().server();
     assert.equal(module.Response, Response);
-    assert.deepEqual({ ...Response }, { Success: "Success", Saved: "Saved", Locked: "Locked", State: "State", Error: "Error" });
+    assert.deepEqual(
+      { ...Response },
+      { Success: "Success", Saved: "Saved", Locked: "Locked", State: "State", Error: "Error" },
+    );
     assert.ok(Object.isFrozen(Response));
     assert.ok(Object.isFrozen(module));
   });
@@ -724,8 +734,16 @@ describe("takeover after a crash", () => {
   }
 
   test("LockInterval 10, LockAttempts 1: another server opens at 40 s (I × A + 30) and not before", async () => {
-    const { dead, b, results, swallowed, store } = await crashAndRetake({ lockInterval: 10, lockAttempts: 1, attempts: [1_000, 39_999, 40_000] });
-    assert.deepEqual(results, [["Locked", dead.UniqueId], ["Locked", dead.UniqueId], ["Success", undefined]]);
+    const { dead, b, results, swallowed, store } = await crashAndRetake({
+      lockInterval: 10,
+      lockAttempts: 1,
+      attempts: [1_000, 39_999, 40_000],
+    });
+    assert.deepEqual(results, [
+      ["Locked", dead.UniqueId],
+      ["Locked", dead.UniqueId],
+      ["Success", undefined],
+    ]);
     assert.deepEqual(b.Value, { Coins: 100 }, "the crashed server's last save is intact");
     assert.ok(swallowed > 0, "the dead module kept trying (its refresh) but reached nothing");
     assert.deepEqual(await store.lockAcquire("Player/global/1", dead.UniqueId, 30), { ok: false, holder: b.UniqueId });
@@ -738,8 +756,16 @@ describe("takeover after a crash", () => {
   });
 
   test("control: a server that is alive keeps refreshing, so the key stays locked past 40 s", async () => {
-    const { dead: alive, results } = await crashAndRetake({ lockInterval: 10, lockAttempts: 1, attempts: [40_000, 100_000], crash: false });
-    assert.deepEqual(results, [["Locked", alive.UniqueId], ["Locked", alive.UniqueId]]);
+    const { dead: alive, results } = await crashAndRetake({
+      lockInterval: 10,
+      lockAttempts: 1,
+      attempts: [40_000, 100_000],
+      crash: false,
+    });
+    assert.deepEqual(results, [
+      ["Locked", alive.UniqueId],
+      ["Locked", alive.UniqueId],
+    ]);
     assert.equal(alive.State, true);
   });
 });

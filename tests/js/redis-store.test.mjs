@@ -59,7 +59,9 @@ test("every key of a session is in one hash slot, even with braces in its name",
     await store.dataSet(name, scope, key, "1", "[]", "{}", "OWNER");
     await store.queueAdd(id, "1", 60, 0);
     await store.queueRead(id, 1, false, 0, 30); // makes the hidden-item keys too
-    const keys = (await keysOf("slot:*")).filter((k) => k.includes(id.replace(/[%{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)));
+    const keys = (await keysOf("slot:*")).filter((k) =>
+      k.includes(id.replace(/[%{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)),
+    );
     assert.ok(keys.length >= 8, `keys: ${keys}`);
     assert.equal(new Set(keys.map(slot)).size, 1, `one slot for ${keys}`);
   }
@@ -73,7 +75,10 @@ test("the documented layout: data hash, lock string with PX expiry, queue keys",
   const pttl = await client.pTTL("layout:{P/global/k}:lock");
   assert.ok(pttl > 29_000 && pttl <= 30_000, `lock PTTL ${pttl}`);
   const data = await client.hGetAll("layout:{P/global/k}:data:1.6");
-  assert.deepEqual({ v: data.v, ids: data.ids, meta: data.meta, n: data.n }, { v: '{"a":1}', ids: "[3]", meta: '{"m":1}', n: "1" });
+  assert.deepEqual(
+    { v: data.v, ids: data.ids, meta: data.meta, n: data.n },
+    { v: '{"a":1}', ids: "[3]", meta: '{"m":1}', n: "1" },
+  );
   assert.ok(Number(data.c) > 1.7e12 && data.u === data.c);
   await store.queueAdd("P/global/k", '"x"', 60, 2);
   assert.deepEqual(await keysOf("layout:{P/global/k}:*"), [
@@ -85,7 +90,9 @@ test("the documented layout: data hash, lock string with PX expiry, queue keys",
     "layout:{P/global/k}:v",
     "layout:{P/global/k}:x",
   ]);
-  assert.deepEqual(await client.zRangeWithScores("layout:{P/global/k}:q", 0, -1), [{ value: "0000000000000001", score: -2 }]);
+  assert.deepEqual(await client.zRangeWithScores("layout:{P/global/k}:q", 0, -1), [
+    { value: "0000000000000001", score: -2 },
+  ]);
   await store.dataRemove("P", "global", "k", "OWNER");
   const tomb = await client.hGetAll("layout:{P/global/k}:data:1.6");
   assert.deepEqual({ ...tomb }, { n: "2" }, "a tombstone keeps the write count");

@@ -10,7 +10,10 @@ test("handlers run synchronously in connection order with bound extras after the
   s.Connect((a, b) => seen.push(["first", a, b]));
   s.Connect((a, b, extra) => seen.push(["second", a, b, extra]), "x");
   s.Fire(1, 2);
-  assert.deepEqual(seen, [["first", 1, 2], ["second", 1, 2, "x"]]);
+  assert.deepEqual(seen, [
+    ["first", 1, 2],
+    ["second", 1, 2, "x"],
+  ]);
 });
 
 test("Once and Wait disconnect after one firing; Wait resolves with the arguments", async () => {
@@ -89,8 +92,14 @@ test("DisconnectAll, Connected, and the count callback", () => {
 
 test("read-only fields and bad handlers throw TypeError", () => {
   const s = new Signal();
-  assert.throws(() => {
-    s.Connections = 5;
-  }, { name: "TypeError", message: "Attempt to modify a readonly value" });
-  assert.throws(() => s.Connect(5), { name: "TypeError", message: "Attempt to Connect failed: Passed value is not a function" });
+  assert.throws(
+    () => {
+      s.Connections = 5;
+    },
+    { name: "TypeError", message: "Attempt to modify a readonly value" },
+  );
+  assert.throws(() => s.Connect(5), {
+    name: "TypeError",
+    message: "Attempt to Connect failed: Passed value is not a function",
+  });
 });

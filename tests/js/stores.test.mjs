@@ -121,7 +121,15 @@ for (const [kind, maker] of Object.entries(kinds)) {
       test("a write reads back with its value, user ids, metadata and KeyInfo", async () => {
         const key = fresh("k");
         const before = env.now();
-        const version = await env.a.dataSet("Players", "global", key, '{"Coins":10,"Items":["Sword"],"Name":"é☃𝄞"}', "[42,7]", '{"Compress":{"Level":2}}', null);
+        const version = await env.a.dataSet(
+          "Players",
+          "global",
+          key,
+          '{"Coins":10,"Items":["Sword"],"Name":"é☃𝄞"}',
+          "[42,7]",
+          '{"Compress":{"Level":2}}',
+          null,
+        );
         const after = env.now();
         assert.equal(typeof version, "string");
         assert.ok(version.length > 0);
@@ -132,7 +140,8 @@ for (const [kind, maker] of Object.entries(kinds)) {
         assert.equal(got.version, version);
         assert.ok(got.createdTime >= before && got.createdTime <= after, "createdTime is the write's time");
         assert.equal(got.updatedTime, got.createdTime);
-        for (const field of ["value", "userIds", "metadata", "version"]) assert.equal(typeof got[field], "string", field);
+        for (const field of ["value", "userIds", "metadata", "version"])
+          assert.equal(typeof got[field], "string", field);
       });
 
       test("every write makes a new, greater version and replaces user ids and metadata", async () => {
@@ -196,7 +205,11 @@ for (const [kind, maker] of Object.entries(kinds)) {
         await rejectsWith(env.a.dataGet("Players", "global", "k".repeat(51)), "InvalidRequest");
         await rejectsWith(env.a.dataGet("", "global", "k"), "InvalidRequest");
         await rejectsWith(env.a.dataSet("Players", "global", "k", "null", "[]", "{}", null), "InvalidRequest");
-        await rejectsWith(env.a.dataSet("Players", "global", "k", { Coins: 1 }, "[]", "{}", null), "InvalidRequest", /JSON text/);
+        await rejectsWith(
+          env.a.dataSet("Players", "global", "k", { Coins: 1 }, "[]", "{}", null),
+          "InvalidRequest",
+          /JSON text/,
+        );
         await rejectsWith(env.a.dataSet("Players", "global", "k", "1", "[]", "{}", 42), "InvalidRequest", /fence/);
         await rejectsWith(env.a.dataGet("Players", "global", 7), "InvalidRequest", /key must be a string/);
         const big = JSON.stringify("x".repeat(4_194_304));
@@ -216,7 +229,11 @@ for (const [kind, maker] of Object.entries(kinds)) {
         };
         const names = /^(?:async )?\w+\(([^)]*)\)/;
         for (const [method, args] of Object.entries(good)) {
-          const params = env.a[method].toString().match(names)[1].split(",").map((p) => p.split("=")[0].trim());
+          const params = env.a[method]
+            .toString()
+            .match(names)[1]
+            .split(",")
+            .map((p) => p.split("=")[0].trim());
           assert.equal(params.length, args.length, `${method}'s parameters`);
           for (let i = 0; i < args.length; i++) {
             const bad = args.with(i, { wrong: true });
@@ -253,7 +270,11 @@ for (const [kind, maker] of Object.entries(kinds)) {
         await env.wait(400);
         assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 0.6), { ok: true });
         await env.wait(400);
-        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 1), { ok: false, holder: "OWNER-A" }, "still held 800 ms after the first acquire");
+        assert.deepEqual(
+          await env.b.lockAcquire(map, "OWNER-B", 1),
+          { ok: false, holder: "OWNER-A" },
+          "still held 800 ms after the first acquire",
+        );
         await env.wait(400);
         assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 1), { ok: true });
       });
@@ -321,7 +342,11 @@ for (const [kind, maker] of Object.entries(kinds)) {
         assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30), { ok: true });
         await rejectsWith(env.a.dataSet("Players", "global", key, '"A2"', "[]", "{}", "OWNER-A"), "Fenced", /OWNER-B/);
         await rejectsWith(env.a.dataRemove("Players", "global", key, "OWNER-A"), "Fenced");
-        assert.equal((await env.b.dataGet("Players", "global", key)).value, '"A1"', "the refused write changed nothing");
+        assert.equal(
+          (await env.b.dataGet("Players", "global", key)).value,
+          '"A1"',
+          "the refused write changed nothing",
+        );
         await env.b.dataSet("Players", "global", key, '"B1"', "[]", "{}", "OWNER-B");
         assert.equal((await env.a.dataGet("Players", "global", key)).value, '"B1"');
       });
@@ -351,11 +376,22 @@ for (const [kind, maker] of Object.entries(kinds)) {
     describe("queues", () => {
       test("items come out by priority, higher first, and in the order added within one", async () => {
         const q = `Players/global/${fresh("q")}`;
-        for (const [value, priority] of [["a", 0], ["b", 5], ["c", 0], ["d", -1], ["e", 5], ["f", 2.5], ["g", -0]]) {
+        for (const [value, priority] of [
+          ["a", 0],
+          ["b", 5],
+          ["c", 0],
+          ["d", -1],
+          ["e", 5],
+          ["f", 2.5],
+          ["g", -0],
+        ]) {
           await env.a.queueAdd(q, JSON.stringify(value), 60, priority);
         }
         const read = await env.a.queueRead(q, 100, false, 0, 30);
-        assert.deepEqual(read.values.map((v) => JSON.parse(v)), ["b", "e", "f", "a", "c", "g", "d"]);
+        assert.deepEqual(
+          read.values.map((v) => JSON.parse(v)),
+          ["b", "e", "f", "a", "c", "g", "d"],
+        );
         assert.equal(typeof read.readId, "string");
       });
 
@@ -364,7 +400,10 @@ for (const [kind, maker] of Object.entries(kinds)) {
         const values = ['{"Coins":5,"From":"é☃𝄞"}', "[1,2,3]", '"text"', "true", "12.5"];
         for (const v of values) await env.a.queueAdd(q, v, 60, 0);
         const read = await env.a.queueRead(q, 10, false, 0, 30);
-        assert.deepEqual(read.values.map((v) => JSON.parse(v)), values.map((v) => JSON.parse(v)));
+        assert.deepEqual(
+          read.values.map((v) => JSON.parse(v)),
+          values.map((v) => JSON.parse(v)),
+        );
       });
 
       test("count limits a read; allOrNothing reads nothing unless count items are visible", async () => {
@@ -469,7 +508,11 @@ for (const [kind, maker] of Object.entries(kinds)) {
         await rejectsWith(env.a.queueAdd(q, "1", 3_888_001, 0), "InvalidRequest");
         await rejectsWith(env.a.queueAdd(q, "1", 60, Number.NaN), "InvalidRequest", /priority/);
         await rejectsWith(env.a.queueAdd(q, "null", 60, 0), "InvalidRequest");
-        await rejectsWith(env.a.queueAdd(q, JSON.stringify("x".repeat(40_000)), 60, 0), "InvalidRequest", /ItemValueSizeTooLarge/);
+        await rejectsWith(
+          env.a.queueAdd(q, JSON.stringify("x".repeat(40_000)), 60, 0),
+          "InvalidRequest",
+          /ItemValueSizeTooLarge/,
+        );
         await rejectsWith(env.a.queueRead(q, 0, false, 0, 30), "InvalidRequest", /count/);
         await rejectsWith(env.a.queueRead(q, 101, false, 0, 30), "InvalidRequest", /count/);
         await rejectsWith(env.a.queueRead(q, 1.5, false, 0, 30), "InvalidRequest", /count/);

@@ -40,7 +40,10 @@ const template: PlayerData = { Coins: 0, Items: [], Settings: { Music: true } };
 async function modules(): Promise<void> {
   // createModule: a store is required; clock, bindToClose and seed are optional.
   const clock = new ManualClock(Date.UTC(2026, 0, 1));
-  const store = new MemoryStore({ clock, faults: { transient: 0.01, latencyMs: [20, 80], ops: { dataSet: { ambiguous: 0.1 } } } });
+  const store = new MemoryStore({
+    clock,
+    faults: { transient: 0.01, latencyMs: [20, 80], ops: { dataSet: { ambiguous: 0.1 } } },
+  });
   const server: Module = createModule({ store, clock, seed: 7, bindToClose: false });
   createModule({ store: new MemoryStore() });
   // @ts-expect-error a store is required
@@ -120,10 +123,10 @@ async function sessions(ds: DataStore<PlayerData>, clock: ManualClock): Promise<
   const saved = await ds.Save();
   assertType<typeof saved, SaveResult<PlayerData | undefined>>(true);
   if (saved[0] === "Saved") expectType<PlayerData | undefined>(saved[1]);
-  if (saved[0] === "State") assertType<typeof saved[1], "Closed" | "Closing" | "Destroyed" | "Destroying">(true);
+  if (saved[0] === "State") assertType<(typeof saved)[1], "Closed" | "Closing" | "Destroyed" | "Destroying">(true);
 
   const read = await ds.Read(template);
-  if (read[0] === "State") assertType<typeof read[1], "Open" | "Destroyed">(true);
+  if (read[0] === "State") assertType<(typeof read)[1], "Open" | "Destroyed">(true);
 
   const closed: CloseResult<PlayerData | undefined> = await ds.Close();
   if (closed[0] === "Error") expectType<string>(closed[1]);

@@ -15,7 +15,9 @@ const json = JSON.stringify(player);
 console.log("A player's data:\n ", json, `(${json.length} characters as JSON)\n`);
 for (const Level of [2, 1]) {
   const text = compress(player, { Level, Decimals: 3 });
-  console.log(`Compressed, Level ${Level} (${text.length} characters, ${Math.round((100 * text.length) / json.length)}% of JSON):`);
+  console.log(
+    `Compressed, Level ${Level} (${text.length} characters, ${Math.round((100 * text.length) / json.length)}% of JSON):`,
+  );
   console.log(" ", show(text));
 }
 const back = decompress(compress(player));

@@ -25,7 +25,8 @@ function server(name, script) {
   child.on("exit", () => children.delete(child));
   const waiting = [];
   child.on("exit", (code, signal) => {
-    for (const w of waiting.splice(0)) w.reject(new Error(`${name} exited (${code ?? signal}) before printing "${w.marker}"`));
+    for (const w of waiting.splice(0))
+      w.reject(new Error(`${name} exited (${code ?? signal}) before printing "${w.marker}"`));
   });
   const seen = [];
   createInterface({ input: child.stdout }).on("line", (text) => {
@@ -73,7 +74,10 @@ try {
   await b.until("done");
   const result = await b.exited;
   if (result.code !== 0) throw new Error(`server B failed (${result.code})`);
-  line("demo", `A held the lock as ${uniqueId}; B got it after A's bind-to-close. Done in ${((Date.now() - start) / 1000).toFixed(1)} s.`);
+  line(
+    "demo",
+    `A held the lock as ${uniqueId}; B got it after A's bind-to-close. Done in ${((Date.now() - start) / 1000).toFixed(1)} s.`,
+  );
 } catch (error) {
   line("demo", `FAILED: ${error.message}`);
   process.exitCode = 1;

@@ -16,6 +16,8 @@ dataStore.ProcessQueue.Connect(async (id, values, ds) => {
   const [saved] = await ds.Save();
   const [characters, fraction] = ds.Usage();
   console.log(`${saved} after the queue; Version ${ds.Version}`);
-  console.log(`CompressedValue ${JSON.stringify(ds.CompressedValue.replaceAll("\x7f", "␡"))}; Usage() = ${characters} characters (${(fraction * 100).toFixed(4)}% of 4 MB)`);
+  console.log(
+    `CompressedValue ${JSON.stringify(ds.CompressedValue.replaceAll("\x7f", "␡"))}; Usage() = ${characters} characters (${(fraction * 100).toFixed(4)}% of 4 MB)`,
+  );
 });
 dataStore.Saved.Connect((response) => console.log(`Saved signal: ${response}`));

@@ -14,7 +14,9 @@ if (response === "Locked") {
   }
 }
 const [characters] = dataStore.Usage();
-console.log(`Open() -> ${response}: Coins = ${dataStore.Value.Coins}, Compress = ${JSON.stringify(dataStore.Metadata.Compress)}, Usage() = ${characters} characters`);
+console.log(
+  `Open() -> ${response}: Coins = ${dataStore.Value.Coins}, Compress = ${JSON.stringify(dataStore.Metadata.Compress)}, Usage() = ${characters} characters`,
+);
 const [closed] = await dataStore.Destroy();
 console.log(`Destroy() -> ${closed}; done`);
 process.exit(0);

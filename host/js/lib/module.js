@@ -22,8 +22,20 @@ const SIGNALS = ["StateChanged", "Saving", "Saved", "AttemptsChanged", "ProcessQ
 const METHODS = ["Open", "Read", "Save", "Close", "Destroy", "Queue", "Remove", "Clone", "Reconcile", "Usage"];
 /** Properties whose values the core keeps (read through it, assigned through it). */
 const CORE_PROPERTIES = [
-  "Id", "UniqueId", "Hidden", "State", "SaveInterval", "SaveDelay", "LockInterval", "LockAttempts",
-  "SaveOnClose", "AttemptsRemaining", "CreatedTime", "UpdatedTime", "Version", "CompressedValue",
+  "Id",
+  "UniqueId",
+  "Hidden",
+  "State",
+  "SaveInterval",
+  "SaveDelay",
+  "LockInterval",
+  "LockAttempts",
+  "SaveOnClose",
+  "AttemptsRemaining",
+  "CreatedTime",
+  "UpdatedTime",
+  "Version",
+  "CompressedValue",
 ];
 
 /** The core's name for a JS value's kind, for property validation. */
@@ -172,7 +184,10 @@ class ModuleHost {
   /** SIGINT/SIGTERM: save, unlock and destroy every session, then exit with the usual code. */
   _bindSignals() {
     if (typeof process !== "object" || typeof process.once !== "function") return;
-    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]]) {
+    for (const [signal, code] of [
+      ["SIGINT", 130],
+      ["SIGTERM", 143],
+    ]) {
       process.once(signal, () => {
         this.bindToClose().then(
           () => process.exit(code),
@@ -228,7 +243,7 @@ class ModuleHost {
   /** The driver loop: drain events and commands until both are empty, then arm the timer. */
   pump() {
     this.pumpQueued = false;
-    for (let busy = true; busy; ) {
+    for (let busy = true; busy;) {
       busy = false;
       for (let e; (e = this.core.pollEvent()) !== undefined; busy = true) this.event(JSON.parse(e));
       for (let c; (c = this.core.pollCommand()) !== undefined; busy = true) this.execute(JSON.parse(c));
@@ -244,12 +259,15 @@ class ModuleHost {
     this.timer = undefined;
     this.timerAt = at;
     if (at === undefined) return;
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = undefined;
-      this.core.handleTimeout(this.now());
-      this.pump();
-    }, Math.max(0, at - this.now()));
+    this.timer = this.clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = undefined;
+        this.core.handleTimeout(this.now());
+        this.pump();
+      },
+      Math.max(0, at - this.now()),
+    );
   }
 
   event(e) {
@@ -323,11 +341,22 @@ class ModuleHost {
     let work;
     switch (c.kind) {
       case "DataGet":
-        work = s.dataGet(c.name, c.scope, c.key).then((r) =>
-          r === undefined
-            ? core.completeGot(this.now(), c.id, undefined, "", 0, 0, "[]", "{}")
-            : core.completeGot(this.now(), c.id, r.value, r.version, r.createdTime, r.updatedTime, r.userIds, r.metadata),
-        );
+        work = s
+          .dataGet(c.name, c.scope, c.key)
+          .then((r) =>
+            r === undefined
+              ? core.completeGot(this.now(), c.id, undefined, "", 0, 0, "[]", "{}")
+              : core.completeGot(
+                  this.now(),
+                  c.id,
+                  r.value,
+                  r.version,
+                  r.createdTime,
+                  r.updatedTime,
+                  r.userIds,
+                  r.metadata,
+                ),
+          );
         break;
       case "DataSet":
         work = s
@@ -338,9 +367,11 @@ class ModuleHost {
         work = s.dataRemove(c.name, c.scope, c.key, c.fence ?? null).then(() => core.completeDone(this.now(), c.id));
         break;
       case "LockAcquire":
-        work = s.lockAcquire(c.map, c.owner, c.ttl).then((r) =>
-          r.ok ? core.completeAcquired(this.now(), c.id) : core.completeLocked(this.now(), c.id, r.holder),
-        );
+        work = s
+          .lockAcquire(c.map, c.owner, c.ttl)
+          .then((r) =>
+            r.ok ? core.completeAcquired(this.now(), c.id) : core.completeLocked(this.now(), c.id, r.holder),
+          );
         break;
       case "LockRelease":
         work = s.lockRelease(c.map, c.owner).then(() => core.completeDone(this.now(), c.id));
@@ -351,9 +382,7 @@ class ModuleHost {
       case "QueueRead":
         work = s
           .queueRead(c.queue, c.count, c.allOrNothing, c.wait, 30)
-          .then((r) =>
-            core.completeRead(this.now(), c.id, JSON.stringify(r?.values ?? []), r?.readId),
-          );
+          .then((r) => core.completeRead(this.now(), c.id, JSON.stringify(r?.values ?? []), r?.readId));
         break;
       case "QueueRemove":
         work = s.queueRemove(c.queue, c.readId).then(() => core.completeDone(this.now(), c.id));

@@ -15,13 +15,7 @@
  */
 import { realClock, sleep } from "../lib/clock.js";
 import { StoreError } from "./errors.js";
-import {
-  checkArgs,
-  POLL_MS,
-  Waits,
-  closedError,
-  longPoll,
-} from "./common.js";
+import { checkArgs, POLL_MS, Waits, closedError, longPoll } from "./common.js";
 
 /**
  * The faults option as JSON text for the emulator. Its fields: `transient`, `ambiguous`,

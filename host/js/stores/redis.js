@@ -226,7 +226,10 @@ export class RedisStore {
       throw new TypeError("RedisStore: give exactly one of { url } or { client }");
     }
     if (url !== undefined && typeof url !== "string") throw new TypeError("RedisStore: url must be a string");
-    if (client !== undefined && (typeof client !== "object" || client === null || typeof client.evalSha !== "function")) {
+    if (
+      client !== undefined &&
+      (typeof client !== "object" || client === null || typeof client.evalSha !== "function")
+    ) {
       throw new TypeError("RedisStore: client must be a node-redis client (v4 or later)");
     }
     if (typeof prefix !== "string" || prefix === "" || /[{}]/.test(prefix)) {
@@ -245,7 +248,10 @@ export class RedisStore {
     if (this.#closed) throw closedError("RedisStore");
     if (!this.#own) {
       if (this.#client.isOpen === false) {
-        throw new StoreError("Unavailable", "RedisStore: the client passed in is not connected; call await client.connect() first");
+        throw new StoreError(
+          "Unavailable",
+          "RedisStore: the client passed in is not connected; call await client.connect() first",
+        );
       }
       return this.#client;
     }
