@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { chromium } from "playwright-core";
 import { serveStatic } from "../../scripts/serve.mjs";
+import { CHROMIUM, CHROMIUM_FLAGS } from "../js/helpers/chromium.mjs";
 
 const root = new URL("../../", import.meta.url);
 const output = new URL("target/test-output/", root);
@@ -18,18 +19,9 @@ before(async () => {
   server = await serveStatic(root);
   profile = mkdtempSync(join(tmpdir(), "dsm-harness-"));
   context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    executablePath: CHROMIUM,
     headless: true,
-    args: [
-      "--no-sandbox",
-      "--headless",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
+    args: [...CHROMIUM_FLAGS],
     viewport: { width: 1400, height: 1000 },
   });
   browser = context;

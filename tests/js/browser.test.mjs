@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { serveStatic } from "../../scripts/serve.mjs";
+import { CHROMIUM, CHROMIUM_FLAGS } from "./helpers/chromium.mjs";
 
 const root = new URL("../../", import.meta.url);
 
@@ -17,16 +18,9 @@ test("pkg/ works as ESM in headless Chromium", async () => {
   const profile = mkdtempSync(join(tmpdir(), "dsm-chromium-"));
   try {
     const { stdout } = await promisify(execFile)(
-      process.env.CHROMIUM ?? "chromium",
+      CHROMIUM,
       [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+        ...CHROMIUM_FLAGS,
         `--user-data-dir=${profile}`,
         "--virtual-time-budget=10000",
         "--dump-dom",
