@@ -210,30 +210,9 @@ export class MemoryStore implements Store {
   readonly clock: Clock;
   /** Replaces the fault settings (`null` for none); the seeded dice carry on. */
   setFaults(faults: FaultOptions | null): void;
-  dataGet(name: string, scope: string, key: string): Promise<StoredEntry | undefined>;
-  dataSet(
-    name: string,
-    scope: string,
-    key: string,
-    value: string,
-    userIds: string,
-    metadata: string,
-    fence: string | null,
-  ): Promise<string>;
-  dataRemove(name: string, scope: string, key: string, fence: string | null): Promise<void>;
-  lockAcquire(map: string, owner: string, ttlSeconds: number): Promise<LockResult>;
-  lockRelease(map: string, owner: string): Promise<void>;
-  queueAdd(queue: string, value: string, expirationSeconds: number, priority: number): Promise<void>;
-  queueRead(
-    queue: string,
-    count: number,
-    allOrNothing: boolean,
-    waitSeconds: number,
-    invisibilitySeconds: number,
-  ): Promise<QueueRead | undefined>;
-  queueRemove(queue: string, readId: string): Promise<void>;
-  close(): Promise<void>;
 }
+/** Its `Store` methods, as that interface documents them. */
+export interface MemoryStore extends Store {}
 
 /**
  * The embedded, durable store (npm `lmdb`, an optional dependency), safe for several processes
@@ -247,30 +226,9 @@ export class LmdbStore implements Store {
   constructor(options?: { path?: string; pollMs?: number });
   /** The database directory (absolute). */
   readonly path: string;
-  dataGet(name: string, scope: string, key: string): Promise<StoredEntry | undefined>;
-  dataSet(
-    name: string,
-    scope: string,
-    key: string,
-    value: string,
-    userIds: string,
-    metadata: string,
-    fence: string | null,
-  ): Promise<string>;
-  dataRemove(name: string, scope: string, key: string, fence: string | null): Promise<void>;
-  lockAcquire(map: string, owner: string, ttlSeconds: number): Promise<LockResult>;
-  lockRelease(map: string, owner: string): Promise<void>;
-  queueAdd(queue: string, value: string, expirationSeconds: number, priority: number): Promise<void>;
-  queueRead(
-    queue: string,
-    count: number,
-    allOrNothing: boolean,
-    waitSeconds: number,
-    invisibilitySeconds: number,
-  ): Promise<QueueRead | undefined>;
-  queueRemove(queue: string, readId: string): Promise<void>;
-  close(): Promise<void>;
 }
+/** Its `Store` methods, as that interface documents them. */
+export interface LmdbStore extends Store {}
 
 /**
  * The store for many machines (Redis 5+ or Redis Cluster; npm `redis` v4+ for `{ url }`). Node
@@ -288,30 +246,9 @@ export class RedisStore implements Store {
       | { url: string; client?: never; prefix?: string; pollMs?: number }
       | { client: object; url?: never; prefix?: string; pollMs?: number },
   );
-  dataGet(name: string, scope: string, key: string): Promise<StoredEntry | undefined>;
-  dataSet(
-    name: string,
-    scope: string,
-    key: string,
-    value: string,
-    userIds: string,
-    metadata: string,
-    fence: string | null,
-  ): Promise<string>;
-  dataRemove(name: string, scope: string, key: string, fence: string | null): Promise<void>;
-  lockAcquire(map: string, owner: string, ttlSeconds: number): Promise<LockResult>;
-  lockRelease(map: string, owner: string): Promise<void>;
-  queueAdd(queue: string, value: string, expirationSeconds: number, priority: number): Promise<void>;
-  queueRead(
-    queue: string,
-    count: number,
-    allOrNothing: boolean,
-    waitSeconds: number,
-    invisibilitySeconds: number,
-  ): Promise<QueueRead | undefined>;
-  queueRemove(queue: string, readId: string): Promise<void>;
-  close(): Promise<void>;
 }
+/** Its `Store` methods, as that interface documents them. */
+export interface RedisStore extends Store {}
 
 // ---- the module ------------------------------------------------------------------------------
 
