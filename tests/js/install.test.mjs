@@ -80,6 +80,24 @@ test("npm install of the packed pkg/ works with require and import, stores inclu
       dir,
     );
     assert.equal(browser.trim(), "Unavailable function");
+
+    // TypeScript consumers of the installed package, through its exports map: an ES module and a
+    // CommonJS one (which needs the .d.cts typings; .d.ts in a "type": "module" package is ESM).
+    const use = `import DataStoreModule, { createModule, MemoryStore, Response } from "datastore-module";
+      const module = createModule({ store: new MemoryStore() });
+      const ds = module.new("Player", 1);
+      export const ok: boolean = ds.Key === 1 && Response.Success === "Success" && !!DataStoreModule;
+      // @ts-expect-error: LockAttempts is a number
+      ds.LockAttempts = "5";`;
+    writeFileSync(join(dir, "esm.mts"), use);
+    writeFileSync(join(dir, "cjs.cts"), use);
+    const options = { strict: true, noEmit: true, module: "node16", moduleResolution: "node16", types: [] };
+    writeFileSync(
+      join(dir, "tsconfig.json"),
+      JSON.stringify({ compilerOptions: options, files: ["esm.mts", "cjs.cts"] }),
+    );
+    const tsc = fileURLToPath(new URL("../../node_modules/.bin/tsc", import.meta.url));
+    assert.doesNotThrow(() => run(tsc, ["-p", "."], dir), "tsc over an ESM and a CommonJS consumer");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
