@@ -77,7 +77,9 @@ function walk(value, ancestors, path) {
   } else {
     const proto = Object.getPrototypeOf(value);
     if (proto !== null && Object.getPrototypeOf(proto) !== null) {
-      throw new Refusal(`a ${value.constructor?.name ?? "class"} object cannot be stored (only plain objects and arrays)`);
+      throw new Refusal(
+        `a ${value.constructor?.name ?? "class"} object cannot be stored (only plain objects and arrays)`,
+      );
     }
     for (const key in value) {
       path?.push(/^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`);
