@@ -28,6 +28,8 @@
 use crate::value::{Key, Path, Table, Value};
 use std::fmt;
 
+pub mod json;
+
 /// How deep containers may nest, in both directions.
 pub const MAX_DEPTH: usize = 512;
 
@@ -122,6 +124,8 @@ impl std::error::Error for CodecError {}
 
 const DEL: u8 = 0x7F;
 
+const TWO_53: f64 = 9_007_199_254_740_992.0;
+
 /// Digit index → byte (§9.3), least significant digit first.
 const ALPHABET: &[u8; 83] =
     b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!$%&',./:;=?@[]^_`{}~";
@@ -152,19 +156,12 @@ const CLASS: [u8; 256] = {
 /// Encodes `value` as the original's `Compress(value, level, 10 ^ decimals, safety)` would,
 /// except that what the original would lose or corrupt (D9) is an error naming its path.
 pub fn compress(value: &Value, settings: &Settings) -> Result<String, CodecError> {
-    let mut encoder = Encoder {
-        out: Vec::with_capacity(256),
-        scale: 10f64.powf(settings.decimals),
-        array_mode: settings.array_mode,
-        safety: settings.safety,
-    };
+    let mut encoder = Encoder::new(settings, 256);
     match encoder.value(value, 0) {
         Ok(()) => {}
         Err(err) => return Err(err.into_codec_error()),
     }
-    // Only whole UTF-8 strings and ASCII are ever written, so this cannot fail.
-    String::from_utf8(encoder.out)
-        .map_err(|_| CodecError::new("internal error: the encoder wrote invalid UTF-8".into()))
+    encoder.finish()
 }
 
 struct Encoder {
@@ -259,6 +256,21 @@ fn table_shape(table: &Table) -> Shape {
 }
 
 impl Encoder {
+    fn new(settings: &Settings, capacity: usize) -> Encoder {
+        Encoder {
+            out: Vec::with_capacity(capacity),
+            scale: 10f64.powf(settings.decimals),
+            array_mode: settings.array_mode,
+            safety: settings.safety,
+        }
+    }
+
+    fn finish(self) -> Result<String, CodecError> {
+        // Only whole UTF-8 strings and ASCII are ever written, so this cannot fail.
+        String::from_utf8(self.out)
+            .map_err(|_| CodecError::new("internal error: the encoder wrote invalid UTF-8".into()))
+    }
+
     fn value(&mut self, value: &Value, depth: usize) -> Result<(), EncodeError> {
         match value {
             Value::Nil => Ok(()),
@@ -408,6 +420,18 @@ impl Encoder {
             self.out.push(b'0');
             return true;
         }
+        // `n` is a whole number. Below 2^53 the f64 formula is exact integer division: the
+        // quotient is below 2^47, where a rounding error (at most 2^-7) cannot carry
+        // `rest / 83` across a whole number (the fraction part is a multiple of 1/83 > 2^-7).
+        // So integer arithmetic writes the same digits, and they read back exactly.
+        if n < TWO_53 {
+            let mut rest = n as u64;
+            while rest > 0 {
+                self.out.push(ALPHABET[(rest % 83) as usize]);
+                rest /= 83;
+            }
+            return true;
+        }
         let (mut rest, mut decoded, mut power) = (n, 0.0f64, 1.0f64);
         while rest > 0.0 {
             let quotient = (rest / 83.0).floor();
@@ -426,7 +450,7 @@ impl Encoder {
     fn string(&mut self, s: &str) -> Result<(), EncodeError> {
         let bytes = s.as_bytes();
         self.out.push(b'#');
-        if bytes.contains(&DEL) {
+        if memchr::memchr(DEL, bytes).is_some() {
             if !self.safety {
                 return Err(EncodeError::new(
                     "a string containing DEL (0x7F) cannot be stored with Safety off".into(),
@@ -449,13 +473,7 @@ impl Encoder {
 /// 10 ^ decimals)` does (§9.6): bytes before a tag are skipped, only the first value counts and
 /// `""` is nil. Errors name the byte offset (0-based) where the data stops making sense.
 pub fn decompress(text: &str, decimals: f64) -> Result<Value, CodecError> {
-    Decoder {
-        text,
-        bytes: text.as_bytes(),
-        pos: 0,
-        scale: 10f64.powf(decimals),
-    }
-    .run()
+    Decoder::new(text, decimals).run()
 }
 
 struct Decoder<'a> {
@@ -465,8 +483,14 @@ struct Decoder<'a> {
     scale: f64,
 }
 
-enum Token {
-    Value(Value),
+/// One step of the original's decoder loop: shared by [`decompress`] (which builds a [`Value`])
+/// and [`json::decompress`] (which writes JSON text as it goes).
+enum Token<'a> {
+    Bool(bool),
+    /// Always finite.
+    Number(f64),
+    /// The bytes between `#` and DEL.
+    Str(&'a str),
     OpenArray,
     OpenTable,
     /// A DEL where a value was expected: nil, which closes a container.
@@ -488,13 +512,24 @@ enum Frame {
     },
 }
 
-impl Decoder<'_> {
+impl<'a> Decoder<'a> {
+    fn new(text: &'a str, decimals: f64) -> Decoder<'a> {
+        Decoder {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+            scale: 10f64.powf(decimals),
+        }
+    }
+
     /// An explicit stack instead of recursion, so hostile input can't overflow ours.
     fn run(mut self) -> Result<Value, CodecError> {
         let mut stack: Vec<Frame> = Vec::new();
         loop {
             let mut item = match self.token()? {
-                Token::Value(v) => Some(v),
+                Token::Bool(b) => Some(Value::Bool(b)),
+                Token::Number(n) => Some(Value::Number(n)),
+                Token::Str(s) => Some(Value::String(s.to_owned())),
                 Token::Nil => None,
                 Token::End(at) => return end(stack, at),
                 Token::OpenArray | Token::OpenTable if stack.len() >= MAX_DEPTH => {
@@ -557,7 +592,7 @@ impl Decoder<'_> {
         }
     }
 
-    fn token(&mut self) -> Result<Token, CodecError> {
+    fn token(&mut self) -> Result<Token<'a>, CodecError> {
         let bytes = self.bytes;
         let start = self.pos;
         let Some(found) = bytes
@@ -571,8 +606,8 @@ impl Decoder<'_> {
         self.pos = at + 1;
         let tag = bytes.get(at).copied().unwrap_or(DEL);
         Ok(match tag {
-            b'-' => Token::Value(Value::Bool(false)),
-            b'+' => Token::Value(Value::Bool(true)),
+            b'-' => Token::Bool(false),
+            b'+' => Token::Bool(true),
             b'>' | b'<' | b')' | b'(' => {
                 let n = self.digits()?;
                 let n = match tag {
@@ -584,19 +619,16 @@ impl Decoder<'_> {
                 if !n.is_finite() {
                     return Err(CodecError::corrupt(at, "the number is not finite"));
                 }
-                Token::Value(Value::Number(n))
+                Token::Number(n)
             }
             b'#' => {
                 let from = self.pos;
-                match bytes
-                    .get(from..)
-                    .and_then(|rest| rest.iter().position(|&b| b == DEL))
-                {
+                match bytes.get(from..).and_then(|rest| memchr::memchr(DEL, rest)) {
                     Some(len) => {
                         self.pos = from + len + 1;
                         // `#` and DEL are ASCII, so both ends are char boundaries.
                         match self.text.get(from..from + len) {
-                            Some(s) => Token::Value(Value::String(s.to_owned())),
+                            Some(s) => Token::Str(s),
                             None => return Err(CodecError::corrupt(at, "the string is not UTF-8")),
                         }
                     }
