@@ -150,6 +150,37 @@ const CLASS: [u8; 256] = {
     class
 };
 
+/// Where the first byte at or after `from` is DEL, `"`, `\` or a control character (below
+/// 0x20): where a compressed string ends, a JSON string ends, or either needs more than a copy.
+/// Eight bytes a step, so most keys and names take one.
+fn find_special(bytes: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each byte that is zero, or below `n` (< 0x80); of the bytes flagged,
+    // only the lowest is sure to be one, which is the one wanted.
+    let below = |word: u64, n: u64| word.wrapping_sub(ONES * n) & !word & HIGHS;
+    let mut pos = from;
+    while let Some(chunk) = bytes.get(pos..pos + 8) {
+        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let word = u64::from_le_bytes(chunk);
+        let found = below(word, 0x20)
+            | below(word ^ (ONES * u64::from(b'"')), 1)
+            | below(word ^ (ONES * u64::from(b'\\')), 1)
+            | below(word ^ (ONES * u64::from(DEL)), 1);
+        if found != 0 {
+            return Some(pos + (found.trailing_zeros() / 8) as usize);
+        }
+        pos += 8;
+    }
+    let rest = bytes.get(pos..)?;
+    let at = rest
+        .iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\' || b == DEL)?;
+    Some(pos + at)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
@@ -489,8 +520,9 @@ enum Token<'a> {
     Bool(bool),
     /// Always finite.
     Number(f64),
-    /// The bytes between `#` and DEL.
-    Str(&'a str),
+    /// The bytes between `#` and DEL, and whether JSON can hold them unescaped (no `"`, `\`
+    /// or control character).
+    Str(&'a str, bool),
     OpenArray,
     OpenTable,
     /// A DEL where a value was expected: nil, which closes a container.
@@ -529,7 +561,7 @@ impl<'a> Decoder<'a> {
             let mut item = match self.token()? {
                 Token::Bool(b) => Some(Value::Bool(b)),
                 Token::Number(n) => Some(Value::Number(n)),
-                Token::Str(s) => Some(Value::String(s.to_owned())),
+                Token::Str(s, _) => Some(Value::String(s.to_owned())),
                 Token::Nil => None,
                 Token::End(at) => return end(stack, at),
                 Token::OpenArray | Token::OpenTable if stack.len() >= MAX_DEPTH => {
@@ -623,12 +655,23 @@ impl<'a> Decoder<'a> {
             }
             b'#' => {
                 let from = self.pos;
-                match bytes.get(from..).and_then(|rest| memchr::memchr(DEL, rest)) {
-                    Some(len) => {
-                        self.pos = from + len + 1;
+                // The DEL that ends the string, noting on the way whether JSON must escape any
+                // of its bytes.
+                let mut plain = true;
+                let mut end = find_special(bytes, from);
+                while let Some(i) = end.filter(|&i| bytes.get(i) != Some(&DEL)) {
+                    plain = false;
+                    end = bytes
+                        .get(i + 1..)
+                        .and_then(|rest| memchr::memchr(DEL, rest))
+                        .map(|len| i + 1 + len);
+                }
+                match end {
+                    Some(to) => {
+                        self.pos = to + 1;
                         // `#` and DEL are ASCII, so both ends are char boundaries.
-                        match self.text.get(from..from + len) {
-                            Some(s) => Token::Str(s),
+                        match self.text.get(from..to) {
+                            Some(s) => Token::Str(s, plain),
                             None => return Err(CodecError::corrupt(at, "the string is not UTF-8")),
                         }
                     }
@@ -768,6 +811,39 @@ mod tests {
 
     fn same(value: &str, encoded: &str) {
         row(value, encoded, encoded, value);
+    }
+
+    #[test]
+    fn find_special_finds_the_first_special_byte() {
+        let naive = |bytes: &[u8], from: usize| {
+            (from..bytes.len()).find(|&i| matches!(bytes[i], 0..=0x1f | b'"' | b'\\' | DEL))
+        };
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        };
+        let pool = b"aZ~ !#\"\\\x00\x1f\x20\x7e\x7f\x80\xc3\xa9\xff";
+        for _ in 0..50_000 {
+            let len = (next() % 40) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    if next() % 4 == 0 {
+                        pool[(next() % pool.len() as u64) as usize]
+                    } else {
+                        b'a' + (next() % 26) as u8
+                    }
+                })
+                .collect();
+            let from = (next() % (len as u64 + 2)) as usize;
+            assert_eq!(
+                find_special(&bytes, from),
+                naive(&bytes, from),
+                "{bytes:?} from {from}"
+            );
+        }
     }
 
     #[test]

@@ -187,7 +187,9 @@ pub const MAX_DEPTH: usize = crate::codec::MAX_DEPTH;
 /// is set, the path in `path`); `Err(None)` is text that is not JSON at all.
 fn read_json(text: &str, path: &mut Path, track: bool) -> Result<Value, Option<ValueError>> {
     let mut refusal = None;
-    let mut de = json_deserializer(text);
+    let mut de = serde_json::Deserializer::from_str(text);
+    // Our own depth cap bounds the recursion, so serde_json's (128) is not needed.
+    de.disable_recursion_limit();
     let seed = JsonSeed {
         path,
         track,
@@ -199,17 +201,6 @@ fn read_json(text: &str, path: &mut Path, track: bool) -> Result<Value, Option<V
         (Ok(value), None) => de.end().map(|_| value).map_err(|_| None),
         (Err(_), None) => Err(None),
     }
-}
-
-/// The JSON reader every value from a host goes through (here and in `codec::json`), so both
-/// read numbers and strings alike. The readers' own depth caps bound the recursion, so
-/// serde_json's (128) is off.
-pub(crate) fn json_deserializer(
-    text: &str,
-) -> serde_json::Deserializer<serde_json::de::StrRead<'_>> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    de.disable_recursion_limit();
-    de
 }
 
 /// One value of [`read_json`]: the path so far, and where to put a refusal's message (serde's
