@@ -337,7 +337,8 @@ pub(crate) fn write_json_number(n: f64, out: &mut String) {
 ///
 /// Why it prints what `{n}` prints: it finds the fewest places `d` for which `m / 10^d` is
 /// exactly `n` with `m` whole (`m` is recovered from `n × 10^d` with an error under 0.2, since
-/// `m` < 1e15 where doubles are 1/8 apart). That decimal reads back as `n`, because parsing
+/// `m` < 1e15 where doubles are 1/8 apart, so rounding ties never matter: `round_ties_even` is
+/// one wasm instruction, `round` a libm call). That decimal reads back as `n`, because parsing
 /// rounds `m / 10^d` correctly just as the division does. And no other decimal of at most 15
 /// significant digits reads back as `n` (two of them never share a double: DBL_DIG is 15), so
 /// it is the shortest round-trip text, which is what `{n}` writes, in plain notation.
@@ -345,7 +346,7 @@ fn write_short_decimal(n: f64, out: &mut String) -> bool {
     const POWERS: [f64; 8] = [1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8];
     let x = n.abs();
     for (places, &power) in (1..).zip(POWERS.iter()) {
-        let m = (x * power).round();
+        let m = (x * power).round_ties_even();
         if m >= 1e15 {
             return false;
         }
