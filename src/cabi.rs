@@ -124,9 +124,8 @@ pub unsafe extern "C" fn codec_compress(
 ) -> *mut u8 {
     respond((|| {
         let settings = settings(input(options_ptr, options_len, "options")?)?;
-        let value = Value::from_json_str(input(value_ptr, value_len, "value")?, "value")
-            .map_err(|e| e.to_string())?;
-        codec::compress(&value, &settings).map_err(|e| e.to_string())
+        let json = input(value_ptr, value_len, "value")?;
+        codec::json::compress(json, "value", &settings).map_err(|e| e.to_string())
     })())
 }
 
@@ -144,7 +143,7 @@ pub unsafe extern "C" fn codec_decompress(
     respond((|| {
         let settings = settings(input(options_ptr, options_len, "options")?)?;
         let text = input(text_ptr, text_len, "text")?;
-        let value = codec::decompress(text, settings.decimals).map_err(|e| e.to_string())?;
-        Ok(value.to_json_string())
+        let json = codec::json::decompress(text, settings.decimals).map_err(|e| e.to_string())?;
+        Ok(json.unwrap_or_else(|| "null".to_owned()))
     })())
 }

@@ -28,6 +28,8 @@
 use crate::value::{Key, Path, Table, Value};
 use std::fmt;
 
+pub mod json;
+
 /// How deep containers may nest, in both directions.
 pub const MAX_DEPTH: usize = 512;
 
@@ -122,6 +124,8 @@ impl std::error::Error for CodecError {}
 
 const DEL: u8 = 0x7F;
 
+const TWO_53: f64 = 9_007_199_254_740_992.0;
+
 /// Digit index → byte (§9.3), least significant digit first.
 const ALPHABET: &[u8; 83] =
     b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!$%&',./:;=?@[]^_`{}~";
@@ -146,25 +150,49 @@ const CLASS: [u8; 256] = {
     class
 };
 
+/// Where the first byte at or after `from` is DEL, `"`, `\` or a control character (below
+/// 0x20): where a compressed string ends, a JSON string ends, or either needs more than a copy.
+/// Eight bytes a step, so most keys and names take one.
+fn find_special(bytes: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each byte that is zero, or below `n` (< 0x80); of the bytes flagged,
+    // only the lowest is sure to be one, which is the one wanted.
+    let below = |word: u64, n: u64| word.wrapping_sub(ONES * n) & !word & HIGHS;
+    let mut pos = from;
+    while let Some(chunk) = bytes.get(pos..pos + 8) {
+        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let word = u64::from_le_bytes(chunk);
+        let found = below(word, 0x20)
+            | below(word ^ (ONES * u64::from(b'"')), 1)
+            | below(word ^ (ONES * u64::from(b'\\')), 1)
+            | below(word ^ (ONES * u64::from(DEL)), 1);
+        if found != 0 {
+            return Some(pos + (found.trailing_zeros() / 8) as usize);
+        }
+        pos += 8;
+    }
+    let rest = bytes.get(pos..)?;
+    let at = rest
+        .iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\' || b == DEL)?;
+    Some(pos + at)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
 /// Encodes `value` as the original's `Compress(value, level, 10 ^ decimals, safety)` would,
 /// except that what the original would lose or corrupt (D9) is an error naming its path.
 pub fn compress(value: &Value, settings: &Settings) -> Result<String, CodecError> {
-    let mut encoder = Encoder {
-        out: Vec::with_capacity(256),
-        scale: 10f64.powf(settings.decimals),
-        array_mode: settings.array_mode,
-        safety: settings.safety,
-    };
+    let mut encoder = Encoder::new(settings, 256);
     match encoder.value(value, 0) {
         Ok(()) => {}
         Err(err) => return Err(err.into_codec_error()),
     }
-    // Only whole UTF-8 strings and ASCII are ever written, so this cannot fail.
-    String::from_utf8(encoder.out)
-        .map_err(|_| CodecError::new("internal error: the encoder wrote invalid UTF-8".into()))
+    encoder.finish()
 }
 
 struct Encoder {
@@ -259,6 +287,21 @@ fn table_shape(table: &Table) -> Shape {
 }
 
 impl Encoder {
+    fn new(settings: &Settings, capacity: usize) -> Encoder {
+        Encoder {
+            out: Vec::with_capacity(capacity),
+            scale: 10f64.powf(settings.decimals),
+            array_mode: settings.array_mode,
+            safety: settings.safety,
+        }
+    }
+
+    fn finish(self) -> Result<String, CodecError> {
+        // Only whole UTF-8 strings and ASCII are ever written, so this cannot fail.
+        String::from_utf8(self.out)
+            .map_err(|_| CodecError::new("internal error: the encoder wrote invalid UTF-8".into()))
+    }
+
     fn value(&mut self, value: &Value, depth: usize) -> Result<(), EncodeError> {
         match value {
             Value::Nil => Ok(()),
@@ -408,6 +451,18 @@ impl Encoder {
             self.out.push(b'0');
             return true;
         }
+        // `n` is a whole number. Below 2^53 the f64 formula is exact integer division: the
+        // quotient is below 2^47, where a rounding error (at most 2^-7) cannot carry
+        // `rest / 83` across a whole number (the fraction part is a multiple of 1/83 > 2^-7).
+        // So integer arithmetic writes the same digits, and they read back exactly.
+        if n < TWO_53 {
+            let mut rest = n as u64;
+            while rest > 0 {
+                self.out.push(ALPHABET[(rest % 83) as usize]);
+                rest /= 83;
+            }
+            return true;
+        }
         let (mut rest, mut decoded, mut power) = (n, 0.0f64, 1.0f64);
         while rest > 0.0 {
             let quotient = (rest / 83.0).floor();
@@ -426,7 +481,7 @@ impl Encoder {
     fn string(&mut self, s: &str) -> Result<(), EncodeError> {
         let bytes = s.as_bytes();
         self.out.push(b'#');
-        if bytes.contains(&DEL) {
+        if memchr::memchr(DEL, bytes).is_some() {
             if !self.safety {
                 return Err(EncodeError::new(
                     "a string containing DEL (0x7F) cannot be stored with Safety off".into(),
@@ -449,13 +504,7 @@ impl Encoder {
 /// 10 ^ decimals)` does (§9.6): bytes before a tag are skipped, only the first value counts and
 /// `""` is nil. Errors name the byte offset (0-based) where the data stops making sense.
 pub fn decompress(text: &str, decimals: f64) -> Result<Value, CodecError> {
-    Decoder {
-        text,
-        bytes: text.as_bytes(),
-        pos: 0,
-        scale: 10f64.powf(decimals),
-    }
-    .run()
+    Decoder::new(text, decimals).run()
 }
 
 struct Decoder<'a> {
@@ -465,8 +514,15 @@ struct Decoder<'a> {
     scale: f64,
 }
 
-enum Token {
-    Value(Value),
+/// One step of the original's decoder loop: shared by [`decompress`] (which builds a [`Value`])
+/// and [`json::decompress`] (which writes JSON text as it goes).
+enum Token<'a> {
+    Bool(bool),
+    /// Always finite.
+    Number(f64),
+    /// The bytes between `#` and DEL, and whether JSON can hold them unescaped (no `"`, `\`
+    /// or control character).
+    Str(&'a str, bool),
     OpenArray,
     OpenTable,
     /// A DEL where a value was expected: nil, which closes a container.
@@ -488,13 +544,24 @@ enum Frame {
     },
 }
 
-impl Decoder<'_> {
+impl<'a> Decoder<'a> {
+    fn new(text: &'a str, decimals: f64) -> Decoder<'a> {
+        Decoder {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+            scale: 10f64.powf(decimals),
+        }
+    }
+
     /// An explicit stack instead of recursion, so hostile input can't overflow ours.
     fn run(mut self) -> Result<Value, CodecError> {
         let mut stack: Vec<Frame> = Vec::new();
         loop {
             let mut item = match self.token()? {
-                Token::Value(v) => Some(v),
+                Token::Bool(b) => Some(Value::Bool(b)),
+                Token::Number(n) => Some(Value::Number(n)),
+                Token::Str(s, _) => Some(Value::String(s.to_owned())),
                 Token::Nil => None,
                 Token::End(at) => return end(stack, at),
                 Token::OpenArray | Token::OpenTable if stack.len() >= MAX_DEPTH => {
@@ -557,7 +624,7 @@ impl Decoder<'_> {
         }
     }
 
-    fn token(&mut self) -> Result<Token, CodecError> {
+    fn token(&mut self) -> Result<Token<'a>, CodecError> {
         let bytes = self.bytes;
         let start = self.pos;
         let Some(found) = bytes
@@ -571,8 +638,8 @@ impl Decoder<'_> {
         self.pos = at + 1;
         let tag = bytes.get(at).copied().unwrap_or(DEL);
         Ok(match tag {
-            b'-' => Token::Value(Value::Bool(false)),
-            b'+' => Token::Value(Value::Bool(true)),
+            b'-' => Token::Bool(false),
+            b'+' => Token::Bool(true),
             b'>' | b'<' | b')' | b'(' => {
                 let n = self.digits()?;
                 let n = match tag {
@@ -584,19 +651,27 @@ impl Decoder<'_> {
                 if !n.is_finite() {
                     return Err(CodecError::corrupt(at, "the number is not finite"));
                 }
-                Token::Value(Value::Number(n))
+                Token::Number(n)
             }
             b'#' => {
                 let from = self.pos;
-                match bytes
-                    .get(from..)
-                    .and_then(|rest| rest.iter().position(|&b| b == DEL))
-                {
-                    Some(len) => {
-                        self.pos = from + len + 1;
+                // The DEL that ends the string, noting on the way whether JSON must escape any
+                // of its bytes.
+                let mut plain = true;
+                let mut end = find_special(bytes, from);
+                while let Some(i) = end.filter(|&i| bytes.get(i) != Some(&DEL)) {
+                    plain = false;
+                    end = bytes
+                        .get(i + 1..)
+                        .and_then(|rest| memchr::memchr(DEL, rest))
+                        .map(|len| i + 1 + len);
+                }
+                match end {
+                    Some(to) => {
+                        self.pos = to + 1;
                         // `#` and DEL are ASCII, so both ends are char boundaries.
-                        match self.text.get(from..from + len) {
-                            Some(s) => Token::Value(Value::String(s.to_owned())),
+                        match self.text.get(from..to) {
+                            Some(s) => Token::Str(s, plain),
                             None => return Err(CodecError::corrupt(at, "the string is not UTF-8")),
                         }
                     }
@@ -736,6 +811,39 @@ mod tests {
 
     fn same(value: &str, encoded: &str) {
         row(value, encoded, encoded, value);
+    }
+
+    #[test]
+    fn find_special_finds_the_first_special_byte() {
+        let naive = |bytes: &[u8], from: usize| {
+            (from..bytes.len()).find(|&i| matches!(bytes[i], 0..=0x1f | b'"' | b'\\' | DEL))
+        };
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        };
+        let pool = b"aZ~ !#\"\\\x00\x1f\x20\x7e\x7f\x80\xc3\xa9\xff";
+        for _ in 0..50_000 {
+            let len = (next() % 40) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    if next() % 4 == 0 {
+                        pool[(next() % pool.len() as u64) as usize]
+                    } else {
+                        b'a' + (next() % 26) as u8
+                    }
+                })
+                .collect();
+            let from = (next() % (len as u64 + 2)) as usize;
+            assert_eq!(
+                find_special(&bytes, from),
+                naive(&bytes, from),
+                "{bytes:?} from {from}"
+            );
+        }
     }
 
     #[test]

@@ -312,38 +312,91 @@ impl<'de> serde::de::Visitor<'de> for JsonSeed<'_> {
 }
 
 /// A JSON number that `JSON.parse` and serde read back as the same f64 (shortest round trip).
-fn write_json_number(n: f64, out: &mut String) {
+pub(crate) fn write_json_number(n: f64, out: &mut String) {
     use std::fmt::Write;
     if n.fract() == 0.0 && n.abs() < 1e15 {
         if n == 0.0 && n.is_sign_negative() {
             out.push_str("-0");
         } else {
-            let _ = write!(out, "{}", n as i64);
+            // The common case (counts, ids, coins) without `fmt`'s machinery.
+            out.push_str(itoa::Buffer::new().format(n as i64));
         }
     } else if (1e-5..1e16).contains(&n.abs()) {
         // Rust's `{}` and `{:e}` both print the shortest text that round-trips.
-        let _ = write!(out, "{n}");
+        if !write_short_decimal(n, out) {
+            let _ = write!(out, "{n}");
+        }
     } else {
         let _ = write!(out, "{n:e}");
     }
 }
 
-pub(crate) fn write_json_string(s: &str, out: &mut String) {
-    use std::fmt::Write;
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+/// `{n}` for a non-integer `n` (1e-5 ≤ |n| < 1e16) that is a decimal with at most 8 places
+/// and 15 significant digits, such as every number `decompress` gives at `Decimals` ≤ 8; false
+/// (nothing written) for any other `n`.
+///
+/// Why it prints what `{n}` prints: it finds the fewest places `d` for which `m / 10^d` is
+/// exactly `n` with `m` whole (`m` is recovered from `n × 10^d` with an error under 0.2, since
+/// `m` < 1e15 where doubles are 1/8 apart, so rounding ties never matter: `round_ties_even` is
+/// one wasm instruction, `round` a libm call). That decimal reads back as `n`, because parsing
+/// rounds `m / 10^d` correctly just as the division does. And no other decimal of at most 15
+/// significant digits reads back as `n` (two of them never share a double: DBL_DIG is 15), so
+/// it is the shortest round-trip text, which is what `{n}` writes, in plain notation.
+fn write_short_decimal(n: f64, out: &mut String) -> bool {
+    const POWERS: [f64; 8] = [1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8];
+    let x = n.abs();
+    for (places, &power) in (1..).zip(POWERS.iter()) {
+        let m = (x * power).round_ties_even();
+        if m >= 1e15 {
+            return false;
+        }
+        if m / power == x {
+            let m = m as u64;
+            let scale = 10u64.pow(places);
+            if n < 0.0 {
+                out.push('-');
             }
-            c => out.push(c),
+            let mut digits = itoa::Buffer::new();
+            out.push_str(digits.format(m / scale));
+            out.push('.');
+            let fraction = digits.format(m % scale + scale);
+            // `scale + fraction` has a leading 1 to keep the fraction's leading zeros; the
+            // fraction has no trailing zeros, or fewer places would have done.
+            out.push_str(fraction.get(1..).unwrap_or_default());
+            return true;
         }
     }
+    false
+}
+
+pub(crate) fn write_json_string(s: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(s.len() + 2);
+    out.push('"');
+    // Everything that needs escaping is ASCII, so the runs between escapes are whole UTF-8 and
+    // are copied as they are.
+    let mut run = 0;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(s.get(run..i).unwrap_or_default());
+        if escape.is_empty() {
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        } else {
+            out.push_str(escape);
+        }
+        run = i + 1;
+    }
+    out.push_str(s.get(run..).unwrap_or_default());
     out.push('"');
 }
 
@@ -512,5 +565,78 @@ mod tests {
             assert_eq!(luau_number_to_string(n), text, "tostring({n:e})");
         }
         assert_eq!(Key::Number(1e21).to_luau_string(), "1e+21");
+    }
+
+    /// `write_json_number` as it was before its fast paths: the definition they must match.
+    fn json_number_by_fmt(n: f64) -> String {
+        if n.fract() == 0.0 && n.abs() < 1e15 {
+            if n == 0.0 && n.is_sign_negative() {
+                "-0".into()
+            } else {
+                format!("{}", n as i64)
+            }
+        } else if (1e-5..1e16).contains(&n.abs()) {
+            format!("{n}")
+        } else {
+            format!("{n:e}")
+        }
+    }
+
+    #[test]
+    fn json_numbers_print_as_rust_fmt_does() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        };
+        let check = |n: f64| {
+            let mut out = String::new();
+            write_json_number(n, &mut out);
+            assert_eq!(out, json_number_by_fmt(n), "{n:e}");
+        };
+        for n in [
+            0.1,
+            1.1,
+            0.3,
+            2.675,
+            1e-5,
+            1.5e-5,
+            0.00001234,
+            123456789012.345,
+            99999999999.9999,
+            999999999999999.9,
+            1e15 + 0.5,
+            4503599627370495.5,
+            0.30000000000000004,
+            1e16 - 2.0,
+            12345678.87654321,
+            5e-324,
+            1e300,
+            -0.0,
+            0.0,
+            -1.5,
+            1e15,
+            2e15,
+            9007199254740993.0,
+        ] {
+            check(n);
+            check(-n);
+        }
+        for _ in 0..200_000 {
+            let r = next();
+            // Decimals the decoder gives back (`m / 10^d`), nearby doubles, and any bits.
+            let d = (r % 10) as i32;
+            let m = (next() >> (r % 64)) as f64;
+            let q = m / 10f64.powi(d);
+            check(q);
+            check(-q);
+            check(f64::from_bits(q.to_bits() + 1));
+            let any = f64::from_bits(next());
+            if any.is_finite() {
+                check(any);
+            }
+        }
     }
 }

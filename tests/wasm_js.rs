@@ -19,59 +19,70 @@ fn message(err: wasm_bindgen::JsError) -> String {
 #[wasm_bindgen_test]
 fn objects_and_arrays_round_trip() {
     let value = r#"{"Coins":10,"Items":["Sword","Shield"],"Pos":{"x":-2.5},"Ok":true}"#;
-    let text = compress_json(value, "null").unwrap();
+    let text = compress_json(value.as_bytes(), "null").unwrap();
     assert_eq!(
         text,
         "*#Coins\x7f>a#Items\x7f|#Sword\x7f#Shield\x7f\x7f#Pos\x7f*#x\x7f(au\x7f#Ok\x7f+\x7f"
     );
-    let json = decompress_to_json(&text, "null").unwrap().unwrap();
+    let json = decompress_to_json(text.as_bytes(), "null")
+        .unwrap()
+        .unwrap();
     let back = JSON::stringify(&JSON::parse(&json).unwrap()).unwrap();
     assert_eq!(String::from(back), value);
 }
 
 #[wasm_bindgen_test]
 fn options_are_read_like_metadata_compress() {
-    let text = compress_json("[1.5,true]", r#"{"Level":1,"Decimals":1}"#).unwrap();
+    let text = compress_json(b"[1.5,true]", r#"{"Level":1,"Decimals":1}"#).unwrap();
     assert_eq!(text, "*>1)f>2+\x7f");
-    let json = decompress_to_json(&text, r#"{"Decimals":1}"#).unwrap();
+    let json = decompress_to_json(text.as_bytes(), r#"{"Decimals":1}"#).unwrap();
     assert_eq!(json.as_deref(), Some("[1.5,true]"));
 }
 
 #[wasm_bindgen_test]
 fn null_properties_are_absent_keys() {
     assert_eq!(
-        compress_json(r#"{"a":null,"c":1}"#, "null").unwrap(),
+        compress_json(br#"{"a":null,"c":1}"#, "null").unwrap(),
         "*#c\x7f>1\x7f"
     );
 }
 
 #[wasm_bindgen_test]
 fn refusals_are_errors_naming_the_path() {
-    let err = compress_json(r#"{"Inventory":[1,2,3,null]}"#, "null").unwrap_err();
+    let err = compress_json(br#"{"Inventory":[1,2,3,null]}"#, "null").unwrap_err();
     assert_eq!(
         message(err),
         "value.Inventory[3]: null inside an array cannot be stored (Luau arrays have no holes)"
     );
-    let err = compress_json("{not json", "null").unwrap_err();
+    let err = compress_json(b"{not json", "null").unwrap_err();
     assert_eq!(message(err), "value: invalid JSON");
     let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
-    assert!(message(compress_json(&deep, "null").unwrap_err()).contains("nesting deeper than"));
-    let err = compress_json("1", r#"{"Decimals":"x"}"#).unwrap_err();
+    assert!(message(compress_json(deep.as_bytes(), "null").unwrap_err())
+        .contains("nesting deeper than"));
+    let err = compress_json(b"1", r#"{"Decimals":"x"}"#).unwrap_err();
     assert!(!message(err).is_empty());
 }
 
 #[wasm_bindgen_test]
 fn corrupt_text_decodes_to_a_value_or_an_error() {
     for input in ["", ">", "garbage>5", "|>1>2", "*#a", "||||||||", "\x7f\x7f"] {
-        let _ = decompress_to_json(input, "null");
+        let _ = decompress_to_json(input.as_bytes(), "null");
     }
     let deep = "|".repeat(100_000);
-    let _ = decompress_to_json(&deep, "null");
+    let _ = decompress_to_json(deep.as_bytes(), "null");
     assert_eq!(
-        decompress_to_json("garbage>5", "null").unwrap().as_deref(),
+        decompress_to_json(b"garbage>5", "null").unwrap().as_deref(),
         Some("5")
     );
-    assert_eq!(decompress_to_json("", "null").unwrap(), None);
+    assert_eq!(decompress_to_json(b"", "null").unwrap(), None);
+}
+
+#[wasm_bindgen_test]
+fn bytes_that_are_not_utf8_are_an_error() {
+    let err = compress_json(b"\"\xff\"", "null").unwrap_err();
+    assert_eq!(message(err), "value: the text is not UTF-8");
+    let err = decompress_to_json(b"#\xff\x7f", "null").unwrap_err();
+    assert_eq!(message(err), "text: the text is not UTF-8");
 }
 
 // ---- the emulator class behind MemoryStore (feature `js-emulator`) --------------------------

@@ -7,9 +7,11 @@
  * objects and arrays. `undefined`/`null` object properties are absent keys, as nil is in Luau.
  *
  * Why here and not in Rust: walking a value from wasm costs several JS calls per value, which
- * made compress 4× slower than this walk plus `JSON.stringify` (see docs/DESIGN.md). The walk
- * keeps no path while it runs; only when it refuses does it walk again to name the path, so
- * the common case pays nothing for good messages.
+ * made compress 4× slower than this walk plus `JSON.stringify` (see docs/DESIGN.md). The first
+ * walk (`storable`) only answers yes or no: no path, no list of ancestors (a cycle shows up as
+ * nesting past MAX_DEPTH), no exceptions. Only when it says no does `walk` go again, keeping
+ * the path and the ancestors, to say what and where; so the common case pays nothing for good
+ * messages.
  */
 
 /** Deepest nesting accepted (the core's `MAX_DEPTH`). */
@@ -23,18 +25,58 @@ class Refusal extends Error {}
  * @returns {string} JSON text; `null` for undefined
  */
 export function toJson(value, root) {
-  try {
-    walk(value, [], null);
-  } catch (e) {
-    if (!(e instanceof Refusal)) throw e;
+  if (!storable(value, 0)) {
     const path = [];
     try {
       walk(value, [], path);
-    } catch (again) {
-      throw new Error(`${root}${path.join("")}: ${again.message}`);
+    } catch (e) {
+      if (!(e instanceof Refusal)) throw e;
+      throw new Error(`${root}${path.join("")}: ${e.message}`);
     }
   }
   return JSON.stringify(value) ?? "null";
+}
+
+const ObjectPrototype = Object.prototype;
+
+/** Whether `walk` would accept `value`, as fast as a walk can go. */
+function storable(value, depth) {
+  switch (typeof value) {
+    case "object":
+      return value === null || storableTable(value, depth);
+    case "number":
+      return value - value === 0; // finite
+    case "string":
+      return value.isWellFormed();
+    case "boolean":
+    case "undefined":
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** `storable` for an object (or array); nested objects skip the `typeof` switch. */
+function storableTable(table, depth) {
+  if (depth >= MAX_DEPTH) return false;
+  if (Array.isArray(table)) {
+    for (let i = 0; i < table.length; i++) {
+      const item = table[i];
+      if (typeof item === "object") {
+        if (item === null || !storableTable(item, depth + 1)) return false;
+      } else if (item === undefined || !storable(item, depth)) return false;
+    }
+    return true;
+  }
+  const proto = Object.getPrototypeOf(table);
+  if (proto !== ObjectPrototype && proto !== null && Object.getPrototypeOf(proto) !== null) return false;
+  for (const key in table) {
+    const item = table[key];
+    if (typeof item === "object") {
+      if (item !== null && !storableTable(item, depth + 1)) return false;
+    } else if (!storable(item, depth)) return false;
+  }
+  return true;
 }
 
 function walk(value, ancestors, path) {

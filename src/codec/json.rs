@@ -1,0 +1,792 @@
+//! The codec on JSON text: what the bindings call, without a [`Value`] in between.
+//!
+//! Hosts hand values across as JSON text (docs/DESIGN.md), so a host's `compress` was JSON →
+//! `Value` → compressed text and its `decompress` compressed text → `Value` → JSON. Building
+//! that tree (a `String` per key and per string, a hash table per object) cost several times
+//! what the format itself costs. These two transcoders stream instead: [`compress`] drives the
+//! parent module's encoder from serde_json's parse events, and [`decompress`] writes JSON as the
+//! parent's decoder reads tokens.
+//!
+//! Each handles the shapes real data has and hands anything else to the tree-based reference
+//! ([`Value::from_json_str`] then [`super::compress`]; [`super::decompress`] then
+//! [`Value::to_json_string`]), which then decides the result from scratch:
+//!
+//! - every error, so error texts are the reference's word for word (and a failed fast attempt
+//!   costs one extra pass over text that is being refused anyway);
+//! - duplicate keys, where the reference keeps the first position and the last value;
+//! - in compressed text, a DEL in a key's value slot (`map[k] = nil`), and tables whose keys
+//!   are not either all strings or exactly `1, 2, 3, …` in order.
+//!
+//! Whatever the fast path writes is byte-identical to the reference's output
+//! (`tests/codec_json.rs` checks this on the vectors and on random values and texts, and the
+//! `transcode` fuzz target keeps checking it).
+
+use super::{find_special, CodecError, Decoder, Encoder, Settings, Token, DEL, MAX_DEPTH};
+use crate::value::{write_json_number, write_json_string, Value};
+use std::ops::Range;
+
+/// `compress(value)` for a value given as JSON text: [`Value::from_json_str`] (paths in errors
+/// start at `root`) followed by [`super::compress`], with the same result and error text.
+pub fn compress(json: &str, root: &str, settings: &Settings) -> Result<String, CodecError> {
+    if let Some(text) = stream_compress(json, settings) {
+        return Ok(text);
+    }
+    let value = Value::from_json_str(json, root).map_err(|e| CodecError::new(e.to_string()))?;
+    super::compress(&value, settings)
+}
+
+/// `decompress(text)` as JSON text, `None` for nil: [`super::decompress`] followed by
+/// [`Value::to_json_string`], with the same result and error text.
+pub fn decompress(text: &str, decimals: f64) -> Result<Option<String>, CodecError> {
+    if let Some(json) = stream_decompress(text, decimals) {
+        return Ok(json);
+    }
+    Ok(match super::decompress(text, decimals)? {
+        Value::Nil => None,
+        value => Some(value.to_json_string()),
+    })
+}
+
+/// Whether two of the `n` keys `key(0..n)` are equal. Small tables compare pairwise; larger
+/// ones sort, which takes O(n log n) whatever the keys are (a hash set with a fixed hash could
+/// be flooded by chosen keys). Keys are told apart by length and last bytes first, which
+/// settles almost every comparison without comparing whole keys.
+fn has_duplicate<'k>(n: usize, key: impl Fn(usize) -> &'k [u8]) -> bool {
+    /// Length, then the last (up to) 8 bytes, then everything: a total order.
+    fn order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+        a.len()
+            .cmp(&b.len())
+            .then_with(|| tail(a).cmp(&tail(b)))
+            .then_with(|| a.cmp(b))
+    }
+    fn tail(key: &[u8]) -> u64 {
+        let last = key.get(key.len().saturating_sub(8)..).unwrap_or_default();
+        last.iter().fold(0, |word, &b| word << 8 | u64::from(b))
+    }
+    if n <= 16 {
+        (1..n).any(|i| (0..i).any(|j| order(key(i), key(j)).is_eq()))
+    } else {
+        let mut sorted: Vec<&[u8]> = (0..n).map(key).collect();
+        sorted.sort_unstable_by(|a, b| order(a, b));
+        sorted.windows(2).any(|pair| pair.first() == pair.get(1))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON text → compressed text
+
+/// A container being read.
+enum Reading {
+    /// `[`, with its elements so far.
+    Array { items: usize },
+    /// `{`: where its keys start in the key stack, and where the current key is in the output.
+    Object { key_base: usize, key: Range<usize> },
+}
+
+/// The whole text through the encoder, or `None` where the reference must decide.
+///
+/// A JSON reader of its own rather than serde_json's, which cost half the time here: it only
+/// accepts text serde_json accepts, and reads it to the same strings and numbers (the
+/// uncommon numbers through serde_json itself), so the reference would encode the same.
+fn stream_compress(json: &str, settings: &Settings) -> Option<String> {
+    // The compressed text is usually a little shorter than the JSON.
+    let mut encoder = Encoder::new(settings, json.len());
+    let mut reader = JsonReader {
+        text: json,
+        pos: 0,
+        scratch: String::new(),
+    };
+    let mut stack: Vec<Reading> = Vec::new();
+    // The encoded keys of the objects being read, innermost last, as ranges of the output.
+    let mut keys: Vec<Range<usize>> = Vec::new();
+    let array_mode = encoder.array_mode;
+    loop {
+        // A value starts here.
+        reader.skip_space();
+        let mut null = false;
+        match reader.peek()? {
+            b'"' => reader.string(&mut encoder)?,
+            b'-' | b'0'..=b'9' => encoder.number(reader.number()?).ok()?,
+            b't' => {
+                reader.literal(b"true")?;
+                encoder.out.push(b'+');
+            }
+            b'f' => {
+                reader.literal(b"false")?;
+                encoder.out.push(b'-');
+            }
+            b'n' => {
+                reader.literal(b"null")?;
+                null = true;
+            }
+            b'[' | b'{' if stack.len() >= MAX_DEPTH => return None,
+            b'[' => {
+                reader.pos += 1;
+                reader.skip_space();
+                if reader.eat(b']') {
+                    encoder.out.extend_from_slice(b"*\x7f");
+                } else {
+                    if array_mode {
+                        encoder.out.push(b'|');
+                    } else {
+                        encoder.out.extend_from_slice(b"*>1");
+                    }
+                    stack.push(Reading::Array { items: 0 });
+                    continue;
+                }
+            }
+            b'{' => {
+                reader.pos += 1;
+                encoder.out.push(b'*');
+                reader.skip_space();
+                if reader.eat(b'}') {
+                    encoder.out.push(DEL);
+                } else {
+                    let key = reader.key(&mut encoder)?;
+                    stack.push(Reading::Object {
+                        key_base: keys.len(),
+                        key,
+                    });
+                    continue;
+                }
+            }
+            _ => return None,
+        }
+        // A value is complete; what follows it? (Closing a container completes its parent's
+        // value too.)
+        loop {
+            reader.skip_space();
+            match stack.last_mut() {
+                None => {
+                    // Only space may follow, as serde_json's `end` requires. A top-level
+                    // `null` is nil, which the encoder writes as nothing.
+                    return if reader.pos == json.len() {
+                        encoder.finish().ok()
+                    } else {
+                        None
+                    };
+                }
+                // A hole.
+                Some(Reading::Array { .. }) if null => return None,
+                Some(Reading::Array { items, .. }) => {
+                    *items += 1;
+                    match reader.next()? {
+                        b',' => {
+                            if !array_mode {
+                                encoder.out.push(b'>');
+                                // Indices are far below 2^53, so they are always exact.
+                                let _ = encoder.digits((*items + 1) as f64);
+                            }
+                            break;
+                        }
+                        b']' => {
+                            encoder.out.push(DEL);
+                            stack.pop();
+                        }
+                        _ => return None,
+                    }
+                }
+                Some(Reading::Object { key_base, key }) => {
+                    if null {
+                        // An absent key: unwrite it.
+                        encoder.out.truncate(key.start);
+                    } else {
+                        keys.push(key.clone());
+                    }
+                    match reader.next()? {
+                        b',' => {
+                            reader.skip_space();
+                            *key = reader.key(&mut encoder)?;
+                            break;
+                        }
+                        b'}' => {
+                            // Equal keys encode alike. (Safety may also make two different
+                            // keys alike, which only sends a rare value to the reference.)
+                            let own = keys.get(*key_base..).unwrap_or_default();
+                            let out = &encoder.out;
+                            if has_duplicate(own.len(), |i| {
+                                own.get(i)
+                                    .and_then(|range| out.get(range.clone()))
+                                    .unwrap_or_default()
+                            }) {
+                                return None;
+                            }
+                            keys.truncate(*key_base);
+                            encoder.out.push(DEL);
+                            stack.pop();
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            null = false;
+        }
+    }
+}
+
+/// The JSON grammar as serde_json reads it (RFC 8259: no comments, no trailing commas, only
+/// these four space bytes), one token at a time. `None` is text the reference must judge.
+struct JsonReader<'a> {
+    text: &'a str,
+    pos: usize,
+    /// A string with escapes, unescaped.
+    scratch: String,
+}
+
+impl JsonReader<'_> {
+    fn bytes(&self) -> &[u8] {
+        self.text.as_bytes()
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes().get(self.pos).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.pos += 1;
+        Some(b)
+    }
+
+    fn eat(&mut self, b: u8) -> bool {
+        let found = self.peek() == Some(b);
+        self.pos += usize::from(found);
+        found
+    }
+
+    fn skip_space(&mut self) {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.pos + word.len();
+        (self.bytes().get(self.pos..end)? == word).then(|| self.pos = end)
+    }
+
+    /// An object key and its colon; returns where the encoder wrote the key.
+    fn key(&mut self, encoder: &mut Encoder) -> Option<Range<usize>> {
+        let start = encoder.out.len();
+        if self.peek()? != b'"' {
+            return None;
+        }
+        self.string(encoder)?;
+        let key = start..encoder.out.len();
+        self.skip_space();
+        self.eat(b':').then_some(key)
+    }
+
+    /// A string (at its opening quote), written by the encoder.
+    fn string(&mut self, encoder: &mut Encoder) -> Option<()> {
+        let start = self.pos + 1;
+        let mut pos = start;
+        let mut del = false;
+        loop {
+            pos = find_special(self.bytes(), pos)?;
+            match self.bytes().get(pos)? {
+                b'"' => break,
+                b'\\' => return self.escaped_string(start, encoder),
+                &DEL => {
+                    del = true;
+                    pos += 1;
+                }
+                // A raw control character: not JSON.
+                _ => return None,
+            }
+        }
+        self.pos = pos + 1;
+        // Quotes are ASCII, so both ends are char boundaries.
+        let s = self.text.get(start..pos)?;
+        if del {
+            return encoder.string(s).ok();
+        }
+        encoder.out.reserve(s.len() + 2);
+        encoder.out.push(b'#');
+        encoder.out.extend_from_slice(s.as_bytes());
+        encoder.out.push(DEL);
+        Some(())
+    }
+
+    /// The rest of a string that has escapes, from `start` (just after its opening quote).
+    fn escaped_string(&mut self, start: usize, encoder: &mut Encoder) -> Option<()> {
+        let mut s = std::mem::take(&mut self.scratch);
+        s.clear();
+        let mut run = start;
+        let mut pos = start;
+        loop {
+            pos = find_special(self.bytes(), pos)?;
+            match self.bytes().get(pos)? {
+                &DEL => pos += 1,
+                b'"' => break,
+                b'\\' => {
+                    s.push_str(self.text.get(run..pos)?);
+                    let escape = *self.bytes().get(pos + 1)?;
+                    pos += 2;
+                    s.push(match escape {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\x08',
+                        b'f' => '\x0c',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => {
+                            let unit = self.hex4(pos)?;
+                            pos += 4;
+                            match unit {
+                                // A surrogate pair, or not JSON serde_json reads.
+                                0xD800..=0xDBFF => {
+                                    if self.bytes().get(pos..pos + 2)? != b"\\u" {
+                                        return None;
+                                    }
+                                    let low = self.hex4(pos + 2)?;
+                                    pos += 6;
+                                    if !(0xDC00..=0xDFFF).contains(&low) {
+                                        return None;
+                                    }
+                                    let c = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+                                    char::from_u32(c)?
+                                }
+                                _ => char::from_u32(unit)?,
+                            }
+                        }
+                        _ => return None,
+                    });
+                    run = pos;
+                }
+                _ => return None,
+            }
+        }
+        s.push_str(self.text.get(run..pos)?);
+        self.pos = pos + 1;
+        let written = encoder.string(&s).ok();
+        self.scratch = s;
+        written
+    }
+
+    fn hex4(&self, at: usize) -> Option<u32> {
+        let digits = self.bytes().get(at..at + 4)?;
+        digits
+            .iter()
+            .try_fold(0u32, |n, &d| Some(n * 16 + char::from(d).to_digit(16)?))
+    }
+
+    /// A number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, as the same f64 as serde_json
+    /// gives (both round correctly: a decimal has one nearest double).
+    fn number(&mut self) -> Option<f64> {
+        let bytes = self.text.as_bytes();
+        let start = self.pos;
+        let mut pos = start;
+        let negative = bytes.get(pos) == Some(&b'-');
+        pos += usize::from(negative);
+        // The digits as an integer while it is exact, and how many there were.
+        let mut mantissa = 0u64;
+        let mut digits = 0usize;
+        match bytes.get(pos)? {
+            b'0' => pos += 1,
+            b'1'..=b'9' => {
+                while let Some(&d @ b'0'..=b'9') = bytes.get(pos) {
+                    mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+                    digits += 1;
+                    pos += 1;
+                }
+            }
+            _ => return None,
+        }
+        let mut places = 0usize;
+        if bytes.get(pos) == Some(&b'.') {
+            pos += 1;
+            while let Some(&d @ b'0'..=b'9') = bytes.get(pos) {
+                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+                places += 1;
+                pos += 1;
+            }
+            if places == 0 {
+                return None;
+            }
+        }
+        let mut exponent = false;
+        if let Some(b'e' | b'E') = bytes.get(pos) {
+            exponent = true;
+            pos += 1;
+            if let Some(b'+' | b'-') = bytes.get(pos) {
+                pos += 1;
+            }
+            let first = pos;
+            while let Some(b'0'..=b'9') = bytes.get(pos) {
+                pos += 1;
+            }
+            if pos == first {
+                return None;
+            }
+        }
+        self.pos = pos;
+        // Up to 15 digits the mantissa is exact, and so is 10^places (places <= 15): one
+        // division, rounded once, is the correctly rounded value (Clinger's fast path).
+        let n = if !exponent && digits + places <= 15 {
+            let n = if places == 0 {
+                mantissa as f64
+            } else {
+                mantissa as f64 / POWERS_OF_TEN.get(places).copied()?
+            };
+            if negative {
+                -n
+            } else {
+                n
+            }
+        } else {
+            serde_json::from_str::<f64>(self.text.get(start..pos)?).ok()?
+        };
+        n.is_finite().then_some(n)
+    }
+}
+
+const POWERS_OF_TEN: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+// ---------------------------------------------------------------------------------------------
+// Compressed text → JSON text
+
+/// A container being written.
+enum Open {
+    /// `|`, with the number of elements so far.
+    Array(usize),
+    /// `*`: the pairs so far, what its keys have been, whether a key is waiting for its value,
+    /// and where its string keys start in the key stack.
+    Table {
+        pairs: usize,
+        keys: KeyKind,
+        key_read: bool,
+        key_base: usize,
+    },
+}
+
+#[derive(PartialEq)]
+enum KeyKind {
+    /// No key yet.
+    Unknown,
+    /// String keys: a JSON object.
+    Strings,
+    /// The keys `1, 2, …` in order: a JSON array.
+    Sequence,
+}
+
+/// The whole text as JSON (`Some(None)` for nil), or `None` where the reference must decide.
+fn stream_decompress(text: &str, decimals: f64) -> Option<Option<String>> {
+    let mut decoder = Decoder::new(text, decimals);
+    // JSON spells the same data a little longer.
+    let mut out = String::with_capacity(text.len() + text.len() / 4 + 16);
+    let mut stack: Vec<Open> = Vec::new();
+    let mut keys: Vec<&str> = Vec::new();
+    loop {
+        let token = decoder.token().ok()?;
+        let depth = stack.len();
+        let at_top = depth == 1;
+        match stack.last_mut() {
+            // Where a key goes.
+            Some(Open::Table {
+                pairs,
+                keys: kind,
+                key_read: key_read @ false,
+                ..
+            }) => {
+                match token {
+                    Token::Str(s, plain) => {
+                        match kind {
+                            KeyKind::Unknown => out.push('{'),
+                            KeyKind::Strings => out.push(','),
+                            KeyKind::Sequence => return None,
+                        }
+                        *kind = KeyKind::Strings;
+                        push_json_string(s, plain, &mut out);
+                        out.push(':');
+                        keys.push(s);
+                    }
+                    Token::Number(n) => {
+                        match kind {
+                            KeyKind::Unknown if n == 1.0 => out.push('['),
+                            KeyKind::Sequence if n == (*pairs + 1) as f64 => out.push(','),
+                            _ => return None,
+                        }
+                        *kind = KeyKind::Sequence;
+                    }
+                    // DEL closes the table; so does the end of the text, in the outermost one.
+                    Token::Nil => {
+                        close(&mut stack, &mut out, &mut keys)?;
+                        if finished(&mut stack) {
+                            return Some(Some(out));
+                        }
+                        continue;
+                    }
+                    Token::End(_) if at_top => {
+                        close(&mut stack, &mut out, &mut keys)?;
+                        return Some(Some(out));
+                    }
+                    // Boolean keys, tables as keys, the text ending inside a nested table.
+                    _ => return None,
+                }
+                *key_read = true;
+            }
+            // Where a value goes.
+            top => {
+                match token {
+                    Token::Bool(b) => {
+                        begin_value(top, &mut out);
+                        out.push_str(if b { "true" } else { "false" });
+                    }
+                    Token::Number(n) => {
+                        begin_value(top, &mut out);
+                        write_json_number(n, &mut out);
+                    }
+                    Token::Str(s, plain) => {
+                        begin_value(top, &mut out);
+                        push_json_string(s, plain, &mut out);
+                    }
+                    Token::OpenArray | Token::OpenTable => {
+                        if depth >= MAX_DEPTH {
+                            return None;
+                        }
+                        begin_value(top, &mut out);
+                        stack.push(match token {
+                            Token::OpenArray => Open::Array(0),
+                            _ => Open::Table {
+                                pairs: 0,
+                                keys: KeyKind::Unknown,
+                                key_read: false,
+                                key_base: keys.len(),
+                            },
+                        });
+                        continue;
+                    }
+                    Token::Nil | Token::End(_) => match top {
+                        // Nothing at all, or DEL first: nil.
+                        None => return Some(None),
+                        // DEL closes an array; so does the end of the text, in the outermost.
+                        Some(Open::Array(_)) if matches!(token, Token::Nil) || at_top => {
+                            close(&mut stack, &mut out, &mut keys)?;
+                        }
+                        // A key without its value: removal, or the end of the text.
+                        _ => return None,
+                    },
+                }
+                if finished(&mut stack) {
+                    return Some(Some(out));
+                }
+            }
+        }
+    }
+}
+
+/// A JSON string; `plain` when nothing in it needs escaping.
+fn push_json_string(s: &str, plain: bool, out: &mut String) {
+    if plain {
+        out.reserve(s.len() + 2);
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        write_json_string(s, out);
+    }
+}
+
+/// Writes what goes before a value in the innermost container (a key has its own).
+fn begin_value(top: Option<&mut Open>, out: &mut String) {
+    if let Some(Open::Array(items)) = top {
+        out.push(if *items == 0 { '[' } else { ',' });
+        *items += 1;
+    }
+}
+
+/// A value has been written: counts it in its table, and tells whether it was the whole text.
+fn finished(stack: &mut [Open]) -> bool {
+    match stack.last_mut() {
+        None => true,
+        Some(Open::Table {
+            pairs, key_read, ..
+        }) => {
+            *pairs += 1;
+            *key_read = false;
+            false
+        }
+        Some(Open::Array(_)) => false,
+    }
+}
+
+/// Closes the innermost container: an empty one is `{}`, as the reference writes an empty
+/// table. `None` for an object with duplicate keys.
+fn close(stack: &mut Vec<Open>, out: &mut String, keys: &mut Vec<&str>) -> Option<()> {
+    match stack.pop()? {
+        Open::Array(0)
+        | Open::Table {
+            keys: KeyKind::Unknown,
+            ..
+        } => out.push_str("{}"),
+        Open::Array(_)
+        | Open::Table {
+            keys: KeyKind::Sequence,
+            ..
+        } => out.push(']'),
+        Open::Table {
+            keys: KeyKind::Strings,
+            key_base,
+            ..
+        } => {
+            let own = keys.get(key_base..).unwrap_or_default();
+            if has_duplicate(own.len(), |i| {
+                own.get(i).map(|k| k.as_bytes()).unwrap_or_default()
+            }) {
+                return None;
+            }
+            keys.truncate(key_base);
+            out.push('}');
+        }
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// xorshift64*: small, deterministic, no dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    fn read_number(text: &str) -> Option<f64> {
+        let mut reader = JsonReader {
+            text,
+            pos: 0,
+            scratch: String::new(),
+        };
+        let n = reader.number()?;
+        (reader.pos == text.len()).then_some(n)
+    }
+
+    /// The compressed text only keeps `round(n × 10^Decimals)`, so comparing outputs would
+    /// miss a number read one bit off; compare the numbers themselves, with what the
+    /// reference's reader makes of the same text.
+    #[test]
+    fn numbers_read_as_the_reference_reads_them() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut texts: Vec<String> = [
+            "0",
+            "-0",
+            "0.0",
+            "-0.0",
+            "1",
+            "-1",
+            "0.1",
+            "0.3",
+            "2.675",
+            "1e2",
+            "1E-2",
+            "-1.5e+3",
+            "123456789012345",
+            "1234567890123456",
+            "12345678901234567890",
+            "9007199254740993",
+            "0.000000000000001",
+            "0.1234567890123456789",
+            "4.35",
+            "1e308",
+            "1e-320",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for _ in 0..200_000 {
+            let digits = |rng: &mut Rng, n: u64| -> String {
+                (0..n)
+                    .map(|_| char::from(b'0' + rng.below(10) as u8))
+                    .collect()
+            };
+            let mut t = String::new();
+            if rng.below(2) == 0 {
+                t.push('-');
+            }
+            let int_len = 1 + rng.below(18);
+            let int = digits(&mut rng, int_len);
+            t.push_str(int.trim_start_matches('0'));
+            if t.is_empty() || t == "-" {
+                t.push('0');
+            }
+            if rng.below(3) != 0 {
+                t.push('.');
+                let places = 1 + rng.below(18);
+                t.push_str(&digits(&mut rng, places));
+            }
+            if rng.below(8) == 0 {
+                t.push_str(&format!("e{}", rng.below(40) as i64 - 20));
+            }
+            texts.push(t);
+            // The numbers JSON.stringify writes: shortest round-trip text of any double.
+            let any = f64::from_bits(rng.next());
+            if any.is_finite() {
+                texts.push(serde_json::to_string(&any).unwrap());
+            }
+            let quantised = (rng.below(1 << 40) as f64) / 10f64.powi(rng.below(8) as i32);
+            texts.push(quantised.to_string());
+        }
+        for text in &texts {
+            let reference = match Value::from_json_str(text, "value") {
+                Ok(Value::Number(n)) => Some(n),
+                _ => None,
+            };
+            let ours = read_number(text);
+            assert_eq!(
+                ours.map(f64::to_bits),
+                reference.map(f64::to_bits),
+                "{text}"
+            );
+        }
+    }
+
+    /// A player record as `JSON.stringify` writes it, at both levels: the fast paths must take
+    /// it, or the bindings are quietly back on the slow path.
+    #[test]
+    fn ordinary_data_takes_the_fast_paths() {
+        let json = r#"{"Coins":10,"Level":3,"Ratio":0.75,"Name":"Bob \"the\" Builder\n","Items":[{"Id":"Sword_1","Power":12.5,"Tags":["a","b"],"New":true},{"Id":"Ring","Power":-3,"Tags":[],"New":false}],"Quests":{"Q1":{"Done":false}},"Empty":{},"Gone":null}"#;
+        for settings in [
+            Settings::default(),
+            Settings {
+                array_mode: false,
+                ..Settings::default()
+            },
+        ] {
+            let text = stream_compress(json, &settings).expect("compress fast path");
+            assert_eq!(Ok(text.clone()), {
+                let value = Value::from_json_str(json, "value").unwrap();
+                super::super::compress(&value, &settings)
+            });
+            let back = stream_decompress(&text, settings.decimals)
+                .expect("decompress fast path")
+                .expect("not nil");
+            assert_eq!(
+                back,
+                super::super::decompress(&text, settings.decimals)
+                    .unwrap()
+                    .to_json_string()
+            );
+        }
+        // Long objects check their keys by sorting.
+        let big: Vec<String> = (0..100).map(|i| format!("\"Quest_{i}\":{i}")).collect();
+        let big = format!("{{{}}}", big.join(","));
+        let text = stream_compress(&big, &Settings::default()).expect("compress fast path");
+        assert!(stream_decompress(&text, 3.0).is_some());
+    }
+}
