@@ -5,8 +5,8 @@ SHELL := /bin/bash
 WASM_TARGET := wasm32-unknown-unknown
 # The package's two wasm files (docs/DESIGN.md, "Two wasm files"): the codec and session core,
 # and the same with the emulator behind MemoryStore. Separate target dirs keep both cached.
-JS_WASM := target/wasm-js/$(WASM_TARGET)/release/datastore_module.wasm
-JS_FULL_WASM := target/wasm-js-emulator/$(WASM_TARGET)/release/datastore_module.wasm
+JS_WASM := target/wasm-js/$(WASM_TARGET)/wasm/datastore_module.wasm
+JS_FULL_WASM := target/wasm-js-emulator/$(WASM_TARGET)/wasm/datastore_module.wasm
 CABI_WASM := target/wasm-cabi/$(WASM_TARGET)/release/datastore_module.wasm
 NODE_TEST := node --test --test-reporter=spec --unhandled-rejections=strict
 # Every Luau file StyLua formats (settings: .stylua.toml).
@@ -31,10 +31,10 @@ luau/DataStoreModule.wasm: $(CABI_WASM) scripts/wasm-opt.sh
 # Cargo decides freshness and leaves an up-to-date artifact untouched, so the rules below rerun
 # only when the wasm really changed.
 $(JS_WASM): FORCE
-	@cargo build --quiet --release --lib --target $(WASM_TARGET) --features js --target-dir target/wasm-js
+	@cargo build --quiet --profile wasm --lib --target $(WASM_TARGET) --features js --target-dir target/wasm-js
 
 $(JS_FULL_WASM): FORCE
-	@cargo build --quiet --release --lib --target $(WASM_TARGET) --features js-emulator --target-dir target/wasm-js-emulator
+	@cargo build --quiet --profile wasm --lib --target $(WASM_TARGET) --features js-emulator --target-dir target/wasm-js-emulator
 
 # The C-ABI build for non-JS hosts: plain exports, imports only from `host`.
 $(CABI_WASM): FORCE
