@@ -23,6 +23,7 @@
 
 use super::{find_special, CodecError, Decoder, Encoder, Settings, Token, DEL, MAX_DEPTH};
 use crate::value::{write_json_number, write_json_string, Value};
+use std::collections::BinaryHeap;
 use std::ops::Range;
 
 /// `compress(value)` for a value given as JSON text: [`Value::from_json_str`] (paths in errors
@@ -48,27 +49,49 @@ pub fn decompress(text: &str, decimals: f64) -> Result<Option<String>, CodecErro
 }
 
 /// Whether two of the `n` keys `key(0..n)` are equal. Small tables compare pairwise; larger
-/// ones sort, which takes O(n log n) whatever the keys are (a hash set with a fixed hash could
-/// be flooded by chosen keys). Keys are told apart by length and last bytes first, which
-/// settles almost every comparison without comparing whole keys.
+/// ones put their keys in order, which takes O(n log n) whatever the keys are (a hash set with
+/// a predictable hash could be flooded by chosen keys).
 fn has_duplicate<'k>(n: usize, key: impl Fn(usize) -> &'k [u8]) -> bool {
-    /// Length, then the last (up to) 8 bytes, then everything: a total order.
-    fn order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
-        a.len()
-            .cmp(&b.len())
-            .then_with(|| tail(a).cmp(&tail(b)))
-            .then_with(|| a.cmp(b))
-    }
-    fn tail(key: &[u8]) -> u64 {
-        let last = key.get(key.len().saturating_sub(8)..).unwrap_or_default();
-        last.iter().fold(0, |word, &b| word << 8 | u64::from(b))
-    }
     if n <= 16 {
-        (1..n).any(|i| (0..i).any(|j| order(key(i), key(j)).is_eq()))
+        // Distinct keys mostly differ in length or last byte.
+        let same = |a: &[u8], b: &[u8]| a.len() == b.len() && a.last() == b.last() && a == b;
+        (1..n).any(|i| (0..i).any(|j| same(key(i), key(j))))
     } else {
-        let mut sorted: Vec<&[u8]> = (0..n).map(key).collect();
-        sorted.sort_unstable_by(|a, b| order(a, b));
-        sorted.windows(2).any(|pair| pair.first() == pair.get(1))
+        sorted_has_duplicate((0..n).map(key).collect())
+    }
+}
+
+/// The large-table case: the keys in order off a heap, where equal keys come out one after
+/// the other. (A heap rather than `sort`, whose small-array networks cost 8 KB of wasm.)
+fn sorted_has_duplicate(keys: Vec<&[u8]>) -> bool {
+    let mut heap: BinaryHeap<InKeyOrder> = keys.into_iter().map(InKeyOrder::new).collect();
+    let mut last = heap.pop();
+    while let Some(key) = heap.pop() {
+        if Some(&key) == last.as_ref() {
+            return true;
+        }
+        last = Some(key);
+    }
+    false
+}
+
+/// A key, ordered by length, then its last (up to) 8 bytes, then all of it: a total order
+/// that settles almost every comparison of distinct keys without comparing whole keys.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct InKeyOrder<'k> {
+    len: usize,
+    tail: u64,
+    key: &'k [u8],
+}
+
+impl<'k> InKeyOrder<'k> {
+    fn new(key: &'k [u8]) -> InKeyOrder<'k> {
+        let last = key.get(key.len().saturating_sub(8)..).unwrap_or_default();
+        InKeyOrder {
+            len: key.len(),
+            tail: last.iter().fold(0, |word, &b| word << 8 | u64::from(b)),
+            key,
+        }
     }
 }
 
@@ -97,7 +120,8 @@ fn stream_compress(json: &str, settings: &Settings) -> Option<String> {
         scratch: String::new(),
     };
     let mut stack: Vec<Reading> = Vec::new();
-    // The encoded keys of the objects being read, innermost last, as ranges of the output.
+    // The keys of the objects being read (without `#` and DEL), innermost last, as ranges of
+    // the output.
     let mut keys: Vec<Range<usize>> = Vec::new();
     let array_mode = encoder.array_mode;
     loop {
@@ -191,7 +215,8 @@ fn stream_compress(json: &str, settings: &Settings) -> Option<String> {
                         // An absent key: unwrite it.
                         encoder.out.truncate(key.start);
                     } else {
-                        keys.push(key.clone());
+                        // The key's own bytes, without `#` and DEL.
+                        keys.push(key.start + 1..key.end.saturating_sub(1));
                     }
                     match reader.next()? {
                         b',' => {
