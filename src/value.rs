@@ -584,13 +584,8 @@ mod tests {
 
     #[test]
     fn json_numbers_print_as_rust_fmt_does() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            state.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        };
+        let mut rng = crate::rng::Rng::new(0x2545_F491_4F6C_DD1D);
+        let mut next = move || rng.next_u64();
         let check = |n: f64| {
             let mut out = String::new();
             write_json_number(n, &mut out);

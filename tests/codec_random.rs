@@ -3,23 +3,13 @@
 //! that check; `fuzz/` goes further.
 
 use datastore_module::codec::{compress, decompress, Settings};
+use datastore_module::rng::Rng;
 use datastore_module::value::Value;
 use std::time::{Duration, Instant};
 
-/// xorshift64*: small, deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
+/// A draw in `0..n`.
+fn below(rng: &mut Rng, n: usize) -> usize {
+    rng.below(n as u64) as usize
 }
 
 const TAGS: &[u8] = b"-+<>()#|*\x7f";
@@ -28,15 +18,15 @@ const DIGITS: &[u8] =
 const OTHER: &[char] = &[' ', '"', '\\', '\n', '\t', 'é', '€', '日', '😀', '\u{0}'];
 
 fn random_text(rng: &mut Rng) -> String {
-    let max = if rng.below(10) == 0 { 2000 } else { 60 };
-    let len = rng.below(max);
+    let max = if below(rng, 10) == 0 { 2000 } else { 60 };
+    let len = below(rng, max);
     let mut s = String::with_capacity(len);
     for _ in 0..len {
-        match rng.below(20) {
-            0..=6 => s.push(TAGS[rng.below(TAGS.len())] as char),
-            7..=14 => s.push(DIGITS[rng.below(DIGITS.len())] as char),
+        match below(rng, 20) {
+            0..=6 => s.push(TAGS[below(rng, TAGS.len())] as char),
+            7..=14 => s.push(DIGITS[below(rng, DIGITS.len())] as char),
             15..=16 => s.push('\x7f'),
-            _ => s.push(OTHER[rng.below(OTHER.len())]),
+            _ => s.push(OTHER[below(rng, OTHER.len())]),
         }
     }
     s
@@ -66,7 +56,7 @@ fn check(text: &str, decimals: f64) {
 
 #[test]
 fn random_text_never_panics() {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
     let (mut values, mut errors) = (0, 0);
     for i in 0..40_000 {
         let text = random_text(&mut rng);

@@ -676,21 +676,7 @@ fn close(stack: &mut Vec<Open>, out: &mut String, keys: &mut Vec<&str>) -> Optio
 mod tests {
     use super::*;
 
-    /// xorshift64*: small, deterministic, no dependency.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::rng::Rng;
 
     fn read_number(text: &str) -> Option<f64> {
         let mut reader = JsonReader {
@@ -707,7 +693,7 @@ mod tests {
     /// reference's reader makes of the same text.
     #[test]
     fn numbers_read_as_the_reference_reads_them() {
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
         let mut texts: Vec<String> = [
             "0",
             "-0",
@@ -760,7 +746,7 @@ mod tests {
             }
             texts.push(t);
             // The numbers JSON.stringify writes: shortest round-trip text of any double.
-            let any = f64::from_bits(rng.next());
+            let any = f64::from_bits(rng.next_u64());
             if any.is_finite() {
                 texts.push(serde_json::to_string(&any).unwrap());
             }

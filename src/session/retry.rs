@@ -18,31 +18,7 @@ pub(crate) const RETRY_BUDGET_MS: u64 = 2_000;
 /// The queue loop's backoff ceiling (D10).
 pub(crate) const QUEUE_BACKOFF_CAP_MS: u64 = 30_000;
 
-/// A small deterministic generator (splitmix64), seeded by the host.
-#[derive(Clone, Debug)]
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..=hi` (`lo` when `hi < lo`).
-    pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
-        match hi.checked_sub(lo).and_then(|span| span.checked_add(1)) {
-            Some(n) => lo + self.next_u64() % n,
-            None => lo,
-        }
-    }
-}
+pub(crate) use crate::rng::Rng;
 
 /// The wait before the next try, after `failed` tries have failed (1 or 2).
 pub(crate) fn retry_delay(rng: &mut Rng, failed: u8) -> u64 {
