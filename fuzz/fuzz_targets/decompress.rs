@@ -3,26 +3,18 @@
 
 #![no_main]
 
-use datastore_module::codec::{compress, decompress, Settings};
+use datastore_module::codec::{compress, decompress};
 use libfuzzer_sys::fuzz_target;
 
+mod input;
+
 fuzz_target!(|data: &[u8]| {
-    // The first byte picks the Decimals setting and the level; the rest is the text (the
-    // stores hold strings, so it must be UTF-8).
-    let Some((&choice, rest)) = data.split_first() else {
+    let Some((settings, text)) = input::split(data) else {
         return;
     };
-    let Ok(text) = std::str::from_utf8(rest) else {
-        return;
-    };
-    let decimals = [3.0, 0.0, 1.0, 2.0, 5.0, -2.0, 400.0, -400.0][usize::from(choice & 7)];
+    let decimals = settings.decimals;
     let Ok(value) = decompress(text, decimals) else {
         return;
-    };
-    let settings = Settings {
-        array_mode: choice & 8 == 0,
-        decimals,
-        safety: choice & 16 == 0,
     };
     match compress(&value, &settings) {
         Ok(again) => {

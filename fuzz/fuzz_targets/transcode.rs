@@ -4,22 +4,15 @@
 
 #![no_main]
 
-use datastore_module::codec::{self, compress, decompress, CodecError, Settings};
+use datastore_module::codec::{self, compress, decompress, CodecError};
 use datastore_module::value::Value;
 use libfuzzer_sys::fuzz_target;
 
+mod input;
+
 fuzz_target!(|data: &[u8]| {
-    // The first byte picks the settings; the rest is the text (hosts send UTF-8).
-    let Some((&choice, rest)) = data.split_first() else {
+    let Some((settings, text)) = input::split(data) else {
         return;
-    };
-    let Ok(text) = std::str::from_utf8(rest) else {
-        return;
-    };
-    let settings = Settings {
-        array_mode: choice & 8 == 0,
-        decimals: [3.0, 0.0, 1.0, 2.0, 5.0, -2.0, 400.0, 2.5][usize::from(choice & 7)],
-        safety: choice & 16 == 0,
     };
 
     let reference = Value::from_json_str(text, "value")
