@@ -818,13 +818,8 @@ mod tests {
         let naive = |bytes: &[u8], from: usize| {
             (from..bytes.len()).find(|&i| matches!(bytes[i], 0..=0x1f | b'"' | b'\\' | DEL))
         };
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            state.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        };
+        let mut rng = crate::value::TestRng(0x2545_F491_4F6C_DD1D);
+        let mut next = move || rng.next();
         let pool = b"aZ~ !#\"\\\x00\x1f\x20\x7e\x7f\x80\xc3\xa9\xff";
         for _ in 0..50_000 {
             let len = (next() % 40) as usize;

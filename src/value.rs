@@ -482,6 +482,25 @@ fn is_identifier(k: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// xorshift64*: the small deterministic generator of the crate's randomised unit tests.
+#[cfg(test)]
+pub(crate) struct TestRng(pub u64);
+
+#[cfg(test)]
+impl TestRng {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number below `n`.
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -584,13 +603,8 @@ mod tests {
 
     #[test]
     fn json_numbers_print_as_rust_fmt_does() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            state.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        };
+        let mut rng = TestRng(0x2545_F491_4F6C_DD1D);
+        let mut next = move || rng.next();
         let check = |n: f64| {
             let mut out = String::new();
             write_json_number(n, &mut out);

@@ -675,22 +675,7 @@ fn close(stack: &mut Vec<Open>, out: &mut String, keys: &mut Vec<&str>) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// xorshift64*: small, deterministic, no dependency.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::value::TestRng;
 
     fn read_number(text: &str) -> Option<f64> {
         let mut reader = JsonReader {
@@ -707,7 +692,7 @@ mod tests {
     /// reference's reader makes of the same text.
     #[test]
     fn numbers_read_as_the_reference_reads_them() {
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut rng = TestRng(0x9E37_79B9_7F4A_7C15);
         let mut texts: Vec<String> = [
             "0",
             "-0",
@@ -735,7 +720,7 @@ mod tests {
         .map(|s| s.to_string())
         .collect();
         for _ in 0..200_000 {
-            let digits = |rng: &mut Rng, n: u64| -> String {
+            let digits = |rng: &mut TestRng, n: u64| -> String {
                 (0..n)
                     .map(|_| char::from(b'0' + rng.below(10) as u8))
                     .collect()
