@@ -5,24 +5,12 @@
 //! syntax, deep nesting) and on generated compressed text (removals, shuffled and mixed keys,
 //! truncation, garbage).
 
-use datastore_module::codec::{self, compress, decompress, CodecError, Settings, MAX_DEPTH};
-use datastore_module::value::Value;
+mod codec_common;
+
+use codec_common::{hex_to_text, reference_compress, reference_decompress};
+use datastore_module::codec::{self, Settings, MAX_DEPTH};
 use proptest::prelude::*;
 use serde_json::Value as Json;
-
-fn reference_compress(json: &str, settings: &Settings) -> Result<String, CodecError> {
-    let value = Value::from_json_str(json, "value").map_err(|e| CodecError {
-        message: e.to_string(),
-    })?;
-    compress(&value, settings)
-}
-
-fn reference_decompress(text: &str, decimals: f64) -> Result<Option<String>, CodecError> {
-    decompress(text, decimals).map(|value| match value {
-        Value::Nil => None,
-        value => Some(value.to_json_string()),
-    })
-}
 
 fn same_compress(json: &str, settings: &Settings) {
     assert_eq!(
@@ -59,14 +47,6 @@ fn all_settings() -> Vec<Settings> {
         }
     }
     all
-}
-
-fn hex_to_text(hex: &str) -> String {
-    let bytes: Vec<u8> = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
-        .collect();
-    String::from_utf8(bytes).expect("vector bytes are UTF-8")
 }
 
 #[test]

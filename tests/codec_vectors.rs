@@ -2,20 +2,15 @@
 //! vectors were made by running the original module's own functions, so they are the ground
 //! truth for the byte format.
 
+mod codec_common;
+
+use codec_common::hex_to_text;
 use datastore_module::codec::{compress, decompress, Settings};
 use datastore_module::value::{luau_number_to_string, Key, Path, Table, Value};
 use serde_json::Value as Json;
 
 const ENCODE: &str = include_str!("vectors/codec-encode.jsonl");
 const DECODE: &str = include_str!("vectors/codec-decode.jsonl");
-
-fn hex_to_text(hex: &str) -> String {
-    let bytes: Vec<u8> = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
-        .collect();
-    String::from_utf8(bytes).expect("vector bytes are UTF-8")
-}
 
 /// Our decoded value equals the original's, in the vectors' JSON convention: tables keyed by
 /// their Luau `tostring`, numbers as f64 (-0 == 0), an empty table either `{}` or `[]`.
