@@ -4,29 +4,12 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::path::PathBuf;
-use std::process::Command;
 use wasmi::{Caller, Engine, Extern, Instance, Linker, Memory, Module, Store, TypedFunc, Val};
 
+include!("support/cabi_wasm.rs");
+
 fn cabi_wasm() -> Vec<u8> {
-    let path = match std::env::var_os("CABI_WASM") {
-        Some(path) => PathBuf::from(path),
-        None => {
-            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-            let status = Command::new(env!("CARGO"))
-                .current_dir(&root)
-                .args(["build", "--quiet", "--release", "--lib"])
-                .args([
-                    "--target",
-                    "wasm32-unknown-unknown",
-                    "--no-default-features",
-                ])
-                .args(["--features", "cabi", "--target-dir", "target/wasm-cabi"])
-                .status()
-                .expect("run cargo to build the C-ABI wasm");
-            assert!(status.success(), "building the C-ABI wasm failed");
-            root.join("target/wasm-cabi/wasm32-unknown-unknown/release/datastore_module.wasm")
-        }
-    };
+    let path = cabi_wasm_path(&PathBuf::from(env!("CARGO_MANIFEST_DIR")));
     std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 

@@ -148,25 +148,11 @@ fn run_with(script: &str, expect: Expect) {
     }
 }
 
+include!("../../../tests/support/cabi_wasm.rs");
+
 /// Builds the core's C-ABI wasm the wasm scripts load, unless `make` already did.
 fn ensure_cabi_wasm() {
-    let root = root();
-    let wasm = root.join("target/wasm-cabi/wasm32-unknown-unknown/release/datastore_module.wasm");
-    if std::env::var_os("CABI_WASM").is_some() && wasm.exists() {
-        return;
-    }
-    let status = Command::new(env!("CARGO"))
-        .current_dir(&root)
-        .args(["build", "--quiet", "--release", "--lib"])
-        .args([
-            "--target",
-            "wasm32-unknown-unknown",
-            "--no-default-features",
-        ])
-        .args(["--features", "cabi", "--target-dir", "target/wasm-cabi"])
-        .status()
-        .expect("run cargo to build the C-ABI wasm");
-    assert!(status.success(), "building the C-ABI wasm failed");
+    cabi_wasm_path(&root());
 }
 
 macro_rules! scripts {
