@@ -16,6 +16,7 @@
 
 pub mod codec;
 pub mod emulator;
+pub mod fence;
 pub mod rng;
 pub mod session;
 pub mod sim;

@@ -57,6 +57,15 @@ fn push_value(out: &mut String, key: &str, v: &Value) {
     out.push_str(&v.to_json_string());
 }
 
+/// `"fence":{"owner","token","seq"}` when the write is fenced.
+fn push_fence(out: &mut String, fence: Option<&crate::fence::Fence>) {
+    if let Some(fence) = fence {
+        out.push_str(",\"fence\":{\"owner\":");
+        write_json_string(&fence.owner, out);
+        let _ = write!(out, ",\"token\":{},\"seq\":{}}}", fence.token, fence.seq);
+    }
+}
+
 /// A value as a JSON string holding its JSON text (for stores).
 fn push_value_text(out: &mut String, key: &str, v: &Value) {
     push_str(out, key, &v.to_json_string());
@@ -262,9 +271,7 @@ pub fn command(CommandId(id): CommandId, command: &Command) -> String {
             push_value_text(&mut out, "value", value);
             push_value_text(&mut out, "userIds", user_ids);
             push_value_text(&mut out, "metadata", metadata);
-            if let Some(fence) = fence {
-                push_str(&mut out, "fence", fence);
-            }
+            push_fence(&mut out, fence.as_ref());
         }
         Command::DataRemove {
             name,
@@ -275,18 +282,27 @@ pub fn command(CommandId(id): CommandId, command: &Command) -> String {
             push_str(&mut out, "name", name);
             push_str(&mut out, "scope", scope);
             push_str(&mut out, "key", key);
-            if let Some(fence) = fence {
-                push_str(&mut out, "fence", fence);
-            }
+            push_fence(&mut out, fence.as_ref());
         }
-        Command::LockAcquire { map, owner, ttl_s } => {
+        Command::LockAcquire {
+            map,
+            owner,
+            token,
+            held,
+            ttl_s,
+        } => {
             push_str(&mut out, "map", map);
             push_str(&mut out, "owner", owner);
+            let _ = write!(out, ",\"token\":{token},\"renew\":{}", held.is_some());
+            if let Some(held) = held {
+                let _ = write!(out, ",\"held\":{held}");
+            }
             let _ = write!(out, ",\"ttl\":{ttl_s}");
         }
-        Command::LockRelease { map, owner } => {
+        Command::LockRelease { map, owner, token } => {
             push_str(&mut out, "map", map);
             push_str(&mut out, "owner", owner);
+            let _ = write!(out, ",\"token\":{token}");
         }
         Command::QueueAdd {
             queue,

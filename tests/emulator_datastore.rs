@@ -1,8 +1,9 @@
 //! DataStore rules of the emulator (roblox-services.md §1–2, §5), one test per rule.
 
 use datastore_module::emulator::{
-    lock_map_name, Config, Emulator, ErrorKind, FaultConfig, Op, OpFaults, LOCK_KEY,
+    lock_map_name, Config, Emulator, ErrorKind, FaultConfig, Op, OpFaults,
 };
+use datastore_module::fence::{Fence, LockDecision, LockMode, ACQUISITION};
 use datastore_module::value::{Key, Table, Value};
 
 const HOUR: u64 = 3_600_000;
@@ -605,27 +606,35 @@ fn argument_errors_are_immediate_and_reach_no_fault() {
 
 // ---- fencing (roblox-services.md §5) ---------------------------------------------------
 
+/// The session lock command ([`datastore_module::fence`]): acquisition 1 of `owner`.
 fn lock(emu: &mut Emulator, now: u64, owner: &str, ttl_s: f64) -> bool {
-    let map = lock_map_name("Players", "global", "1");
-    let owner_value = Value::String(owner.to_owned());
-    emu.map_update(
-        now,
-        1,
-        &map,
-        LOCK_KEY,
-        &mut |old, _| match old {
-            None => Some((owner_value.clone(), None)),
-            Some(held) if *held == owner_value => Some((owner_value.clone(), None)),
-            Some(_) => None,
-        },
-        ttl_s,
-    )
-    .result
-    .unwrap()
-    .is_some()
+    lock_as(emu, now, owner, LockMode::Acquire, ACQUISITION, ttl_s)
 }
 
-fn fenced_set(emu: &mut Emulator, now: u64, owner: &str) -> Result<String, ErrorKind> {
+fn lock_as(
+    emu: &mut Emulator,
+    now: u64,
+    owner: &str,
+    mode: LockMode,
+    token: u64,
+    ttl_s: f64,
+) -> bool {
+    let map = lock_map_name("Players", "global", "1");
+    emu.lock(now, 1, &map, mode, owner, token, ttl_s)
+        .result
+        .unwrap()
+        == LockDecision::Write
+}
+
+fn fence(owner: &str, token: u64, seq: u64) -> Fence {
+    Fence {
+        owner: owner.to_owned(),
+        token,
+        seq,
+    }
+}
+
+fn fenced_set_with(emu: &mut Emulator, now: u64, fence: &Fence) -> Result<String, ErrorKind> {
     emu.data_set(
         now,
         1,
@@ -635,10 +644,15 @@ fn fenced_set(emu: &mut Emulator, now: u64, owner: &str) -> Result<String, Error
         v("1"),
         vec![],
         Table::new(),
-        Some(owner),
+        Some(fence),
     )
     .result
     .map_err(|e| e.kind)
+}
+
+/// A fenced write of acquisition 1 of `owner`, with a sequence number larger than any before.
+fn fenced_set(emu: &mut Emulator, now: u64, owner: &str) -> Result<String, ErrorKind> {
+    fenced_set_with(emu, now, &fence(owner, ACQUISITION, now))
 }
 
 #[test]
@@ -666,7 +680,7 @@ fn fenced_write_rejected_after_lock_taken_over() {
             v("1"),
             vec![],
             Table::new(),
-            Some("A"),
+            Some(&fence("A", ACQUISITION, 1)),
         )
         .result
         .unwrap_err();
@@ -695,11 +709,90 @@ fn fenced_remove_rejected_after_the_lock_was_released() {
     let mut emu = Emulator::default();
     assert!(lock(&mut emu, T0, "A", 330.0));
     set(&mut emu, T0, 1, "1", "1");
-    // Suphi's unlock: UpdateAsync with expiration 0.
-    assert!(lock(&mut emu, T0 + 1, "A", 0.0));
-    let reply = emu.data_remove(T0 + 2, 1, "Players", "global", "1", Some("A"));
+    assert!(lock_as(
+        &mut emu,
+        T0 + 1,
+        "A",
+        LockMode::Release,
+        ACQUISITION,
+        0.0
+    ));
+    let reply = emu.data_remove(
+        T0 + 2,
+        1,
+        "Players",
+        "global",
+        "1",
+        Some(&fence("A", ACQUISITION, 1)),
+    );
     assert_eq!(reply.result.unwrap_err().kind, ErrorKind::Fenced);
     assert!(emu.inspect_data("Players", "global", "1").is_some());
+}
+
+#[test]
+fn a_fenced_write_of_an_older_acquisition_is_refused_d22() {
+    let mut emu = Emulator::default();
+    assert!(lock(&mut emu, T0, "A", 330.0));
+    // The session unlocked and locked again (acquisition 2); a write of acquisition 1 that
+    // was late all along lands now.
+    assert!(lock_as(
+        &mut emu,
+        T0 + 1,
+        "A",
+        LockMode::Release,
+        ACQUISITION,
+        0.0
+    ));
+    assert!(lock_as(
+        &mut emu,
+        T0 + 2,
+        "A",
+        LockMode::Acquire,
+        2 * ACQUISITION,
+        330.0
+    ));
+    let late = fence("A", ACQUISITION, 50);
+    assert_eq!(
+        fenced_set_with(&mut emu, T0 + 3, &late),
+        Err(ErrorKind::Fenced)
+    );
+    let renewed = fence("A", 2 * ACQUISITION + 7, 1);
+    assert!(
+        fenced_set_with(&mut emu, T0 + 4, &renewed).is_ok(),
+        "any token of the acquisition held"
+    );
+}
+
+#[test]
+fn a_fenced_write_older_than_one_applied_is_refused_even_after_a_remove_d22() {
+    let mut emu = Emulator::default();
+    assert!(lock(&mut emu, T0, "A", 330.0));
+    assert!(fenced_set_with(&mut emu, T0 + 1, &fence("A", ACQUISITION, 5)).is_ok());
+    assert_eq!(
+        fenced_set_with(&mut emu, T0 + 2, &fence("A", ACQUISITION, 4)),
+        Err(ErrorKind::Fenced),
+        "write #4 lands after #5"
+    );
+    assert_eq!(
+        fenced_set_with(&mut emu, T0 + 2, &fence("A", ACQUISITION, 5)),
+        Err(ErrorKind::Fenced)
+    );
+    let remove = emu.data_remove(
+        T0 + 3,
+        1,
+        "Players",
+        "global",
+        "1",
+        Some(&fence("A", ACQUISITION, 6)),
+    );
+    assert!(remove.is_ok());
+    assert_eq!(
+        fenced_set_with(&mut emu, T0 + 4, &fence("A", ACQUISITION, 5)),
+        Err(ErrorKind::Fenced),
+        "the mark outlives the remove"
+    );
+    assert!(emu.inspect_data("Players", "global", "1").is_none());
+    assert!(fenced_set_with(&mut emu, T0 + 5, &fence("A", ACQUISITION, 7)).is_ok());
 }
 
 #[test]

@@ -5,6 +5,7 @@ use datastore_module::emulator::faults::Rng;
 use datastore_module::emulator::{
     Config, Emulator, ErrorKind, FaultConfig, Op, OpFaults, Outage, Reply, SortKey,
 };
+use datastore_module::fence::Fence;
 use datastore_module::value::{Table, Value};
 
 const T0: u64 = 1_704_067_200_000;
@@ -543,12 +544,27 @@ fn random_operations_never_panic() {
                 value,
                 vec![n],
                 Table::new(),
-                Some(key),
+                Some(&Fence {
+                    owner: key.to_owned(),
+                    token: n as u64,
+                    seq: n as u64,
+                }),
             )),
             2 => drop(emu.data_update(now, client, "P", "g", key, &mut |_, _| {
                 Some((Value::Number(1.0), Some(vec![n]), None))
             })),
-            3 => drop(emu.data_remove(now, client, "P", "g", key, Some("a"))),
+            3 => drop(emu.data_remove(
+                now,
+                client,
+                "P",
+                "g",
+                key,
+                Some(&Fence {
+                    owner: "a".into(),
+                    token: 1,
+                    seq: n as u64,
+                }),
+            )),
             4 => drop(emu.map_set(now, client, "m", key, value, n, Some(SortKey::Number(n)))),
             5 => drop(emu.map_update(
                 now,

@@ -3,7 +3,9 @@
 
 mod session_common;
 
-use datastore_module::session::{Call, Command, Config, Input, Reply, Response, State};
+use datastore_module::session::{
+    Call, Command, Config, Input, Reply, Response, State, LEASE_LAPSED,
+};
 use session_common::*;
 
 const T_SEC: u64 = 1_000;
@@ -239,6 +241,40 @@ fn a_save_on_close_inside_the_lease_is_sent_d8() {
 }
 
 #[test]
+fn a_refresh_that_finds_its_entry_gone_closes_at_once_without_saving_d22() {
+    let (mut d, s, t0) = opened();
+    // The entry expired (or was lost) and nobody holds it now: another server may have
+    // opened, written and left in between. The refresh must not take it back.
+    d.store.locks.remove("Player/global/1");
+    d.advance_to(t0 + 61 * T_SEC);
+    assert_eq!(d.state(s), State::Closed);
+    assert_eq!(
+        d.signals(s),
+        [
+            "AttemptsChanged(0)".to_owned(),
+            format!("Saved(Error, {LEASE_LAPSED})"),
+            "StateChanged(false)".to_owned(),
+        ]
+    );
+    assert_eq!(d.sent("DataSet").len(), 0, "nothing is saved over the gap");
+    assert_eq!(d.sent("LockRelease").len(), 0, "the entry is not ours");
+    assert_eq!(
+        d.store.holder("Player/global/1", d.now),
+        None,
+        "and it is not re-created"
+    );
+    let Command::LockAcquire { held, token, .. } = &d.sent("LockAcquire")[0].1 else {
+        unreachable!()
+    };
+    assert!(
+        held.is_some_and(|held| held < *token),
+        "a refresh names the token it holds"
+    );
+    // Opening again is a fresh acquisition, which loads what is stored now.
+    assert_eq!(d.open(s), Reply::success());
+}
+
+#[test]
 fn a_fencing_store_rejects_a_write_from_a_session_that_lost_the_lock_d8() {
     let config = Config {
         fencing: true,
@@ -250,7 +286,8 @@ fn a_fencing_store_rejects_a_write_from_a_session_that_lost_the_lock_d8() {
     let Command::DataSet { fence, .. } = &d.sent("DataSet")[0].1 else {
         unreachable!()
     };
-    assert_eq!(fence.as_deref(), Some(d.unique_id(s).as_str()));
+    let fence = fence.as_ref().expect("a fenced write");
+    assert_eq!(fence.owner, d.unique_id(s));
     // Someone else holds the entry now; our refresh has not noticed yet.
     d.store
         .locks

@@ -4,9 +4,10 @@
 //! * Loading through Roblox's 4 s read cache (`GetAsync` with its default `UseCache = true`,
 //!   what the original calls) loses a write made by another server in between.
 //! * A request that reaches the store after its sender stopped waiting for it (a one-way delay
-//!   longer than the command's deadline): a save overwrites the same session's newer save
-//!   (fenced or not), a save overwrites the next owner's data (unless fenced), and an unlock
-//!   deletes the same session's newer lock (fenced or not).
+//!   longer than the command's deadline): a save overwrites the same session's newer save or
+//!   the next owner's data unless the store fences (D22: the fence names the acquisition and
+//!   a write sequence). An unlock that lands after the same session locked again no longer
+//!   deletes its newer lock on any store: the unlock names its acquisition token.
 
 use datastore_module::session::{Call, Response, State};
 use datastore_module::sim::{Invariant, Mix, ReadCache, Script, SimConfig};
@@ -66,10 +67,11 @@ fn roblox_read_cache_loads_a_stale_copy_and_the_gift_is_lost() {
 }
 
 /// The first try of a save is held up 20 s; the core gives up on it at 15 s and retries, the
-/// retry lands, the player saves again, and then the first try lands over the newer save. The
-/// fence cannot tell: the same session holds the lock.
+/// retry lands, the player saves again, and then the first try lands over the newer save.
+/// Without fencing it overwrites it; a fencing store refuses it, because a newer write of the
+/// same acquisition (a larger sequence number) has landed (D22).
 #[test]
-fn a_save_that_lands_after_its_deadline_overwrites_the_sessions_newer_save() {
+fn a_save_that_lands_after_its_deadline_overwrites_the_sessions_newer_save_unless_fenced_d22() {
     for fencing in [true, false] {
         let mut s = script(fencing, ReadCache::Bypass);
         let a = s.server();
@@ -81,13 +83,13 @@ fn a_save_that_lands_after_its_deadline_overwrites_the_sessions_newer_save() {
         s.edit(a, player);
         assert_eq!(s.call(a, player, Call::Save).response, Response::Saved);
         s.advance(10_000);
-        assert!(broken(&s, Invariant::Durability), "{}", shown(&s));
+        assert_eq!(broken(&s, Invariant::Durability), !fencing, "{}", shown(&s));
     }
 }
 
 /// Server A sends a save with 40 s of lease left, the request is held up 60 s, and A crashes.
 /// The lock expires, B opens, edits and saves; then A's save lands. Without fencing it
-/// overwrites B's; with fencing the store refuses it (the lease check still reports the write).
+/// overwrites B's (and the lease check reports it); with fencing the store refuses it.
 #[test]
 fn a_save_that_lands_after_the_lease_overwrites_the_next_owner_unless_fenced() {
     for fencing in [true, false] {
@@ -108,16 +110,17 @@ fn a_save_that_lands_after_the_lease_overwrites_the_next_owner_unless_fenced() {
         s.edit(b, second);
         assert_eq!(s.call(b, second, Call::Save).response, Response::Saved);
         s.advance(20_000);
-        assert!(broken(&s, Invariant::Exclusion), "{}", shown(&s));
+        assert_eq!(broken(&s, Invariant::Exclusion), !fencing, "{}", shown(&s));
         assert_eq!(broken(&s, Invariant::Durability), !fencing, "{}", shown(&s));
     }
 }
 
 /// A closes; its unlock is held up 20 s, the core gives up at 10 s and retries, the retry
-/// lands, and A opens again (same session, same UniqueId). Then the first unlock lands: the
-/// entry holds A's UniqueId, so it is deleted, and B takes the lock while A is open.
+/// lands, and A opens again (same session, same UniqueId). Then the first unlock lands. The
+/// original would delete the entry (it holds A's UniqueId) and let B in while A is open; ours
+/// names the acquisition it releases, and the entry is a newer one (D22), fenced or not.
 #[test]
-fn an_unlock_that_lands_after_its_deadline_frees_the_sessions_newer_lock() {
+fn an_unlock_that_lands_after_its_deadline_leaves_the_sessions_newer_lock_d22() {
     for fencing in [true, false] {
         let mut s = script(fencing, ReadCache::Bypass);
         let (a, b) = (s.server(), s.server());
@@ -129,7 +132,13 @@ fn an_unlock_that_lands_after_its_deadline_frees_the_sessions_newer_lock() {
         s.advance(10_000);
         assert_eq!(s.state(a, first), Some(State::Open));
         let second = s.session(b, 0);
-        assert_eq!(s.open(b, second).response, Response::Success);
-        assert!(broken(&s, Invariant::Exclusion), "{}", shown(&s));
+        assert_eq!(
+            s.open(b, second).response,
+            Response::Locked,
+            "{}",
+            shown(&s)
+        );
+        assert_eq!(s.state(a, first), Some(State::Open));
+        assert!(s.violations().is_empty(), "{}", shown(&s));
     }
 }

@@ -368,6 +368,12 @@ pub extern "C" fn complete_acquired(handle: u32, now_ms: f64, command: f64) {
     complete(handle, now_ms, command, StoreResult::Acquired);
 }
 
+/// `LockAcquire` with `renew`: the entry is gone or another acquisition's (D22).
+#[no_mangle]
+pub extern "C" fn complete_lapsed(handle: u32, now_ms: f64, command: f64) {
+    complete(handle, now_ms, command, StoreResult::Lapsed);
+}
+
 /// `LockAcquire`/`LockRelease`: `holder` holds the lock.
 ///
 /// # Safety

@@ -36,7 +36,9 @@ mod memorystore;
 
 use std::fmt;
 
+use crate::fence::{fence_refusal, lock_decision, Fence, LockDecision, LockMode};
 use crate::value::{Table, Value};
+use std::collections::HashMap;
 
 pub use budget::{BudgetConfig, BudgetModel, RequestType};
 pub use datastore::DataVersion;
@@ -242,6 +244,14 @@ pub struct KeyInfo {
     pub metadata: Table,
 }
 
+/// A sort key as a number (the lock entry's acquisition token), if it is one.
+fn sort_number(sort: Option<&SortKey>) -> Option<f64> {
+    match sort {
+        Some(SortKey::Number(n)) => Some(*n),
+        _ => None,
+    }
+}
+
 /// A sorted-map sort key. Numbers sort before strings; items without one sort last.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SortKey {
@@ -445,6 +455,9 @@ pub struct Emulator {
     budgets: Budgets,
     data: DataStores,
     memory: MemoryStores,
+    /// The last fenced write applied to each key (`name/scope/key`), kept across removes
+    /// ([`crate::fence`]).
+    fence_marks: HashMap<String, Fence>,
 }
 
 impl Default for Emulator {
@@ -461,6 +474,7 @@ impl Emulator {
             budgets: Budgets::new(config.budget),
             data: DataStores::default(),
             memory: MemoryStores::new(config.seed),
+            fence_marks: HashMap::new(),
         }
     }
 
@@ -597,34 +611,44 @@ impl Emulator {
         }
     }
 
-    /// Fencing (roblox-services.md §5): a write carrying `fence = Some(owner)` goes through only
-    /// while the lock entry of its key names `owner` and has not expired at `now`.
+    /// Fencing (roblox-services.md §5, [`crate::fence`]): a write carrying a fence goes
+    /// through only while the lock entry of its key is exactly the fence's owner and
+    /// acquisition token, and no newer write of that acquisition has landed.
     fn check_fence(
         &self,
         now: u64,
         name: &str,
         scope: &str,
         key: &str,
-        fence: Option<&str>,
+        fence: Option<&Fence>,
     ) -> Result<(), StoreError> {
-        let Some(owner) = fence else {
+        let Some(fence) = fence.filter(|_| self.fencing) else {
             return Ok(());
         };
-        if !self.fencing {
-            return Ok(());
-        }
         let map = lock_map_name(name, scope, key);
-        let reason = match self.memory.map_get(now, &map, LOCK_KEY) {
-            Some((Value::String(holder), _)) if holder == owner => return Ok(()),
-            Some((Value::String(holder), _)) => format!("the lock is held by {holder}"),
-            Some((other, _)) => format!("the lock entry holds {}", other.to_json_string()),
-            None => "the lock is not held (expired or released)".to_owned(),
-        };
-        Err(StoreError {
-            kind: ErrorKind::Fenced,
-            code: None,
-            message: format!("Fenced: write to {map} by {owner} refused: {reason}"),
-        })
+        let lock = self.memory.map_get(now, &map, LOCK_KEY);
+        let lock = lock
+            .as_ref()
+            .map(|(value, sort)| (value, sort_number(sort.as_ref())));
+        match fence_refusal(fence, lock, self.fence_marks.get(&map)) {
+            None => Ok(()),
+            Some(reason) => Err(StoreError {
+                kind: ErrorKind::Fenced,
+                code: None,
+                message: format!(
+                    "Fenced: write to {map} by {} refused: {reason}",
+                    fence.owner
+                ),
+            }),
+        }
+    }
+
+    /// A fenced write went through: it is now the key's mark.
+    fn mark_fence(&mut self, name: &str, scope: &str, key: &str, fence: Option<&Fence>) {
+        if let Some(fence) = fence.filter(|_| self.fencing) {
+            self.fence_marks
+                .insert(lock_map_name(name, scope, key), fence.clone());
+        }
     }
 
     // ---- DataStore ------------------------------------------------------------------------
@@ -656,10 +680,11 @@ impl Emulator {
 
     /// `DataStore:SetAsync(key, value, user_ids, options{metadata})`: writes a new version and
     /// returns its id. User ids and metadata replace the stored ones (empty clears them).
-    /// With `fence = Some(owner)` the write is refused ([`ErrorKind::Fenced`]) unless `owner`
-    /// holds the key's session lock: the sorted map `"{name}/{scope}/{key}"`
-    /// ([`lock_map_name`]) has a live entry [`LOCK_KEY`] whose value is `owner`.
-    /// [`Config::fencing`] switches the check off.
+    /// With a `fence` the write is refused ([`ErrorKind::Fenced`]) unless the fence's owner
+    /// and acquisition hold the key's session lock (the sorted map `"{name}/{scope}/{key}"`,
+    /// [`lock_map_name`], has a live entry [`LOCK_KEY`] with that value and token) and no
+    /// newer write of that acquisition has landed ([`crate::fence`]). [`Config::fencing`]
+    /// switches the check off.
     #[allow(clippy::too_many_arguments)] // mirrors the storage command's arguments
     pub fn data_set(
         &mut self,
@@ -671,7 +696,7 @@ impl Emulator {
         value: Value,
         user_ids: Vec<f64>,
         metadata: Table,
-        fence: Option<&str>,
+        fence: Option<&Fence>,
     ) -> Reply<String> {
         let write = match datastore::check_names(name, scope, key)
             .and_then(|()| datastore::Write::new(value, user_ids, metadata))
@@ -681,6 +706,7 @@ impl Emulator {
         };
         self.request(now, client, Op::DataSet, |emu, _| {
             emu.check_fence(now, name, scope, key, fence)?;
+            emu.mark_fence(name, scope, key, fence);
             Ok(emu.data.write(now, client, name, scope, key, write).version)
         })
     }
@@ -741,13 +767,14 @@ impl Emulator {
         name: &str,
         scope: &str,
         key: &str,
-        fence: Option<&str>,
+        fence: Option<&Fence>,
     ) -> Reply<Option<Entry>> {
         if let Err(e) = datastore::check_names(name, scope, key) {
             return Reply::err(e, 0);
         }
         self.request(now, client, Op::DataRemove, |emu, _| {
             emu.check_fence(now, name, scope, key, fence)?;
+            emu.mark_fence(name, scope, key, fence);
             Ok(emu.data.remove(now, client, name, scope, key))
         })
     }
@@ -831,6 +858,41 @@ impl Emulator {
             emu.memory
                 .map_update(now, map, key, transform, ttl_ms, roll, quota)
         })
+    }
+
+    /// The session lock commands ([`crate::fence`]): one `UpdateAsync` of entry [`LOCK_KEY`]
+    /// of `map` whose transform follows [`lock_decision`], the token as the sort key. A write
+    /// asks for `ttl_s` seconds (a release for 0, which deletes the entry).
+    #[allow(clippy::too_many_arguments)] // mirrors the lock command's fields
+    pub fn lock(
+        &mut self,
+        now: u64,
+        client: u32,
+        map: &str,
+        mode: LockMode,
+        owner: &str,
+        token: u64,
+        ttl_s: f64,
+    ) -> Reply<LockDecision> {
+        let mut decision = LockDecision::Nothing;
+        let mine = Value::String(owner.to_owned());
+        let reply = self.map_update(
+            now,
+            client,
+            map,
+            LOCK_KEY,
+            &mut |old, sort| {
+                decision = lock_decision(mode, owner, token, old.map(|v| (v, sort_number(sort))));
+                (decision == LockDecision::Write)
+                    .then(|| (mine.clone(), Some(SortKey::Number(token as f64))))
+            },
+            if mode == LockMode::Release {
+                0.0
+            } else {
+                ttl_s
+            },
+        );
+        reply.map(|_| decision)
     }
 
     /// `MemoryStoreSortedMap:RemoveAsync(key)`.

@@ -16,9 +16,8 @@ use js_sys::{Array, Object, Reflect};
 use serde_json::Value as Json;
 use wasm_bindgen::prelude::*;
 
-use crate::emulator::{
-    Config, Emulator, ErrorKind, FaultConfig, Op, OpFaults, Outage, StoreError, LOCK_KEY,
-};
+use crate::emulator::{Config, Emulator, ErrorKind, FaultConfig, Op, OpFaults, Outage, StoreError};
+use crate::fence::{Fence, LockDecision, LockMode};
 use crate::value::{Table, Value};
 
 /// The server every command runs as.
@@ -97,6 +96,35 @@ fn count(n: f64) -> Result<usize, JsValue> {
     } else {
         Err(invalid(format!("The count must be an integer (got {n}).")))
     }
+}
+
+/// A token or sequence number: a whole number from 0 to 2^53 - 1.
+fn whole(n: f64, what: &str) -> Result<u64, JsValue> {
+    if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n < 9_007_199_254_740_992.0 {
+        Ok(n as u64)
+    } else {
+        Err(invalid(format!(
+            "{what} must be a whole number from 0 to 2^53 - 1 (got {n})"
+        )))
+    }
+}
+
+/// The fence of a data write: none without an owner, else owner, token and seq (all three).
+fn fence_of(
+    owner: Option<String>,
+    token: Option<f64>,
+    seq: Option<f64>,
+) -> Result<Option<Fence>, JsValue> {
+    let Some(owner) = owner else {
+        return Ok(None);
+    };
+    let token = token.ok_or_else(|| invalid("fence.token is required with fence.owner"))?;
+    let seq = seq.ok_or_else(|| invalid("fence.seq is required with fence.owner"))?;
+    Ok(Some(Fence {
+        owner,
+        token: whole(token, "fence.token")?,
+        seq: whole(seq, "fence.seq")?,
+    }))
 }
 
 fn value(json: &str, what: &str) -> Result<Value, JsValue> {
@@ -374,7 +402,9 @@ impl JsEmulator {
         Ok(answer(reply.latency_ms, &[("entry", entry)]))
     }
 
-    /// `{ latencyMs, version }`. Fenced by `fence` (the owner that must hold the key's lock).
+    /// `{ latencyMs, version }`. Fenced when `fence_owner` is given (with `fence_token` and
+    /// `fence_seq`, [`crate::fence`]): applied only while the key's lock entry is that owner's
+    /// acquisition `fence_token` and no write of it with a `seq` as large has landed.
     #[allow(clippy::too_many_arguments)] // the storage command's arguments plus time
     #[wasm_bindgen(js_name = dataSet)]
     pub fn data_set(
@@ -386,12 +416,15 @@ impl JsEmulator {
         value_json: &str,
         user_ids_json: &str,
         metadata_json: &str,
-        fence: Option<String>,
+        fence_owner: Option<String>,
+        fence_token: Option<f64>,
+        fence_seq: Option<f64>,
     ) -> Result<JsValue, JsValue> {
         let now = now_ms(now)?;
         let stored = value(value_json, "value")?;
         let ids = user_ids(user_ids_json)?;
         let meta = metadata(metadata_json)?;
+        let fence = fence_of(fence_owner, fence_token, fence_seq)?;
         let reply = self.emu.data_set(
             now,
             CLIENT,
@@ -401,13 +434,14 @@ impl JsEmulator {
             stored,
             ids,
             meta,
-            fence.as_deref(),
+            fence.as_ref(),
         );
         let version = reply.result.map_err(|e| failure(&e, reply.latency_ms))?;
         Ok(answer(reply.latency_ms, &[("version", version.into())]))
     }
 
     /// `{ latencyMs }`. Fenced like `dataSet`.
+    #[allow(clippy::too_many_arguments)] // the storage command's arguments plus time
     #[wasm_bindgen(js_name = dataRemove)]
     pub fn data_remove(
         &mut self,
@@ -415,18 +449,26 @@ impl JsEmulator {
         name: &str,
         scope: &str,
         key: &str,
-        fence: Option<String>,
+        fence_owner: Option<String>,
+        fence_token: Option<f64>,
+        fence_seq: Option<f64>,
     ) -> Result<JsValue, JsValue> {
+        let now = now_ms(now)?;
+        let fence = fence_of(fence_owner, fence_token, fence_seq)?;
         let reply = self
             .emu
-            .data_remove(now_ms(now)?, CLIENT, name, scope, key, fence.as_deref());
+            .data_remove(now, CLIENT, name, scope, key, fence.as_ref());
         reply.result.map_err(|e| failure(&e, reply.latency_ms))?;
         Ok(answer(reply.latency_ms, &[]))
     }
 
-    /// Suphi's lock transform on the sorted map `map`, entry `"Id"`: free or `owner`'s →
-    /// write `owner` for `ttl_s` seconds; anyone else's → cancel. `{ latencyMs, holder }`,
-    /// `holder` undefined when the lock is now `owner`'s.
+    /// The session lock command ([`crate::fence`]): a new acquisition of `owner` with token
+    /// `token` (`renew` false) or a refresh of the acquisition held (`renew` true; `held` is the
+    /// token last known written), for `ttl_s` seconds, on the sorted map `map`, entry `"Id"`
+    /// (value `owner`, sort key the token). `{ latencyMs }` when written, `{ latencyMs, holder }`
+    /// when someone holds it (the holder's UniqueId), `{ latencyMs, lapsed: true }` for a refresh
+    /// whose entry is gone or not of its acquisition.
+    #[allow(clippy::too_many_arguments)] // the lock command's fields plus time
     #[wasm_bindgen(js_name = lockAcquire)]
     pub fn lock_acquire(
         &mut self,
@@ -434,43 +476,49 @@ impl JsEmulator {
         map: &str,
         owner: &str,
         ttl_s: f64,
+        token: f64,
+        renew: bool,
+        held: Option<f64>,
     ) -> Result<JsValue, JsValue> {
-        let mut seen: Option<Value> = None;
-        let mut transform = |old: Option<&Value>, _: Option<&_>| {
-            seen = old.cloned();
-            match old {
-                None => Some((Value::String(owner.to_owned()), None)),
-                Some(Value::String(held)) if held == owner => {
-                    Some((Value::String(owner.to_owned()), None))
-                }
-                Some(_) => None,
+        let now = now_ms(now)?;
+        let token = whole(token, "token")?;
+        let mode = match (renew, held) {
+            (false, _) => LockMode::Acquire,
+            (true, Some(held)) => LockMode::Renew {
+                held: whole(held, "held")?,
+            },
+            (true, None) => return Err(invalid("held is required with renew")),
+        };
+        let reply = self.emu.lock(now, CLIENT, map, mode, owner, token, ttl_s);
+        let decision = reply.result.map_err(|e| failure(&e, reply.latency_ms))?;
+        Ok(match decision {
+            LockDecision::Write | LockDecision::Nothing => answer(reply.latency_ms, &[]),
+            LockDecision::Lapsed => answer(reply.latency_ms, &[("lapsed", JsValue::TRUE)]),
+            LockDecision::Locked(Value::String(holder)) => {
+                answer(reply.latency_ms, &[("holder", holder.into())])
             }
-        };
-        let reply = self
-            .emu
-            .map_update(now_ms(now)?, CLIENT, map, LOCK_KEY, &mut transform, ttl_s);
-        let written = reply.result.map_err(|e| failure(&e, reply.latency_ms))?;
-        let holder = match (written, seen) {
-            (Some(_), _) | (None, None) => JsValue::UNDEFINED,
-            (None, Some(Value::String(holder))) => holder.into(),
-            (None, Some(other)) => other.to_json_string().into(),
-        };
-        Ok(answer(reply.latency_ms, &[("holder", holder)]))
+            LockDecision::Locked(other) => answer(
+                reply.latency_ms,
+                &[("holder", other.to_json_string().into())],
+            ),
+        })
     }
 
-    /// Suphi's unlock: rewrite the entry with expiration 0 (gone) when it is `owner`'s;
-    /// otherwise nothing. `{ latencyMs }`.
+    /// The session unlock: deletes the entry only when it is `owner`'s and of the acquisition
+    /// of `token`; otherwise nothing. `{ latencyMs }`.
     #[wasm_bindgen(js_name = lockRelease)]
-    pub fn lock_release(&mut self, now: f64, map: &str, owner: &str) -> Result<JsValue, JsValue> {
-        let mut transform = |old: Option<&Value>, _: Option<&_>| match old {
-            Some(Value::String(held)) if held == owner => {
-                Some((Value::String(owner.to_owned()), None))
-            }
-            _ => None,
-        };
+    pub fn lock_release(
+        &mut self,
+        now: f64,
+        map: &str,
+        owner: &str,
+        token: f64,
+    ) -> Result<JsValue, JsValue> {
+        let now = now_ms(now)?;
+        let token = whole(token, "token")?;
         let reply = self
             .emu
-            .map_update(now_ms(now)?, CLIENT, map, LOCK_KEY, &mut transform, 0.0);
+            .lock(now, CLIENT, map, LockMode::Release, owner, token, 0.0);
         reply.result.map_err(|e| failure(&e, reply.latency_ms))?;
         Ok(answer(reply.latency_ms, &[]))
     }

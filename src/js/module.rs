@@ -238,6 +238,12 @@ impl WasmModule {
         self.complete(now_ms, command, StoreResult::Locked { holder });
     }
 
+    /// A refresh (`renew`) found its entry gone or another acquisition's (D22).
+    #[wasm_bindgen(js_name = completeLapsed)]
+    pub fn complete_lapsed(&mut self, now_ms: f64, command: f64) {
+        self.complete(now_ms, command, StoreResult::Lapsed);
+    }
+
     /// `values_json` is a JSON array of the items' JSON texts (strings), as stores hold them.
     #[wasm_bindgen(js_name = completeRead)]
     pub fn complete_read(

@@ -8,11 +8,11 @@
 //! stops.
 
 use super::io::{Deferred, Io, Owner};
-use super::lock::LockOp;
+use super::lock::{LockOp, LEASE_LAPSED};
 use super::retry::Attempt;
 use super::save::{Loaded, SaveOp};
 use super::task::{Kind, Slot, Waiter};
-use super::{CallOutcome, CommandId, Event, Reply, Session, State, StoreResult};
+use super::{CallOutcome, CommandId, Data, Event, Reply, Response, Session, State, StoreResult};
 use crate::value::Value;
 
 /// What the running task is waiting for.
@@ -61,6 +61,8 @@ pub(crate) enum OpOutcome {
 pub(crate) enum LockOutcome {
     Success,
     Locked(String),
+    /// A refresh found its entry gone (D22).
+    Lapsed,
     Error(String),
 }
 
@@ -216,7 +218,7 @@ impl Session {
         match kind {
             Kind::Open => {
                 self.tasks.set_step(Step::OpenLock);
-                self.begin_lock(io);
+                self.begin_lock(io, false);
             }
             Kind::Read => match self.state {
                 State::Open => self.finish(io, Reply::state("Open")),
@@ -227,6 +229,7 @@ impl Session {
                 }
             },
             Kind::Save => match self.state {
+                State::Closed if self.lapsed => self.finish(io, Reply::error(LEASE_LAPSED.into())),
                 State::Closed => self.finish(io, Reply::state("Closed")),
                 State::Destroyed => self.finish(io, Reply::state("Destroyed")),
                 State::Open => {
@@ -267,7 +270,7 @@ impl Session {
                 self.tasks.set_step(Step::LockRefresh {
                     before: self.attempts_remaining,
                 });
-                self.begin_lock(io);
+                self.begin_lock(io, true);
             }
         }
     }
@@ -317,6 +320,10 @@ impl Session {
                 }
                 LockOutcome::Locked(holder) => self.finish(io, Reply::locked(holder)),
                 LockOutcome::Error(message) => self.finish(io, Reply::error(message)),
+                LockOutcome::Lapsed => {
+                    let message = "the store answered a new acquisition with Lapsed".to_owned();
+                    self.finish(io, Reply::error(message))
+                }
             },
             (Step::OpenLoad, OpOutcome::Load(Ok(loaded))) => self.open_succeeded(io, *loaded),
             (Step::OpenLoad, OpOutcome::Load(Err(message))) => {
@@ -385,6 +392,7 @@ impl Session {
     /// OpenTask steps 3–7.
     fn open_succeeded(&mut self, io: &mut Io, loaded: Loaded) {
         self.state = State::Open;
+        self.lapsed = false;
         if !self.closing_or_destroying() {
             self.start_save_timer(io);
             self.start_lock_timer(io);
@@ -419,7 +427,12 @@ impl Session {
     fn lock_refreshed(&mut self, io: &mut Io, before: i64, lock: LockOutcome) {
         let reply = match lock {
             LockOutcome::Success => Reply::success(),
-            LockOutcome::Locked(holder) => return self.lock_taken(io, before, holder),
+            LockOutcome::Locked(holder) => {
+                return self.lose_lock_now(io, before, Reply::locked(holder))
+            }
+            LockOutcome::Lapsed => {
+                return self.lose_lock_now(io, before, Reply::error(LEASE_LAPSED.into()))
+            }
             LockOutcome::Error(message) => {
                 self.attempts_remaining = self.attempts_remaining.saturating_sub(1);
                 Reply::error(message)
@@ -447,9 +460,11 @@ impl Session {
         );
     }
 
-    /// D7: a refresh found another holder. The data now belongs to them: close at once,
-    /// without saving (and without unlocking: the entry is not ours).
-    fn lock_taken(&mut self, io: &mut Io, before: i64, holder: String) {
+    /// D7: a refresh found another holder; D22: it found its entry gone (`reply` says which).
+    /// The data may belong to someone else now: close at once, without saving and without
+    /// unlocking (the entry is not ours). After a lapse, `Saved` reports the skipped
+    /// save-on-close, and saves already queued answer the lapse.
+    fn lose_lock_now(&mut self, io: &mut Io, before: i64, reply: Reply) {
         self.attempts_remaining = 0;
         if before != 0 {
             io.emit(Event::AttemptsChanged {
@@ -460,11 +475,19 @@ impl Session {
         self.state = State::Closed;
         self.stop_timers(io);
         self.lock.lease_end = None;
+        self.lapsed = reply.response == Response::Error;
+        if self.lapsed && self.props.save_on_close {
+            io.emit(Event::Saved {
+                session: self.sid,
+                response: Response::Error,
+                data: Data::Text(LEASE_LAPSED.into()),
+            });
+        }
         io.emit(Event::StateChanged {
             session: self.sid,
             state: State::Closed,
         });
-        self.finish(io, Reply::locked(holder));
+        self.finish(io, reply);
     }
 
     // ---- routing I/O back to its owner ----

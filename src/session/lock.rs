@@ -1,20 +1,26 @@
 //! The session lock (§8): acquire/refresh, release, the refresh grid and `AttemptsRemaining`,
 //! and the lease that D8 checks before every write.
 //!
-//! The lock is one sorted-map entry (`map = Id`, key `"Id"`, value = UniqueId) written with an
-//! expiry of `LockInterval × LockAttempts + 30` s. Refreshes run on a grid set by the last
-//! successful lock, one `LockInterval` apart; each failed refresh costs one attempt, and the
-//! session closes when none are left (or at once, without saving, when a refresh finds another
-//! holder: D7).
+//! The lock is one sorted-map entry (`map = Id`, key `"Id"`, value = UniqueId, sort key = the
+//! acquisition token of [`crate::fence`]) written with an expiry of `LockInterval ×
+//! LockAttempts + 30` s. Refreshes run on a grid set by the last successful lock, one
+//! `LockInterval` apart; each failed refresh costs one attempt, and the session closes when
+//! none are left. It closes at once, without saving, when a refresh finds another holder (D7)
+//! or finds that its entry is gone (D22: the lease lapsed, so another server may have written).
 
 use super::flow::{LockOutcome, Op, OpOutcome};
 use super::io::{Io, Owner, TimerKey, TimerWhat};
 use super::retry::Attempt;
 use super::task::Kind;
 use super::{secs_to_ms, Command, Session, StoreResult};
+use crate::fence::ACQUISITION;
 
 /// The lock margin: the entry outlives the session's own give-up time by this much.
 pub(crate) const LOCK_MARGIN_S: f64 = 30.0;
+
+/// D22: what a lapsed lease answers (and what `Saved` reports for the save-on-close it skips).
+pub const LEASE_LAPSED: &str =
+    "the session lock lapsed: a refresh found the lock entry gone, so another server may have written; the session closed without saving";
 
 #[derive(Debug, Default)]
 pub(crate) struct LockState {
@@ -27,6 +33,16 @@ pub(crate) struct LockState {
     pub lease_end: Option<u64>,
     /// `ActiveLockInterval`, in ms.
     pub active_interval_ms: u64,
+    /// The last token known to be written to our entry (its sort key, [`crate::fence`]): the
+    /// last successful acquisition or refresh. Refreshes, the unlock and the fence name it.
+    /// 0 before the first acquisition.
+    pub token: u64,
+    /// The last token handed out: each acquisition try takes a new acquisition number, each
+    /// refresh try the next renewal of the one held, so a later try always names a larger
+    /// token than any before it.
+    pub last_token: u64,
+    /// Acquisition numbers handed out.
+    pub acquisitions: u64,
     /// The refresh timer.
     pub timer: Option<TimerKey>,
 }
@@ -35,6 +51,10 @@ pub(crate) struct LockState {
 #[derive(Debug, Default)]
 pub(crate) struct LockOp {
     pub attempt: Attempt,
+    /// A refresh of the held acquisition (`true`) or a new acquisition.
+    renew: bool,
+    /// The token the try in flight names.
+    token: u64,
     /// The clock reading before the try in flight, the properties it used and the TTL it
     /// asked for.
     t: u64,
@@ -49,8 +69,15 @@ pub(crate) fn unexpected(command: &str, result: &StoreResult) -> String {
 }
 
 impl Session {
-    pub(crate) fn begin_lock(&mut self, io: &mut Io) {
-        self.lock_try(io, LockOp::default());
+    /// A new acquisition (`Open`), or a refresh of the one held (`renew`).
+    pub(crate) fn begin_lock(&mut self, io: &mut Io, renew: bool) {
+        self.lock_try(
+            io,
+            LockOp {
+                renew,
+                ..LockOp::default()
+            },
+        );
     }
 
     pub(crate) fn lock_try(&mut self, io: &mut Io, mut op: LockOp) {
@@ -67,9 +94,18 @@ impl Session {
             .lease_end
             .map_or(0, |end| end.saturating_sub(io.now).div_ceil(1000));
         op.ttl_s = (op.interval * op.attempts + LOCK_MARGIN_S).max(left_s as f64);
+        op.token = if op.renew {
+            self.lock.last_token + 1
+        } else {
+            self.lock.acquisitions += 1;
+            self.lock.acquisitions * ACQUISITION
+        };
+        self.lock.last_token = op.token;
         let command = Command::LockAcquire {
             map: self.id.clone(),
             owner: self.unique_id.clone(),
+            token: op.token,
+            held: op.renew.then_some(self.lock.token),
             ttl_s: op.ttl_s,
         };
         op.attempt.command = Some(io.send(self.sid, Owner::Task, command));
@@ -83,12 +119,16 @@ impl Session {
                 self.lock.lock_time = Some(op.t.saturating_add(secs_to_ms(budget)));
                 self.lock.lease_end = Some(op.t.saturating_add(secs_to_ms(op.ttl_s)));
                 self.lock.active_interval_ms = secs_to_ms(op.interval);
+                self.lock.token = op.token;
                 // No event: only LockTask reports changes (§8.3).
                 self.attempts_remaining = op.attempts as i64;
                 return self.resume_task(io, OpOutcome::Lock(LockOutcome::Success));
             }
             StoreResult::Locked { holder } => {
                 return self.resume_task(io, OpOutcome::Lock(LockOutcome::Locked(holder)))
+            }
+            StoreResult::Lapsed if op.renew => {
+                return self.resume_task(io, OpOutcome::Lock(LockOutcome::Lapsed))
             }
             StoreResult::Error(message) => message,
             other => unexpected("LockAcquire", &other),
@@ -114,6 +154,7 @@ impl Session {
         let command = Command::LockRelease {
             map: self.id.clone(),
             owner: self.unique_id.clone(),
+            token: self.lock.token,
         };
         attempt.command = Some(io.send(self.sid, Owner::Task, command));
         self.op = Some(Op::Unlock(attempt));
@@ -148,6 +189,7 @@ impl Session {
     pub(crate) fn lock_timer_ended(&mut self, io: &mut Io) {
         if self.tasks.find_first(Kind::Lock).is_none() {
             self.append(io, Kind::Lock, None);
+            self.yield_to_refresh(io);
         }
     }
 }

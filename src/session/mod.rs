@@ -87,11 +87,13 @@ mod retry;
 mod save;
 mod task;
 
+pub use crate::fence::Fence;
 use crate::value::{luau_number_to_string, Table, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use lock::LEASE_LAPSED;
 pub use properties::{Assigned, Input, PropertyError, PropertyErrorKind};
-pub use save::LEASE_EXPIRED;
+pub use save::{LEASE_EXPIRED, REFRESH_FIRST};
 
 use io::{Deferred, Io, TimerWhat};
 use task::TaskQueue;
@@ -254,6 +256,9 @@ pub struct Snapshot {
 }
 
 /// A storage primitive for the host to execute (the architecture's command table).
+// A command lives from `poll_command` to the host's store call; `DataSet` (three values and a
+// fence) is most of them, so boxing it would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     /// `GetAsync(key)` → [`StoreResult::Got`].
@@ -263,8 +268,8 @@ pub enum Command {
         key: String,
     },
     /// `SetAsync(key, value, userIds, options with metadata)` → [`StoreResult::Written`].
-    /// With `fence`, a store that can fence applies it only while the lock entry of `Id` holds
-    /// that owner.
+    /// With `fence`, a store that can fence applies it only while the lock entry of `Id` is
+    /// that owner's acquisition and no newer write of it has landed ([`crate::fence`]).
     DataSet {
         name: String,
         scope: String,
@@ -272,24 +277,33 @@ pub enum Command {
         value: Value,
         user_ids: Value,
         metadata: Value,
-        fence: Option<String>,
+        fence: Option<Fence>,
     },
     /// `RemoveAsync(key)` → [`StoreResult::Done`].
     DataRemove {
         name: String,
         scope: String,
         key: String,
-        fence: Option<String>,
+        fence: Option<Fence>,
     },
-    /// Sorted map `map`, entry `"Id"`: write `owner` with `ttl_s` if the entry is absent or
-    /// already `owner` → [`StoreResult::Acquired`]; otherwise [`StoreResult::Locked`].
+    /// Sorted map `map`, entry `"Id"` (value `owner`, sort key `token`), by the table in
+    /// [`crate::fence`]: a new acquisition (`held` is `None`) or a refresh of the acquisition
+    /// whose last known token is `held`, for `ttl_s` seconds → [`StoreResult::Acquired`],
+    /// [`StoreResult::Locked`] or (a refresh whose entry is gone) [`StoreResult::Lapsed`].
     LockAcquire {
         map: String,
         owner: String,
+        token: u64,
+        held: Option<u64>,
         ttl_s: f64,
     },
-    /// Delete entry `"Id"` of `map` if it holds `owner` (expiry 0) → any result; ignored.
-    LockRelease { map: String, owner: String },
+    /// Delete entry `"Id"` of `map` if it is `owner`'s and of the acquisition of `token`
+    /// (expiry 0) → any result; ignored.
+    LockRelease {
+        map: String,
+        owner: String,
+        token: u64,
+    },
     /// `Queue:AddAsync(value, expiration, priority)` → [`StoreResult::Done`].
     QueueAdd {
         queue: String,
@@ -352,6 +366,9 @@ pub enum StoreResult {
     Acquired,
     /// `LockAcquire` (or `LockRelease`): someone else holds the entry.
     Locked { holder: String },
+    /// `LockAcquire` with `renew`: the entry is gone or belongs to another acquisition, so
+    /// the lease lapsed at the store (D22). Nothing was written.
+    Lapsed,
     /// `QueueRead`: the items and the read id (`None` when nothing was read).
     Read {
         values: Vec<Value>,
@@ -506,6 +523,11 @@ pub struct Session {
     pub(crate) op: Option<flow::Op>,
     /// What the last successful write stored (D16); `None` when unknown.
     pub(crate) last_written: Option<save::Payload>,
+    /// The fence sequence of the last data write try sent ([`crate::fence`]).
+    pub(crate) write_seq: u64,
+    /// The session closed because its lease lapsed (D22); saves queued before that answer the
+    /// lapse. Cleared by the next open.
+    pub(crate) lapsed: bool,
     /// `Queue` and `Remove` calls in flight (they run beside the task queue).
     pub(crate) free_ops: BTreeMap<CallId, queue::FreeOp>,
     pub(crate) process_queue: queue::ProcessQueueLoop,
@@ -665,6 +687,8 @@ impl Module {
             tasks: TaskQueue::default(),
             op: None,
             last_written: None,
+            write_seq: 0,
+            lapsed: false,
             free_ops: BTreeMap::new(),
             process_queue: queue::ProcessQueueLoop::default(),
         };

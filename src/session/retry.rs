@@ -12,7 +12,6 @@ use super::CommandId;
 pub(crate) const TRIES: u8 = 3;
 
 /// The original's total wait between its 3 tries; ours never exceeds it.
-#[cfg(test)]
 pub(crate) const RETRY_BUDGET_MS: u64 = 2_000;
 
 /// The queue loop's backoff ceiling (D10).

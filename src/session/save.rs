@@ -10,17 +10,22 @@ use super::adapter;
 use super::flow::{Op, OpOutcome};
 use super::io::{Io, Owner, TimerKey, TimerWhat};
 use super::lock::unexpected;
-use super::retry::Attempt;
+use super::retry::{Attempt, RETRY_BUDGET_MS};
 use super::task::Kind;
 use super::{
-    empty_table, secs_to_ms, Command, Data, Event, KeyInfo, Response, Session, Snapshot,
-    StoreResult,
+    empty_table, secs_to_ms, Command, Data, Event, Fence, KeyInfo, Response, Session, Snapshot,
+    State, StoreResult,
 };
 use crate::value::{Key, Value};
 
 /// D8: what a save answers when the lease has no room left for it.
 pub const LEASE_EXPIRED: &str =
     "the session lock's lease is too close to expiring, so the save was not sent (another server may own the data now)";
+
+/// D22: what a save answers when the lock refresh queued behind it needs the time its next
+/// store call would take.
+pub const REFRESH_FIRST: &str =
+    "the save gave way to the lock refresh waiting behind it: the session lock's lease would not leave the refresh time for its retries";
 
 /// D16: what a write stored (or would store).
 #[derive(Clone, Debug, PartialEq)]
@@ -40,8 +45,8 @@ pub(crate) struct Stored {
 /// A save in progress.
 #[derive(Debug)]
 pub(crate) enum SaveOp {
-    /// Waiting out `SaveDelay`.
-    Delay,
+    /// Waiting out `SaveDelay` until `wake`.
+    Delay { wake: TimerKey },
     /// `Saving` was emitted; waiting for the host's snapshot (with a deadline).
     Snapshot { deadline: TimerKey },
     /// Writing, with 3 tries.
@@ -196,12 +201,43 @@ impl Session {
             .map(|last| last.saturating_add(secs_to_ms(self.props.save_delay)));
         if let Some(ready) = after_last.max(throttled) {
             if io.now < ready {
-                io.set_timer(self.sid, TimerWhat::TaskOp, ready);
-                self.op = Some(Op::Save(SaveOp::Delay));
+                if self.refresh_at_risk(io, ready) {
+                    return self.save_failed(io, REFRESH_FIRST.into());
+                }
+                let wake = io.set_timer(self.sid, TimerWhat::TaskOp, ready);
+                self.op = Some(Op::Save(SaveOp::Delay { wake }));
                 return;
             }
         }
         self.announce_save(io);
+    }
+
+    /// D22: a lock refresh waits behind this session's running task, and keeping the queue
+    /// busy until `busy_until` would leave it less than its whole retry budget (3 tries and
+    /// their backoff) before the lease ends. A save then makes no further store call or wait.
+    /// With the defaults (a refresh due 270 s before the lease ends) this never happens; it
+    /// does with `LockAttempts = 1`, where a slow save could otherwise hold the refresh until
+    /// the entry expired.
+    pub(crate) fn refresh_at_risk(&self, io: &Io, busy_until: u64) -> bool {
+        let reserve = 3 * io.config.memory_timeout_ms + RETRY_BUDGET_MS;
+        self.state == State::Open
+            && self.tasks.pending(Kind::Lock)
+            && self
+                .lock
+                .lease_end
+                .is_some_and(|end| busy_until.saturating_add(reserve) > end)
+    }
+
+    /// The lock timer queued a refresh: a save of this session waiting out `SaveDelay` stops
+    /// waiting if the refresh cannot afford it.
+    pub(crate) fn yield_to_refresh(&mut self, io: &mut Io) {
+        if let Some(Op::Save(SaveOp::Delay { wake })) = &self.op {
+            if self.refresh_at_risk(io, wake.0) {
+                io.cancel_timer(Some(*wake));
+                self.op = None;
+                self.save_failed(io, REFRESH_FIRST.into());
+            }
+        }
     }
 
     fn announce_save(&mut self, io: &mut Io) {
@@ -213,7 +249,7 @@ impl Session {
 
     pub(crate) fn save_wake(&mut self, io: &mut Io, op: SaveOp) {
         match op {
-            SaveOp::Delay => self.announce_save(io),
+            SaveOp::Delay { .. } => self.announce_save(io),
             SaveOp::Snapshot { .. } => {
                 self.save_failed(io, "the host did not hand over the value to save".into())
             }
@@ -281,7 +317,17 @@ impl Session {
         if self.lock.lease_end.is_none_or(|end| lands_by > end) {
             return self.save_failed(io, LEASE_EXPIRED.into());
         }
-        let fence = io.config.fencing.then(|| self.unique_id.clone());
+        if self.refresh_at_risk(io, lands_by) {
+            return self.save_failed(io, REFRESH_FIRST.into());
+        }
+        let fence = io.config.fencing.then(|| {
+            self.write_seq += 1;
+            Fence {
+                owner: self.unique_id.clone(),
+                token: self.lock.token,
+                seq: self.write_seq,
+            }
+        });
         let command = match &payload {
             Payload::Set(stored) => Command::DataSet {
                 name: self.name.clone(),

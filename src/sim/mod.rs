@@ -430,6 +430,13 @@ pub struct Stats {
     pub late_replies: u64,
     /// Data writes applied at the store (including the ambiguous ones).
     pub writes_applied: u64,
+    /// Data writes that landed after their sender gave up on them and that the fence refused.
+    pub late_writes_fenced: u64,
+    /// Refreshes the store answered "lapsed" within their deadline (D22: the session closes
+    /// without saving). Late tries the core gave up on are not counted.
+    pub lapses: u64,
+    /// Saves that gave way to a lock refresh queued behind them (D22).
+    pub saves_gave_way: u64,
     /// Loads the read cache answered, and those whose value was no longer the stored one.
     pub cached_loads: u64,
     pub stale_loads: u64,
@@ -461,6 +468,9 @@ impl Stats {
         self.orphan_applies += other.orphan_applies;
         self.late_replies += other.late_replies;
         self.writes_applied += other.writes_applied;
+        self.late_writes_fenced += other.late_writes_fenced;
+        self.lapses += other.lapses;
+        self.saves_gave_way += other.saves_gave_way;
         self.cached_loads += other.cached_loads;
         self.stale_loads += other.stale_loads;
     }

@@ -124,6 +124,11 @@ impl fmt::Display for Report {
             "          network: {} uplink spikes, {} slow windows, {} outage windows; {} replies came after the core gave up",
             s.uplink_spikes, s.slow_windows, s.outages, s.late_replies
         )?;
+        writeln!(
+            f,
+            "          lock (D22): {} refreshes found their lease lapsed, {} saves gave way to a refresh, {} late writes refused by the fence",
+            s.lapses, s.saves_gave_way, s.late_writes_fenced
+        )?;
         if s.cached_loads > 0 {
             writeln!(
                 f,

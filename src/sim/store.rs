@@ -8,6 +8,7 @@ use super::trace::{After, Detail, Res, Tr};
 use super::world::{gift_of, tag, Ev, Sim};
 use super::ReadCache;
 use crate::emulator::{ErrorKind, Op, StoreError, DEFAULT_INVISIBILITY_S, LOCK_KEY};
+use crate::fence::{LockDecision, LockMode};
 use crate::session::{self, Command, CommandId, StoreResult};
 use crate::value::{Table, Value};
 
@@ -31,7 +32,11 @@ pub(crate) struct Poll {
 }
 
 fn error_kind(error: &StoreError) -> &'static str {
-    match error.kind {
+    error_kind_name(error.kind)
+}
+
+fn error_kind_name(kind: ErrorKind) -> &'static str {
+    match kind {
         ErrorKind::Transient => "transient",
         ErrorKind::Throttled => "throttled",
         ErrorKind::InvalidRequest => "invalid request",
@@ -159,6 +164,7 @@ impl Sim {
                 command,
                 belief,
                 writer,
+                sent_at: self.now,
             },
         );
     }
@@ -171,8 +177,8 @@ impl Sim {
             Command::DataRemove { fence, .. } => (fence, None),
             _ => return None,
         };
-        if let Some(owner) = fence {
-            return self.owners.get(owner).copied();
+        if let Some(fence) = fence {
+            return self.owners.get(&fence.owner).copied();
         }
         let key = key?;
         let v = value.and_then(tag);
@@ -194,14 +200,26 @@ impl Sim {
         command: Command,
         belief: Option<(u32, u64)>,
         writer: Option<u32>,
+        sent_at: u64,
     ) {
         let now = self.now;
         let client = srv as u32;
         let key = self.key_of(&command);
         let what = command.name();
-        if let (Some(key), Some(writer)) = (key, writer) {
-            self.check_lease(key, writer, cmd);
-        }
+        // D8 promises that a write landing before its deadline lands under its sender's lock.
+        // One that lands after its sender gave up on it (Mix::late_writes) can't be kept from
+        // landing; a fencing store must refuse it (checked below).
+        let late = now > sent_at + session::Config::default().data_timeout_ms;
+        let data_key = match &command {
+            Command::DataSet {
+                name, scope, key, ..
+            }
+            | Command::DataRemove {
+                name, scope, key, ..
+            } => Some((name.clone(), scope.clone(), key.clone())),
+            _ => None,
+        };
+        let version_before = self.data_version(data_key.as_ref());
         if !self.servers[srv].alive() {
             self.stats.orphan_applies += 1;
         }
@@ -278,7 +296,7 @@ impl Sim {
                     value,
                     user_ids_of(&user_ids),
                     metadata_of(&metadata),
-                    fence.as_deref(),
+                    fence.as_ref(),
                 );
                 stored_after = Some(
                     self.emu
@@ -298,9 +316,9 @@ impl Sim {
                 key,
                 fence,
             } => {
-                let reply =
-                    self.emu
-                        .data_remove(now, client, &name, &scope, &key, fence.as_deref());
+                let reply = self
+                    .emu
+                    .data_remove(now, client, &name, &scope, &key, fence.as_ref());
                 stored_after = Some(
                     self.emu
                         .inspect_data(&name, &scope, &key)
@@ -313,54 +331,41 @@ impl Sim {
                 };
                 (result, res, latency)
             }
-            Command::LockAcquire { map, owner, ttl_s } => {
-                let mut seen: Option<Value> = None;
-                let mine = Value::String(owner.clone());
-                let reply = self.emu.map_update(
-                    now,
-                    client,
-                    &map,
-                    LOCK_KEY,
-                    &mut |old, _| {
-                        seen = old.cloned();
-                        match old {
-                            None => Some((mine.clone(), None)),
-                            Some(current) if *current == mine => Some((mine.clone(), None)),
-                            Some(_) => None,
-                        }
-                    },
-                    ttl_s,
-                );
+            Command::LockAcquire {
+                map,
+                owner,
+                token,
+                held,
+                ttl_s,
+            } => {
+                let mode = held.map_or(LockMode::Acquire, |held| LockMode::Renew { held });
+                let reply = self.emu.lock(now, client, &map, mode, &owner, token, ttl_s);
                 let latency = reply.latency_ms;
                 let (result, res) = match reply.result {
-                    Ok(Some(_)) => (StoreResult::Acquired, Res::Acquired),
-                    Ok(None) => self.locked_by(seen),
+                    Ok(LockDecision::Write) => (StoreResult::Acquired, Res::Acquired),
+                    Ok(LockDecision::Locked(holder)) => self.locked_by(holder),
+                    Ok(LockDecision::Lapsed) => {
+                        let deadline = session::Config::default().memory_timeout_ms;
+                        if now <= sent_at + deadline {
+                            self.stats.lapses += 1;
+                        }
+                        (StoreResult::Lapsed, Res::Lapsed)
+                    }
+                    Ok(LockDecision::Nothing) => (
+                        StoreResult::Error("the lock update did nothing".into()),
+                        Res::Error("cancelled"),
+                    ),
                     Err(e) => failed(e),
                 };
                 (result, res, latency)
             }
-            Command::LockRelease { map, owner } => {
-                let mut seen: Option<Value> = None;
-                let mine = Value::String(owner.clone());
-                let reply = self.emu.map_update(
-                    now,
-                    client,
-                    &map,
-                    LOCK_KEY,
-                    &mut |old, _| {
-                        seen = old.cloned();
-                        match old {
-                            Some(current) if *current == mine => Some((mine.clone(), None)),
-                            _ => None,
-                        }
-                    },
-                    0.0,
-                );
+            Command::LockRelease { map, owner, token } => {
+                let reply = self
+                    .emu
+                    .lock(now, client, &map, LockMode::Release, &owner, token, 0.0);
                 let latency = reply.latency_ms;
                 let (result, res) = match reply.result {
-                    Ok(Some(_)) => (StoreResult::Done, Res::Done),
-                    Ok(None) if seen.is_some() => self.locked_by(seen),
-                    Ok(None) => (StoreResult::Done, Res::Done),
+                    Ok(_) => (StoreResult::Done, Res::Done),
                     Err(e) => failed(e),
                 };
                 (result, res, latency)
@@ -412,6 +417,14 @@ impl Sim {
                 );
             }
         };
+        if let (Some(key), Some(writer)) = (key, writer) {
+            let applied = self.data_version(data_key.as_ref()) != version_before;
+            if !late || applied {
+                self.check_lease(key, writer, cmd);
+            } else if res == Res::Error(error_kind_name(ErrorKind::Fenced)) {
+                self.stats.late_writes_fenced += 1;
+            }
+        }
         if let Some(key) = key {
             let after = match (&stored_after, what) {
                 (Some(stored), _) => After::Value(*stored),
@@ -436,6 +449,16 @@ impl Sim {
         self.reply_later(srv, cmd, key, result, res, belief, latency);
     }
 
+    /// The stored version of a data key (`None` inside when absent), to tell whether a write
+    /// was applied.
+    fn data_version(&self, data_key: Option<&(String, String, String)>) -> Option<Option<String>> {
+        data_key.map(|(name, scope, key)| {
+            self.emu
+                .inspect_data(name, scope, key)
+                .map(|(_, info)| info.version)
+        })
+    }
+
     pub fn owner_of(&self, unique_id: &str) -> Option<u32> {
         self.owners.get(unique_id).copied()
     }
@@ -454,21 +477,17 @@ impl Sim {
         }))
     }
 
-    fn locked_by(&self, seen: Option<Value>) -> (StoreResult, Res) {
-        match seen {
-            Some(Value::String(holder)) => {
+    fn locked_by(&self, holder: Value) -> (StoreResult, Res) {
+        match holder {
+            Value::String(holder) => {
                 let gs = self.owners.get(&holder).copied();
                 (StoreResult::Locked { holder }, Res::Locked(gs))
             }
-            Some(other) => (
+            other => (
                 StoreResult::Locked {
                     holder: other.to_json_string(),
                 },
                 Res::Locked(None),
-            ),
-            None => (
-                StoreResult::Error("the lock update was cancelled with no holder".into()),
-                Res::Error("cancelled"),
             ),
         }
     }

@@ -110,6 +110,8 @@ pub(crate) enum Res {
     Acquired,
     /// Someone else holds the lock (their session number, if known).
     Locked(Option<u32>),
+    /// A refresh found its entry gone (D22).
+    Lapsed,
     Read(usize),
     ReadEmpty,
     Error(&'static str),
@@ -145,6 +147,7 @@ impl fmt::Display for Res {
             Res::Acquired => f.write_str("acquired"),
             Res::Locked(Some(s)) => write!(f, "locked by s{s}"),
             Res::Locked(None) => f.write_str("locked by another"),
+            Res::Lapsed => f.write_str("lapsed (the entry is gone)"),
             Res::Read(n) => write!(f, "{n} items"),
             Res::ReadEmpty => f.write_str("nothing"),
             Res::Error(kind) => write!(f, "error ({kind})"),

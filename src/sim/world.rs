@@ -38,6 +38,8 @@ pub(crate) enum Ev {
         belief: Option<(u32, u64)>,
         /// The session that sent a data write, if known.
         writer: Option<u32>,
+        /// When it was sent.
+        sent_at: u64,
     },
     /// A reply reaches its server.
     Deliver {
@@ -357,7 +359,8 @@ impl Sim {
                 command,
                 belief,
                 writer,
-            } => self.apply(srv, cmd, command, belief, writer),
+                sent_at,
+            } => self.apply(srv, cmd, command, belief, writer, sent_at),
             Ev::Deliver {
                 srv,
                 cmd,
@@ -797,12 +800,18 @@ impl Sim {
                     module.provide_snapshot(self.now, session, snapshot);
                 }
             }
-            Event::Saved { response, .. } => {
+            Event::Saved { response, data, .. } => {
                 let saving = host.saving;
-                let what = if response == Response::Saved {
-                    "Saved(\"Saved\")"
-                } else {
-                    "Saved(\"Error\")"
+                let what = match (response, &data) {
+                    (Response::Saved, _) => "Saved(\"Saved\")",
+                    (_, session::Data::Text(t)) if t == session::REFRESH_FIRST => {
+                        self.stats.saves_gave_way += 1;
+                        "Saved(\"Error\"): gave way to the lock refresh"
+                    }
+                    (_, session::Data::Text(t)) if t == session::LEASE_LAPSED => {
+                        "Saved(\"Error\"): the lease lapsed"
+                    }
+                    _ => "Saved(\"Error\")",
                 };
                 self.tr(
                     key,

@@ -5,6 +5,7 @@
 //! can implement the same trait later.
 #![allow(dead_code)]
 
+use datastore_module::fence::{fence_refusal, lock_decision, Fence, LockDecision, LockMode};
 use datastore_module::session::{
     Call, CallId, CallOutcome, Command, CommandId, Config, Event, KeyInfo, Module, Reply, Response,
     SessionId, Snapshot, State, StoreResult,
@@ -63,7 +64,11 @@ struct Item {
 #[derive(Debug, Default)]
 pub struct FakeStore {
     pub data: BTreeMap<String, Entry>,
+    /// Lock entries: holder and expiry; their tokens (sort keys) in `lock_tokens`.
     pub locks: BTreeMap<String, (String, u64)>,
+    pub lock_tokens: BTreeMap<String, u64>,
+    /// The last fenced write applied to each key.
+    fence_marks: BTreeMap<String, Fence>,
     queues: BTreeMap<String, Vec<Item>>,
     reads: BTreeMap<String, (String, Vec<u64>)>,
     pub latency: u64,
@@ -179,7 +184,7 @@ impl FakeStore {
                 fence,
             } => {
                 let id = FakeStore::key(name, scope, key);
-                if let Some(err) = self.fenced(&id, fence.as_deref(), now) {
+                if let Some(err) = self.fenced(&id, fence.as_ref(), now) {
                     return (latency, err);
                 }
                 self.next += 1;
@@ -205,32 +210,31 @@ impl FakeStore {
                 fence,
             } => {
                 let id = FakeStore::key(name, scope, key);
-                if let Some(err) = self.fenced(&id, fence.as_deref(), now) {
+                if let Some(err) = self.fenced(&id, fence.as_ref(), now) {
                     return (latency, err);
                 }
                 self.data.remove(&id);
                 StoreResult::Done
             }
-            Command::LockAcquire { map, owner, ttl_s } => match self.holder(map, now) {
-                Some(holder) if holder != owner => StoreResult::Locked {
-                    holder: holder.to_owned(),
-                },
-                _ => {
-                    let expires = now + (ttl_s * 1000.0) as u64;
-                    self.locks.insert(map.clone(), (owner.clone(), expires));
-                    StoreResult::Acquired
+            Command::LockAcquire {
+                map,
+                owner,
+                token,
+                held,
+                ttl_s,
+            } => {
+                let mode = held.map_or(LockMode::Acquire, |held| LockMode::Renew { held });
+                match self.lock(map, mode, owner, *token, *ttl_s, now) {
+                    LockDecision::Write => StoreResult::Acquired,
+                    LockDecision::Locked(Value::String(holder)) => StoreResult::Locked { holder },
+                    LockDecision::Lapsed => StoreResult::Lapsed,
+                    other => StoreResult::Error(format!("unexpected {other:?}")),
                 }
-            },
-            Command::LockRelease { map, owner } => match self.holder(map, now) {
-                Some(holder) if holder == owner => {
-                    self.locks.remove(map);
-                    StoreResult::Done
-                }
-                Some(holder) => StoreResult::Locked {
-                    holder: holder.to_owned(),
-                },
-                None => StoreResult::Done,
-            },
+            }
+            Command::LockRelease { map, owner, token } => {
+                self.lock(map, LockMode::Release, owner, *token, 0.0, now);
+                StoreResult::Done
+            }
             Command::QueueAdd {
                 queue,
                 value,
@@ -305,13 +309,55 @@ impl FakeStore {
         (latency, result)
     }
 
-    fn fenced(&self, id: &str, fence: Option<&str>, now: u64) -> Option<StoreResult> {
-        let owner = fence?;
-        if !self.fencing {
-            return None;
+    /// The lock entry of `map` as the store's rule sees it: holder and token.
+    fn lock_entry(&self, map: &str, now: u64) -> Option<(Value, Option<f64>)> {
+        let holder = self.holder(map, now)?;
+        let token = self.lock_tokens.get(map).map(|t| *t as f64);
+        Some((Value::String(holder.to_owned()), token))
+    }
+
+    /// One lock command by the rule every store follows ([`lock_decision`]).
+    fn lock(
+        &mut self,
+        map: &str,
+        mode: LockMode,
+        owner: &str,
+        token: u64,
+        ttl_s: f64,
+        now: u64,
+    ) -> LockDecision {
+        let entry = self.lock_entry(map, now);
+        let decision = lock_decision(mode, owner, token, entry.as_ref().map(|(v, t)| (v, *t)));
+        if decision == LockDecision::Write {
+            if mode == LockMode::Release {
+                self.locks.remove(map);
+                self.lock_tokens.remove(map);
+            } else {
+                let expires = now + (ttl_s * 1000.0) as u64;
+                self.locks
+                    .insert(map.to_owned(), (owner.to_owned(), expires));
+                self.lock_tokens.insert(map.to_owned(), token);
+            }
         }
-        (self.holder(id, now) != Some(owner))
-            .then(|| StoreResult::Error("fenced: the writer does not hold the lock".into()))
+        decision
+    }
+
+    /// A fenced write the rule refuses ([`fence_refusal`]); it becomes the key's mark if not.
+    fn fenced(&mut self, id: &str, fence: Option<&Fence>, now: u64) -> Option<StoreResult> {
+        let fence = fence.filter(|_| self.fencing)?;
+        let entry = self.lock_entry(id, now);
+        let refusal = fence_refusal(
+            fence,
+            entry.as_ref().map(|(v, t)| (v, *t)),
+            self.fence_marks.get(id),
+        );
+        match refusal {
+            Some(reason) => Some(StoreResult::Error(format!("fenced: {reason}"))),
+            None => {
+                self.fence_marks.insert(id.to_owned(), fence.clone());
+                None
+            }
+        }
     }
 }
 
