@@ -99,7 +99,18 @@ fn emulator_replies_are_objects_with_latency_and_json_text() {
     let mut emu = JsEmulator::new(1.0, r#"{"latencyMs":25}"#).unwrap();
     let now = 1_767_225_600_000.0;
     let set = emu
-        .data_set(now, "P", "global", "k", r#"{"a":[1,2]}"#, "[7]", "{}", None)
+        .data_set(
+            now,
+            "P",
+            "global",
+            "k",
+            r#"{"a":[1,2]}"#,
+            "[7]",
+            "{}",
+            None,
+            None,
+            None,
+        )
         .unwrap();
     assert_eq!(get(&set, "latencyMs").as_f64(), Some(25.0));
     let version = get(&set, "version").as_string().unwrap();
@@ -110,10 +121,47 @@ fn emulator_replies_are_objects_with_latency_and_json_text() {
     assert_eq!(get(&entry, "metadata").as_string().unwrap(), "{}");
     assert_eq!(get(&entry, "version").as_string().unwrap(), version);
     assert_eq!(get(&entry, "createdTime").as_f64(), Some(now));
-    let lock = emu.lock_acquire(now, "P/global/k", "A", 30.0).unwrap();
+    let lock = emu
+        .lock_acquire(now, "P/global/k", "A", 30.0, 7.0, false, None)
+        .unwrap();
     assert!(get(&lock, "holder").is_undefined());
-    let other = emu.lock_acquire(now, "P/global/k", "B", 30.0).unwrap();
+    assert!(get(&lock, "lapsed").is_undefined());
+    let other = emu
+        .lock_acquire(now, "P/global/k", "B", 30.0, 1.0, false, None)
+        .unwrap();
     assert_eq!(get(&other, "holder").as_string().as_deref(), Some("A"));
+    let renewed = emu
+        .lock_acquire(now, "P/global/k", "A", 30.0, 8.0, true, Some(7.0))
+        .unwrap();
+    assert!(get(&renewed, "holder").is_undefined());
+    assert!(get(&renewed, "lapsed").is_undefined());
+    // A late unlock of another acquisition leaves the entry; the acquisition's own deletes it.
+    let far = 2.0 * 4_294_967_296.0;
+    emu.lock_release(now, "P/global/k", "A", far).unwrap();
+    let still = emu
+        .lock_acquire(now, "P/global/k", "B", 30.0, 1.0, false, None)
+        .unwrap();
+    assert_eq!(get(&still, "holder").as_string().as_deref(), Some("A"));
+    emu.lock_release(now, "P/global/k", "A", 8.0).unwrap();
+    let lapsed = emu
+        .lock_acquire(now, "P/global/k", "A", 30.0, 9.0, true, Some(8.0))
+        .unwrap();
+    assert_eq!(get(&lapsed, "lapsed").as_bool(), Some(true));
+    let fenced = emu
+        .data_set(
+            now,
+            "P",
+            "global",
+            "k",
+            "2",
+            "[]",
+            "{}",
+            Some("A".into()),
+            Some(9.0),
+            Some(1.0),
+        )
+        .unwrap_err();
+    assert_eq!(get(&fenced, "kind").as_string().as_deref(), Some("Fenced"));
 }
 
 #[cfg(feature = "js-emulator")]
@@ -128,7 +176,18 @@ fn emulator_failures_are_errors_with_kind_code_and_latency() {
     assert_eq!(get(&err, "latencyMs").as_f64(), Some(5.0));
     let mut emu = JsEmulator::new(0.0, "null").unwrap();
     let fenced = emu
-        .data_set(0.0, "P", "global", "k", "1", "[]", "{}", Some("X".into()))
+        .data_set(
+            0.0,
+            "P",
+            "global",
+            "k",
+            "1",
+            "[]",
+            "{}",
+            Some("X".into()),
+            Some(1.0),
+            Some(1.0),
+        )
         .unwrap_err();
     assert_eq!(get(&fenced, "kind").as_string().as_deref(), Some("Fenced"));
     assert!(get(&fenced, "code").is_undefined());

@@ -103,7 +103,24 @@ export interface StoredEntry {
   metadata: string;
 }
 
-export type LockResult = { ok: true } | { ok: false; holder: string };
+/**
+ * A lock command's answer: written; someone holds the entry (their UniqueId); or (a refresh
+ * only) the entry is gone or not of the refresh's acquisition, so the lease lapsed and nothing
+ * was written.
+ */
+export type LockResult = { ok: true } | { ok: false; holder: string } | { ok: false; lapsed: true };
+
+/**
+ * Carried by a fenced data write (D22): the sending session's UniqueId, its acquisition token
+ * and its write sequence number.
+ */
+export interface Fence {
+  owner: string;
+  /** Whole number, 0 to 2^53 - 1. */
+  token: number;
+  /** Whole number, 0 to 2^53 - 1; grows with every write try of the session. */
+  seq: number;
+}
 
 export interface QueueRead {
   /** The items read, each as JSON text, higher priority first, then in the order added. */
@@ -121,8 +138,11 @@ export interface Store {
   dataGet(name: string, scope: string, key: string): Promise<StoredEntry | undefined>;
   /**
    * Writes a new version (user ids and metadata replace the stored ones) and returns its
-   * version id. With `fence` (an owner id) it applies only while the lock of map
-   * `${name}/${scope}/${key}` is held by `fence`, else rejects with kind `"Fenced"`.
+   * version id. With a `fence` it applies only while the lock entry of map
+   * `${name}/${scope}/${key}` is live, is `fence.owner`'s and of the acquisition of
+   * `fence.token`, and no write of that acquisition with a `seq` as large has landed on the key;
+   * else it rejects with kind `"Fenced"` and changes nothing. On applying, the fence becomes the
+   * key's mark (kept across removes).
    */
   dataSet(
     name: string,
@@ -131,14 +151,27 @@ export interface Store {
     value: string,
     userIds: string,
     metadata: string,
-    fence: string | null,
+    fence: Fence | null,
   ): Promise<string>;
   /** Removes the key (nothing if missing); fenced like `dataSet`. */
-  dataRemove(name: string, scope: string, key: string, fence: string | null): Promise<void>;
-  /** Free or already `owner`'s: write `owner` expiring in `ttlSeconds`; else report the holder. */
-  lockAcquire(map: string, owner: string, ttlSeconds: number): Promise<LockResult>;
-  /** Deletes the lock if `owner` holds it; otherwise nothing. */
-  lockRelease(map: string, owner: string): Promise<void>;
+  dataRemove(name: string, scope: string, key: string, fence: Fence | null): Promise<void>;
+  /**
+   * The lock entry `"Id"` of sorted map `map` (value `owner`, sort key `token`), by the table
+   * in host/js/stores/README.md. A new acquisition (`renew` false): free, or `owner`'s with a
+   * token ≤ `token` → written, expiring in `ttlSeconds`; else the holder. A refresh (`renew`
+   * true, `held` the token last known written): `owner`'s with a token from `held` to `token`
+   * → written; someone else's → the holder; absent or any other token → lapsed, nothing written.
+   */
+  lockAcquire(
+    map: string,
+    owner: string,
+    ttlSeconds: number,
+    token: number,
+    renew: boolean,
+    held?: number | null,
+  ): Promise<LockResult>;
+  /** Deletes the lock if it is `owner`'s and of the acquisition of `token`; otherwise nothing. */
+  lockRelease(map: string, owner: string, token: number): Promise<void>;
   /** Adds an item living `expirationSeconds` (0–3,888,000); higher `priority` is read first. */
   queueAdd(queue: string, value: string, expirationSeconds: number, priority: number): Promise<void>;
   /**

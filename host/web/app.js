@@ -89,7 +89,7 @@ function wrapStore(server) {
       return store[m](...args).then(
         (v) => {
           if (server.crashed) return hang;
-          if (m === "lockAcquire") lockReplied(args[0], args[1], args[2], sent, v, server);
+          if (m === "lockAcquire") lockReplied(args[0], args[1], args[2], args[3], sent, v, server);
           return v;
         },
         (e) => {
@@ -110,12 +110,16 @@ function lockReleaseSent(map, owner) {
   check();
 }
 
-function lockReplied(map, owner, ttlSeconds, sent, result, server) {
+function lockReplied(map, owner, ttlSeconds, token, sent, result, server) {
   const s = world.sessions.get(owner);
   if (!s) return;
   if (result.ok) {
     s.leaseEnd = sent + ttlSeconds * 1000;
+    s.token = token;
     if (s.released) s.released = false;
+  } else if (result.lapsed) {
+    // D22: the refresh found the entry gone (or another acquisition's); the session closes.
+    log(s.key, server.id, "lapse", "refresh found the lock entry gone: the lease lapsed, closing without saving");
   } else if (s.ds.State === true) {
     log(s.key, server.id, "lock", `refresh found holder ${shortId(result.holder)}`);
   }
@@ -337,6 +341,16 @@ export function join(userId, serverId) {
   return server.id;
 }
 
+/** The store loses a player's lock entry behind the servers' backs (as a Redis restart or an
+ * eviction would): the session's next refresh answers that its lease lapsed (D22). */
+export async function loseLock(userId) {
+  const s = [...world.sessions.values()].find((x) => x.key === keyOf(userId) && x.ds.State === true);
+  if (!s || s.token === undefined) return false;
+  log(s.key, null, "lapse", `the store lost the lock entry of ${s.server}:${shortId(s.id)}`);
+  await store.lockRelease(s.key, s.id, s.token);
+  return true;
+}
+
 /** A player leaves: Destroy (saves and unlocks). */
 export async function leave(userId) {
   userId = String(userId);
@@ -501,6 +515,7 @@ export function state() {
     holders,
     invariants: { ok: world.violations.length === 0, violations: world.violations },
     delivered: world.delivered,
+    lapses: world.trace.filter((e) => e.kind === "lapse"),
     acked: Object.fromEntries(world.acked),
     settings: world.settings,
     faults: world.faults,
@@ -572,7 +587,8 @@ function renderTimelines() {
       bar.append(seg);
     });
     for (const e of k.events) {
-      if (e.t < from || !["save", "saveErr", "queue", "state", "crash", "VIOLATION"].includes(e.kind)) continue;
+      if (e.t < from || !["save", "saveErr", "queue", "state", "lapse", "crash", "VIOLATION"].includes(e.kind))
+        continue;
       const m = document.createElement("div");
       m.className = `mark ${e.kind}`;
       m.style.left = `${((e.t - from) / span) * 100}%`;
@@ -661,6 +677,7 @@ function wire() {
     join(String(nextPlayer++));
   });
   $("#leave").addEventListener("click", () => leave($("#player-select").value));
+  $("#lose-lock").addEventListener("click", () => loseLock($("#player-select").value));
   $("#send").addEventListener("click", () => sendCoins($("#player-select").value, num("#coins")));
   for (const [id, field, scale] of [
     ["#f-error", "error", 100],
@@ -711,6 +728,7 @@ window.harness = {
   removeServer,
   join,
   leave,
+  loseLock,
   crash,
   sendCoins,
   setFaults: (f) => setFaults(f),

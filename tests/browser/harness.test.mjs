@@ -144,7 +144,7 @@ test("the checks catch a double open and a lost save made behind the servers' ba
     await h.advance(35_000); // an auto-save of S1 (SaveInterval 30) is acknowledged (tag > 0)
     // Steal the lock (S1's session keeps State true and never sent a release), and overwrite
     // the data with a tag older than the acknowledged save.
-    await h.store.lockRelease("Player/global/7", s1.uniqueId);
+    await h.store.lockRelease("Player/global/7", s1.uniqueId, 2 ** 32);
     await h.store.dataSet("Player", "global", "7", JSON.stringify({ Coins: 0, Level: 0, Tag: 0 }), "[]", "{}", null);
     h.join("7", "S2");
     await h.advance(2000);
@@ -157,3 +157,32 @@ test("the checks catch a double open and a lost save made behind the servers' ba
   assert.ok(st.invariants.violations[0].trace.length > 0);
   await page.close();
 });
+
+test(
+  "a lock entry the store lost: the next refresh lapses and the session closes (D22)",
+  { timeout: 60_000 },
+  async () => {
+    const { page, errors } = await openPage();
+    const st = await page.evaluate(async () => {
+      const h = window.harness;
+      h.setSettings({ LockInterval: 10 });
+      h.join("9", "S1");
+      await h.advance(2000);
+      await h.loseLock("9");
+      await h.advance(12_000);
+      return h.state();
+    });
+    const session = st.sessions.find((s) => s.key === "Player/global/9");
+    assert.equal(session.state, false, "closed by the lapse");
+    assert.equal(session.attemptsRemaining, 0);
+    assert.deepEqual(
+      st.lapses.map((e) => e.server),
+      [null, "S1"],
+      "the loss, then the refresh that found the entry gone",
+    );
+    assert.match(st.lapses[1].text, /lease lapsed/);
+    assert.equal(st.invariants.ok, true, JSON.stringify(st.invariants.violations));
+    assert.deepEqual(errors, []);
+    await page.close();
+  },
+);

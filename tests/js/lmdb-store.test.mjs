@@ -44,15 +44,15 @@ test("another process on the same path shares locks, fencing, data and queues", 
     const map = "Players/global/k";
     // The other process takes the lock and writes under it.
     const child = await inChild(`async (store) => {
-      const lock = await store.lockAcquire("Players/global/k", "CHILD", 30);
-      await store.dataSet("Players", "global", "k", '{"by":"child"}', "[]", "{}", "CHILD");
+      const lock = await store.lockAcquire("Players/global/k", "CHILD", 30, 2 ** 32, false);
+      await store.dataSet("Players", "global", "k", '{"by":"child"}', "[]", "{}", { owner: "CHILD", token: 2 ** 32, seq: 1 });
       await store.queueAdd("Players/global/k", '"from child"', 60, 0);
       return lock;
     }`);
     assert.deepEqual(child, { ok: true });
-    assert.deepEqual(await store.lockAcquire(map, "PARENT", 30), { ok: false, holder: "CHILD" });
+    assert.deepEqual(await store.lockAcquire(map, "PARENT", 30, 2 ** 32, false), { ok: false, holder: "CHILD" });
     await assert.rejects(
-      store.dataSet("Players", "global", "k", "1", "[]", "{}", "PARENT"),
+      store.dataSet("Players", "global", "k", "1", "[]", "{}", { owner: "PARENT", token: 2 ** 32, seq: 1 }),
       (e) => e instanceof StoreError && e.kind === "Fenced",
     );
     assert.equal((await store.dataGet("Players", "global", "k")).value, '{"by":"child"}');
@@ -61,11 +61,11 @@ test("another process on the same path shares locks, fencing, data and queues", 
     // And back: the other process sees this one's queue removal and lock release.
     await store.queueRemove(map, read.readId);
     const seen = await inChild(`async (store) => {
-      await store.lockRelease("Players/global/k", "CHILD");
+      await store.lockRelease("Players/global/k", "CHILD", 2 ** 32);
       return store.queueRead("Players/global/k", 10, false, 0, 30);
     }`);
     assert.equal(seen, null);
-    assert.deepEqual(await store.lockAcquire(map, "PARENT", 30), { ok: true });
+    assert.deepEqual(await store.lockAcquire(map, "PARENT", 30, 2 ** 32, false), { ok: true });
   } finally {
     await store.close();
   }
@@ -73,12 +73,17 @@ test("another process on the same path shares locks, fencing, data and queues", 
 
 test("processes racing for one lock: exactly one wins", async () => {
   const racers = Array.from({ length: 4 }, (_, i) =>
-    inChild(`async (store) => (await store.lockAcquire("Players/global/race", "P${i}", 30)).ok ? "P${i}" : null`),
+    inChild(
+      `async (store) => (await store.lockAcquire("Players/global/race", "P${i}", 30, 2 ** 32, false)).ok ? "P${i}" : null`,
+    ),
   );
   const winners = (await Promise.all(racers)).filter(Boolean);
   assert.equal(winners.length, 1, `winners: ${winners}`);
   const store = new LmdbStore({ path: dir });
-  assert.deepEqual(await store.lockAcquire("Players/global/race", "LATE", 30), { ok: false, holder: winners[0] });
+  assert.deepEqual(await store.lockAcquire("Players/global/race", "LATE", 30, 2 ** 32, false), {
+    ok: false,
+    holder: winners[0],
+  });
   await store.close();
 });
 
@@ -120,9 +125,14 @@ test("the CommonJS entry's LmdbStore shares the same database", async () => {
   const viaRequire = new cjs.LmdbStore({ path: dir });
   const viaImport = new LmdbStore({ path: dir });
   try {
-    assert.deepEqual(await viaRequire.lockAcquire("P/global/k", "CJS", 30), { ok: true });
-    assert.deepEqual(await viaImport.lockAcquire("P/global/k", "ESM", 30), { ok: false, holder: "CJS" });
-    const error = await viaRequire.dataSet("P", "global", "k", "1", "[]", "{}", "ESM").catch((e) => e);
+    assert.deepEqual(await viaRequire.lockAcquire("P/global/k", "CJS", 30, 2 ** 32, false), { ok: true });
+    assert.deepEqual(await viaImport.lockAcquire("P/global/k", "ESM", 30, 2 ** 32, false), {
+      ok: false,
+      holder: "CJS",
+    });
+    const error = await viaRequire
+      .dataSet("P", "global", "k", "1", "[]", "{}", { owner: "ESM", token: 2 ** 32, seq: 1 })
+      .catch((e) => e);
     assert.ok(error instanceof cjs.StoreError);
     assert.equal(error.kind, "Fenced");
   } finally {

@@ -47,7 +47,7 @@ test("errors arrive after their latency too, as StoreErrors with the emulator's 
 test("per-kind faults: only the configured operation fails; the lock commands are mapUpdate", async () => {
   const { store } = setup({ ops: { mapUpdate: { transient: 1 } } });
   await store.dataSet("P", "global", "k", "1", "[]", "{}", null);
-  const error = await store.lockAcquire("P/global/k", "A", 30).catch((e) => e);
+  const error = await store.lockAcquire("P/global/k", "A", 30, 2 ** 32, false).catch((e) => e);
   assert.equal(error.kind, "Transient");
   assert.match(error.message, /^InternalError: /);
   await store.queueAdd("P/global/k", "1", 60, 0);
@@ -144,9 +144,9 @@ test("without a clock, MemoryStore runs on the machine's time", async () => {
   await store.dataSet("P", "global", "k", "1", "[]", "{}", null);
   const info = await store.dataGet("P", "global", "k");
   assert.ok(info.createdTime >= before && info.createdTime <= Date.now());
-  assert.deepEqual(await store.lockAcquire("m", "o", 0.05), { ok: true });
+  assert.deepEqual(await store.lockAcquire("m", "o", 0.05, 2 ** 32, false), { ok: true });
   await new Promise((resolve) => setTimeout(resolve, 80));
-  assert.deepEqual(await store.lockAcquire("m", "p", 1), { ok: true });
+  assert.deepEqual(await store.lockAcquire("m", "p", 1, 2 ** 32, false), { ok: true });
   assert.throws(() => new MemoryStore({ clock: {} }), TypeError);
   await store.close();
 });
@@ -155,8 +155,10 @@ test("the CommonJS entry has the same MemoryStore and StoreError", async () => {
   const cjs = createRequire(import.meta.url)("../../pkg/index.cjs");
   const clock = new cjs.ManualClock(START);
   const store = new cjs.MemoryStore({ clock });
-  assert.deepEqual(await store.lockAcquire("m", "A", 30), { ok: true });
-  const error = await store.dataSet("P", "global", "k", "1", "[]", "{}", "B").catch((e) => e);
+  assert.deepEqual(await store.lockAcquire("m", "A", 30, 2 ** 32, false), { ok: true });
+  const error = await store
+    .dataSet("P", "global", "k", "1", "[]", "{}", { owner: "B", token: 2 ** 32, seq: 1 })
+    .catch((e) => e);
   assert.ok(error instanceof cjs.StoreError);
   assert.equal(error.kind, "Fenced");
   assert.equal(typeof cjs.LmdbStore, "function");

@@ -96,7 +96,10 @@ describe("Open", () => {
     assert.deepEqual(ds.Metadata, { m: 1 });
     assert.deepEqual(ds.UserIds, [7]);
     assert.equal(ds.AttemptsRemaining, 5);
-    assert.deepEqual(await store.lockAcquire("Player/global/1", "SOMEONE", 30), { ok: false, holder: ds.UniqueId });
+    assert.deepEqual(await store.lockAcquire("Player/global/1", "SOMEONE", 30, 2 ** 32, false), {
+      ok: false,
+      holder: ds.UniqueId,
+    });
   });
 
   test("Success at once on an open session, reconciling the template into the live value", async () => {
@@ -219,7 +222,10 @@ describe("Read", () => {
     assert.ok(reader.Version.length > 0);
     assert.ok(reader.CreatedTime >= START && reader.UpdatedTime >= reader.CreatedTime);
     // The owner still holds the lock.
-    assert.deepEqual(await store.lockAcquire("Player/global/1", "X", 30), { ok: false, holder: owner.UniqueId });
+    assert.deepEqual(await store.lockAcquire("Player/global/1", "X", 30, 2 ** 32, false), {
+      ok: false,
+      holder: owner.UniqueId,
+    });
   });
 
   test("Success on a missing key: Value is undefined, or the template", async () => {
@@ -746,7 +752,10 @@ describe("takeover after a crash", () => {
     ]);
     assert.deepEqual(b.Value, { Coins: 100 }, "the crashed server's last save is intact");
     assert.ok(swallowed > 0, "the dead module kept trying (its refresh) but reached nothing");
-    assert.deepEqual(await store.lockAcquire("Player/global/1", dead.UniqueId, 30), { ok: false, holder: b.UniqueId });
+    assert.deepEqual(await store.lockAcquire("Player/global/1", dead.UniqueId, 30, 2 ** 32, false), {
+      ok: false,
+      holder: b.UniqueId,
+    });
   });
 
   test("defaults: another server opens at 330 s (60 × 5 + 30) and not before", async () => {
@@ -767,5 +776,54 @@ describe("takeover after a crash", () => {
       ["Locked", alive.UniqueId],
     ]);
     assert.equal(alive.State, true);
+  });
+});
+
+describe("a lease that lapsed at the store (D22, issue 17)", () => {
+  test("a refresh that finds the entry gone closes the session; its saves write nothing", async () => {
+    const { clock, store, server } = world();
+    const a = server().new("Player", 1);
+    a.LockInterval = 10;
+    const attempts = [];
+    const states = [];
+    a.AttemptsChanged.Connect((remaining) => attempts.push(remaining));
+    a.StateChanged.Connect((state) => states.push(state));
+    assert.deepEqual(await a.Open({ Coins: 0 }), ["Success", undefined]);
+    a.Value.Coins = 1;
+    assert.equal((await a.Save())[0], "Saved");
+
+    // The store loses the entry (as a Redis restart or an eviction would): here, a release of
+    // the session's acquisition, whose token is its first (1 × 2^32, src/fence.rs).
+    await store.lockRelease("Player/global/1", a.UniqueId, 2 ** 32);
+    // Meanwhile another server takes the key, writes it and closes it (saving and unlocking):
+    // when A refreshes, the entry is absent, as if A's lease had simply run on.
+    const b = server().new("Player", 1);
+    assert.deepEqual(await b.Open(), ["Success", undefined]);
+    b.Value = { Coins: 50 };
+    assert.deepEqual(await b.Close(), ["Saved", { Coins: 50 }]);
+
+    // A's next refresh (sent at +10 s, answered 0.5 s later) may not take the key back: it
+    // lapses. A Save queued behind it answers the lapse and writes nothing.
+    store.setFaults({ ops: { mapUpdate: { latencyMs: 500 } } });
+    await clock.advance(10_000);
+    a.Value.Coins = 2;
+    const pending = a.Save();
+    assert.equal(await peek(pending), PENDING, "queued behind the refresh");
+    await clock.advance(500);
+    assert.deepEqual(attempts, [0]);
+    assert.deepEqual(states, [true, false]);
+    assert.equal(a.State, false);
+    const [response, message] = await pending;
+    assert.equal(response, "Error");
+    assert.match(message, /lapsed/);
+    assert.deepEqual(await a.Save(), ["State", "Closed"], "the next Save: the session is closed");
+    store.setFaults(null);
+    await clock.advance(60_000); // no auto-save either
+
+    const reader = server().new("Player", 1);
+    assert.deepEqual(await reader.Read(), ["Success", undefined]);
+    assert.deepEqual(reader.Value, { Coins: 50 }, "B's value was not overwritten");
+    // A's refresh did not re-create the entry: the key is free.
+    assert.deepEqual(await store.lockAcquire("Player/global/1", "X", 0, 2 ** 32, false), { ok: true });
   });
 });

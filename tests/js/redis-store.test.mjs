@@ -55,8 +55,8 @@ test("every key of a session is in one hash slot, even with braces in its name",
     ["A/B", "c", "%7D"],
   ]) {
     const id = `${name}/${scope}/${key}`;
-    await store.lockAcquire(id, "OWNER", 30);
-    await store.dataSet(name, scope, key, "1", "[]", "{}", "OWNER");
+    await store.lockAcquire(id, "OWNER", 30, 2 ** 32, false);
+    await store.dataSet(name, scope, key, "1", "[]", "{}", { owner: "OWNER", token: 2 ** 32, seq: 1 });
     await store.queueAdd(id, "1", 60, 0);
     await store.queueRead(id, 1, false, 0, 30); // makes the hidden-item keys too
     const keys = (await keysOf("slot:*")).filter((k) =>
@@ -67,17 +67,17 @@ test("every key of a session is in one hash slot, even with braces in its name",
   }
 });
 
-test("the documented layout: data hash, lock string with PX expiry, queue keys", async () => {
+test("the documented layout: data hash with the fence mark, lock hash with PX expiry, queue keys", async () => {
   const store = new RedisStore({ client, prefix: "layout" });
-  await store.lockAcquire("P/global/k", "OWNER", 30);
-  await store.dataSet("P", "global", "k", '{"a":1}', "[3]", '{"m":1}', "OWNER");
-  assert.equal(await client.get("layout:{P/global/k}:lock"), "OWNER");
+  await store.lockAcquire("P/global/k", "OWNER", 30, 2 ** 32, false);
+  await store.dataSet("P", "global", "k", '{"a":1}', "[3]", '{"m":1}', { owner: "OWNER", token: 2 ** 32, seq: 1 });
+  assert.deepEqual({ ...(await client.hGetAll("layout:{P/global/k}:lock")) }, { o: "OWNER", t: "4294967296" });
   const pttl = await client.pTTL("layout:{P/global/k}:lock");
   assert.ok(pttl > 29_000 && pttl <= 30_000, `lock PTTL ${pttl}`);
   const data = await client.hGetAll("layout:{P/global/k}:data:1.6");
   assert.deepEqual(
-    { v: data.v, ids: data.ids, meta: data.meta, n: data.n },
-    { v: '{"a":1}', ids: "[3]", meta: '{"m":1}', n: "1" },
+    { v: data.v, ids: data.ids, meta: data.meta, n: data.n, fo: data.fo, ft: data.ft, fs: data.fs },
+    { v: '{"a":1}', ids: "[3]", meta: '{"m":1}', n: "1", fo: "OWNER", ft: "4294967296", fs: "1" },
   );
   assert.ok(Number(data.c) > 1.7e12 && data.u === data.c);
   await store.queueAdd("P/global/k", '"x"', 60, 2);
@@ -93,10 +93,22 @@ test("the documented layout: data hash, lock string with PX expiry, queue keys",
   assert.deepEqual(await client.zRangeWithScores("layout:{P/global/k}:q", 0, -1), [
     { value: "0000000000000001", score: -2 },
   ]);
-  await store.dataRemove("P", "global", "k", "OWNER");
+  await store.dataRemove("P", "global", "k", { owner: "OWNER", token: 2 ** 32, seq: 2 });
   const tomb = await client.hGetAll("layout:{P/global/k}:data:1.6");
-  assert.deepEqual({ ...tomb }, { n: "2" }, "a tombstone keeps the write count");
+  assert.deepEqual(
+    { ...tomb },
+    { n: "2", fo: "OWNER", ft: "4294967296", fs: "2" },
+    "a tombstone keeps the write count and the mark",
+  );
   assert.ok((await client.pTTL("layout:{P/global/k}:data:1.6")) > 29 * 24 * 3600 * 1000);
+});
+
+test("a lock written before tokens (a plain string) is its owner's, with token 0", async () => {
+  const store = new RedisStore({ client, prefix: "legacy" });
+  await client.set("legacy:{P/global/old}:lock", "OLD", { PX: 30_000 });
+  assert.deepEqual(await store.lockAcquire("P/global/old", "NEW", 30, 2 ** 32, false), { ok: false, holder: "OLD" });
+  assert.deepEqual(await store.lockAcquire("P/global/old", "OLD", 30, 2 ** 32 + 1, true, 0), { ok: true });
+  assert.deepEqual({ ...(await client.hGetAll("legacy:{P/global/old}:lock")) }, { o: "OLD", t: "4294967297" });
 });
 
 test("queue keys expire with their last item and vanish when the queue empties", async () => {
@@ -129,9 +141,9 @@ test("with { client } the store uses it and leaves it open on close", async () =
 
 test("scripts are loaded again after the server forgets them", async () => {
   const store = new RedisStore({ client, prefix: "flush" });
-  assert.deepEqual(await store.lockAcquire("m", "A", 30), { ok: true });
+  assert.deepEqual(await store.lockAcquire("m", "A", 30, 2 ** 32, false), { ok: true });
   await client.scriptFlush();
-  assert.deepEqual(await store.lockAcquire("m", "B", 30), { ok: false, holder: "A" });
+  assert.deepEqual(await store.lockAcquire("m", "B", 30, 2 ** 32, false), { ok: false, holder: "A" });
 });
 
 test("a server that cannot be reached gives a Transient error, and the next call tries again", async () => {
@@ -159,7 +171,7 @@ test("a lost connection gives Transient errors, and the store recovers when the 
       // The client reconnects in the background; calls fail fast until it has.
       let result;
       for (let tries = 0; tries < 100; tries++) {
-        result = await store.lockAcquire("m", "A", 30).catch((e) => e);
+        result = await store.lockAcquire("m", "A", 30, 2 ** 32, false).catch((e) => e);
         if (!(result instanceof Error)) break;
         assert.equal(result.kind, "Transient");
         await new Promise((resolve) => setTimeout(resolve, 50));

@@ -21,6 +21,12 @@ async function peek(promise) {
   return Promise.race([promise, marker]);
 }
 
+/** Acquisition 1's token (tokens are acquisition × 2^32 + renewal, src/fence.rs). */
+const ACQ = 2 ** 32;
+
+/** The fence of `owner`'s write number `seq` under the acquisition of `token`. */
+const fence = (owner, seq, token = ACQ) => ({ owner, token, seq });
+
 let counter = 0;
 /** A name no other test uses (stores are shared across tests on Redis). */
 const fresh = (label) => `${label}-${process.pid}-${++counter}`;
@@ -219,10 +225,10 @@ for (const [kind, maker] of Object.entries(kinds)) {
       test("every argument of every method is type-checked first, by name", async () => {
         const good = {
           dataGet: ["Players", "global", "k"],
-          dataSet: ["Players", "global", "k", "1", "[]", "{}", null],
-          dataRemove: ["Players", "global", "k", null],
-          lockAcquire: ["m", "OWNER", 10],
-          lockRelease: ["m", "OWNER"],
+          dataSet: ["Players", "global", "k", "1", "[]", "{}", fence("OWNER", 1)],
+          dataRemove: ["Players", "global", "k", fence("OWNER", 1)],
+          lockAcquire: ["m", "OWNER", 10, ACQ + 1, true, ACQ],
+          lockRelease: ["m", "OWNER", ACQ],
           queueAdd: ["q", "1", 10, 0],
           queueRead: ["q", 1, false, 0, 10],
           queueRemove: ["q", "id"],
@@ -248,67 +254,220 @@ for (const [kind, maker] of Object.entries(kinds)) {
     describe("locks", () => {
       test("acquire a free lock, refresh it as its holder; anyone else is told the holder", async () => {
         const map = `Players/global/${fresh("k")}`;
-        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 30), { ok: true });
-        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 30), { ok: true });
-        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30), { ok: false, holder: "OWNER-A" });
-        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-C", 30), { ok: false, holder: "OWNER-A" });
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 30, ACQ, false), { ok: true });
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 30, ACQ, false), { ok: true });
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30, ACQ, false), { ok: false, holder: "OWNER-A" });
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-C", 30, ACQ, false), { ok: false, holder: "OWNER-A" });
       });
 
       test("a lock expires after its TTL; then another owner takes it", async () => {
         const map = `Players/global/${fresh("k")}`;
-        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 0.3), { ok: true });
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 0.3, ACQ, false), { ok: true });
         await env.wait(100);
-        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 0.3), { ok: false, holder: "OWNER-A" });
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 0.3, ACQ, false), { ok: false, holder: "OWNER-A" });
         await env.wait(300);
-        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30), { ok: true });
-        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 30), { ok: false, holder: "OWNER-B" });
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30, ACQ, false), { ok: true });
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 30, ACQ, false), { ok: false, holder: "OWNER-B" });
       });
 
       test("a refresh extends the lock from the time of the refresh", async () => {
         const map = `Players/global/${fresh("k")}`;
-        await env.a.lockAcquire(map, "OWNER-A", 0.6);
+        await env.a.lockAcquire(map, "OWNER-A", 0.6, ACQ, false);
         await env.wait(400);
-        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 0.6), { ok: true });
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 0.6, ACQ, false), { ok: true });
         await env.wait(400);
         assert.deepEqual(
-          await env.b.lockAcquire(map, "OWNER-B", 1),
+          await env.b.lockAcquire(map, "OWNER-B", 1, ACQ, false),
           { ok: false, holder: "OWNER-A" },
           "still held 800 ms after the first acquire",
         );
         await env.wait(400);
-        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 1), { ok: true });
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 1, ACQ, false), { ok: true });
       });
 
       test("release frees only its holder's lock, and is a no-op otherwise", async () => {
         const map = `Players/global/${fresh("k")}`;
-        await env.a.lockRelease(map, "OWNER-A"); // nothing there
-        await env.a.lockAcquire(map, "OWNER-A", 30);
-        await env.b.lockRelease(map, "OWNER-B");
-        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30), { ok: false, holder: "OWNER-A" });
-        await env.a.lockRelease(map, "OWNER-A");
-        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30), { ok: true });
+        await env.a.lockRelease(map, "OWNER-A", ACQ); // nothing there
+        await env.a.lockAcquire(map, "OWNER-A", 30, ACQ, false);
+        await env.b.lockRelease(map, "OWNER-B", ACQ);
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30, ACQ, false), { ok: false, holder: "OWNER-A" });
+        await env.a.lockRelease(map, "OWNER-A", ACQ);
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30, ACQ, false), { ok: true });
       });
 
       test("a TTL of 0 takes the lock and lets it go at once", async () => {
         const map = `Players/global/${fresh("k")}`;
-        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 0), { ok: true });
-        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30), { ok: true });
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 0, ACQ, false), { ok: true });
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30, ACQ, false), { ok: true });
       });
 
       test("owners racing for a free lock from two servers: exactly one wins", async () => {
         const map = `Players/global/${fresh("k")}`;
         const owners = Array.from({ length: 12 }, (_, i) => `OWNER-${i}`);
-        const results = await Promise.all(owners.map((o, i) => (i % 2 ? env.a : env.b).lockAcquire(map, o, 30)));
+        const results = await Promise.all(
+          owners.map((o, i) => (i % 2 ? env.a : env.b).lockAcquire(map, o, 30, ACQ, false)),
+        );
         const winners = owners.filter((_, i) => results[i].ok);
         assert.equal(winners.length, 1, JSON.stringify(results));
         for (const r of results) if (!r.ok) assert.equal(r.holder, winners[0]);
       });
 
       test("a bad TTL is refused as InvalidRequest", async () => {
-        await rejectsWith(env.a.lockAcquire("m", "o", -1), "InvalidRequest", /expiration/);
-        await rejectsWith(env.a.lockAcquire("m", "o", 3_888_001), "InvalidRequest");
-        await rejectsWith(env.a.lockAcquire("m", "o", Number.NaN), "InvalidRequest");
-        await rejectsWith(env.a.lockAcquire("m", "o", "30"), "InvalidRequest");
+        await rejectsWith(env.a.lockAcquire("m", "o", -1, ACQ, false), "InvalidRequest", /expiration/);
+        await rejectsWith(env.a.lockAcquire("m", "o", 3_888_001, ACQ, false), "InvalidRequest");
+        await rejectsWith(env.a.lockAcquire("m", "o", Number.NaN, ACQ, false), "InvalidRequest");
+        await rejectsWith(env.a.lockAcquire("m", "o", "30", ACQ, false), "InvalidRequest");
+      });
+
+      test("a bad token, renew, held or fence is refused as InvalidRequest, by name", async () => {
+        for (const token of [-1, 1.5, 2 ** 53, Number.NaN, "1", null]) {
+          await rejectsWith(env.a.lockAcquire("m", "o", 30, token, false), "InvalidRequest", /^token must be/);
+          await rejectsWith(env.a.lockRelease("m", "o", token), "InvalidRequest", /^token must be/);
+        }
+        await rejectsWith(env.a.lockAcquire("m", "o", 30, ACQ, "yes"), "InvalidRequest", /^renew must be/);
+        await rejectsWith(env.a.lockAcquire("m", "o", 30, ACQ, true, null), "InvalidRequest", /^held must be/);
+        await rejectsWith(env.a.lockAcquire("m", "o", 30, ACQ, true, -1), "InvalidRequest", /^held must be/);
+        const bad = [
+          "OWNER",
+          { owner: "OWNER", token: ACQ },
+          { owner: 7, token: ACQ, seq: 1 },
+          { owner: "OWNER", token: -1, seq: 1 },
+          { owner: "OWNER", token: ACQ, seq: 0.5 },
+          [],
+        ];
+        for (const f of bad) {
+          await rejectsWith(env.a.dataSet("P", "global", "k", "1", "[]", "{}", f), "InvalidRequest", /^fence must be/);
+          await rejectsWith(env.a.dataRemove("P", "global", "k", f), "InvalidRequest", /^fence must be/);
+        }
+      });
+    });
+
+    // ---- the lock table (src/fence.rs, D22): one test per cell --------------------------------
+
+    describe("lock table", () => {
+      const A2 = 2 * ACQ; // acquisition 2
+      /** Whether the entry is `owner`'s with a token from `held` to `token`: a refresh writes. */
+      const renews = async (map, owner, held, token) =>
+        (await env.a.lockAcquire(map, owner, 30, token, true, held)).ok === true;
+
+      test("acquire, entry absent: written", async () => {
+        const map = `Players/global/${fresh("k")}`;
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 30, ACQ, false), { ok: true });
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30, ACQ, false), { ok: false, holder: "OWNER-A" });
+        assert.ok(await renews(map, "OWNER-A", ACQ, ACQ + 1), "the entry holds the token");
+      });
+
+      test("acquire, ours with a smaller token: written (the new token)", async () => {
+        const map = `Players/global/${fresh("k")}`;
+        await env.a.lockAcquire(map, "OWNER-A", 30, ACQ + 3, false);
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 30, A2, false), { ok: true });
+        assert.ok(await renews(map, "OWNER-A", A2, A2 + 1));
+      });
+
+      test("acquire, ours with the same token: written", async () => {
+        const map = `Players/global/${fresh("k")}`;
+        await env.a.lockAcquire(map, "OWNER-A", 30, ACQ, false);
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 30, ACQ, false), { ok: true });
+        assert.ok(await renews(map, "OWNER-A", ACQ, ACQ + 1));
+      });
+
+      test("acquire, ours with a larger token: Locked by ourselves, nothing written", async () => {
+        const map = `Players/global/${fresh("k")}`;
+        await env.a.lockAcquire(map, "OWNER-A", 30, A2, false);
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 30, ACQ, false), { ok: false, holder: "OWNER-A" });
+        assert.ok(await renews(map, "OWNER-A", A2, A2 + 1), "the newer acquisition's entry stands");
+      });
+
+      test("acquire, someone else's: Locked by them, nothing written", async () => {
+        const map = `Players/global/${fresh("k")}`;
+        await env.b.lockAcquire(map, "OWNER-B", 30, ACQ, false);
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 30, A2, false), { ok: false, holder: "OWNER-B" });
+        assert.ok(await renews(map, "OWNER-B", ACQ, ACQ + 1));
+      });
+
+      test("renew, entry absent: lapsed, nothing written", async () => {
+        const map = `Players/global/${fresh("k")}`;
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 30, ACQ + 1, true, ACQ), { ok: false, lapsed: true });
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30, ACQ, false), { ok: true }, "still free");
+      });
+
+      test("renew, ours with a token from held to the renewal's: written (the new token, a new TTL)", async () => {
+        const map = `Players/global/${fresh("k")}`;
+        await env.a.lockAcquire(map, "OWNER-A", 0.6, ACQ, false);
+        await env.wait(400);
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 0.6, ACQ + 1, true, ACQ), { ok: true });
+        await env.wait(400);
+        // An ambiguous refresh may or may not have written ACQ + 2: held names the last known.
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 0.6, ACQ + 3, true, ACQ + 1), { ok: true });
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30, ACQ, false), { ok: false, holder: "OWNER-A" });
+        assert.ok(await renews(map, "OWNER-A", ACQ + 3, ACQ + 3), "the entry holds ACQ + 3");
+      });
+
+      test("renew, ours with a token below held: lapsed, nothing written", async () => {
+        const map = `Players/global/${fresh("k")}`;
+        await env.a.lockAcquire(map, "OWNER-A", 30, ACQ, false);
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 30, ACQ + 2, true, ACQ + 1), {
+          ok: false,
+          lapsed: true,
+        });
+        assert.ok(await renews(map, "OWNER-A", ACQ, ACQ), "the entry still holds ACQ");
+      });
+
+      test("renew, ours with a larger token (a newer acquisition): lapsed, nothing written", async () => {
+        const map = `Players/global/${fresh("k")}`;
+        await env.a.lockAcquire(map, "OWNER-A", 30, A2, false);
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 30, ACQ + 1, true, ACQ), { ok: false, lapsed: true });
+        assert.ok(await renews(map, "OWNER-A", A2, A2 + 1), "the newer acquisition's entry stands");
+      });
+
+      test("renew, someone else's: Locked by them, nothing written", async () => {
+        const map = `Players/global/${fresh("k")}`;
+        await env.b.lockAcquire(map, "OWNER-B", 30, A2, false);
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 30, ACQ + 1, true, ACQ), {
+          ok: false,
+          holder: "OWNER-B",
+        });
+        assert.ok(await renews(map, "OWNER-B", A2, A2 + 1));
+      });
+
+      test("renew of an entry that expired: lapsed, and it is not re-created", async () => {
+        const map = `Players/global/${fresh("k")}`;
+        await env.a.lockAcquire(map, "OWNER-A", 0.2, ACQ, false);
+        await env.wait(300);
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 30, ACQ + 1, true, ACQ), { ok: false, lapsed: true });
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30, ACQ, false), { ok: true }, "nothing was written");
+      });
+
+      test("release, entry absent: nothing", async () => {
+        const map = `Players/global/${fresh("k")}`;
+        await env.a.lockRelease(map, "OWNER-A", ACQ);
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30, ACQ, false), { ok: true });
+      });
+
+      test("release, ours of the same acquisition (any renewal): deleted", async () => {
+        const map = `Players/global/${fresh("k")}`;
+        await env.a.lockAcquire(map, "OWNER-A", 30, ACQ, false);
+        await env.a.lockAcquire(map, "OWNER-A", 30, ACQ + 5, true, ACQ);
+        await env.a.lockRelease(map, "OWNER-A", ACQ + 2);
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30, ACQ, false), { ok: true });
+      });
+
+      test("release, ours of another acquisition: nothing (a late unlock cannot delete the next lock)", async () => {
+        const map = `Players/global/${fresh("k")}`;
+        await env.a.lockAcquire(map, "OWNER-A", 30, ACQ, false);
+        await env.a.lockAcquire(map, "OWNER-A", 30, A2, false); // the session locked again
+        await env.a.lockRelease(map, "OWNER-A", ACQ + 7); // the first acquisition's unlock, late
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30, ACQ, false), { ok: false, holder: "OWNER-A" });
+        assert.ok(await renews(map, "OWNER-A", A2, A2 + 1), "the newer acquisition's entry stands");
+        await env.a.lockRelease(map, "OWNER-A", A2);
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30, ACQ, false), { ok: true });
+      });
+
+      test("release, someone else's: nothing", async () => {
+        const map = `Players/global/${fresh("k")}`;
+        await env.b.lockAcquire(map, "OWNER-B", 30, ACQ, false);
+        await env.a.lockRelease(map, "OWNER-A", ACQ);
+        assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 30, ACQ, false), { ok: false, holder: "OWNER-B" });
       });
     });
 
@@ -317,16 +476,16 @@ for (const [kind, maker] of Object.entries(kinds)) {
     describe("fencing", () => {
       test("a fenced write by the lock's holder applies", async () => {
         const key = fresh("k");
-        await env.a.lockAcquire(`Players/global/${key}`, "OWNER-A", 30);
-        await env.a.dataSet("Players", "global", key, "1", "[]", "{}", "OWNER-A");
+        await env.a.lockAcquire(`Players/global/${key}`, "OWNER-A", 30, ACQ, false);
+        await env.a.dataSet("Players", "global", key, "1", "[]", "{}", fence("OWNER-A", 1));
         assert.equal((await env.a.dataGet("Players", "global", key)).value, "1");
-        await env.a.dataRemove("Players", "global", key, "OWNER-A");
+        await env.a.dataRemove("Players", "global", key, fence("OWNER-A", 2));
         assert.equal(await env.a.dataGet("Players", "global", key), undefined);
       });
 
       test("a write with no fence applies whoever holds the lock", async () => {
         const key = fresh("k");
-        await env.a.lockAcquire(`Players/global/${key}`, "OWNER-A", 30);
+        await env.a.lockAcquire(`Players/global/${key}`, "OWNER-A", 30, ACQ, false);
         await env.b.dataSet("Players", "global", key, "2", "[]", "{}", null);
         assert.equal((await env.a.dataGet("Players", "global", key)).value, "2");
         await env.b.dataRemove("Players", "global", key, null);
@@ -336,38 +495,129 @@ for (const [kind, maker] of Object.entries(kinds)) {
       test("a session whose lock was taken over cannot write or remove; the new owner can", async () => {
         const key = fresh("k");
         const map = `Players/global/${key}`;
-        await env.a.lockAcquire(map, "OWNER-A", 0.3);
-        await env.a.dataSet("Players", "global", key, '"A1"', "[]", "{}", "OWNER-A");
+        await env.a.lockAcquire(map, "OWNER-A", 0.3, ACQ, false);
+        await env.a.dataSet("Players", "global", key, '"A1"', "[]", "{}", fence("OWNER-A", 1));
         await env.wait(400);
-        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30), { ok: true });
-        await rejectsWith(env.a.dataSet("Players", "global", key, '"A2"', "[]", "{}", "OWNER-A"), "Fenced", /OWNER-B/);
-        await rejectsWith(env.a.dataRemove("Players", "global", key, "OWNER-A"), "Fenced");
+        assert.deepEqual(await env.b.lockAcquire(map, "OWNER-B", 30, ACQ, false), { ok: true });
+        await rejectsWith(
+          env.a.dataSet("Players", "global", key, '"A2"', "[]", "{}", fence("OWNER-A", 2)),
+          "Fenced",
+          /OWNER-B/,
+        );
+        await rejectsWith(env.a.dataRemove("Players", "global", key, fence("OWNER-A", 3)), "Fenced");
         assert.equal(
           (await env.b.dataGet("Players", "global", key)).value,
           '"A1"',
           "the refused write changed nothing",
         );
-        await env.b.dataSet("Players", "global", key, '"B1"', "[]", "{}", "OWNER-B");
+        await env.b.dataSet("Players", "global", key, '"B1"', "[]", "{}", fence("OWNER-B", 1));
         assert.equal((await env.a.dataGet("Players", "global", key)).value, '"B1"');
       });
 
       test("a fenced write while nobody holds the lock (never taken, expired or released) is refused", async () => {
         const key = fresh("k");
         const map = `Players/global/${key}`;
-        await rejectsWith(env.a.dataSet("Players", "global", key, "1", "[]", "{}", "OWNER-A"), "Fenced", /not held/);
-        await env.a.lockAcquire(map, "OWNER-A", 0.2);
+        await rejectsWith(
+          env.a.dataSet("Players", "global", key, "1", "[]", "{}", fence("OWNER-A", 1)),
+          "Fenced",
+          /not held/,
+        );
+        await env.a.lockAcquire(map, "OWNER-A", 0.2, ACQ, false);
         await env.wait(300);
-        await rejectsWith(env.a.dataSet("Players", "global", key, "1", "[]", "{}", "OWNER-A"), "Fenced");
-        await env.a.lockAcquire(map, "OWNER-A", 30);
-        await env.a.lockRelease(map, "OWNER-A");
-        await rejectsWith(env.a.dataSet("Players", "global", key, "1", "[]", "{}", "OWNER-A"), "Fenced");
+        await rejectsWith(env.a.dataSet("Players", "global", key, "1", "[]", "{}", fence("OWNER-A", 2)), "Fenced");
+        await env.a.lockAcquire(map, "OWNER-A", 30, ACQ, false);
+        await env.a.lockRelease(map, "OWNER-A", ACQ);
+        await rejectsWith(env.a.dataSet("Players", "global", key, "1", "[]", "{}", fence("OWNER-A", 3)), "Fenced");
         assert.equal(await env.a.dataGet("Players", "global", key), undefined);
       });
 
       test("a Fenced error is not retryable", async () => {
-        const error = await env.a.dataSet("Players", "global", fresh("k"), "1", "[]", "{}", "X").catch((e) => e);
+        const error = await env.a
+          .dataSet("Players", "global", fresh("k"), "1", "[]", "{}", fence("X", 1))
+          .catch((e) => e);
         assert.equal(error.kind, "Fenced");
         assert.equal(error.retryable, false);
+      });
+
+      test("a write of another acquisition of the same owner is refused; any renewal of this one applies", async () => {
+        const key = fresh("k");
+        const map = `Players/global/${key}`;
+        await env.a.lockAcquire(map, "OWNER-A", 30, ACQ, false);
+        await env.a.dataSet("Players", "global", key, '"first"', "[]", "{}", fence("OWNER-A", 1));
+        await env.a.lockAcquire(map, "OWNER-A", 30, 2 * ACQ, false); // the session locked again
+        await rejectsWith(
+          env.a.dataSet("Players", "global", key, '"late"', "[]", "{}", fence("OWNER-A", 2, ACQ + 4)),
+          "Fenced",
+          /another acquisition of OWNER-A/,
+        );
+        await rejectsWith(env.a.dataRemove("Players", "global", key, fence("OWNER-A", 3, ACQ)), "Fenced");
+        assert.equal((await env.a.dataGet("Players", "global", key)).value, '"first"');
+        // The new acquisition's writes start their own sequence; its renewals all belong to it.
+        await env.a.dataSet("Players", "global", key, '"second"', "[]", "{}", fence("OWNER-A", 1, 2 * ACQ + 9));
+        assert.equal((await env.a.dataGet("Players", "global", key)).value, '"second"');
+      });
+
+      test("a write with an equal or older seq of the same acquisition is refused; a larger one applies", async () => {
+        const key = fresh("k");
+        await env.a.lockAcquire(`Players/global/${key}`, "OWNER-A", 30, ACQ, false);
+        await env.a.dataSet("Players", "global", key, '"5"', "[]", "{}", fence("OWNER-A", 5));
+        await rejectsWith(
+          env.a.dataSet("Players", "global", key, '"5 again"', "[]", "{}", fence("OWNER-A", 5)),
+          "Fenced",
+          /newer write \(#5\)/,
+        );
+        await rejectsWith(env.a.dataSet("Players", "global", key, '"4"', "[]", "{}", fence("OWNER-A", 4)), "Fenced");
+        await rejectsWith(env.a.dataRemove("Players", "global", key, fence("OWNER-A", 3)), "Fenced");
+        assert.equal((await env.a.dataGet("Players", "global", key)).value, '"5"');
+        await env.a.dataSet("Players", "global", key, '"6"', "[]", "{}", fence("OWNER-A", 6, ACQ + 1));
+        assert.equal((await env.a.dataGet("Players", "global", key)).value, '"6"');
+        // An unfenced write leaves the mark as it was.
+        await env.b.dataSet("Players", "global", key, '"free"', "[]", "{}", null);
+        await rejectsWith(env.a.dataSet("Players", "global", key, '"6"', "[]", "{}", fence("OWNER-A", 6)), "Fenced");
+      });
+
+      test("the mark outlives a remove: an older write after the remove is refused", async () => {
+        const key = fresh("k");
+        await env.a.lockAcquire(`Players/global/${key}`, "OWNER-A", 30, ACQ, false);
+        await env.a.dataSet("Players", "global", key, '"1"', "[]", "{}", fence("OWNER-A", 1));
+        await env.a.dataRemove("Players", "global", key, fence("OWNER-A", 2));
+        await rejectsWith(
+          env.a.dataSet("Players", "global", key, '"1 late"', "[]", "{}", fence("OWNER-A", 1)),
+          "Fenced",
+          /newer write \(#2\)/,
+        );
+        await rejectsWith(env.a.dataSet("Players", "global", key, '"2"', "[]", "{}", fence("OWNER-A", 2)), "Fenced");
+        await rejectsWith(env.a.dataRemove("Players", "global", key, fence("OWNER-A", 2)), "Fenced");
+        assert.equal(await env.a.dataGet("Players", "global", key), undefined);
+        await env.a.dataSet("Players", "global", key, '"3"', "[]", "{}", fence("OWNER-A", 3));
+        assert.equal((await env.a.dataGet("Players", "global", key)).value, '"3"');
+      });
+
+      test("a fenced remove of a key never written still leaves its mark", async () => {
+        const key = fresh("k");
+        await env.a.lockAcquire(`Players/global/${key}`, "OWNER-A", 30, ACQ, false);
+        await env.a.dataRemove("Players", "global", key, fence("OWNER-A", 4));
+        assert.equal(await env.a.dataGet("Players", "global", key), undefined);
+        await rejectsWith(env.a.dataSet("Players", "global", key, '"3"', "[]", "{}", fence("OWNER-A", 3)), "Fenced");
+        await env.a.dataSet("Players", "global", key, '"5"', "[]", "{}", fence("OWNER-A", 5));
+        const got = await env.a.dataGet("Players", "global", key);
+        assert.equal(got.value, '"5"');
+      });
+
+      test("another holder's mark does not hold back the next holder's writes", async () => {
+        const key = fresh("k");
+        const map = `Players/global/${key}`;
+        await env.a.lockAcquire(map, "OWNER-A", 30, ACQ, false);
+        await env.a.dataSet("Players", "global", key, '"A"', "[]", "{}", fence("OWNER-A", 90));
+        await env.a.lockRelease(map, "OWNER-A", ACQ);
+        await env.b.lockAcquire(map, "OWNER-B", 30, ACQ, false);
+        await env.b.dataSet("Players", "global", key, '"B"', "[]", "{}", fence("OWNER-B", 1));
+        assert.equal((await env.a.dataGet("Players", "global", key)).value, '"B"');
+        await rejectsWith(
+          env.a.dataSet("Players", "global", key, '"A late"', "[]", "{}", fence("OWNER-A", 91)),
+          "Fenced",
+          /held by OWNER-B/,
+        );
       });
     });
 
@@ -527,10 +777,10 @@ for (const [kind, maker] of Object.entries(kinds)) {
     test("two servers on the same storage lock each other out, see each other's data and queue to each other", async () => {
       const key = fresh("k");
       const id = `Players/global/${key}`;
-      assert.deepEqual(await env.a.lockAcquire(id, "SERVER-A", 30), { ok: true });
-      assert.deepEqual(await env.b.lockAcquire(id, "SERVER-B", 30), { ok: false, holder: "SERVER-A" });
-      await rejectsWith(env.b.dataSet("Players", "global", key, '"B"', "[]", "{}", "SERVER-B"), "Fenced");
-      const version = await env.a.dataSet("Players", "global", key, '{"Coins":1}', "[9]", "{}", "SERVER-A");
+      assert.deepEqual(await env.a.lockAcquire(id, "SERVER-A", 30, ACQ, false), { ok: true });
+      assert.deepEqual(await env.b.lockAcquire(id, "SERVER-B", 30, ACQ, false), { ok: false, holder: "SERVER-A" });
+      await rejectsWith(env.b.dataSet("Players", "global", key, '"B"', "[]", "{}", fence("SERVER-B", 1)), "Fenced");
+      const version = await env.a.dataSet("Players", "global", key, '{"Coins":1}', "[9]", "{}", fence("SERVER-A", 1));
       const seen = await env.b.dataGet("Players", "global", key);
       assert.equal(seen.version, version);
       assert.equal(seen.value, '{"Coins":1}');
@@ -538,8 +788,8 @@ for (const [kind, maker] of Object.entries(kinds)) {
       const read = await env.a.queueRead(id, 100, false, 0, 30);
       assert.deepEqual(read.values, ['{"Gift":5}']);
       await env.a.queueRemove(id, read.readId);
-      await env.a.lockRelease(id, "SERVER-A");
-      assert.deepEqual(await env.b.lockAcquire(id, "SERVER-B", 30), { ok: true });
+      await env.a.lockRelease(id, "SERVER-A", ACQ);
+      assert.deepEqual(await env.b.lockAcquire(id, "SERVER-B", 30, ACQ, false), { ok: true });
     });
   });
 }

@@ -122,7 +122,7 @@ describe("real stores, real time", { concurrency: true }, () => {
     }
   });
 
-  test("RedisStore: the server goes away under an open session and comes back; the session recovers", async () => {
+  test("RedisStore: the server goes away under an open session and comes back empty; the lease lapsed (D22)", async () => {
     let redis = await startRedis();
     const store = new RedisStore({ url: redis.url });
     try {
@@ -150,14 +150,22 @@ describe("real stores, real time", { concurrency: true }, () => {
       assert.equal(dataStore.AttemptsRemaining, 3);
       assert.equal(dataStore.State, true);
 
-      // Back on the same port (empty: the lock entry is gone too). The next refresh takes the
-      // lock again and the attempts reset.
+      // Back on the same port, empty: the lock entry is gone, so the next refresh answers that
+      // the lease lapsed (another server could have taken and written the key meanwhile). The
+      // session closes without saving instead of silently taking the key back.
       redis = await startRedis({ port: redis.port });
       await until(() => attempts.length >= 3, 12_000, "a refresh after the restart");
-      assert.deepEqual(attempts, [4, 3, 5]);
-      assert.equal(dataStore.AttemptsRemaining, 5);
+      assert.deepEqual(attempts, [4, 3, 0]);
+      assert.deepEqual(states, [true, false]);
+      assert.deepEqual(await dataStore.Save(), ["State", "Closed"]);
+      const probe = createModule({ store }).new("Player", "outage");
+      assert.deepEqual(await probe.Read(), ["Success", undefined]);
+      assert.equal(probe.Value, undefined, "nothing was written after the lapse");
+
+      // Opening again takes a new lock; its saves land.
+      assert.deepEqual(await dataStore.Open({ Coins: 0 }), ["Success", undefined]);
+      dataStore.Value.Coins = 1;
       assert.deepEqual(await dataStore.Save(), ["Saved", dataStore.Value]);
-      assert.deepEqual(states, [true], "never closed");
 
       // The write really landed: another server reads it.
       const reader = createModule({ store }).new("Player", "outage");

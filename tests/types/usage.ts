@@ -17,6 +17,7 @@ import DataStoreModule, {
   type Connection,
   type DataStore,
   type DataStoreModule as Module,
+  type Fence,
   type OpenResult,
   type SaveResult,
   type SessionState,
@@ -261,8 +262,17 @@ async function storesAndTime(): Promise<void> {
 
   const entry = await stores[0]!.dataGet("Player", "global", "1");
   if (entry !== undefined) expectType<string>(entry.value + entry.version + entry.metadata + entry.userIds);
-  const lock = await memory.lockAcquire("Player/global/1", "OWNER", 330);
-  if (!lock.ok) expectType<string>(lock.holder);
+  const lock = await memory.lockAcquire("Player/global/1", "OWNER", 330, 2 ** 32, false);
+  if (!lock.ok && "holder" in lock) expectType<string>(lock.holder);
+  const refresh = await memory.lockAcquire("Player/global/1", "OWNER", 330, 2 ** 32 + 1, true, 2 ** 32);
+  if (!refresh.ok && "lapsed" in refresh) expectType<true>(refresh.lapsed);
+  // @ts-expect-error the token is required
+  await memory.lockAcquire("Player/global/1", "OWNER", 330);
+  await memory.lockRelease("Player/global/1", "OWNER", 2 ** 32);
+  const fence: Fence = { owner: "OWNER", token: 2 ** 32, seq: 1 };
+  await memory.dataRemove("Player", "global", "1", fence).catch(() => undefined);
+  // @ts-expect-error a fence is an object now, not an owner id
+  await memory.dataRemove("Player", "global", "1", "OWNER").catch(() => undefined);
   const batch = await memory.queueRead("Player/global/1", 100, false, 30, 30);
   if (batch !== undefined) expectType<string[]>(batch.values);
   await Promise.all(stores.map((s) => s.close()));

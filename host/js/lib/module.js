@@ -96,7 +96,8 @@ class ModuleHost {
     this.wasm = wasm;
     this.store = store;
     this.clock = clock;
-    // Every JS store fences data writes by lock owner; a store may say otherwise.
+    // Every JS store fences data writes (lock owner, acquisition and write sequence, D22); a
+    // store may say otherwise.
     this.core = new wasm.WasmModule(seed ?? Math.floor(Math.random() * 2 ** 52), store.fencing !== false);
     /** session id → DataStore */
     this.sessions = new Map();
@@ -368,13 +369,17 @@ class ModuleHost {
         break;
       case "LockAcquire":
         work = s
-          .lockAcquire(c.map, c.owner, c.ttl)
+          .lockAcquire(c.map, c.owner, c.ttl, c.token, c.renew, c.held ?? null)
           .then((r) =>
-            r.ok ? core.completeAcquired(this.now(), c.id) : core.completeLocked(this.now(), c.id, r.holder),
+            r.ok
+              ? core.completeAcquired(this.now(), c.id)
+              : r.lapsed
+                ? core.completeLapsed(this.now(), c.id)
+                : core.completeLocked(this.now(), c.id, r.holder),
           );
         break;
       case "LockRelease":
-        work = s.lockRelease(c.map, c.owner).then(() => core.completeDone(this.now(), c.id));
+        work = s.lockRelease(c.map, c.owner, c.token).then(() => core.completeDone(this.now(), c.id));
         break;
       case "QueueAdd":
         work = s.queueAdd(c.queue, c.value, c.expiration, c.priority).then(() => core.completeDone(this.now(), c.id));

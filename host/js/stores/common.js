@@ -26,8 +26,8 @@ const SIGNATURES = {
   dataGet: ["name", "scope", "key"],
   dataSet: ["name", "scope", "key", "value:json", "userIds:json", "metadata:json", "fence:fence"],
   dataRemove: ["name", "scope", "key", "fence:fence"],
-  lockAcquire: ["map", "owner", "ttlSeconds:number"],
-  lockRelease: ["map", "owner"],
+  lockAcquire: ["map", "owner", "ttlSeconds:number", "token:token", "renew:boolean", "held:held"],
+  lockRelease: ["map", "owner", "token:token"],
   queueAdd: ["queue", "value:json", "expirationSeconds:number", "priority:number"],
   queueRead: ["queue", "count:number", "allOrNothing:boolean", "waitSeconds:wait", "invisibilitySeconds:number"],
   queueRemove: ["queue", "readId"],
@@ -39,6 +39,9 @@ export function checkArgs(method, args) {
     const [what, kind = "string"] = spec.split(":");
     CHECKS[kind](args[i], what);
   });
+  if (method === "lockAcquire" && args[4] && (args[5] === null || args[5] === undefined)) {
+    throw invalid("held must be the token last written (a number) when renew is true, got null");
+  }
 }
 
 const CHECKS = {
@@ -54,10 +57,32 @@ const CHECKS = {
   boolean(value, what) {
     if (typeof value !== "boolean") throw invalid(`${what} must be a boolean, got ${describe(value)}`);
   },
-  /** `null`/`undefined` (no fence) or an owner id. */
+  /** A lock token or write sequence number: a whole number from 0 to 2^53 - 1. */
+  token(value, what) {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      const got = typeof value === "number" ? String(value) : describe(value);
+      throw invalid(`${what} must be a whole number from 0 to 2^53 - 1, got ${got}`);
+    }
+  },
+  /** A refresh's last known token, `null`/`undefined` for a new acquisition. */
+  held(value, what) {
+    if (value !== null && value !== undefined) CHECKS.token(value, what);
+  },
+  /** `null`/`undefined` (no fence) or `{ owner, token, seq }`. */
   fence(value) {
-    if (value !== null && value !== undefined && typeof value !== "string") {
-      throw invalid(`fence must be an owner id (a string) or null, got ${describe(value)}`);
+    if (value === null || value === undefined) return;
+    const shaped =
+      typeof value === "object" &&
+      !Array.isArray(value) &&
+      typeof value.owner === "string" &&
+      Number.isSafeInteger(value.token) &&
+      value.token >= 0 &&
+      Number.isSafeInteger(value.seq) &&
+      value.seq >= 0;
+    if (!shaped) {
+      throw invalid(
+        `fence must be null or { owner: string, token, seq } (whole numbers from 0 to 2^53 - 1), got ${describeFence(value)}`,
+      );
     }
   },
   /** 0 (no wait), a positive number of seconds, or -1 (wait until items come). */
@@ -73,6 +98,63 @@ function describe(value) {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   return typeof value;
+}
+
+function describeFence(value) {
+  if (typeof value !== "object" || Array.isArray(value)) return describe(value);
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return "an object";
+  }
+}
+
+// ---- the lock table and the fence (D22; src/fence.rs is the normative text) ------------------
+
+/** Tokens are `acquisition × 2^32 + renewal`. */
+export const ACQUISITION = 2 ** 32;
+
+/** The acquisition a token belongs to. */
+export const acquisition = (token) => Math.floor(token / ACQUISITION);
+
+/**
+ * What a lock command does to the entry as it stands (`lock_decision` in src/fence.rs):
+ * `"write"` (owner and token; a release deletes), `"locked"` (nothing written; answer the
+ * holder), `"lapsed"` (a refresh whose entry is gone or not of its acquisition; nothing
+ * written) or `"nothing"`. `mode` is `"acquire"`, `"renew"` or `"release"`; `current` the live
+ * entry `{ owner, token }` or undefined (a missing token counts as 0).
+ */
+export function lockDecision(mode, owner, token, held, current) {
+  const e = current?.token ?? 0;
+  if (mode === "release") {
+    return current && current.owner === owner && acquisition(e) === acquisition(token) ? "write" : "nothing";
+  }
+  if (current && current.owner !== owner) return "locked";
+  if (mode === "acquire") return !current || e <= token ? "write" : "locked";
+  return current && held <= e && e <= token ? "write" : "lapsed";
+}
+
+/**
+ * Why a fenced write may not go ahead, or null (`fence_refusal` in src/fence.rs). `lock` is the
+ * live lock entry `{ owner, token }` or undefined; `mark` the last fenced write applied to the
+ * key, `{ owner, token, seq }` or undefined.
+ */
+export function fenceRefusal(fence, lock, mark) {
+  if (!lock) return "the lock is not held (expired or released)";
+  if (lock.owner !== fence.owner) return `the lock is held by ${lock.owner}`;
+  const acq = acquisition(fence.token);
+  if (acquisition(lock.token ?? 0) !== acq) {
+    return `the lock is held by another acquisition of ${fence.owner} than this write's`;
+  }
+  if (mark && mark.owner === fence.owner && acquisition(mark.token) === acq && mark.seq >= fence.seq) {
+    return `a newer write (#${mark.seq}) of the same session has landed already (this is #${fence.seq})`;
+  }
+  return null;
+}
+
+/** The Fenced rejection, worded as the emulator's. */
+export function fencedError(name, scope, key, fence, reason) {
+  return new StoreError("Fenced", `Fenced: write to ${name}/${scope}/${key} by ${fence.owner} refused: ${reason}`);
 }
 
 // ---- Roblox's limits (the stores that do not run the emulator) ------------------------------

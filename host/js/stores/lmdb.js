@@ -4,16 +4,18 @@
  * Several processes may open the same path at once: LMDB serialises writers across processes,
  * and every command that reads-then-writes runs in one write transaction, so a lock's
  * compare-and-set, a fenced data write (the lock is checked inside the write's transaction) and
- * a queue read are atomic. TTLs, invisibility and expiry use the machine's clock (`Date.now()`),
- * which every process on the machine shares. A commit resolves once it is on disk.
+ * a queue read are atomic. The lock table and the fence are src/fence.rs's (D22), carried out
+ * by `lockDecision` and `fenceRefusal` (common.js). TTLs, invisibility and expiry use the
+ * machine's clock (`Date.now()`), which every process on the machine shares. A commit resolves
+ * once it is on disk.
  *
  * Layout: one LMDB environment (a directory) with four named databases. Keys are JSON text
  * (never raw user strings, which LMDB keys could not hold with a NUL inside):
  *
  * | database | key | value |
  * |---|---|---|
- * | `data`   | `JSON.stringify([name, scope, key])` | `{ value, createdTime, updatedTime, writes, userIds, metadata }`; after a remove `value` is null (a tombstone that keeps the write count) |
- * | `locks`  | `JSON.stringify(map)` | `{ owner, expiresAt }` (ms) |
+ * | `data`   | `JSON.stringify([name, scope, key])` | `{ value, createdTime, updatedTime, writes, userIds, metadata, mark }`; after a remove `value` is null (a tombstone that keeps the write count and the mark). `mark`: the last fenced write applied, `{ owner, token, seq }`, or null |
+ * | `locks`  | `JSON.stringify(map)` | `{ owner, token, expiresAt }` (token: the acquisition token, the entry's sort key elsewhere; expiresAt in ms) |
  * | `queues` | `[JSON.stringify(queue), -priority, seq]` (ordered: higher priority first, then FIFO) | `{ value, expiresAt, invisibleUntil, readId }` |
  * | `meta`   | `["seq", JSON.stringify(queue)]` | the queue's next sequence number |
  *
@@ -37,6 +39,9 @@ import {
   checkRead,
   closedError,
   expirationMs,
+  fenceRefusal,
+  fencedError,
+  lockDecision,
   longPoll,
   versionId,
 } from "./common.js";
@@ -162,10 +167,10 @@ export class LmdbStore {
     checkNames(name, scope, key);
     checkDataValue(value);
     const result = await this.#write((dbs, now) => {
-      const refusal = fenceRefusal(dbs, now, name, scope, key, fence);
-      if (refusal) return refusal;
       const id = JSON.stringify([name, scope, key]);
       const old = dbs.data.get(id);
+      const refusal = fenced(dbs, now, name, scope, key, fence, old);
+      if (refusal) return refusal;
       const live = old && old.value !== null && old.value !== undefined;
       const record = {
         value,
@@ -174,23 +179,28 @@ export class LmdbStore {
         writes: (old?.writes ?? 0) + 1,
         userIds,
         metadata,
+        mark: fence ?? old?.mark ?? null,
       };
       dbs.data.put(id, record);
       return versionId(record.createdTime, record.writes, record.updatedTime);
     });
-    return fenced(result);
+    return unlessFenced(result);
   }
 
   async dataRemove(name, scope, key, fence = null) {
     checkArgs("dataRemove", [name, scope, key, fence]);
     checkNames(name, scope, key);
-    fenced(
+    unlessFenced(
       await this.#write((dbs, now) => {
-        const refusal = fenceRefusal(dbs, now, name, scope, key, fence);
-        if (refusal) return refusal;
         const id = JSON.stringify([name, scope, key]);
         const old = dbs.data.get(id);
-        if (!old || old.value === null || old.value === undefined) return undefined;
+        const refusal = fenced(dbs, now, name, scope, key, fence, old);
+        if (refusal) return refusal;
+        if (!old || old.value === null || old.value === undefined) {
+          // Nothing to remove, but a fenced remove that went through is the key's mark.
+          if (fence) dbs.data.put(id, { ...(old ?? TOMBSTONE), mark: fence });
+          return undefined;
+        }
         dbs.data.put(id, {
           value: null,
           createdTime: old.createdTime,
@@ -198,6 +208,7 @@ export class LmdbStore {
           writes: old.writes + 1,
           userIds: "[]",
           metadata: "{}",
+          mark: fence ?? old.mark ?? null,
         });
         return undefined;
       }),
@@ -206,25 +217,34 @@ export class LmdbStore {
 
   // ---- locks ----------------------------------------------------------------------------------
 
-  async lockAcquire(map, owner, ttlSeconds) {
-    checkArgs("lockAcquire", [map, owner, ttlSeconds]);
+  async lockAcquire(map, owner, ttlSeconds, token, renew, held = null) {
+    checkArgs("lockAcquire", [map, owner, ttlSeconds, token, renew, held]);
     const ttl = expirationMs(ttlSeconds);
     return this.#write((dbs, now) => {
       const id = JSON.stringify(map);
-      const lock = dbs.locks.get(id);
-      if (lock && lock.expiresAt > now && lock.owner !== owner) return { ok: false, holder: lock.owner };
-      if (ttl > 0) dbs.locks.put(id, { owner, expiresAt: now + ttl });
-      else if (lock) dbs.locks.remove(id);
-      return { ok: true };
+      const lock = liveLock(dbs, now, id);
+      switch (lockDecision(renew ? "renew" : "acquire", owner, token, held, lock)) {
+        case "locked":
+          return { ok: false, holder: lock.owner };
+        case "lapsed":
+          return { ok: false, lapsed: true };
+        default:
+          if (ttl > 0) dbs.locks.put(id, { owner, token, expiresAt: now + ttl });
+          else if (dbs.locks.get(id)) dbs.locks.remove(id);
+          return { ok: true };
+      }
     });
   }
 
-  async lockRelease(map, owner) {
-    checkArgs("lockRelease", [map, owner]);
+  async lockRelease(map, owner, token) {
+    checkArgs("lockRelease", [map, owner, token]);
     await this.#write((dbs, now) => {
       const id = JSON.stringify(map);
-      const lock = dbs.locks.get(id);
-      if (lock && (lock.owner === owner || lock.expiresAt <= now)) dbs.locks.remove(id);
+      const lock = liveLock(dbs, now, id);
+      // An expired entry goes too: it is as good as gone.
+      if (!lock ? dbs.locks.get(id) : lockDecision("release", owner, token, null, lock) === "write") {
+        dbs.locks.remove(id);
+      }
     });
   }
 
@@ -324,20 +344,25 @@ export class LmdbStore {
   }
 }
 
-/** Inside a write transaction: why a fenced write may not go ahead, or null. */
-function fenceRefusal(dbs, now, name, scope, key, fence) {
-  if (fence === null || fence === undefined) return null;
-  const map = `${name}/${scope}/${key}`;
-  const lock = dbs.locks.get(JSON.stringify(map));
-  if (lock && lock.expiresAt > now && lock.owner === fence) return null;
-  const reason =
-    lock && lock.expiresAt > now ? `the lock is held by ${lock.owner}` : "the lock is not held (expired or released)";
-  return { [FENCED]: `Fenced: write to ${map} by ${fence} refused: ${reason}` };
+/** The record a fenced remove of a key never written leaves: no value, only the mark. */
+const TOMBSTONE = { value: null, createdTime: 0, updatedTime: 0, writes: 0, userIds: "[]", metadata: "{}" };
+
+/** Inside a write transaction: the lock entry `{ owner, token, expiresAt }` if live. */
+function liveLock(dbs, now, id) {
+  const lock = dbs.locks.get(id);
+  return lock && lock.expiresAt > now ? lock : undefined;
 }
 
-function fenced(result) {
-  if (result && typeof result === "object" && FENCED in result) {
-    throw new StoreError("Fenced", result[FENCED]);
-  }
+/** Inside a write transaction: the refusal of a fenced write that may not go ahead, or null. */
+function fenced(dbs, now, name, scope, key, fence, record) {
+  if (fence === null || fence === undefined) return null;
+  const lock = liveLock(dbs, now, JSON.stringify(`${name}/${scope}/${key}`));
+  const reason = fenceRefusal(fence, lock, record?.mark ?? undefined);
+  return reason === null ? null : { [FENCED]: fencedError(name, scope, key, fence, reason) };
+}
+
+/** The result of a write transaction, or the Fenced rejection it decided on. */
+function unlessFenced(result) {
+  if (result && typeof result === "object" && FENCED in result) throw result[FENCED];
   return result;
 }

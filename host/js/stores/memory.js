@@ -108,25 +108,28 @@ export function bindMemoryStore(loadWasm) {
     async dataSet(name, scope, key, value, userIds, metadata, fence = null) {
       checkArgs("dataSet", [name, scope, key, value, userIds, metadata, fence]);
       const reply = await this.#call((emu, now) =>
-        emu.dataSet(now, name, scope, key, value, userIds, metadata, fence ?? undefined),
+        emu.dataSet(now, name, scope, key, value, userIds, metadata, fence?.owner, fence?.token, fence?.seq),
       );
       return reply.version;
     }
 
     async dataRemove(name, scope, key, fence = null) {
       checkArgs("dataRemove", [name, scope, key, fence]);
-      await this.#call((emu, now) => emu.dataRemove(now, name, scope, key, fence ?? undefined));
+      await this.#call((emu, now) => emu.dataRemove(now, name, scope, key, fence?.owner, fence?.token, fence?.seq));
     }
 
-    async lockAcquire(map, owner, ttlSeconds) {
-      checkArgs("lockAcquire", [map, owner, ttlSeconds]);
-      const reply = await this.#call((emu, now) => emu.lockAcquire(now, map, owner, ttlSeconds));
+    async lockAcquire(map, owner, ttlSeconds, token, renew, held = null) {
+      checkArgs("lockAcquire", [map, owner, ttlSeconds, token, renew, held]);
+      const reply = await this.#call((emu, now) =>
+        emu.lockAcquire(now, map, owner, ttlSeconds, token, renew, held ?? undefined),
+      );
+      if (reply.lapsed) return { ok: false, lapsed: true };
       return reply.holder === undefined ? { ok: true } : { ok: false, holder: reply.holder };
     }
 
-    async lockRelease(map, owner) {
-      checkArgs("lockRelease", [map, owner]);
-      await this.#call((emu, now) => emu.lockRelease(now, map, owner));
+    async lockRelease(map, owner, token) {
+      checkArgs("lockRelease", [map, owner, token]);
+      await this.#call((emu, now) => emu.lockRelease(now, map, owner, token));
     }
 
     async queueAdd(queue, value, expirationSeconds, priority = 0) {

@@ -5,6 +5,7 @@
  * Every command that reads-then-writes is one Lua script, so it is atomic on the server, and
  * every time it needs (lock expiry, item expiry, invisibility) is the Redis server's: lock TTLs
  * are `PX` expiries, and queue scripts read `TIME`. No two machines' clocks are ever compared.
+ * The lock scripts carry out the lock table of src/fence.rs, and the data scripts its fence (D22).
  *
  * Key layout (`dsm` is the `prefix` option). `{…}` is a Redis Cluster hash tag: every key of one
  * session (`name/scope/key`) is in one hash slot, so the fenced write script, which reads the
@@ -13,8 +14,8 @@
  *
  * | key | type | what |
  * |---|---|---|
- * | `dsm:{name/scope/key}:data:<n>.<s>` | hash | the data record: `v` value JSON, `c` created ms, `u` updated ms, `n` write count, `ids` user ids JSON, `meta` metadata JSON. `<n>`, `<s>`: UTF-8 byte lengths of name and scope, which keep two keys apart when a name or scope holds `/`. A remove deletes `v c u ids meta` and keeps `n` (a tombstone, expiring after 30 days) |
- * | `dsm:{map}:lock` | string | the lock holder's owner id, with a `PX` expiry (`map` is `name/scope/key` for a session's lock) |
+ * | `dsm:{name/scope/key}:data:<n>.<s>` | hash | the data record: `v` value JSON, `c` created ms, `u` updated ms, `n` write count, `ids` user ids JSON, `meta` metadata JSON, and the mark of the last fenced write applied: `fo` owner, `ft` token, `fs` seq. `<n>`, `<s>`: UTF-8 byte lengths of name and scope, which keep two keys apart when a name or scope holds `/`. A remove deletes `v c u ids meta` and keeps `n` and the mark (a tombstone, expiring after 30 days) |
+ * | `dsm:{map}:lock` | hash | the lock entry: `o` the holder's owner id, `t` its acquisition token; a `PX` expiry (`map` is `name/scope/key` for a session's lock) |
  * | `dsm:{queue}:q` | zset | visible items: member = 16-digit sequence number, score = −priority (so higher priority first, then FIFO by member) |
  * | `dsm:{queue}:v` | hash | item → value JSON |
  * | `dsm:{queue}:p` | hash | item → score, to put an item back in `q` when its invisibility ends |
@@ -44,6 +45,7 @@ import {
   checkRead,
   closedError,
   expirationMs,
+  fencedError,
   longPoll,
   utf8Length,
   versionId,
@@ -55,44 +57,90 @@ const TOMBSTONE_MS = 30 * 24 * 3600 * 1000;
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
-/** Shared Lua: refuse a fenced write (KEYS[2] is the lock, ARGV[1] '1' when fenced, ARGV[2] the fence). */
-const FENCE = `if ARGV[1] == '1' then
-  local holder = redis.call('GET', KEYS[2])
-  if holder ~= ARGV[2] then return {'FENCED', holder or ''} end
+/**
+ * Shared Lua: the lock entry of a key, as its holder and token (nil, 0 when absent). The entry
+ * is a hash (`o` owner, `t` token); a plain string (a lock written before tokens) is its owner
+ * with token 0.
+ */
+const LOCK = `local function lockOf(k)
+  local kind = redis.call('TYPE', k)['ok']
+  if kind == 'hash' then
+    local f = redis.call('HMGET', k, 'o', 't')
+    return f[1], tonumber(f[2]) or 0
+  elseif kind == 'string' then
+    return redis.call('GET', k), 0
+  end
+  return nil, 0
+end
+local function acq(token) return math.floor(token / 4294967296) end`;
+
+/**
+ * Shared Lua: refuse a fenced write (src/fence.rs). KEYS[1] is the data hash, KEYS[2] the lock;
+ * ARGV[1] '1' when fenced, ARGV[2..4] the fence's owner, token and seq. The key's mark (the last
+ * fenced write applied) is in the data hash: `fo` owner, `ft` token, `fs` seq.
+ */
+const FENCE = `${LOCK}
+local fenced = ARGV[1] == '1'
+if fenced then
+  local holder, e = lockOf(KEYS[2])
+  if not holder then return {'FENCED', 'none'} end
+  if holder ~= ARGV[2] then return {'FENCED', 'holder', holder} end
+  local a = acq(tonumber(ARGV[3]))
+  if acq(e) ~= a then return {'FENCED', 'acquisition'} end
+  local m = redis.call('HMGET', KEYS[1], 'fo', 'ft', 'fs')
+  if m[1] == ARGV[2] and acq(tonumber(m[2])) == a and tonumber(m[3]) >= tonumber(ARGV[4]) then
+    return {'FENCED', 'seq', m[3]}
+  end
+end
+local function mark()
+  if fenced then redis.call('HSET', KEYS[1], 'fo', ARGV[2], 'ft', ARGV[3], 'fs', ARGV[4]) end
 end`;
 
 const SCRIPTS = {
-  // KEYS: data, lock. ARGV: fenced?, fence, value, userIds, metadata.
+  // KEYS: data, lock. ARGV: fenced?, owner, token, seq, value, userIds, metadata.
   dataSet: `${FENCE}
 ${NOW}
 local created = now
 if redis.call('HEXISTS', KEYS[1], 'v') == 1 then created = tonumber(redis.call('HGET', KEYS[1], 'c')) end
 local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
-redis.call('HSET', KEYS[1], 'v', ARGV[3], 'c', string.format('%.0f', created), 'u', string.format('%.0f', now), 'ids', ARGV[4], 'meta', ARGV[5])
+redis.call('HSET', KEYS[1], 'v', ARGV[5], 'c', string.format('%.0f', created), 'u', string.format('%.0f', now), 'ids', ARGV[6], 'meta', ARGV[7])
+mark()
 redis.call('PERSIST', KEYS[1])
 return {'OK', string.format('%.0f', created), string.format('%.0f', now), n}`,
 
-  // KEYS: data, lock. ARGV: fenced?, fence, tombstone lifetime ms.
+  // KEYS: data, lock. ARGV: fenced?, owner, token, seq, tombstone lifetime ms.
   dataRemove: `${FENCE}
-if redis.call('HEXISTS', KEYS[1], 'v') == 1 then
+local live = redis.call('HEXISTS', KEYS[1], 'v') == 1
+if live then
   redis.call('HDEL', KEYS[1], 'v', 'c', 'u', 'ids', 'meta')
   redis.call('HINCRBY', KEYS[1], 'n', 1)
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
 end
+mark()
+if live or fenced then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
 return {'OK'}`,
 
-  // KEYS: lock. ARGV: owner, ttl ms. Free or mine: write mine (0 ms: delete); else report the holder.
-  lockAcquire: `local holder = redis.call('GET', KEYS[1])
+  // KEYS: lock. ARGV: owner, ttl ms, token, renew ('1'/'0'), held. The lock table of
+  // src/fence.rs: {1} written (0 ms: deleted), {0, holder} locked, {2} lapsed.
+  lockAcquire: `${LOCK}
+local holder, e = lockOf(KEYS[1])
+local t = tonumber(ARGV[3])
 if holder and holder ~= ARGV[1] then return {0, holder} end
+if ARGV[4] == '1' then
+  if not holder or e < tonumber(ARGV[5]) or e > t then return {2} end
+elseif holder and e > t then
+  return {0, holder}
+end
+redis.call('DEL', KEYS[1])
 if tonumber(ARGV[2]) > 0 then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-else
-  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'o', ARGV[1], 't', ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return {1}`,
 
-  // KEYS: lock. ARGV: owner. Compare-and-delete.
-  lockRelease: `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+  // KEYS: lock. ARGV: owner, token. Deletes the entry only if it is owner's, of token's acquisition.
+  lockRelease: `${LOCK}
+local holder, e = lockOf(KEYS[1])
+if holder == ARGV[1] and acq(e) == acq(tonumber(ARGV[2])) then redis.call('DEL', KEYS[1]) end
 return 1`,
 };
 
@@ -353,7 +401,7 @@ export class RedisStore {
     const reply = await this.#script(
       "dataSet",
       [this.#dataKey(name, scope, key), this.#lockKey(`${name}/${scope}/${key}`)],
-      [fence == null ? "0" : "1", fence ?? "", value, userIds, metadata],
+      [...fenceArgs(fence), value, userIds, metadata],
     );
     refuseFenced(reply, name, scope, key, fence);
     return versionId(Number(reply[1]), Number(reply[3]), Number(reply[2]));
@@ -365,23 +413,34 @@ export class RedisStore {
     const reply = await this.#script(
       "dataRemove",
       [this.#dataKey(name, scope, key), this.#lockKey(`${name}/${scope}/${key}`)],
-      [fence == null ? "0" : "1", fence ?? "", TOMBSTONE_MS],
+      [...fenceArgs(fence), TOMBSTONE_MS],
     );
     refuseFenced(reply, name, scope, key, fence);
   }
 
   // ---- locks ----------------------------------------------------------------------------------
 
-  async lockAcquire(map, owner, ttlSeconds) {
-    checkArgs("lockAcquire", [map, owner, ttlSeconds]);
+  async lockAcquire(map, owner, ttlSeconds, token, renew, held = null) {
+    checkArgs("lockAcquire", [map, owner, ttlSeconds, token, renew, held]);
     const ttl = expirationMs(ttlSeconds);
-    const reply = await this.#script("lockAcquire", [this.#lockKey(map)], [owner, ttl]);
-    return Number(reply[0]) === 1 ? { ok: true } : { ok: false, holder: reply[1] };
+    const reply = await this.#script(
+      "lockAcquire",
+      [this.#lockKey(map)],
+      [owner, ttl, token, renew ? "1" : "0", held ?? 0],
+    );
+    switch (Number(reply[0])) {
+      case 1:
+        return { ok: true };
+      case 2:
+        return { ok: false, lapsed: true };
+      default:
+        return { ok: false, holder: reply[1] };
+    }
   }
 
-  async lockRelease(map, owner) {
-    checkArgs("lockRelease", [map, owner]);
-    await this.#script("lockRelease", [this.#lockKey(map)], [owner]);
+  async lockRelease(map, owner, token) {
+    checkArgs("lockRelease", [map, owner, token]);
+    await this.#script("lockRelease", [this.#lockKey(map)], [owner, token]);
   }
 
   // ---- queues ---------------------------------------------------------------------------------
@@ -446,9 +505,19 @@ export class RedisStore {
   }
 }
 
+/** A fence as script arguments: fenced?, owner, token, seq. */
+function fenceArgs(fence) {
+  return fence == null ? ["0", "", 0, 0] : ["1", fence.owner, fence.token, fence.seq];
+}
+
+/** Throws the Fenced rejection a script answered with (the reasons of src/fence.rs). */
 function refuseFenced(reply, name, scope, key, fence) {
   if (reply?.[0] !== "FENCED") return;
-  const map = `${name}/${scope}/${key}`;
-  const reason = reply[1] ? `the lock is held by ${reply[1]}` : "the lock is not held (expired or released)";
-  throw new StoreError("Fenced", `Fenced: write to ${map} by ${fence} refused: ${reason}`);
+  const reasons = {
+    none: () => "the lock is not held (expired or released)",
+    holder: () => `the lock is held by ${reply[2]}`,
+    acquisition: () => `the lock is held by another acquisition of ${fence.owner} than this write's`,
+    seq: () => `a newer write (#${reply[2]}) of the same session has landed already (this is #${fence.seq})`,
+  };
+  throw fencedError(name, scope, key, fence, reasons[reply[1]]());
 }
