@@ -341,6 +341,12 @@ fn module_surface_drives_one_open_by_hand() {
     assert_eq!(commands.len(), 1, "{commands:?}");
     assert_eq!(commands[0]["kind"], "LockAcquire");
     assert_eq!(commands[0]["map"], "Player/global/1");
+    // The lock entry's sort key is the acquisition token (src/fence.rs); Open is no renewal.
+    assert!(commands[0]["owner"].is_string(), "{commands:?}");
+    assert!(commands[0]["token"].is_u64(), "{commands:?}");
+    assert_eq!(commands[0]["renew"], false);
+    assert!(commands[0].get("held").is_none(), "{commands:?}");
+    assert!(commands[0]["ttl"].is_number(), "{commands:?}");
     let lock = commands[0]["id"].as_f64().unwrap();
     host.raw("complete_acquired", &[I(m), F(1010.0), F(lock)]);
     let commands = host.drain(m, "poll_command");
@@ -408,4 +414,148 @@ fn module_surface_drives_one_open_by_hand() {
     assert_eq!(usage[0], 7);
     // An unknown handle is an error reply, not a trap.
     assert!(host.reply("poll_command", &[I(99)]).is_err());
+}
+
+/// Opens `Player/global/1` by hand with LockInterval 10 (the refresh comes before any auto-save):
+/// the module, the session and the Open's `LockAcquire` command (answered `Acquired`).
+fn open_by_hand(host: &mut Host) -> (u32, f64, serde_json::Value) {
+    use Arg::{F, I, T};
+    let m = host.raw("module_new", &[F(7.0)]).unwrap();
+    let args = T(r#"["Player","global",1]"#);
+    let id = host.json(
+        "session_open",
+        &[I(m), F(1000.0), args, I(0), T("0123456789abcdef")],
+    );
+    let session = id.as_f64().unwrap();
+    let set = [
+        I(m),
+        F(1000.0),
+        F(session),
+        T("LockInterval"),
+        T("number"),
+        F(10.0),
+        I(0),
+    ];
+    assert_eq!(host.reply("set_property", &set), Ok("core".into()));
+    let open = [
+        I(m),
+        F(1000.0),
+        F(session),
+        T("Open"),
+        T(""),
+        F(f64::NAN),
+        F(f64::NAN),
+        T(""),
+    ];
+    host.json("call", &open)["pending"]
+        .as_f64()
+        .expect("pending");
+    // Deferred work (the Open's task) runs in poll_event.
+    assert!(host.drain(m, "poll_event").is_empty());
+    let commands = host.drain(m, "poll_command");
+    assert_eq!(commands[0]["kind"], "LockAcquire", "{commands:?}");
+    let acquire = commands[0].clone();
+    host.raw(
+        "complete_acquired",
+        &[I(m), F(1010.0), F(acquire["id"].as_f64().unwrap())],
+    );
+    let commands = host.drain(m, "poll_command");
+    assert_eq!(commands[0]["kind"], "DataGet", "{commands:?}");
+    let get = commands[0]["id"].as_f64().unwrap();
+    let got = [
+        I(m),
+        F(1020.0),
+        F(get),
+        T(""),
+        T(""),
+        F(0.0),
+        F(0.0),
+        T("[]"),
+        T("{}"),
+    ];
+    host.raw("complete_got", &got);
+    let events = host.drain(m, "poll_event");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "StateChanged" && e["state"] == true),
+        "{events:?}"
+    );
+    (m, session, acquire)
+}
+
+/// Runs the timers up to the next lock refresh and gives its `LockAcquire` command.
+fn next_refresh(host: &mut Host, m: u32) -> (f64, serde_json::Value) {
+    for _ in 0..10 {
+        let at = host
+            .json("poll_timeout", &[Arg::I(m)])
+            .as_f64()
+            .expect("a timer");
+        host.raw("handle_timeout", &[Arg::I(m), Arg::F(at)]);
+        let _ = host.drain(m, "poll_event");
+        let commands = host.drain(m, "poll_command");
+        assert!(
+            commands.iter().all(|c| c["kind"] == "LockAcquire"),
+            "only the refresh is due before an auto-save: {commands:?}"
+        );
+        if let Some(refresh) = commands.into_iter().next() {
+            return (at, refresh);
+        }
+    }
+    panic!("no refresh");
+}
+
+#[test]
+fn a_refresh_renews_its_own_acquisition_with_a_larger_token() {
+    let mut host = Host::new();
+    let (m, _, acquire) = open_by_hand(&mut host);
+    let (_, refresh) = next_refresh(&mut host, m);
+    // Tokens are acquisition × 2^32 + renewal (src/fence.rs): a refresh keeps the acquisition,
+    // takes the next renewal and names the token it holds.
+    assert_eq!(refresh["renew"], true, "{refresh:?}");
+    let (token, acquired) = (refresh["token"].as_u64(), acquire["token"].as_u64());
+    let (token, acquired) = (token.unwrap(), acquired.unwrap());
+    assert_eq!(token >> 32, acquired >> 32, "{refresh:?}");
+    assert!(token > acquired, "{refresh:?}");
+    assert_eq!(refresh["held"], acquire["token"], "{refresh:?}");
+    assert_eq!(refresh["owner"], acquire["owner"], "{refresh:?}");
+    assert_eq!(refresh["map"], "Player/global/1");
+}
+
+/// D22: a refresh whose entry is gone (or another acquisition's) is `complete_lapsed`; the
+/// session closes without saving, as after its last lock attempt failed.
+#[test]
+fn a_lapsed_refresh_closes_the_session_without_saving() {
+    use Arg::{F, I};
+    let mut host = Host::new();
+    let (m, session, _) = open_by_hand(&mut host);
+    let (at, refresh) = next_refresh(&mut host, m);
+    host.raw(
+        "complete_lapsed",
+        &[I(m), F(at + 5.0), F(refresh["id"].as_f64().unwrap())],
+    );
+    let events = host.drain(m, "poll_event");
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let attempts = events
+        .iter()
+        .position(|e| e["kind"] == "AttemptsChanged" && e["remaining"] == 0);
+    let closed = events
+        .iter()
+        .position(|e| e["kind"] == "StateChanged" && e["state"] == false);
+    assert!(
+        matches!((attempts, closed), (Some(a), Some(c)) if a < c),
+        "AttemptsChanged(0) then StateChanged(false): {events:?}"
+    );
+    assert!(!kinds.contains(&"Saving"), "{kinds:?}");
+    let commands = host.drain(m, "poll_command");
+    assert!(
+        commands
+            .iter()
+            .all(|c| c["kind"] != "DataSet" && c["kind"] != "DataRemove"),
+        "no save after a lapse: {commands:?}"
+    );
+    assert_eq!(
+        host.json("property", &[I(m), F(session), Arg::T("State")]),
+        serde_json::json!(false)
+    );
 }

@@ -201,6 +201,29 @@ scripts! {
     module_developer_products => "tests/luau/module/developer_products.luau", ensure_cabi_wasm;
     module_automatic_retry => "tests/luau/module/automatic_retry.luau", ensure_cabi_wasm;
     module_leaderstats => "tests/luau/module/leaderstats.luau", ensure_cabi_wasm;
+    module_lock_lapsed => "tests/luau/module/lock_lapsed.luau", ensure_cabi_wasm;
+    module_lock_token => "tests/luau/module/lock_token.luau", ensure_cabi_wasm;
+}
+
+/// The original module v1.2, reference material beside the repository (its README): scripts in
+/// `tests/luau/original/` load it at test time, and are skipped when it is not there, since the
+/// project must build and test without it.
+const ORIGINAL: &str = "../shared/reference/original-1.2/DataStore.luau";
+
+const ORIGINAL_SCRIPTS: &[&str] = &["tests/luau/original/mixed_fleet.luau"];
+
+/// A mixed fleet: this module and the original lock each other out through the same entry.
+#[test]
+fn original_mixed_fleet() {
+    if !root().join(ORIGINAL).is_file() {
+        eprintln!("skipped: {ORIGINAL} is not there");
+        return;
+    }
+    ensure_cabi_wasm();
+    // By its absolute path: its `require` of the original climbs above the working directory,
+    // which a relative chunk name cannot.
+    let script = root().join(ORIGINAL_SCRIPTS[0]).canonicalize().unwrap();
+    run(script.to_str().unwrap());
 }
 
 /// The README's Luau example: two servers, the second locked out, queueing coins to the first.
@@ -232,13 +255,14 @@ fn every_script_has_a_test() {
         "tests/luau/services",
         "tests/luau/wasm",
         "tests/luau/module",
+        "tests/luau/original",
     ] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {
             let name = entry.unwrap().file_name().into_string().unwrap();
             if name.ends_with(".luau") {
                 let path = format!("{dir}/{name}");
                 assert!(
-                    SCRIPTS.contains(&path.as_str()),
+                    SCRIPTS.contains(&path.as_str()) || ORIGINAL_SCRIPTS.contains(&path.as_str()),
                     "{path} has no test in scripts.rs"
                 );
             }
