@@ -4,7 +4,7 @@
 mod session_common;
 
 use datastore_module::session::{
-    Call, Command, Config, Input, Reply, Response, State, LEASE_LAPSED,
+    Call, Command, Config, Input, Reply, Response, State, LEASE_LAPSED, REFRESH_FIRST,
 };
 use session_common::*;
 
@@ -347,4 +347,48 @@ fn a_session_that_holds_the_key_can_lock_again() {
         Some(d.unique_id(s).as_str())
     );
     assert_eq!(d.open(s), success());
+}
+
+/// D22: a save holds the queue when the refresh falls due (every DataSet try hangs). With the
+/// defaults the lease has 270 s to spare, so nothing changes from the original: the save makes
+/// its 3 tries and the refresh waits. With `LockAttempts = 1` the lease ends 30 s after the
+/// refresh is due, so the save makes no further try and the refresh goes out at once.
+#[test]
+fn a_slow_save_gives_way_to_the_refresh_only_when_the_lease_is_at_risk_d22() {
+    for attempts in [5.0, 1.0] {
+        let mut d = Driver::with(Config::default(), FakeStore::new());
+        let s = d.new_session("Player", "1");
+        for (name, n) in [("SaveInterval", 0.0), ("LockAttempts", attempts)] {
+            d.m.set_property(d.now, s, name, Input::Number(n))
+                .expect("valid");
+        }
+        let t0 = d.now;
+        assert_eq!(d.open(s), Reply::success());
+        d.host_mut(s).value = json(r#"{"Coins":1}"#);
+        d.clear_log();
+        d.advance_to(t0 + 55 * T_SEC);
+        d.store.fault("DataSet", 3, Fault::Hang);
+        let ans = d.call(s, Call::Save);
+        let answer = d.wait(ans);
+        assert_eq!(answer.response, Response::Error);
+        d.advance(20 * T_SEC);
+        let refresh = lock_calls(&d)[0];
+        if attempts == 5.0 {
+            assert_eq!(d.sent("DataSet").len(), 3, "all of the save's tries");
+            assert!(refresh > t0 + 90 * T_SEC, "the refresh waited for the save");
+        } else {
+            assert_eq!(answer, Reply::error(REFRESH_FIRST.into()));
+            assert_eq!(
+                d.sent("DataSet").len(),
+                1,
+                "no try after the refresh fell due"
+            );
+            assert!(refresh < t0 + 72 * T_SEC, "the refresh went out at once");
+        }
+        assert_eq!(d.state(s), State::Open, "and the refresh kept the lock");
+        assert_eq!(
+            d.m.session(s).unwrap().attempts_remaining(),
+            attempts as i64
+        );
+    }
 }
