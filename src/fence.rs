@@ -72,6 +72,13 @@ pub enum LockMode {
     Release,
 }
 
+impl LockMode {
+    /// A `LockAcquire` command's mode: a refresh when it names the token it holds.
+    pub fn acquire_or_renew(held: Option<u64>) -> LockMode {
+        held.map_or(LockMode::Acquire, |held| LockMode::Renew { held })
+    }
+}
+
 /// The outcome of a lock command against the entry as it stands.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LockDecision {

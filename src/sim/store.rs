@@ -338,7 +338,7 @@ impl Sim {
                 held,
                 ttl_s,
             } => {
-                let mode = held.map_or(LockMode::Acquire, |held| LockMode::Renew { held });
+                let mode = LockMode::acquire_or_renew(held);
                 let reply = self.emu.lock(now, client, &map, mode, &owner, token, ttl_s);
                 let latency = reply.latency_ms;
                 let (result, res) = match reply.result {

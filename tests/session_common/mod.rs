@@ -223,7 +223,7 @@ impl FakeStore {
                 held,
                 ttl_s,
             } => {
-                let mode = held.map_or(LockMode::Acquire, |held| LockMode::Renew { held });
+                let mode = LockMode::acquire_or_renew(*held);
                 match self.lock(map, mode, owner, *token, *ttl_s, now) {
                     LockDecision::Write => StoreResult::Acquired,
                     LockDecision::Locked(Value::String(holder)) => StoreResult::Locked { holder },
