@@ -127,7 +127,8 @@ impl Session {
             StoreResult::Locked { holder } => {
                 return self.resume_task(io, OpOutcome::Lock(LockOutcome::Locked(holder)))
             }
-            StoreResult::Lapsed if op.renew => {
+            // What a lapse means is the step's to say (a new acquisition cannot lapse).
+            StoreResult::Lapsed => {
                 return self.resume_task(io, OpOutcome::Lock(LockOutcome::Lapsed))
             }
             StoreResult::Error(message) => message,
