@@ -89,6 +89,18 @@ pub unsafe extern "C" fn reply_free(ptr: *mut u8) {
 
 /// # Safety
 /// `ptr..ptr+len` must be readable (or `len` zero).
+unsafe fn input_bytes<'a>(ptr: *const u8, len: u32, what: &str) -> Result<&'a [u8], String> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() {
+        return Err(format!("{what}: null pointer"));
+    }
+    Ok(std::slice::from_raw_parts(ptr, len as usize))
+}
+
+/// # Safety
+/// `ptr..ptr+len` must be readable (or `len` zero).
 unsafe fn input<'a>(ptr: *const u8, len: u32, what: &str) -> Result<&'a str, String> {
     if len == 0 {
         return Ok("");

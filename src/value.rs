@@ -10,6 +10,8 @@ use indexmap::IndexMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
+mod luau_text;
+
 /// An insertion-ordered Luau table (the hash part; sequences are [`Value::Array`]).
 pub type Table = IndexMap<Key, Value>;
 
@@ -177,6 +179,57 @@ impl Value {
                 out.push('}');
             }
         }
+    }
+}
+
+impl Value {
+    /// Refuses a value whose JSON would lose entries: JSON names every key by its text, so in a
+    /// table keyed both `1` and `"1"` (or `true` and `"true"`) one entry would overwrite the
+    /// other when the text is read back. The original stored such a table and lost one of the
+    /// two (D9: refuse, naming the path). Tables keyed by strings alone are skipped at once.
+    pub fn check_json_keys(&self, root: &str) -> Result<(), ValueError> {
+        let mut path = Path::new(root);
+        self.check_json_keys_at(&mut path)
+    }
+
+    fn check_json_keys_at(&self, path: &mut Path) -> Result<(), ValueError> {
+        match self {
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if item.is_table() {
+                        path.push_number((i + 1) as f64);
+                        item.check_json_keys_at(path)?;
+                        path.pop();
+                    }
+                }
+            }
+            Value::Table(table) => {
+                if table.keys().any(|k| !matches!(k, Key::String(_))) {
+                    let mut names = std::collections::HashSet::with_capacity(table.len());
+                    for (key, item) in table {
+                        if !matches!(item, Value::Nil) && !names.insert(key.to_luau_string()) {
+                            return Err(path.error(format!(
+                                "two keys of this table are both written {:?} in JSON, so one \
+                                 would overwrite the other",
+                                key.to_luau_string()
+                            )));
+                        }
+                    }
+                }
+                for (key, item) in table {
+                    if item.is_table() {
+                        match key {
+                            Key::String(s) => path.push_key(s),
+                            other => path.push_bracket(&other.to_luau_string()),
+                        }
+                        item.check_json_keys_at(path)?;
+                        path.pop();
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 }
 
@@ -427,6 +480,8 @@ enum Segment {
     Root(String),
     Index(usize),
     Key(String),
+    /// A Luau key printed as `[text]`: a number key, `true`, `false`.
+    Bracket(String),
 }
 
 impl Path {
@@ -442,6 +497,17 @@ impl Path {
 
     pub fn push_key(&mut self, key: &str) {
         self.segments.push(Segment::Key(key.to_owned()));
+    }
+
+    /// A number key, as Luau prints it: `[42]`.
+    pub fn push_number(&mut self, n: f64) {
+        self.segments
+            .push(Segment::Bracket(luau_number_to_string(n)));
+    }
+
+    /// A key printed as it is, in brackets (`[true]`).
+    pub fn push_bracket(&mut self, text: &str) {
+        self.segments.push(Segment::Bracket(text.to_owned()));
     }
 
     pub fn pop(&mut self) {
@@ -470,6 +536,7 @@ impl fmt::Display for Path {
                 Segment::Index(i) => write!(f, "[{i}]")?,
                 Segment::Key(k) if is_identifier(k) => write!(f, ".{k}")?,
                 Segment::Key(k) => write!(f, "[{k:?}]")?,
+                Segment::Bracket(k) => write!(f, "[{k}]")?,
             }
         }
         Ok(())
@@ -485,6 +552,21 @@ fn is_identifier(k: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_that_json_would_merge_are_refused_with_the_path() {
+        let mut stats = Table::new();
+        stats.insert(Key::Number(1.0), Value::Bool(true));
+        stats.insert(Key::String("1".into()), Value::Bool(false));
+        let mut root = Table::new();
+        root.insert(Key::from("Stats"), Value::Table(stats.clone()));
+        let err = Value::Table(root).check_json_keys("Value").unwrap_err();
+        assert_eq!(err.path, "Value.Stats");
+        stats.swap_remove(&Key::String("1".into()));
+        stats.insert(Key::Bool(true), Value::Bool(false));
+        let nested = Value::Array(vec![Value::Table(stats)]);
+        assert!(nested.check_json_keys("Value").is_ok());
+    }
 
     #[test]
     fn json_round_trip_keeps_key_order() {

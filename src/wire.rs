@@ -4,13 +4,19 @@
 //!
 //! Commands carry their values as JSON *strings* (a store receives the text it stores without a
 //! parse and stringify round trip); events carry values inline.
+//!
+//! Values the host gives and gets (templates, queued values, snapshots, loaded values) are in the
+//! host's [`Format`]: JSON for JS, whose objects have string keys only, and the Luau value text
+//! ([`Value::from_luau_text`]) for Luau hosts, whose tables have number keys, holes and mixed
+//! parts that JSON cannot carry. Store values (`DataGet`, `QueueRead`, commands) are always
+//! JSON: that is what the stores hold.
 
 use crate::session::{
     Call, CallId, CallOutcome, Command, CommandId, Data, Event, Input, KeyInfo, Reply, Session,
     SessionId, Snapshot, State, StoreResult,
 };
 use crate::template::{template_patch as patch_of, Patch};
-use crate::value::{write_json_string, Key, Value};
+use crate::value::{write_json_string, Key, Table, Value};
 use std::fmt::Write;
 
 /// Host time (f64 milliseconds) as the core's clock: negative, NaN and infinite are 0.
@@ -26,17 +32,48 @@ fn value(json: &str, root: &str) -> Result<Value, String> {
     Value::from_json_str(json, root).map_err(|e| e.to_string())
 }
 
+/// How a host writes the values it exchanges with the core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// JSON text, inline in events (JS).
+    Json,
+    /// The Luau value text; inline in events as a JSON string holding it (Luau hosts).
+    Luau,
+}
+
+impl Format {
+    /// A host value; `root` names it in refusals. Empty text is nil.
+    pub fn read(self, text: &[u8], root: &str) -> Result<Value, String> {
+        match self {
+            Format::Json => {
+                let json = std::str::from_utf8(text).map_err(|_| format!("{root}: not UTF-8"))?;
+                value(if json.is_empty() { "null" } else { json }, root)
+            }
+            Format::Luau => Value::from_luau_text(text, root).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// A value as it goes inline into an event or a reply.
+    fn write(self, v: &Value, out: &mut String) {
+        match self {
+            Format::Json => out.push_str(&v.to_json_string()),
+            Format::Luau => write_json_string(&v.to_luau_text(), out),
+        }
+    }
+}
+
 /// The constructors' arguments as a host passes them on: a JSON object from position to what
 /// the caller gave, `{"1": name, "3": key}`, nil ones left out (a JSON array cannot hold nil), or
 /// an array when none is nil. What they mean is the core's decision
 /// ([`crate::session::SessionArgs::from_args`]).
-pub fn session_args(json: &str) -> Result<Vec<Value>, String> {
-    match value(json, "arguments")? {
+pub fn session_args(format: Format, text: &[u8]) -> Result<Vec<Value>, String> {
+    match format.read(text, "arguments")? {
         Value::Array(args) => Ok(args),
         Value::Table(mut table) => Ok((1..=3)
             .map(|i| {
                 table
                     .swap_remove(&Key::String(i.to_string()))
+                    .or_else(|| table.swap_remove(&Key::Number(f64::from(i))))
                     .unwrap_or_default()
             })
             .collect()),
@@ -52,9 +89,9 @@ fn push_str(out: &mut String, key: &str, text: &str) {
     write_json_string(text, out);
 }
 
-fn push_value(out: &mut String, key: &str, v: &Value) {
+fn push_value(format: Format, out: &mut String, key: &str, v: &Value) {
     let _ = write!(out, ",\"{key}\":");
-    out.push_str(&v.to_json_string());
+    format.write(v, out);
 }
 
 /// `"fence":{"owner","token","seq"}` when the write is fenced.
@@ -88,17 +125,18 @@ fn state_json(state: State) -> &'static str {
     }
 }
 
-/// A method call from its wire form: `kind` is the method name, `arg_json` its value argument
-/// (template or queued value), `text` the `Remove` id.
+/// A method call from its wire form: `kind` is the method name, `arg` its value argument
+/// (template or queued value; empty for none), `text` the `Remove` id.
 pub fn call(
+    format: Format,
     kind: &str,
-    arg_json: &str,
+    arg: &[u8],
     expiration: Option<f64>,
     priority: Option<f64>,
     text: &str,
 ) -> Result<Call, String> {
     let template = || -> Result<Option<Value>, String> {
-        Ok(match value(arg_json, "template")? {
+        Ok(match format.read(arg, "template")? {
             Value::Nil => None,
             template => Some(template),
         })
@@ -114,7 +152,7 @@ pub fn call(
         "Close" => Call::Close,
         "Destroy" => Call::Destroy,
         "Queue" => Call::Queue {
-            value: value(arg_json, "value")?,
+            value: format.read(arg, "value")?,
             expiration,
             priority,
         },
@@ -126,7 +164,7 @@ pub fn call(
 }
 
 /// `{"pending": callId}` or a reply `{"response", "value"?: true, "text"?, "reconcile"?}`.
-pub fn call_outcome(outcome: &CallOutcome) -> String {
+pub fn call_outcome(format: Format, outcome: &CallOutcome) -> String {
     let mut out = String::from("{");
     match outcome {
         CallOutcome::Pending(CallId(id)) => {
@@ -135,7 +173,7 @@ pub fn call_outcome(outcome: &CallOutcome) -> String {
         CallOutcome::Done { reply, reconcile } => {
             reply_fields(reply, &mut out);
             if let Some(template) = reconcile {
-                push_value(&mut out, "reconcile", template);
+                push_value(format, &mut out, "reconcile", template);
             }
         }
     }
@@ -187,17 +225,18 @@ pub fn property(s: &Session, name: &str) -> Option<String> {
 
 /// The host's `Value`, `Metadata` and `UserIds`, or the conversion `error`.
 pub fn snapshot(
-    value_json: &str,
-    metadata_json: &str,
-    user_ids_json: &str,
+    format: Format,
+    value: &[u8],
+    metadata: &[u8],
+    user_ids: &[u8],
     error: Option<String>,
 ) -> Result<Snapshot, String> {
     match error {
         Some(message) => Err(message),
         None => Ok(Snapshot {
-            value: value(value_json, "Value")?,
-            metadata: value(metadata_json, "Metadata")?,
-            user_ids: value(user_ids_json, "UserIds")?,
+            value: format.read(value, "Value")?,
+            metadata: format.read(metadata, "Metadata")?,
+            user_ids: format.read(user_ids, "UserIds")?,
         }),
     }
 }
@@ -336,7 +375,7 @@ pub fn command(CommandId(id): CommandId, command: &Command) -> String {
 }
 
 /// An event as JSON (`{"kind", "session", …}`; values inline).
-pub fn event(event: &Event) -> String {
+pub fn event(format: Format, event: &Event) -> String {
     let mut out = String::from("{");
     let session = |out: &mut String, kind: &str, SessionId(s): SessionId| {
         let _ = write!(out, "\"kind\":\"{kind}\",\"session\":{s}");
@@ -349,9 +388,9 @@ pub fn event(event: &Event) -> String {
             user_ids,
         } => {
             session(&mut out, "Loaded", *s);
-            push_value(&mut out, "value", value);
-            push_value(&mut out, "metadata", metadata);
-            push_value(&mut out, "userIds", user_ids);
+            push_value(format, &mut out, "value", value);
+            push_value(format, &mut out, "metadata", metadata);
+            push_value(format, &mut out, "userIds", user_ids);
         }
         Event::MetadataReset { session: s } => session(&mut out, "MetadataReset", *s),
         Event::StateChanged { session: s, state } => {
@@ -388,7 +427,7 @@ pub fn event(event: &Event) -> String {
         } => {
             session(&mut out, "ProcessQueue", *s);
             push_str(&mut out, "id", id);
-            push_value(&mut out, "values", &Value::Array(values.clone()));
+            push_value(format, &mut out, "values", &Value::Array(values.clone()));
         }
         Event::DisconnectAll { session: s } => session(&mut out, "DisconnectAll", *s),
         Event::CallDone {
@@ -408,11 +447,35 @@ pub fn event(event: &Event) -> String {
 
 /// How to reconcile the host's live value with a template in place (behaviour.md §10.1):
 /// `{"replace": v}` when the value is nil, else `{"inserts": [{"path": [keys…], "value": v}]}`
-/// to set in order on the host's existing tables.
-pub fn template_patch(value_json: &str, template_json: &str) -> Result<String, String> {
-    let v = value(value_json, "Value")?;
-    let template = value(template_json, "template")?;
-    Ok(match patch_of(&v, &template) {
+/// to set in order on the host's existing tables. In the Luau format the same table is one
+/// value text, so path keys keep their types.
+pub fn template_patch(format: Format, value: &[u8], template: &[u8]) -> Result<String, String> {
+    let v = format.read(value, "Value")?;
+    let template = format.read(template, "template")?;
+    let patch = patch_of(&v, &template);
+    if format == Format::Luau {
+        let mut out = Table::new();
+        match patch {
+            Patch::Replace(v) => {
+                out.insert(Key::from("replace"), v);
+            }
+            Patch::Inserts(inserts) => {
+                let inserts = inserts
+                    .into_iter()
+                    .map(|insert| {
+                        let path = insert.path.into_iter().map(Value::from).collect();
+                        let mut entry = Table::new();
+                        entry.insert(Key::from("path"), Value::Array(path));
+                        entry.insert(Key::from("value"), insert.value);
+                        Value::Table(entry)
+                    })
+                    .collect();
+                out.insert(Key::from("inserts"), Value::Array(inserts));
+            }
+        }
+        return Ok(Value::Table(out).to_luau_text());
+    }
+    Ok(match patch {
         Patch::Replace(v) => format!("{{\"replace\":{}}}", v.to_json_string()),
         Patch::Inserts(inserts) => {
             let mut out = String::from("{\"inserts\":[");

@@ -256,18 +256,25 @@ fn module_surface_drives_one_open_by_hand() {
         &[
             I(m),
             F(1000.0),
-            T(r#"["Player","global",1]"#),
+            T("{n1;s6:Playern2;s6:globaln3;n1;}"),
             I(0),
             T(random),
         ],
     );
     let session = id.as_f64().unwrap();
-    let found = host.json("session_find", &[I(m), T(r#"["Player","global",1]"#)]);
+    let found = host.json(
+        "session_find",
+        &[I(m), T("{n1;s6:Playern2;s6:globaln3;n1;}")],
+    );
     assert_eq!(found.as_f64(), Some(session));
-    // Nil arguments are left out of an object: find("Player", 1, nil) is the two-argument form.
-    let two = host.json("session_find", &[I(m), T(r#"{"1":"Player","2":1}"#)]);
+    // Host values are Luau value text (src/value/luau_text.rs). Nil arguments are absent keys:
+    // find("Player", 1, nil) is the two-argument form.
+    let two = host.json("session_find", &[I(m), T("{n1;s6:Playern2;n1;}")]);
     assert_eq!(two.as_f64(), Some(session));
-    let none = host.json("session_find", &[I(m), T(r#"["Player","global",2]"#)]);
+    let none = host.json(
+        "session_find",
+        &[I(m), T("{n1;s6:Playern2;s6:globaln3;n2;}")],
+    );
     assert!(none.is_null());
     assert_eq!(
         host.json("property", &[I(m), F(session), T("State")]),
@@ -329,7 +336,7 @@ fn module_surface_drives_one_open_by_hand() {
             F(1000.0),
             F(session),
             T("Open"),
-            T(r#"{"Coins":0}"#),
+            T("{s5:Coinsn0;}"),
             F(f64::NAN),
             F(f64::NAN),
             T(""),
@@ -374,10 +381,8 @@ fn module_surface_drives_one_open_by_hand() {
     let state = kinds.iter().position(|k| *k == "StateChanged").unwrap();
     let done = kinds.iter().position(|k| *k == "CallDone").unwrap();
     assert!(loaded < state && state < done, "{kinds:?}");
-    assert_eq!(
-        events[loaded]["value"],
-        serde_json::json!({"Gems":5,"Coins":0})
-    );
+    // The loaded value (as a JSON string holding its value text), reconciled with the template.
+    assert_eq!(events[loaded]["value"], "{s4:Gemsn5;s5:Coinsn0;}");
     assert_eq!(events[state]["state"], true);
     assert_eq!(events[done]["call"].as_f64(), Some(call));
     assert_eq!(events[done]["response"], "Success");
@@ -402,15 +407,14 @@ fn module_surface_drives_one_open_by_hand() {
         ],
     );
     assert_eq!(outcome["response"], "Success");
-    let patch = host.json(
-        "template_patch",
-        &[T(r#"{"a":1}"#), T(r#"{"a":0,"b":{"c":2}}"#)],
-    );
-    assert_eq!(
-        patch,
-        serde_json::json!({"inserts":[{"path":["b"],"value":{"c":2}}]})
-    );
-    let usage = host.json("usage", &[I(m), F(session), T(r#"{"a":1}"#), T("{}")]);
+    let patch = host
+        .reply(
+            "template_patch",
+            &[T("{s1:an1;}"), T("{s1:an0;s1:b{s1:cn2;}}")],
+        )
+        .unwrap();
+    assert_eq!(patch, "{s7:inserts[{s4:path[s1:b]s5:value{s1:cn2;}}]}");
+    let usage = host.json("usage", &[I(m), F(session), T("{s1:an1;}"), T("{}")]);
     assert_eq!(usage[0], 7);
     // An unknown handle is an error reply, not a trap.
     assert!(host.reply("poll_command", &[I(99)]).is_err());
@@ -421,7 +425,7 @@ fn module_surface_drives_one_open_by_hand() {
 fn open_by_hand(host: &mut Host) -> (u32, f64, serde_json::Value) {
     use Arg::{F, I, T};
     let m = host.raw("module_new", &[F(7.0)]).unwrap();
-    let args = T(r#"["Player","global",1]"#);
+    let args = T("{n1;s6:Playern2;s6:globaln3;n1;}");
     let id = host.json(
         "session_open",
         &[I(m), F(1000.0), args, I(0), T("0123456789abcdef")],

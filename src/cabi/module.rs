@@ -1,6 +1,8 @@
 //! The session core ([`crate::session::Module`]) through the C ABI: the same surface as the JS
-//! binding (`src/js/module.rs`), with the same JSON texts ([`crate::wire`]). `luau/
-//! DataStoreModule.luau` is the driver that uses it.
+//! binding (`src/js/module.rs`), with the same JSON texts ([`crate::wire`]), except that the
+//! host's values are in the Luau value text ([`wire::Format::Luau`]): Luau tables have number
+//! keys, holes and mixed parts that JSON cannot carry. `luau/DataStoreModule.luau` is the
+//! driver that uses it.
 //!
 //! Conventions on top of the parent module's (inputs through `alloc`, replies):
 //! - a module is a **handle** (`u32`, from `module_new`); sessions, calls and commands are ids
@@ -12,11 +14,11 @@
 //! - exports without a result return nothing; an unknown handle is an error reply, or ignored
 //!   where there is no reply.
 
-use super::{input, respond};
+use super::{input, input_bytes, respond};
 use crate::session::CommandId;
 use crate::session::{Assigned, Config, Module, PropertyErrorKind, SessionId, StoreResult};
 use crate::value::Value;
-use crate::wire::{self, now};
+use crate::wire::{self, now, Format};
 use std::cell::RefCell;
 
 thread_local! {
@@ -40,6 +42,12 @@ fn optional(n: f64) -> Option<f64> {
 fn text<'a>(ptr: *const u8, len: u32, what: &str) -> Result<&'a str, String> {
     // SAFETY: the host contract: every (ptr, len) pair is a readable input written with alloc.
     unsafe { input(ptr, len, what) }
+}
+
+/// A host value's Luau value text.
+fn value_text<'a>(ptr: *const u8, len: u32, what: &str) -> Result<&'a [u8], String> {
+    // SAFETY: as for `text`.
+    unsafe { input_bytes(ptr, len, what) }
 }
 
 fn complete(handle: u32, now_ms: f64, command: f64, result: StoreResult) {
@@ -73,8 +81,8 @@ pub extern "C" fn module_free(handle: u32) {
     });
 }
 
-/// `new`/`hidden`: `args` is the JSON array of the caller's arguments (`null` for nil; the core
-/// decides what they mean, §2); `random` 16 bytes for the UniqueId. Reply: the session id.
+/// `new`/`hidden`: `args` is the value text of the table `{[1] = name, [2] = scope, [3] = key}`
+/// of the caller's arguments (the core decides what they mean, §2); `random` 16 bytes for the UniqueId. Reply: the session id.
 ///
 /// # Safety
 /// Text ranges must be readable host inputs written with `alloc`.
@@ -89,7 +97,7 @@ pub unsafe extern "C" fn session_open(
     random_len: u32,
 ) -> *mut u8 {
     respond((|| {
-        let args = wire::session_args(text(args_ptr, args_len, "args")?)?;
+        let args = wire::session_args(Format::Luau, value_text(args_ptr, args_len, "args")?)?;
         let mut bytes = [0u8; 16];
         if !random_ptr.is_null() {
             let random = std::slice::from_raw_parts(random_ptr, random_len as usize);
@@ -111,7 +119,7 @@ pub unsafe extern "C" fn session_open(
 #[no_mangle]
 pub unsafe extern "C" fn session_find(handle: u32, args_ptr: *const u8, args_len: u32) -> *mut u8 {
     respond((|| {
-        let args = wire::session_args(text(args_ptr, args_len, "args")?)?;
+        let args = wire::session_args(Format::Luau, value_text(args_ptr, args_len, "args")?)?;
         with(handle, |m| {
             Ok(match m.find(&args)? {
                 Some(id) => id.0.to_string(),
@@ -143,15 +151,21 @@ pub unsafe extern "C" fn call(
 ) -> *mut u8 {
     respond((|| {
         let kind = text(kind_ptr, kind_len, "kind")?;
-        let arg = text(arg_ptr, arg_len, "arg")?;
-        let arg = if arg.is_empty() { "null" } else { arg };
+        let arg = value_text(arg_ptr, arg_len, "arg")?;
         let id = text(text_ptr, text_len, "text")?;
-        let call = wire::call(kind, arg, optional(expiration), optional(priority), id)?;
+        let call = wire::call(
+            Format::Luau,
+            kind,
+            arg,
+            optional(expiration),
+            optional(priority),
+            id,
+        )?;
         with(handle, |m| {
             let outcome = m
                 .call(now(now_ms), SessionId(session as u64), call)
                 .map_err(|e| e.to_string())?;
-            Ok(wire::call_outcome(&outcome))
+            Ok(wire::call_outcome(Format::Luau, &outcome))
         })
     })())
 }
@@ -257,9 +271,10 @@ pub unsafe extern "C" fn provide_snapshot(
         let error = text(error_ptr, error_len, "error")?;
         let error = (!error.is_empty()).then(|| error.to_owned());
         wire::snapshot(
-            text(value_ptr, value_len, "Value")?,
-            text(metadata_ptr, metadata_len, "Metadata")?,
-            text(user_ids_ptr, user_ids_len, "UserIds")?,
+            Format::Luau,
+            value_text(value_ptr, value_len, "Value")?,
+            value_text(metadata_ptr, metadata_len, "Metadata")?,
+            value_text(user_ids_ptr, user_ids_len, "UserIds")?,
             error,
         )
     })();
@@ -283,10 +298,11 @@ pub unsafe extern "C" fn usage(
     metadata_len: u32,
 ) -> *mut u8 {
     respond((|| {
-        let v = Value::from_json_str(text(value_ptr, value_len, "Value")?, "Value")
-            .map_err(|e| e.to_string())?;
-        let meta = Value::from_json_str(text(metadata_ptr, metadata_len, "Metadata")?, "Metadata")
-            .map_err(|e| e.to_string())?;
+        let v = Format::Luau.read(value_text(value_ptr, value_len, "Value")?, "Value")?;
+        let meta = Format::Luau.read(
+            value_text(metadata_ptr, metadata_len, "Metadata")?,
+            "Metadata",
+        )?;
         with(handle, |m| {
             let (n, fraction) = m
                 .usage(SessionId(session as u64), &v, &meta)
@@ -469,7 +485,9 @@ pub extern "C" fn poll_command(handle: u32) -> *mut u8 {
 #[no_mangle]
 pub extern "C" fn poll_event(handle: u32) -> *mut u8 {
     respond(with(handle, |m| {
-        Ok(m.poll_event().map(|e| wire::event(&e)).unwrap_or_default())
+        Ok(m.poll_event()
+            .map(|e| wire::event(Format::Luau, &e))
+            .unwrap_or_default())
     }))
 }
 
@@ -500,11 +518,10 @@ pub unsafe extern "C" fn template_patch(
     template_len: u32,
 ) -> *mut u8 {
     respond((|| {
-        let v = text(value_ptr, value_len, "Value")?;
-        let t = text(template_ptr, template_len, "template")?;
         wire::template_patch(
-            if v.is_empty() { "null" } else { v },
-            if t.is_empty() { "null" } else { t },
+            Format::Luau,
+            value_text(value_ptr, value_len, "Value")?,
+            value_text(template_ptr, template_len, "template")?,
         )
     })())
 }

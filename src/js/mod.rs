@@ -63,5 +63,10 @@ pub fn decompress_to_json(text: &[u8], options_json: &str) -> Result<Option<Stri
 /// to set in order on the host's existing objects.
 #[wasm_bindgen(js_name = templatePatch)]
 pub fn template_patch(value_json: &str, template_json: &str) -> Result<String, JsError> {
-    wire::template_patch(value_json, template_json).map_err(error)
+    wire::template_patch(
+        wire::Format::Json,
+        value_json.as_bytes(),
+        template_json.as_bytes(),
+    )
+    .map_err(error)
 }

@@ -56,7 +56,8 @@ impl WasmModule {
         hidden: bool,
         random: &[u8],
     ) -> Result<f64, JsValue> {
-        let args = wire::session_args(args_json).map_err(type_error)?;
+        let args =
+            wire::session_args(wire::Format::Json, args_json.as_bytes()).map_err(type_error)?;
         let mut bytes = [0u8; 16];
         for (b, r) in bytes.iter_mut().zip(random) {
             *b = *r;
@@ -70,7 +71,8 @@ impl WasmModule {
 
     /// `find`: `args_json` as for `openSession`.
     pub fn find(&self, args_json: &str) -> Result<Option<f64>, JsValue> {
-        let args = wire::session_args(args_json).map_err(type_error)?;
+        let args =
+            wire::session_args(wire::Format::Json, args_json.as_bytes()).map_err(type_error)?;
         let found = self.core.find(&args).map_err(type_error)?;
         Ok(found.map(|id| id.0 as f64))
     }
@@ -90,12 +92,20 @@ impl WasmModule {
         priority: Option<f64>,
         text: &str,
     ) -> Result<String, JsError> {
-        let call = wire::call(kind, arg_json, expiration, priority, text).map_err(error)?;
+        let call = wire::call(
+            wire::Format::Json,
+            kind,
+            arg_json.as_bytes(),
+            expiration,
+            priority,
+            text,
+        )
+        .map_err(error)?;
         let outcome = self
             .core
             .call(now(now_ms), SessionId(session as u64), call)
             .map_err(error)?;
-        Ok(wire::call_outcome(&outcome))
+        Ok(wire::call_outcome(wire::Format::Json, &outcome))
     }
 
     /// Assigns a property. `kind` is the JS `typeof` class (`nil`, `boolean`, `number`,
@@ -173,7 +183,13 @@ impl WasmModule {
         user_ids_json: &str,
         error: Option<String>,
     ) {
-        let snapshot = wire::snapshot(value_json, metadata_json, user_ids_json, error);
+        let snapshot = wire::snapshot(
+            wire::Format::Json,
+            value_json.as_bytes(),
+            metadata_json.as_bytes(),
+            user_ids_json.as_bytes(),
+            error,
+        );
         self.core
             .provide_snapshot(now(now_ms), SessionId(session as u64), snapshot);
     }
@@ -284,7 +300,7 @@ impl WasmModule {
     #[wasm_bindgen(js_name = pollEvent)]
     pub fn poll_event(&mut self) -> Option<String> {
         let event = self.core.poll_event()?;
-        Some(wire::event(&event))
+        Some(wire::event(wire::Format::Json, &event))
     }
 
     #[wasm_bindgen(js_name = bindToClose)]

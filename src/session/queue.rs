@@ -61,6 +61,12 @@ impl Session {
         expiration: Option<f64>,
         priority: Option<f64>,
     ) -> CallOutcome {
+        if let Err(e) = value.check_json_keys("value") {
+            return CallOutcome::Done {
+                reply: super::Reply::error(e.to_string()),
+                reconcile: None,
+            };
+        }
         let call = io.next_call();
         let kind = FreeKind::Add {
             value,

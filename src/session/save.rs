@@ -302,8 +302,14 @@ impl Session {
                 self.compressed_value.clone_from(&text);
                 Value::String(text)
             }
-            None => value,
+            None => {
+                value.check_json_keys("Value").map_err(|e| e.to_string())?;
+                value
+            }
         };
+        metadata
+            .check_json_keys("Metadata")
+            .map_err(|e| e.to_string())?;
         Ok(Payload::Set(Box::new(Stored {
             value,
             metadata,
