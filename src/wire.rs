@@ -271,6 +271,28 @@ pub fn got(
     .unwrap_or_else(StoreResult::Error)
 }
 
+/// A failed store call from the error text alone (the Luau host has nothing else: Roblox raises
+/// strings). Roblox's own prefixes say which requests can never succeed as sent (D19): DataStore
+/// codes 101–107 (bad key, value not storable, too large), 403 (no API access), 511–513 (metadata
+/// and user ids over their limits), and the MemoryStore statuses `InvalidRequest`,
+/// `InvalidExpirationTime`, `ItemValueSizeTooLarge`, plus the emulator's `Fenced`. Anything else —
+/// 5xx, 301–306 throttling, timeouts, text we do not know — may work when sent again.
+pub fn store_error(message: String) -> StoreResult {
+    let prefix = message.split(':').next().unwrap_or_default().trim();
+    let invalid = match prefix.parse::<u32>() {
+        Ok(code) => matches!(code, 101..=107 | 403 | 511..=513),
+        Err(_) => matches!(
+            prefix,
+            "InvalidRequest" | "InvalidExpirationTime" | "ItemValueSizeTooLarge" | "Fenced"
+        ),
+    };
+    if invalid {
+        StoreResult::Invalid(message)
+    } else {
+        StoreResult::Error(message)
+    }
+}
+
 /// A `QueueRead` result: `values_json` is a JSON array of the items' JSON texts (strings).
 pub fn read(values_json: &str, read_id: Option<String>) -> StoreResult {
     (|| -> Result<StoreResult, String> {
@@ -498,4 +520,42 @@ pub fn template_patch(format: Format, value: &[u8], template: &[u8]) -> Result<S
             out
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_that_can_never_succeed_are_not_retried_d19() {
+        for message in [
+            "102: Key name exceeds the 50 limit.",
+            "104: Can't store table in DataStore.",
+            "105: Serialized value exceeds 4194304 limit.",
+            "512: UserIdLimitExceeded",
+            "InvalidExpirationTime: The expiration time must be between 0 and 3888000 seconds.",
+            "InvalidRequest: The value can't be nil.",
+            "ItemValueSizeTooLarge: The value is 40000 bytes, over the 32768 limit.",
+            "Fenced: write to a/global/b by x refused: another holder",
+        ] {
+            assert_eq!(
+                store_error(message.into()),
+                StoreResult::Invalid(message.into())
+            );
+        }
+        for message in [
+            "502: API Services rejected request with error. Error code: 0",
+            "301: DataStore request was added to queue.",
+            "InternalError: try again",
+            "UpdateConflict: too many retries",
+            "DataGet timed out after 30000 ms",
+            "connection reset",
+            "",
+        ] {
+            assert_eq!(
+                store_error(message.into()),
+                StoreResult::Error(message.into())
+            );
+        }
+    }
 }

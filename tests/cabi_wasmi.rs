@@ -337,8 +337,9 @@ fn module_surface_drives_one_open_by_hand() {
             F(session),
             T("Open"),
             T("{s5:Coinsn0;}"),
-            F(f64::NAN),
-            F(f64::NAN),
+            F(0.0),
+            F(0.0),
+            I(0),
             T(""),
         ],
     );
@@ -401,8 +402,9 @@ fn module_surface_drives_one_open_by_hand() {
             F(session),
             T("Open"),
             T(""),
-            F(f64::NAN),
-            F(f64::NAN),
+            F(0.0),
+            F(0.0),
+            I(0),
             T(""),
         ],
     );
@@ -447,8 +449,9 @@ fn open_by_hand(host: &mut Host) -> (u32, f64, serde_json::Value) {
         F(session),
         T("Open"),
         T(""),
-        F(f64::NAN),
-        F(f64::NAN),
+        F(0.0),
+        F(0.0),
+        I(0),
         T(""),
     ];
     host.json("call", &open)["pending"]

@@ -84,6 +84,62 @@ fn queue_retries_three_times_then_answers_error() {
 }
 
 #[test]
+fn queue_arguments_the_memory_store_refuses_are_answered_at_once_d19() {
+    let mut d = Driver::new();
+    let s = d.new_session("Player", "1");
+    let cases = [
+        (
+            Value::Nil,
+            None,
+            None,
+            "InvalidRequest: The value can't be nil.",
+        ),
+        (
+            Value::Bool(true),
+            Some(f64::NAN),
+            None,
+            "InvalidExpirationTime",
+        ),
+        (
+            Value::Bool(true),
+            Some(f64::INFINITY),
+            None,
+            "InvalidExpirationTime",
+        ),
+        (Value::Bool(true), Some(-1.0), None, "InvalidExpirationTime"),
+        (
+            Value::Bool(true),
+            None,
+            Some(f64::NAN),
+            "InvalidRequest: The priority",
+        ),
+        (
+            Value::Bool(true),
+            None,
+            Some(f64::NEG_INFINITY),
+            "InvalidRequest: The priority",
+        ),
+    ];
+    for (value, expiration, priority, message) in cases {
+        let ans = d.call(
+            s,
+            Call::Queue {
+                value,
+                expiration,
+                priority,
+            },
+        );
+        let reply = d
+            .reply_of(&ans)
+            .expect("answered at once, without a request");
+        assert_eq!(reply.response, Response::Error);
+        let text = format!("{:?}", reply.data);
+        assert!(text.contains(message), "{text}");
+    }
+    assert_eq!(d.sent("QueueAdd").len(), 0);
+}
+
+#[test]
 fn queue_calls_run_beside_the_task_queue() {
     let mut d = Driver::new();
     let s = d.new_session("Player", "1");

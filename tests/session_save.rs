@@ -174,6 +174,19 @@ fn a_failing_save_makes_three_tries_then_answers_error_d14() {
 }
 
 #[test]
+fn a_save_the_store_refuses_for_good_is_answered_at_once_d19() {
+    let (mut d, s) = quiet();
+    let message = "105: Serialized value exceeds 4194304 limit.";
+    d.store.fault("DataSet", 3, Fault::Invalid(message.into()));
+    let sent = d.now;
+    assert_eq!(d.run(s, Call::Save), reply(Response::Error, message));
+    assert_eq!(d.sent("DataSet").len(), 1, "no retry of an invalid request");
+    assert!(d.now - sent < 250, "no backoff wait");
+    let saved = format!("Saved(Error, {message})");
+    assert_eq!(d.signals(s), ["Saving", saved.as_str()]);
+}
+
+#[test]
 fn a_save_that_succeeds_on_a_later_try_answers_saved_d14() {
     let (mut d, s) = quiet();
     d.store.fault("DataSet", 2, Fault::Error("502".into()));

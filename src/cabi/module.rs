@@ -10,7 +10,8 @@
 //! - a text argument is a `(ptr, len)` pair; an empty text is "absent" where the JS binding takes
 //!   `undefined`/`null` (`complete_got`'s value, `complete_read`'s read id,
 //!   `provide_snapshot`'s error);
-//! - an optional number (`call`'s expiration and priority) is NaN when absent;
+//! - `call`'s expiration and priority are numbers with a `given` bit each (any number a caller
+//!   passes, NaN included, is theirs to refuse);
 //! - exports without a result return nothing; an unknown handle is an error reply, or ignored
 //!   where there is no reply.
 
@@ -35,8 +36,9 @@ fn with<T>(handle: u32, f: impl FnOnce(&mut Module) -> Result<T, String>) -> Res
     })
 }
 
-fn optional(n: f64) -> Option<f64> {
-    (!n.is_nan()).then_some(n)
+/// Bit `bit` of `given` says whether the caller passed `n`.
+fn optional(n: f64, given: u32, bit: u32) -> Option<f64> {
+    (given & (1 << bit) != 0).then_some(n)
 }
 
 fn text<'a>(ptr: *const u8, len: u32, what: &str) -> Result<&'a str, String> {
@@ -129,7 +131,8 @@ pub unsafe extern "C" fn session_find(handle: u32, args_ptr: *const u8, args_len
     })())
 }
 
-/// A method call (see [`wire::call`]); `expiration`/`priority` NaN when absent. Reply:
+/// A method call (see [`wire::call`]); `given` bit 0 says `expiration` was passed, bit 1
+/// `priority`. Reply:
 /// `{"pending": id}` or the reply JSON.
 ///
 /// # Safety
@@ -146,6 +149,7 @@ pub unsafe extern "C" fn call(
     arg_len: u32,
     expiration: f64,
     priority: f64,
+    given: u32,
     text_ptr: *const u8,
     text_len: u32,
 ) -> *mut u8 {
@@ -157,8 +161,8 @@ pub unsafe extern "C" fn call(
             Format::Luau,
             kind,
             arg,
-            optional(expiration),
-            optional(priority),
+            optional(expiration, given, 0),
+            optional(priority, given, 1),
             id,
         )?;
         with(handle, |m| {
@@ -437,7 +441,8 @@ pub unsafe extern "C" fn complete_read(
     complete(handle, now_ms, command, result);
 }
 
-/// Any command failed with `message`.
+/// Any command failed with `message`; its Roblox prefix says whether to retry
+/// ([`wire::store_error`]).
 ///
 /// # Safety
 /// Text ranges must be readable host inputs written with `alloc`.
@@ -450,7 +455,7 @@ pub unsafe extern "C" fn complete_error(
     message_len: u32,
 ) {
     let message = text(message_ptr, message_len, "message").map_or_else(|e| e, str::to_owned);
-    complete(handle, now_ms, command, StoreResult::Error(message));
+    complete(handle, now_ms, command, wire::store_error(message));
 }
 
 /// Runs the timers due at `now`.

@@ -273,9 +273,22 @@ impl WasmModule {
         self.complete(now_ms, command, result);
     }
 
+    /// A command failed. `retryable` is the store's word (`StoreError.retryable`); without it
+    /// the message's Roblox prefix decides ([`wire::store_error`]).
     #[wasm_bindgen(js_name = completeError)]
-    pub fn complete_error(&mut self, now_ms: f64, command: f64, message: String) {
-        self.complete(now_ms, command, StoreResult::Error(message));
+    pub fn complete_error(
+        &mut self,
+        now_ms: f64,
+        command: f64,
+        message: String,
+        retryable: Option<bool>,
+    ) {
+        let result = match retryable {
+            Some(true) => StoreResult::Error(message),
+            Some(false) => StoreResult::Invalid(message),
+            None => wire::store_error(message),
+        };
+        self.complete(now_ms, command, result);
     }
 
     #[wasm_bindgen(js_name = handleTimeout)]

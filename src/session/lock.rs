@@ -131,10 +131,12 @@ impl Session {
             StoreResult::Lapsed => {
                 return self.resume_task(io, OpOutcome::Lock(LockOutcome::Lapsed))
             }
-            StoreResult::Error(message) => message,
-            other => unexpected("LockAcquire", &other),
+            StoreResult::Error(message) => (message, true),
+            StoreResult::Invalid(message) => (message, false),
+            other => (unexpected("LockAcquire", &other), true),
         };
-        match op.attempt.next_delay(&mut io.rng) {
+        let (message, retryable) = message;
+        match op.attempt.next_delay(&mut io.rng, retryable) {
             Some(delay) => {
                 op.attempt.wake = Some(io.set_timer_in(self.sid, TimerWhat::TaskOp, delay));
                 self.op = Some(Op::Lock(op));
@@ -162,8 +164,8 @@ impl Session {
     }
 
     pub(crate) fn unlock_result(&mut self, io: &mut Io, mut attempt: Attempt, result: StoreResult) {
-        if matches!(result, StoreResult::Error(_)) {
-            if let Some(delay) = attempt.next_delay(&mut io.rng) {
+        if let Some((_, retryable)) = result.failure() {
+            if let Some(delay) = attempt.next_delay(&mut io.rng, retryable) {
                 attempt.wake = Some(io.set_timer_in(self.sid, TimerWhat::TaskOp, delay));
                 self.op = Some(Op::Unlock(attempt));
                 return;

@@ -374,8 +374,23 @@ pub enum StoreResult {
         values: Vec<Value>,
         read_id: Option<String>,
     },
-    /// The call failed (network, throttling, a fenced write, …).
+    /// The call failed and may succeed if sent again (network, throttling, a timeout, …).
     Error(String),
+    /// The store refused the request for good (D19: a bad argument, a value over a limit, a
+    /// fenced write): answered at once, never retried.
+    Invalid(String),
+}
+
+impl StoreResult {
+    /// A failure's message and whether the same request may succeed if sent again; `None` for
+    /// an answer.
+    pub(crate) fn failure(&self) -> Option<(&str, bool)> {
+        match self {
+            StoreResult::Error(message) => Some((message, true)),
+            StoreResult::Invalid(message) => Some((message, false)),
+            _ => None,
+        }
+    }
 }
 
 /// What the host must do or fire. Events come out in the order the original fires them.

@@ -61,17 +61,30 @@ impl Session {
         expiration: Option<f64>,
         priority: Option<f64>,
     ) -> CallOutcome {
-        if let Err(e) = value.check_json_keys("value") {
+        let expiration = expiration.unwrap_or(DEFAULT_EXPIRATION_S);
+        let priority = priority.unwrap_or(0.0);
+        // What the MemoryStore would refuse for good (D19) is answered at once, with its words;
+        // a NaN never reaches a command.
+        let refusal = value
+            .check_json_keys("value")
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                crate::emulator::QueueItem::new(value.clone())
+                    .and_then(|_| crate::emulator::expiration_ms(expiration))
+                    .and_then(|_| crate::emulator::check_priority(priority))
+                    .map_err(|e| e.message)
+            });
+        if let Err(message) = refusal {
             return CallOutcome::Done {
-                reply: super::Reply::error(e.to_string()),
+                reply: super::Reply::error(message),
                 reconcile: None,
             };
         }
         let call = io.next_call();
         let kind = FreeKind::Add {
             value,
-            expiration: expiration.unwrap_or(DEFAULT_EXPIRATION_S),
-            priority: priority.unwrap_or(0.0),
+            expiration,
+            priority,
         };
         self.free_try(
             io,
@@ -135,16 +148,21 @@ impl Session {
         }
         let message = match result {
             StoreResult::Done => return self.free_done(io, call, Reply::success()),
-            StoreResult::Error(message) => message,
-            other => unexpected(
-                match op.kind {
-                    FreeKind::Add { .. } => "QueueAdd",
-                    FreeKind::Remove { .. } => "QueueRemove",
-                },
-                &other,
+            StoreResult::Error(message) => (message, true),
+            StoreResult::Invalid(message) => (message, false),
+            other => (
+                unexpected(
+                    match op.kind {
+                        FreeKind::Add { .. } => "QueueAdd",
+                        FreeKind::Remove { .. } => "QueueRemove",
+                    },
+                    &other,
+                ),
+                true,
             ),
         };
-        match op.attempt.next_delay(&mut io.rng) {
+        let (message, retryable) = message;
+        match op.attempt.next_delay(&mut io.rng, retryable) {
             Some(delay) => {
                 op.attempt.wake = Some(io.set_timer_in(self.sid, TimerWhat::FreeOp(call), delay));
                 self.free_ops.insert(call, op);

@@ -50,10 +50,11 @@ impl Attempt {
         self.command == Some(command)
     }
 
-    /// After a failed try: the wait before the next one, or `None` when all tries are spent.
-    pub fn next_delay(&mut self, rng: &mut Rng) -> Option<u64> {
+    /// After a failed try: the wait before the next one, or `None` when all tries are spent
+    /// or the failure was not `retryable` (D19).
+    pub fn next_delay(&mut self, rng: &mut Rng, retryable: bool) -> Option<u64> {
         self.command = None;
-        if self.tries >= TRIES {
+        if self.tries >= TRIES || !retryable {
             None
         } else {
             Some(retry_delay(rng, self.tries))

@@ -155,10 +155,12 @@ impl Session {
             StoreResult::Got { value, info } => {
                 return self.resume_task(io, OpOutcome::Load(decode_loaded(value, info)))
             }
-            StoreResult::Error(message) => message,
-            other => unexpected("DataGet", &other),
+            StoreResult::Error(message) => (message, true),
+            StoreResult::Invalid(message) => (message, false),
+            other => (unexpected("DataGet", &other), true),
         };
-        match attempt.next_delay(&mut io.rng) {
+        let (message, retryable) = message;
+        match attempt.next_delay(&mut io.rng, retryable) {
             Some(delay) => {
                 attempt.wake = Some(io.set_timer_in(self.sid, TimerWhat::TaskOp, delay));
                 self.op = Some(Op::Load(attempt));
@@ -373,13 +375,15 @@ impl Session {
             (Payload::Remove, StoreResult::Done | StoreResult::Written { .. }) => {
                 return self.save_succeeded(io, payload, None)
             }
-            (_, StoreResult::Error(message)) => message,
-            (Payload::Set(_), other) => unexpected("DataSet", &other),
-            (Payload::Remove, other) => unexpected("DataRemove", &other),
+            (_, StoreResult::Error(message)) => (message, true),
+            (_, StoreResult::Invalid(message)) => (message, false),
+            (Payload::Set(_), other) => (unexpected("DataSet", &other), true),
+            (Payload::Remove, other) => (unexpected("DataRemove", &other), true),
         };
+        let (message, retryable) = message;
         // A failed write may still have landed: what the store holds is unknown now.
         self.last_written = None;
-        match attempt.next_delay(&mut io.rng) {
+        match attempt.next_delay(&mut io.rng, retryable) {
             Some(delay) => {
                 attempt.wake = Some(io.set_timer_in(self.sid, TimerWhat::TaskOp, delay));
                 self.op = Some(Op::Save(SaveOp::Write { payload, attempt }));

@@ -49,7 +49,12 @@ fn error_kind_name(kind: ErrorKind) -> &'static str {
 
 fn failed(error: StoreError) -> (StoreResult, Res) {
     let kind = error_kind(&error);
-    (StoreResult::Error(error.message), Res::Error(kind))
+    let result = if error.kind.is_retryable() {
+        StoreResult::Error(error.message)
+    } else {
+        StoreResult::Invalid(error.message)
+    };
+    (result, Res::Error(kind))
 }
 
 fn user_ids_of(value: &Value) -> Vec<f64> {

@@ -34,6 +34,8 @@ pub struct Entry {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Fault {
     Error(String),
+    /// A refusal for good (D19): the request can never succeed as sent.
+    Invalid(String),
     /// Never answer.
     Hang,
     /// Answer normally, this much later.
@@ -367,6 +369,7 @@ impl Backend for FakeStore {
         match self.take_fault(command.name()) {
             None => Some(self.apply(now, command)),
             Some(Fault::Error(message)) => Some((self.latency, StoreResult::Error(message))),
+            Some(Fault::Invalid(message)) => Some((self.latency, StoreResult::Invalid(message))),
             Some(Fault::Hang) => None,
             Some(Fault::Delay(ms)) => {
                 let (latency, result) = self.apply(now, command);
