@@ -461,7 +461,24 @@ pub fn event(format: Format, event: &Event) -> String {
             let _ = write!(out, ",\"call\":{call},");
             reply_fields(reply, &mut out);
         }
-        Event::BindToCloseDone => out.push_str("\"kind\":\"BindToCloseDone\""),
+        Event::BindToCloseDone(report) => {
+            let _ = write!(
+                out,
+                "\"kind\":\"BindToCloseDone\",\"closed\":{},\"saved\":{},\"failed\":[",
+                report.closed, report.saved
+            );
+            for (i, (id, message)) in report.failed.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"id\":");
+                write_json_string(id, &mut out);
+                out.push_str(",\"error\":");
+                write_json_string(message, &mut out);
+                out.push('}');
+            }
+            out.push(']');
+        }
     }
     out.push('}');
     out

@@ -4,7 +4,7 @@
 mod session_common;
 
 use datastore_module::session::{
-    Call, Command, Config, Event, Module, Reply, Response, State, StoreResult,
+    Call, Command, Config, Event, Module, Reply, Response, ShutdownReport, State, StoreResult,
 };
 use datastore_module::value::Value;
 use session_common::*;
@@ -150,7 +150,7 @@ fn bind_to_close_saves_and_destroys_every_open_session_then_reports_done() {
         .log
         .iter()
         .enumerate()
-        .filter(|(_, (_, e))| *e == Event::BindToCloseDone)
+        .filter(|(_, (_, e))| matches!(e, Event::BindToCloseDone(_)))
         .map(|(i, _)| i)
         .collect();
     assert_eq!(done.len(), 1);
@@ -164,7 +164,101 @@ fn bind_to_close_with_nothing_registered_is_done_at_once() {
     d.pump();
     assert!(d.m.bind_to_close_done());
     assert_eq!(d.log.len(), 1);
-    assert_eq!(d.log[0].1, Event::BindToCloseDone);
+    assert_eq!(
+        d.log[0].1,
+        Event::BindToCloseDone(ShutdownReport::default())
+    );
+}
+
+/// D18: with every store call hanging, bind-to-close still finishes by its deadline, each
+/// session answering with the timeout and the report naming it.
+#[test]
+fn bind_to_close_finishes_within_its_deadline_when_the_store_hangs_d18() {
+    let mut d = Driver::new();
+    let a = d.new_session("Player", "1");
+    let b = d.new_session("Player", "2");
+    d.open(a);
+    d.open(b);
+    d.host_mut(a).value = Value::Number(1.0);
+    d.host_mut(b).value = Value::Number(2.0);
+    d.store.fault("DataSet", 100, Fault::Hang);
+    d.store.fault("LockRelease", 100, Fault::Hang);
+    let start = d.now;
+    d.m.bind_to_close(d.now);
+    let deadline = start + Config::default().shutdown_deadline_ms;
+    while !d.m.bind_to_close_done() && d.now <= deadline + 1_000 {
+        d.advance(100);
+    }
+    assert!(d.m.bind_to_close_done(), "done by the deadline");
+    assert!(
+        d.now <= deadline + 100,
+        "{} ms after the start",
+        d.now - start
+    );
+    let report = d
+        .log
+        .iter()
+        .find_map(|(_, e)| match e {
+            Event::BindToCloseDone(report) => Some(report.clone()),
+            _ => None,
+        })
+        .expect("BindToCloseDone");
+    assert_eq!(report.closed, 2);
+    assert_eq!(report.saved, 0);
+    let ids: Vec<&str> = report.failed.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&"Player/global/1") && ids.contains(&"Player/global/2"));
+    assert!(report.failed[0].1.contains("timed out"), "{report:?}");
+}
+
+/// D18: a failing store is retried during shutdown only while the retries fit.
+#[test]
+fn shutdown_retries_are_cut_to_fit_the_deadline_d18() {
+    let config = Config {
+        shutdown_deadline_ms: 3_000,
+        ..Config::default()
+    };
+    let mut d = Driver::with(config.clone(), FakeStore::new());
+    let a = d.new_session("Player", "1");
+    d.open(a);
+    d.host_mut(a).value = Value::Number(1.0);
+    d.store.fault("DataSet", 1, Fault::Delay(2_400));
+    d.store.fault("DataSet", 100, Fault::Error("502".into()));
+    let start = d.now;
+    d.m.bind_to_close(d.now);
+    while !d.m.bind_to_close_done() && d.now <= start + 10_000 {
+        d.advance(50);
+    }
+    assert!(d.m.bind_to_close_done());
+    assert!(d.now <= start + 3_100, "{} ms", d.now - start);
+    let report = d
+        .log
+        .iter()
+        .find_map(|(_, e)| match e {
+            Event::BindToCloseDone(report) => Some(report.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(report.saved, 1, "the slow first try landed: {report:?}");
+    // Fast failures still get their 3 tries, with waits cut to fit (the original's would
+    // take 2 s; here each waits at most half of what is left).
+    let mut d = Driver::with(config, FakeStore::new());
+    let a = d.new_session("Player", "1");
+    d.open(a);
+    d.host_mut(a).value = Value::Number(1.0);
+    d.store.fault("DataSet", 100, Fault::Error("502".into()));
+    let start = d.now;
+    d.m.bind_to_close(d.now);
+    while !d.m.bind_to_close_done() && d.now <= start + 10_000 {
+        d.advance(50);
+    }
+    assert!(d.m.bind_to_close_done());
+    assert_eq!(
+        d.sent("DataSet").len(),
+        3,
+        "fast failures still get their 3 tries"
+    );
+    assert!(d.now <= start + 3_100, "{} ms", d.now - start);
 }
 
 #[test]

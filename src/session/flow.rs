@@ -413,6 +413,27 @@ impl Session {
     /// DestroyTask steps 2–5.
     fn destroy_end(&mut self, io: &mut Io, saved: Option<Reply>) {
         self.stop_timers(io);
+        if let Some(shutdown) = &mut io.shutdown {
+            let report = &mut shutdown.report;
+            report.closed += 1;
+            match &saved {
+                Some(Reply {
+                    response: Response::Saved,
+                    ..
+                }) => report.saved += 1,
+                Some(Reply {
+                    response: Response::Error,
+                    data,
+                }) => report.failed.push((
+                    self.id.clone(),
+                    match data {
+                        Data::Text(message) => message.clone(),
+                        _ => String::new(),
+                    },
+                )),
+                _ => {}
+            }
+        }
         io.emit(Event::StateChanged {
             session: self.sid,
             state: State::Destroyed,

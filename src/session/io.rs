@@ -2,8 +2,8 @@
 //! commands in flight with their deadlines, and the timer set. Sessions borrow it while the
 //! module holds the sessions, so one session's step never needs the module.
 
-use super::retry::Rng;
-use super::{CallId, Command, CommandId, Config, Event, SessionId};
+use super::retry::{Attempt, Rng};
+use super::{CallId, Command, CommandId, Config, Event, SessionId, ShutdownReport};
 use std::collections::{BTreeMap, VecDeque};
 
 /// A timer's place in the set: `(deadline, sequence)`, unique, ordered by deadline.
@@ -62,6 +62,17 @@ pub(crate) enum Deferred {
     StartProcessQueue(SessionId),
 }
 
+/// Bind-to-close under way (D18): its deadline and what it has done so far.
+#[derive(Debug)]
+pub(crate) struct Shutdown {
+    pub deadline: u64,
+    pub report: ShutdownReport,
+}
+
+/// During shutdown, a retry goes out only with at least this much time left before the
+/// deadline, and waits at most half of what is left.
+const SHUTDOWN_MIN_RETRY_MS: u64 = 500;
+
 pub(crate) struct Io {
     /// The latest time any input carried.
     pub now: u64,
@@ -72,6 +83,8 @@ pub(crate) struct Io {
     pub deferred: VecDeque<Deferred>,
     /// Sessions whose DestroyTask finished since the module last looked.
     pub destroyed: Vec<SessionId>,
+    /// Bind-to-close, once it has started.
+    pub shutdown: Option<Shutdown>,
     in_flight: BTreeMap<CommandId, InFlight>,
     timers: BTreeMap<TimerKey, Timer>,
     next_command: u64,
@@ -89,6 +102,7 @@ impl Io {
             events: VecDeque::new(),
             deferred: VecDeque::new(),
             destroyed: Vec::new(),
+            shutdown: None,
             in_flight: BTreeMap::new(),
             timers: BTreeMap::new(),
             next_command: 1,
@@ -120,7 +134,7 @@ impl Io {
     pub fn send(&mut self, session: SessionId, owner: Owner, command: Command) -> CommandId {
         let id = CommandId(self.next_command);
         self.next_command += 1;
-        let timeout_ms = self.timeout_for(&command);
+        let timeout_ms = self.within_shutdown(self.timeout_for(&command));
         let timer = self.set_timer(
             session,
             TimerWhat::Command(id),
@@ -152,6 +166,37 @@ impl Io {
             | Command::LockRelease { .. }
             | Command::QueueAdd { .. }
             | Command::QueueRemove { .. } => self.config.memory_timeout_ms,
+        }
+    }
+
+    /// Milliseconds left before the shutdown deadline, once bind-to-close has started.
+    pub fn shutdown_left(&self) -> Option<u64> {
+        self.shutdown
+            .as_ref()
+            .map(|s| s.deadline.saturating_sub(self.now))
+    }
+
+    /// The shutdown deadline has passed: no store call may go out any more. A call sent now
+    /// could land after the session gave up on it, and an unlock sent after such a write would
+    /// let another server in before it lands; so from here every step fails at once and the
+    /// lock is left to expire, as after a crash (D7).
+    pub fn shutdown_over(&self) -> bool {
+        self.shutdown_left() == Some(0)
+    }
+
+    /// A wait of `ms`, cut to end by the shutdown deadline (D18).
+    pub fn within_shutdown(&self, ms: u64) -> u64 {
+        self.shutdown_left().map_or(ms, |left| ms.min(left))
+    }
+
+    /// After a failed try: the wait before the next one ([`Attempt::next_delay`]); during
+    /// shutdown, none when too little time is left and at most half of what is (D18).
+    pub fn retry_delay(&mut self, attempt: &mut Attempt, retryable: bool) -> Option<u64> {
+        let delay = attempt.next_delay(&mut self.rng, retryable)?;
+        match self.shutdown_left() {
+            None => Some(delay),
+            Some(left) if left < SHUTDOWN_MIN_RETRY_MS => None,
+            Some(left) => Some(delay.min(left / 2)),
         }
     }
 

@@ -81,6 +81,10 @@ impl Session {
     }
 
     pub(crate) fn lock_try(&mut self, io: &mut Io, mut op: LockOp) {
+        if io.shutdown_over() {
+            let outcome = LockOutcome::Error(super::save::SHUTDOWN_DEADLINE.into());
+            return self.resume_task(io, OpOutcome::Lock(outcome));
+        }
         op.t = io.now;
         op.interval = self.props.lock_interval;
         op.attempts = self.props.lock_attempts;
@@ -136,7 +140,7 @@ impl Session {
             other => (unexpected("LockAcquire", &other), true),
         };
         let (message, retryable) = message;
-        match op.attempt.next_delay(&mut io.rng, retryable) {
+        match io.retry_delay(&mut op.attempt, retryable) {
             Some(delay) => {
                 op.attempt.wake = Some(io.set_timer_in(self.sid, TimerWhat::TaskOp, delay));
                 self.op = Some(Op::Lock(op));
@@ -153,6 +157,9 @@ impl Session {
     }
 
     pub(crate) fn unlock_try(&mut self, io: &mut Io, mut attempt: Attempt) {
+        if io.shutdown_over() {
+            return self.resume_task(io, OpOutcome::Unlock);
+        }
         attempt.tries += 1;
         let command = Command::LockRelease {
             map: self.id.clone(),
@@ -165,7 +172,7 @@ impl Session {
 
     pub(crate) fn unlock_result(&mut self, io: &mut Io, mut attempt: Attempt, result: StoreResult) {
         if let Some((_, retryable)) = result.failure() {
-            if let Some(delay) = attempt.next_delay(&mut io.rng, retryable) {
+            if let Some(delay) = io.retry_delay(&mut attempt, retryable) {
                 attempt.wake = Some(io.set_timer_in(self.sid, TimerWhat::TaskOp, delay));
                 self.op = Some(Op::Unlock(attempt));
                 return;

@@ -93,9 +93,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub use lock::LEASE_LAPSED;
 pub use properties::{Assigned, Input, PropertyError, PropertyErrorKind};
-pub use save::{LEASE_EXPIRED, REFRESH_FIRST};
+pub use save::{LEASE_EXPIRED, REFRESH_FIRST, SHUTDOWN_DEADLINE};
 
-use io::{Deferred, Io, TimerWhat};
+use io::{Deferred, Io, Shutdown, TimerWhat};
 use task::TaskQueue;
 
 /// A session handle, stable for the module's lifetime.
@@ -433,8 +433,9 @@ pub enum Event {
         session: SessionId,
         reply: Reply,
     },
-    /// `bind_to_close` has finished: every registered session is destroyed.
-    BindToCloseDone,
+    /// `bind_to_close` has finished: every registered session is destroyed, within the
+    /// shutdown deadline (D18); the report says which saved and which did not.
+    BindToCloseDone(ShutdownReport),
 }
 
 /// Module settings. Timeouts bound how long the core waits for a store before it treats a
@@ -454,6 +455,9 @@ pub struct Config {
     pub queue_read_grace_ms: u64,
     /// How long the core waits for [`Module::provide_snapshot`] after [`Event::Saving`].
     pub snapshot_timeout_ms: u64,
+    /// D18: bind-to-close finishes within this long. Store calls, retries and waits are cut
+    /// to fit; what has not finished by then answers `Error`. Roblox gives 30 s.
+    pub shutdown_deadline_ms: u64,
 }
 
 impl Default for Config {
@@ -465,8 +469,18 @@ impl Default for Config {
             memory_timeout_ms: 10_000,
             queue_read_grace_ms: 10_000,
             snapshot_timeout_ms: 15_000,
+            shutdown_deadline_ms: 25_000,
         }
     }
+}
+
+/// What bind-to-close did (D18): how many sessions it closed, how many of those saved, and the
+/// `(Id, message)` of each that did not.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ShutdownReport {
+    pub closed: u32,
+    pub saved: u32,
+    pub failed: Vec<(String, String)>,
 }
 
 /// The session handle was never issued or has been released.
@@ -895,6 +909,15 @@ impl Module {
     pub fn bind_to_close(&mut self, now: u64) {
         self.io.advance(now);
         self.closing = true;
+        if self.io.shutdown.is_none() {
+            self.io.shutdown = Some(Shutdown {
+                deadline: self
+                    .io
+                    .now
+                    .saturating_add(self.io.config.shutdown_deadline_ms),
+                report: ShutdownReport::default(),
+            });
+        }
         let registered: Vec<SessionId> = self.registry.iter().copied().collect();
         for sid in registered {
             let Some(s) = self.sessions.get_mut(&sid) else {
@@ -975,7 +998,13 @@ impl Module {
         }
         if self.closing && self.registry.is_empty() && !self.close_done_sent {
             self.close_done_sent = true;
-            self.io.emit(Event::BindToCloseDone);
+            let report = self
+                .io
+                .shutdown
+                .as_ref()
+                .map(|s| s.report.clone())
+                .unwrap_or_default();
+            self.io.emit(Event::BindToCloseDone(report));
         }
     }
 }

@@ -111,6 +111,10 @@ impl Session {
     }
 
     fn free_try(&mut self, io: &mut Io, call: CallId, mut op: FreeOp) {
+        if io.shutdown_over() {
+            let message = super::save::SHUTDOWN_DEADLINE.into();
+            return self.free_done(io, call, Reply::error(message));
+        }
         let command = match &op.kind {
             FreeKind::Add {
                 value,
@@ -162,7 +166,7 @@ impl Session {
             ),
         };
         let (message, retryable) = message;
-        match op.attempt.next_delay(&mut io.rng, retryable) {
+        match io.retry_delay(&mut op.attempt, retryable) {
             Some(delay) => {
                 op.attempt.wake = Some(io.set_timer_in(self.sid, TimerWhat::FreeOp(call), delay));
                 self.free_ops.insert(call, op);

@@ -18,6 +18,10 @@ use super::{
 };
 use crate::value::{Key, Value};
 
+/// D18: what a step answers when bind-to-close's deadline has passed.
+pub const SHUTDOWN_DEADLINE: &str =
+    "the shutdown deadline passed first: nothing more was sent (the lock expires on its own)";
+
 /// D8: what a save answers when the lease has no room left for it.
 pub const LEASE_EXPIRED: &str =
     "the session lock's lease is too close to expiring, so the save was not sent (another server may own the data now)";
@@ -140,6 +144,9 @@ impl Session {
     }
 
     pub(crate) fn load_try(&mut self, io: &mut Io, mut attempt: Attempt) {
+        if io.shutdown_over() {
+            return self.resume_task(io, OpOutcome::Load(Err(SHUTDOWN_DEADLINE.into())));
+        }
         attempt.tries += 1;
         let command = Command::DataGet {
             name: self.name.clone(),
@@ -160,7 +167,7 @@ impl Session {
             other => (unexpected("DataGet", &other), true),
         };
         let (message, retryable) = message;
-        match attempt.next_delay(&mut io.rng, retryable) {
+        match io.retry_delay(&mut attempt, retryable) {
             Some(delay) => {
                 attempt.wake = Some(io.set_timer_in(self.sid, TimerWhat::TaskOp, delay));
                 self.op = Some(Op::Load(attempt));
@@ -194,6 +201,9 @@ impl Session {
     // ---- save (§7.2) ----
 
     pub(crate) fn begin_save(&mut self, io: &mut Io) {
+        if io.shutdown_over() {
+            return self.save_failed(io, SHUTDOWN_DEADLINE.into());
+        }
         // Some saves finish without a store call (D16 skip, D8 lease, a value the host could
         // not convert); a handler that saves again on every `Saved` must still let time pass.
         // (`save_finished` is only set by such saves.)
@@ -206,7 +216,8 @@ impl Session {
                 if self.refresh_at_risk(io, ready) {
                     return self.save_failed(io, REFRESH_FIRST.into());
                 }
-                let wake = io.set_timer(self.sid, TimerWhat::TaskOp, ready);
+                let wait = io.within_shutdown(ready - io.now);
+                let wake = io.set_timer_in(self.sid, TimerWhat::TaskOp, wait);
                 self.op = Some(Op::Save(SaveOp::Delay { wake }));
                 return;
             }
@@ -245,7 +256,8 @@ impl Session {
     fn announce_save(&mut self, io: &mut Io) {
         self.save_sent = false;
         io.emit(Event::Saving { session: self.sid });
-        let deadline = io.set_timer_in(self.sid, TimerWhat::TaskOp, io.config.snapshot_timeout_ms);
+        let wait = io.within_shutdown(io.config.snapshot_timeout_ms);
+        let deadline = io.set_timer_in(self.sid, TimerWhat::TaskOp, wait);
         self.op = Some(Op::Save(SaveOp::Snapshot { deadline }));
     }
 
@@ -320,6 +332,9 @@ impl Session {
     }
 
     fn write_try(&mut self, io: &mut Io, payload: Payload, mut attempt: Attempt) {
+        if io.shutdown_over() {
+            return self.save_failed(io, SHUTDOWN_DEADLINE.into());
+        }
         // D8: a write must be able to land before the lock entry can expire.
         let lands_by = io.now.saturating_add(io.config.data_timeout_ms);
         if self.lock.lease_end.is_none_or(|end| lands_by > end) {
@@ -383,7 +398,7 @@ impl Session {
         let (message, retryable) = message;
         // A failed write may still have landed: what the store holds is unknown now.
         self.last_written = None;
-        match attempt.next_delay(&mut io.rng, retryable) {
+        match io.retry_delay(&mut attempt, retryable) {
             Some(delay) => {
                 attempt.wake = Some(io.set_timer_in(self.sid, TimerWhat::TaskOp, delay));
                 self.op = Some(Op::Save(SaveOp::Write { payload, attempt }));

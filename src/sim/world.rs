@@ -697,7 +697,7 @@ impl Sim {
 
     fn on_event(&mut self, srv: usize, event: Event) {
         let session = match &event {
-            Event::BindToCloseDone => {
+            Event::BindToCloseDone(_) => {
                 self.servers[srv].close_done = true;
                 return;
             }
@@ -858,7 +858,7 @@ impl Sim {
                     self.answered(srv, session, pending.name, pending.purpose, reply);
                 }
             }
-            Event::BindToCloseDone => {}
+            Event::BindToCloseDone(_) => {}
         }
     }
 }

@@ -746,7 +746,7 @@ impl<B: Backend> Driver<B> {
                 Event::CallDone { reply, .. } => format!("CallDone({reply})"),
                 Event::Loaded { .. } => "Loaded".into(),
                 Event::MetadataReset { .. } => "MetadataReset".into(),
-                Event::BindToCloseDone => "BindToCloseDone".into(),
+                Event::BindToCloseDone(_) => "BindToCloseDone".into(),
                 other => signal_name(other).unwrap_or_default(),
             })
             .collect()
@@ -782,7 +782,7 @@ pub fn session_of(event: &Event) -> Option<SessionId> {
         | Event::ProcessQueue { session, .. }
         | Event::DisconnectAll { session }
         | Event::CallDone { session, .. } => Some(*session),
-        Event::BindToCloseDone => None,
+        Event::BindToCloseDone(_) => None,
     }
 }
 
