@@ -16,14 +16,21 @@
 //!   order, so mixed tables are lossless at Level 2 too (D9).
 //! - A `nil` value inside a `Value::Table` is an absent key (Luau's `t[k] = nil`) and is skipped;
 //!   `nil` inside a `Value::Array` is a hole and is rejected.
+//! - An empty `Value::Array` is `|`DEL at both Levels and an empty `Value::Table` is `*`DEL (what
+//!   the original writes for any empty table), so a JS `[]` comes back as `[]`, not `{}`. The
+//!   original's decoder reads `|`DEL as an empty table too.
+//! - `-0` is `<0`, a negative integer (the original wrote `>0` and lost the sign); the
+//!   original's decoder reads it as `-0`. (`(0` would read as `-0 / scale`, which depends on the
+//!   scale: NaN when it is 0.)
 //! - Containers may nest [`MAX_DEPTH`] deep, when encoding and when decoding; deeper input is an
 //!   error, so neither direction (nor dropping the result) can exhaust the stack.
-//! - The decoder returns what the original returns for every text the original reads, and fails
-//!   where it failed: a digit byte outside the alphabet, and text that ends inside a nested
-//!   table or where a key's value should be (the original then did arithmetic on nil). It also
-//!   fails, with the byte offset, where the original would have built a value that a [`Value`]
-//!   cannot hold: a table used as a key, a number that is not finite, nesting beyond
-//!   [`MAX_DEPTH`].
+//! - The decoder returns what the original returns for every complete text, and fails where it
+//!   failed: a digit byte outside the alphabet, a nested table or key value cut off by the end
+//!   of the text. Where the original returned what it had read of a cut-off text (a top-level
+//!   table without its DEL, a string without its DEL), we fail with the byte offset instead
+//!   (D17): a session that loaded the partial value would save it over the real one. We also
+//!   fail where the original would have built a value that a [`Value`] cannot hold: a table used
+//!   as a key, a number that is not finite, nesting beyond [`MAX_DEPTH`].
 
 use crate::value::{Key, Path, Table, Value};
 use std::fmt;
@@ -32,6 +39,11 @@ pub mod json;
 
 /// How deep containers may nest, in both directions.
 pub const MAX_DEPTH: usize = 512;
+
+/// The largest `Decimals` setting accepted. `10^15` is the last power of ten below 2^53: with
+/// more decimals, the scaled value of every non-integer above 9 is past 2^53, where a double
+/// has no digits left to keep, so larger settings only make numbers unwritable.
+pub const MAX_DECIMALS: f64 = 15.0;
 
 /// The `Metadata.Compress` settings that matter when encoding.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,8 +70,14 @@ impl Default for Settings {
 impl Settings {
     /// Reads `Metadata.Compress` the way the original's save does (§7.2, §9.1):
     /// `Level or 2` (only the number 2 means array mode, so `nil` and `false` do too),
-    /// `Decimals or 3` (any other non-number is an error here, where Luau would coerce or fail),
-    /// and `Safety` on when nil or `true`, off for any other value.
+    /// `Decimals or 3`, and `Safety` on when nil or `true`, off for any other value.
+    ///
+    /// `Decimals` must be a whole number from 0 to [`MAX_DECIMALS`]; anything else is an error
+    /// here, where the original coerced or failed (a string), or silently lost data: with
+    /// `Decimals = -5` it stored 1.5 as 0, and a fraction such as 2.5 gives a scale that is not
+    /// a power of ten. Every Level and Safety value is kept as the original reads it: none of
+    /// them loses data (Level only picks `|` or `*` for sequences, and with Safety off a string
+    /// holding DEL is refused, D9).
     pub fn from_compress_table(compress: &Value) -> Result<Settings, CodecError> {
         let get = |name: &str| -> &Value {
             match compress {
@@ -80,7 +98,14 @@ impl Settings {
         };
         let decimals = match get("Decimals") {
             Value::Nil | Value::Bool(false) => 3.0,
-            Value::Number(d) => *d,
+            Value::Number(d) if (0.0..=MAX_DECIMALS).contains(d) && d.fract() == 0.0 => *d,
+            Value::Number(d) => {
+                return Err(CodecError::new(format!(
+                    "Metadata.Compress.Decimals must be a whole number from 0 to {MAX_DECIMALS}, \
+                     got {}",
+                    crate::value::luau_number_to_string(*d)
+                )))
+            }
             other => {
                 return Err(CodecError::new(format!(
                     "Metadata.Compress.Decimals must be a number, got a {}",
@@ -94,6 +119,27 @@ impl Settings {
             decimals,
             safety,
         })
+    }
+
+    /// The `Decimals` a *decoder* uses (`10 ^ (Decimals or 3)`): any finite number, since a
+    /// record written by the original with, say, `Decimals = 1.5` must still open. Only
+    /// writing is held to whole numbers from 0 to [`MAX_DECIMALS`].
+    pub fn decimals_to_read(compress: &Value) -> Result<f64, CodecError> {
+        let decimals = match compress {
+            Value::Table(t) => t.get(&Key::String("Decimals".into())),
+            _ => None,
+        };
+        match decimals {
+            None | Some(Value::Nil | Value::Bool(false)) => Ok(3.0),
+            Some(Value::Number(d)) if d.is_finite() => Ok(*d),
+            Some(other) => Err(CodecError::new(format!(
+                "Metadata.Compress.Decimals must be a number, got {}",
+                match other {
+                    Value::Number(n) => crate::value::luau_number_to_string(*n),
+                    other => format!("a {}", other.type_name()),
+                }
+            ))),
+        }
     }
 }
 
@@ -353,7 +399,8 @@ impl Encoder {
         depth: usize,
     ) -> Result<(), EncodeError> {
         if n == 0 {
-            self.out.extend_from_slice(b"*\x7f");
+            // Only an empty `Value::Array` gets here: `|` keeps it an array on the way back.
+            self.out.extend_from_slice(b"|\x7f");
             return Ok(());
         }
         self.out.push(if self.array_mode { b'|' } else { b'*' });
@@ -405,15 +452,16 @@ impl Encoder {
         if n.is_infinite() {
             return Err(EncodeError::new(format!("{n} cannot be stored")));
         }
+        if n == 0.0 && n.is_sign_negative() {
+            // The original wrote `>0`, losing the sign; its decoder reads `<0` as -0.
+            self.out.extend_from_slice(b"<0");
+            return Ok(());
+        }
         // Luau `n % 1 == 0`.
         let exact = if n - n.floor() == 0.0 {
-            if n < 0.0 {
-                self.out.push(b'<');
-                self.digits(-n)
-            } else {
-                self.out.push(b'>');
-                self.digits(n)
-            }
+            let magnitude = n.abs();
+            self.out.push(if n < 0.0 { b'<' } else { b'>' });
+            self.digits(magnitude) == Some(magnitude)
         } else {
             let (tag, scaled) = if n < 0.0 {
                 (b'(', (-n * self.scale).round())
@@ -426,7 +474,11 @@ impl Encoder {
                 )));
             }
             self.out.push(tag);
+            // What the reader gets is the digits over the scale: the digits may differ from
+            // `scaled` above 2^53 and still give the same number (the quantisation to
+            // `Decimals` places is the setting's, not a loss of ours).
             self.digits(scaled)
+                .is_some_and(|decoded| decoded / self.scale == scaled / self.scale)
         };
         if !exact {
             return Err(EncodeError::new(format!(
@@ -444,12 +496,13 @@ impl Encoder {
     /// drops, or digits that decode to another number: its output then holds a different number
     /// than the one saved. Like D9's other refusals, that is an error here, never silent data
     /// loss; every number the original writes faithfully is written byte for byte.
-    /// Returns false (having written part of the digits) when `n` would not read back exactly.
+    /// Returns the number the digits read back as, or `None` (having written part of the
+    /// digits) when a digit falls outside the alphabet.
     #[must_use]
-    fn digits(&mut self, n: f64) -> bool {
+    fn digits(&mut self, n: f64) -> Option<f64> {
         if n == 0.0 {
             self.out.push(b'0');
-            return true;
+            return Some(0.0);
         }
         // `n` is a whole number. Below 2^53 the f64 formula is exact integer division: the
         // quotient is below 2^47, where a rounding error (at most 2^-7) cannot carry
@@ -461,21 +514,21 @@ impl Encoder {
                 self.out.push(ALPHABET[(rest % 83) as usize]);
                 rest /= 83;
             }
-            return true;
+            return Some(n);
         }
         let (mut rest, mut decoded, mut power) = (n, 0.0f64, 1.0f64);
         while rest > 0.0 {
             let quotient = (rest / 83.0).floor();
             let digit = rest - quotient * 83.0;
             if !((0.0..=82.0).contains(&digit) && digit.fract() == 0.0) {
-                return false;
+                return None;
             }
             self.out.push(ALPHABET[digit as usize]);
             decoded += digit * power;
             power *= 83.0;
             rest = quotient;
         }
-        decoded == n
+        Some(decoded)
     }
 
     fn string(&mut self, s: &str) -> Result<(), EncodeError> {
@@ -527,9 +580,11 @@ enum Token<'a> {
     OpenTable,
     /// A DEL where a value was expected: nil, which closes a container.
     Nil,
-    /// No tag left, or a string without its DEL (at this offset): the original returns nil
-    /// with no position, and its caller, if any, can't go on.
-    End(usize),
+    /// No tag left: the text is over.
+    End,
+    /// A string at this offset without its DEL: the text was cut short (the original returned
+    /// nil for it, and so lost the string and whatever followed).
+    Unterminated(usize),
 }
 
 enum Frame {
@@ -563,7 +618,10 @@ impl<'a> Decoder<'a> {
                 Token::Number(n) => Some(Value::Number(n)),
                 Token::Str(s, _) => Some(Value::String(s.to_owned())),
                 Token::Nil => None,
-                Token::End(at) => return end(stack, at),
+                Token::End => return end(stack, self.bytes.len()),
+                Token::Unterminated(at) => {
+                    return Err(CodecError::corrupt(at, "the string has no closing DEL"))
+                }
                 Token::OpenArray | Token::OpenTable if stack.len() >= MAX_DEPTH => {
                     return Err(CodecError::corrupt(
                         self.pos - 1,
@@ -632,7 +690,7 @@ impl<'a> Decoder<'a> {
             .and_then(|rest| rest.iter().position(|&b| CLASS[b as usize] == TAG))
         else {
             self.pos = bytes.len();
-            return Ok(Token::End(bytes.len()));
+            return Ok(Token::End);
         };
         let at = start + found;
         self.pos = at + 1;
@@ -677,7 +735,7 @@ impl<'a> Decoder<'a> {
                     }
                     None => {
                         self.pos = bytes.len();
-                        Token::End(at)
+                        Token::Unterminated(at)
                     }
                 }
             }
@@ -710,24 +768,21 @@ impl<'a> Decoder<'a> {
     }
 }
 
-/// The text ended where a value was expected (§9.6 with `e = nil`). The innermost container
-/// reads that as its end, like a DEL, but the original returned no position with it, so any
-/// step after that one failed on nil arithmetic: the container around it, or the next key after
-/// a key whose value is missing. We stop at the same places, so truncated data is never taken
-/// for less data where the original refused it.
-fn end(mut stack: Vec<Frame>, at: usize) -> Result<Value, CodecError> {
-    match stack.pop() {
-        None => Ok(Value::Nil),
-        Some(_) if !stack.is_empty() => Err(CodecError::corrupt(
-            at,
-            "the text ends inside a nested table",
-        )),
-        Some(Frame::Table { key: Some(_), .. }) => Err(CodecError::corrupt(
-            at,
-            "the text ends where the value of a key should be",
-        )),
-        Some(frame) => Ok(finish(frame)),
-    }
+/// The text ended where a value was expected (§9.6 with `e = nil`): nil at the top, else the
+/// text was cut short. The original read the end as the innermost container's DEL and failed on
+/// nil arithmetic one step later (in the container around it, or at the key after a key whose
+/// value is missing), except in the outermost container, where it returned what it had read.
+/// That partial value, saved back, would replace the real one (D17), so it is an error too.
+fn end(stack: Vec<Frame>, at: usize) -> Result<Value, CodecError> {
+    let what = match stack.last() {
+        None => return Ok(Value::Nil),
+        Some(Frame::Table { key: Some(_), .. }) => {
+            "the text ends where the value of a key should be"
+        }
+        Some(_) if stack.len() > 1 => "the text ends inside a nested table",
+        Some(_) => "the text ends before the outermost table is closed",
+    };
+    Err(CodecError::corrupt(at, what))
 }
 
 /// A value read where a key goes; `end` is the offset of its last byte.
@@ -750,7 +805,6 @@ fn to_key(value: Value, end: usize, table_offset: usize) -> Result<Key, CodecErr
 /// A closed container as a value: a `*` table whose keys are exactly `1..=n` is a sequence.
 fn finish(frame: Frame) -> Value {
     match frame {
-        Frame::Array(items) if items.is_empty() => Value::Table(Table::new()),
         Frame::Array(items) => Value::Array(items),
         Frame::Table {
             mut table, removed, ..
@@ -867,7 +921,7 @@ mod tests {
     #[test]
     fn worked_examples_of_tables() {
         same("{}", "*␡");
-        row("[]", "*␡", "*␡", "{}");
+        same("[]", "|␡");
         row("[1,2,3]", "|>1>2>3␡", "*>1>1>2>2>3>3␡", "[1,2,3]");
         same(r#"{"a":1}"#, "*#a␡>1␡");
         row("[true,[false]]", "|+|-␡␡", "*>1+>2*>1-␡␡", "[true,[false]]");
@@ -895,12 +949,59 @@ mod tests {
         assert_eq!(decompress("garbage>5", 3.0).unwrap(), Value::Number(5.0));
         assert_eq!(decompress("", 3.0).unwrap(), Value::Nil);
         assert_eq!(decompress(">", 3.0).unwrap(), Value::Number(0.0));
-        assert_eq!(decompress("|>1>2", 3.0).unwrap(), json("[1,2]"));
+        assert_eq!(decompress(&del("|>1>2␡"), 3.0).unwrap(), json("[1,2]"));
+        // §9.9 has `|>1>2` (no DEL) give [1, 2]: D17 makes that cut-off text an error.
+        let err = decompress("|>1>2", 3.0).unwrap_err();
+        assert_eq!(
+            err.message,
+            "corrupt compressed data at byte 5: the text ends before the outermost table is closed"
+        );
+    }
+
+    fn sign_bit(value: &Value) -> Option<bool> {
+        match value {
+            Value::Number(n) => Some(n.is_sign_negative()),
+            _ => None,
+        }
     }
 
     #[test]
-    fn negative_zero_is_written_as_zero() {
-        assert_eq!(compress(&Value::Number(-0.0), &level(2)).unwrap(), ">0");
+    fn negative_zero_keeps_its_sign() {
+        // The original wrote `>0`, which reads back as +0.
+        for settings in [level(1), level(2)] {
+            assert_eq!(compress(&Value::Number(-0.0), &settings).unwrap(), "<0");
+            assert_eq!(compress(&Value::Number(0.0), &settings).unwrap(), ">0");
+        }
+        // `<0` reads as -0 at any scale, even one of 0 or ∞ (`(0` would be NaN at 0).
+        for decimals in [0.0, 3.0, 15.0, -400.0, 400.0] {
+            let back = decompress("<0", decimals).unwrap();
+            assert_eq!(sign_bit(&back), Some(true), "at Decimals {decimals}");
+            let back = decompress("(0", decimals);
+            if decimals.abs() < 400.0 {
+                assert_eq!(
+                    sign_bit(&back.unwrap()),
+                    Some(true),
+                    "at Decimals {decimals}"
+                );
+            }
+        }
+        let back = decompress(&compress(&json(r#"{"z":[-0]}"#), &level(2)).unwrap(), 3.0).unwrap();
+        assert_eq!(back.to_json_string(), r#"{"z":[-0]}"#);
+    }
+
+    #[test]
+    fn an_empty_array_stays_an_array_and_an_empty_table_a_table() {
+        let v = json(r#"{"Inventory":[],"Bag":{}}"#);
+        for settings in [level(1), level(2)] {
+            let text = compress(&v, &settings).unwrap();
+            assert_eq!(text, del("*#Inventory␡|␡#Bag␡*␡␡"));
+            let back = decompress(&text, 3.0).unwrap();
+            assert_eq!(back.to_json_string(), r#"{"Inventory":[],"Bag":{}}"#);
+        }
+        // A table whose keys are all absent is an empty table.
+        let mut t = Table::new();
+        t.insert("gone".into(), Value::Nil);
+        assert_eq!(compress(&Value::Table(t), &level(2)).unwrap(), del("*␡"));
     }
 
     #[test]
@@ -1034,10 +1135,7 @@ mod tests {
             decompress(&del("*␡"), 3.0).unwrap(),
             Value::Table(Table::new())
         );
-        assert_eq!(
-            decompress(&del("|␡"), 3.0).unwrap(),
-            Value::Table(Table::new())
-        );
+        assert_eq!(decompress(&del("|␡"), 3.0).unwrap(), Value::Array(vec![]));
     }
 
     #[test]
@@ -1051,11 +1149,6 @@ mod tests {
             decompress(&del("*#a␡>1#b␡>2#a␡␡␡"), 3.0).unwrap(),
             json(r#"{"b":2}"#)
         );
-        // A truncated outermost container, or one cut by a string without its DEL, still
-        // returns what it has.
-        assert_eq!(decompress("*#a", 3.0).unwrap(), json("{}"));
-        assert_eq!(decompress(&del("|>1>2#abc>3"), 3.0).unwrap(), json("[1,2]"));
-        assert_eq!(decompress(&del("*#a␡>1"), 3.0).unwrap(), json(r#"{"a":1}"#));
         // Digits, keys and scale.
         assert_eq!(decompress("<0", 3.0).unwrap(), Value::Number(-0.0));
         assert_eq!(decompress(")6i", 0.0).unwrap(), Value::Number(1500.0));
@@ -1066,12 +1159,61 @@ mod tests {
     }
 
     #[test]
+    fn truncation_fails_where_the_original_returned_part_of_the_value() {
+        // D17: the original returned what it had read, so a session saved it over the rest.
+        let cases = [
+            // 12345 is `>Z&1`; cut short, the original read Coins = 61.
+            (
+                "*#Coins␡>Z",
+                10,
+                "the text ends before the outermost table is closed",
+            ),
+            (
+                "|>1>2",
+                5,
+                "the text ends before the outermost table is closed",
+            ),
+            ("*#a", 1, "the string has no closing DEL"),
+            ("|>1>2#abc>3", 5, "the string has no closing DEL"),
+            ("#abc", 0, "the string has no closing DEL"),
+            (
+                "*#a␡>1",
+                6,
+                "the text ends before the outermost table is closed",
+            ),
+        ];
+        for (text, at, what) in cases {
+            let err = decompress(&del(text), 3.0).unwrap_err();
+            assert_eq!(
+                err.message,
+                format!("corrupt compressed data at byte {at}: {what}"),
+                "{text}"
+            );
+        }
+        // Every proper prefix of a record fails (the empty one is nil), the record itself reads.
+        let text = compress(
+            &json(r#"{"Coins":12345,"Items":["Sword",{"x":1.5}]}"#),
+            &level(2),
+        )
+        .unwrap();
+        for cut in 1..text.len() {
+            assert!(decompress(&text[..cut], 3.0).is_err(), "{:?}", &text[..cut]);
+        }
+        assert!(decompress(&text, 3.0).is_ok());
+    }
+
+    #[test]
     fn truncation_fails_where_the_original_failed() {
         // Inside a nested table the original lost its position and failed on nil arithmetic.
         let err = decompress(&del("|>1|>2#abc>3"), 3.0).unwrap_err();
         assert_eq!(
             err.message,
-            "corrupt compressed data at byte 6: the text ends inside a nested table"
+            "corrupt compressed data at byte 6: the string has no closing DEL"
+        );
+        let err = decompress(&del("|>1|>2>3"), 3.0).unwrap_err();
+        assert_eq!(
+            err.message,
+            "corrupt compressed data at byte 8: the text ends inside a nested table"
         );
         let err = decompress("||", 3.0).unwrap_err();
         assert!(
@@ -1207,5 +1349,56 @@ mod tests {
             "Metadata.Compress.Decimals must be a number, got a string"
         );
         assert!(read("true").is_err());
+    }
+
+    #[test]
+    fn decimals_must_be_a_whole_number_from_0_to_15() {
+        let read = |text: &str| Settings::from_compress_table(&json(text));
+        for ok in [0.0, 1.0, 3.0, 15.0] {
+            let s = read(&format!(r#"{{"Decimals":{ok}}}"#)).unwrap();
+            assert_eq!(s.decimals, ok);
+        }
+        // With Decimals = -5 the original stored 1.5 as 0.
+        for (bad, shown) in [
+            ("-5", "-5"),
+            ("2.5", "2.5"),
+            ("16", "16"),
+            ("1e300", "1e+300"),
+        ] {
+            let err = read(&format!(r#"{{"Decimals":{bad}}}"#)).unwrap_err();
+            assert_eq!(
+                err.message,
+                format!(
+                    "Metadata.Compress.Decimals must be a whole number from 0 to 15, got {shown}"
+                )
+            );
+        }
+        let mut t = Table::new();
+        t.insert("Decimals".into(), Value::Number(f64::NAN));
+        assert!(Settings::from_compress_table(&Value::Table(t)).is_err());
+        // Reading is lenient: records the original wrote with any Decimals still open.
+        for (text, d) in [
+            (r#"{"Decimals":2.5}"#, 2.5),
+            (r#"{"Decimals":-5}"#, -5.0),
+            ("{}", 3.0),
+        ] {
+            assert_eq!(Settings::decimals_to_read(&json(text)).unwrap(), d);
+        }
+        assert!(Settings::decimals_to_read(&json(r#"{"Decimals":"x"}"#)).is_err());
+    }
+
+    #[test]
+    fn a_non_integer_above_2_53_once_scaled_is_written_when_it_reads_back_the_same() {
+        // Found by the differential vectors (tests/vectors/original): the digits decode to
+        // 6.388947449657339e16, not the scaled 6.3889474496573384e16, but both give the same
+        // number over 100, and the original stores it so.
+        let n = -638894744965733.9;
+        let settings = Settings {
+            decimals: 2.0,
+            ..level(2)
+        };
+        let text = compress(&Value::Number(n), &settings).unwrap();
+        assert_eq!(text, "(M.t8~nyus");
+        assert_eq!(decompress(&text, 2.0).unwrap(), Value::Number(n));
     }
 }

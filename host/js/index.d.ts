@@ -7,7 +7,10 @@
 export interface CompressOptions {
   /** `2` (the default) writes arrays compactly; any other value writes every table as pairs. */
   Level?: number;
-  /** Decimal places kept for non-integer numbers (the scale is `10 ^ Decimals`). Default 3. */
+  /**
+   * Decimal places kept for non-integer numbers (the scale is `10 ^ Decimals`): a whole number
+   * from 0 to 15, anything else throws. Default 3.
+   */
   Decimals?: number;
   /** `true` (the default) replaces DEL (U+007F) in strings with a space; otherwise such strings are rejected. */
   Safety?: boolean;
@@ -17,14 +20,17 @@ export interface CompressOptions {
  * Encodes a value in the original module's compression text format: byte for byte what
  * Roblox servers running the original write. Throws an `Error` naming the path of any value a
  * DataStore cannot hold (NaN, ±Infinity, functions, symbols, BigInt, cycles, holes or
- * `null`/`undefined` inside arrays, unpaired surrogates, class instances).
+ * `null`/`undefined` inside arrays, arrays with named properties, unpaired surrogates, class
+ * instances). Nothing is changed on the way: `[]` comes back as `[]`, `{}` as `{}`, -0 as -0.
  */
 export function compress(value: unknown, options?: CompressOptions): string;
 
 /**
  * Decodes the original's compression text. A table whose keys are exactly 1..n becomes an
  * array; other tables become objects (number keys turn into their Luau `tostring` text); empty
- * input gives `undefined`. Throws an `Error` with a clear message on corrupt input; never traps.
+ * input gives `undefined`. Throws an `Error` naming the byte offset on corrupt input, and on
+ * text cut short (a table or string without its closing DEL), where the original returned the
+ * part it had read; never traps.
  */
 export function decompress(text: string, options?: Pick<CompressOptions, "Decimals">): unknown;
 

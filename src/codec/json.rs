@@ -148,7 +148,7 @@ fn stream_compress(json: &str, settings: &Settings) -> Option<String> {
                 reader.pos += 1;
                 reader.skip_space();
                 if reader.eat(b']') {
-                    encoder.out.extend_from_slice(b"*\x7f");
+                    encoder.out.extend_from_slice(b"|\x7f");
                 } else {
                     if array_mode {
                         encoder.out.push(b'|');
@@ -509,7 +509,6 @@ fn stream_decompress(text: &str, decimals: f64) -> Option<Option<String>> {
     loop {
         let token = decoder.token().ok()?;
         let depth = stack.len();
-        let at_top = depth == 1;
         match stack.last_mut() {
             // Where a key goes.
             Some(Open::Table {
@@ -538,7 +537,7 @@ fn stream_decompress(text: &str, decimals: f64) -> Option<Option<String>> {
                         }
                         *kind = KeyKind::Sequence;
                     }
-                    // DEL closes the table; so does the end of the text, in the outermost one.
+                    // DEL closes the table.
                     Token::Nil => {
                         close(&mut stack, &mut out, &mut keys)?;
                         if finished(&mut stack) {
@@ -546,11 +545,7 @@ fn stream_decompress(text: &str, decimals: f64) -> Option<Option<String>> {
                         }
                         continue;
                     }
-                    Token::End(_) if at_top => {
-                        close(&mut stack, &mut out, &mut keys)?;
-                        return Some(Some(out));
-                    }
-                    // Boolean keys, tables as keys, the text ending inside a nested table.
+                    // Boolean keys, tables as keys, text cut short.
                     _ => return None,
                 }
                 *key_read = true;
@@ -586,16 +581,18 @@ fn stream_decompress(text: &str, decimals: f64) -> Option<Option<String>> {
                         });
                         continue;
                     }
-                    Token::Nil | Token::End(_) => match top {
+                    Token::Nil | Token::End => match top {
                         // Nothing at all, or DEL first: nil.
                         None => return Some(None),
-                        // DEL closes an array; so does the end of the text, in the outermost.
-                        Some(Open::Array(_)) if matches!(token, Token::Nil) || at_top => {
+                        // DEL closes an array.
+                        Some(Open::Array(_)) if matches!(token, Token::Nil) => {
                             close(&mut stack, &mut out, &mut keys)?;
                         }
-                        // A key without its value: removal, or the end of the text.
+                        // A key without its value (removal), or the text cut short.
                         _ => return None,
                     },
+                    // The text cut short.
+                    Token::Unterminated(_) => return None,
                 }
                 if finished(&mut stack) {
                     return Some(Some(out));
@@ -640,12 +637,12 @@ fn finished(stack: &mut [Open]) -> bool {
     }
 }
 
-/// Closes the innermost container: an empty one is `{}`, as the reference writes an empty
-/// table. `None` for an object with duplicate keys.
+/// Closes the innermost container: an empty `|` is `[]` and an empty `*` is `{}`, as the
+/// reference writes them. `None` for an object with duplicate keys.
 fn close(stack: &mut Vec<Open>, out: &mut String, keys: &mut Vec<&str>) -> Option<()> {
     match stack.pop()? {
-        Open::Array(0)
-        | Open::Table {
+        Open::Array(0) => out.push_str("[]"),
+        Open::Table {
             keys: KeyKind::Unknown,
             ..
         } => out.push_str("{}"),

@@ -19,9 +19,8 @@ pub(crate) fn compress(value: &Value, compress_table: &Value) -> Result<String, 
 
 /// `Decompress(text, 10 ^ (Compress.Decimals or 3))`.
 pub(crate) fn decompress(text: &str, compress_table: &Value) -> Result<Value, String> {
-    let settings =
-        codec::Settings::from_compress_table(compress_table).map_err(|e| e.to_string())?;
-    codec::decompress(text, settings.decimals)
+    let decimals = codec::Settings::decimals_to_read(compress_table).map_err(|e| e.to_string())?;
+    codec::decompress(text, decimals)
         .map_err(|e| format!("cannot decompress the stored value: {e}"))
 }
 

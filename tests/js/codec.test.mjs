@@ -42,4 +42,54 @@ for (const [label, api] of [
     assert.deepEqual(api.decompress("*\x7f"), {});
     assert.deepEqual(api.decompress("*>1#a\x7f>2#b\x7f\x7f"), ["a", "b"]);
   });
+
+  test(`${label}: an empty array is |DEL at both Levels and comes back an array; {} stays {}`, () => {
+    for (const Level of [1, 2]) {
+      const text = api.compress({ Inventory: [], Bag: {}, Nested: [[]] }, { Level });
+      const nested = Level === 2 ? "||\x7f\x7f" : "*>1|\x7f\x7f";
+      assert.equal(text, `*#Inventory\x7f|\x7f#Bag\x7f*\x7f#Nested\x7f${nested}\x7f`);
+      const back = api.decompress(text);
+      assert.deepEqual(back, { Inventory: [], Bag: {}, Nested: [[]] });
+      assert.ok(Array.isArray(back.Inventory) && !Array.isArray(back.Bag));
+    }
+    assert.deepEqual(api.decompress("|\x7f"), []);
+  });
+
+  test(`${label}: -0 is written as <0 and reads back as -0`, () => {
+    assert.equal(api.compress(-0), "<0");
+    assert.equal(api.compress(0), ">0");
+    assert.ok(Object.is(api.decompress("<0"), -0));
+    const back = api.decompress(api.compress({ z: [-0, 0] }));
+    assert.ok(Object.is(back.z[0], -0) && Object.is(back.z[1], 0));
+  });
+
+  test(`${label}: D17: text cut short throws an Error naming the byte offset`, () => {
+    // 12345 is `>Z&1`: the original read this as { Coins: 61 }.
+    assert.throws(() => api.decompress("*#Coins\x7f>Z"), {
+      message: "corrupt compressed data at byte 10: the text ends before the outermost table is closed",
+    });
+    assert.throws(() => api.decompress("*#Coins"), {
+      message: "corrupt compressed data at byte 1: the string has no closing DEL",
+    });
+    const text = api.compress({ Coins: 12345, Items: ["Sword", { x: 1.5 }], Bag: {} });
+    for (let cut = 1; cut < text.length; cut++) {
+      assert.throws(() => api.decompress(text.slice(0, cut)), /^Error: corrupt compressed data at byte \d+: /);
+    }
+    assert.deepEqual(api.decompress(text), { Coins: 12345, Items: ["Sword", { x: 1.5 }], Bag: {} });
+  });
+
+  test(`${label}: Decimals must be a whole number from 0 to 15`, () => {
+    // The original stored 1.5 as 0 with Decimals = -5.
+    for (const [Decimals, shown] of [
+      [-5, "-5"],
+      [2.5, "2.5"],
+      [16, "16"],
+    ]) {
+      const message = `Metadata.Compress.Decimals must be a whole number from 0 to 15, got ${shown}`;
+      assert.throws(() => api.compress(1.5, { Decimals }), { message });
+      assert.throws(() => api.decompress(")1", { Decimals }), { message });
+    }
+    assert.equal(api.decompress(api.compress(1.5, { Decimals: 0 }), { Decimals: 0 }), 2);
+    assert.equal(api.decompress(api.compress(0.5, { Decimals: 15 }), { Decimals: 15 }), 0.5);
+  });
 }

@@ -59,3 +59,42 @@ test("options are checked like values", () => {
   assert.throws(() => compress(1, { Decimals: NaN }), { message: "options.Decimals: NaN cannot be stored" });
   assert.equal(decompress(compress(1.25, { Decimals: 1 }), { Decimals: 1 }), 1.3);
 });
+
+test("arrays with named properties are refused: JSON.stringify would drop them", () => {
+  const inventory = ["Sword"];
+  inventory.equipped = 0;
+  assert.equal(
+    refusal({ Inventory: inventory }),
+    "value.Inventory.equipped: an array's named property cannot be stored (only its elements are data)",
+  );
+  assert.match(refusal({ m: "abc".match(/b/) }), /^value\.m\.index: an array's named property/);
+  const odd = [1];
+  odd["-1"] = 2;
+  assert.match(refusal(odd), /^value\["-1"\]: an array's named property/);
+});
+
+test("inherited properties are refused: JSON.stringify would drop them", () => {
+  const parent = Object.assign(Object.create(null), { Coins: 5 });
+  assert.equal(
+    refusal({ Stats: Object.create(parent) }),
+    "value.Stats.Coins: an inherited property cannot be stored (only own properties are data)",
+  );
+  // A null-prototype parent without properties is fine (another realm's Object.prototype is one).
+  assert.equal(compress(Object.assign(Object.create(Object.create(null)), { k: 1 })), "*#k\x7f>1\x7f");
+});
+
+test("-0 is kept, as <0", () => {
+  assert.equal(compress({ a: -0, b: [0, -0] }), "*#a\x7f<0#b\x7f|>0<0\x7f\x7f");
+  assert.ok(Object.is(decompress(compress({ a: -0 })).a, -0));
+});
+
+test("__proto__ and constructor keys are plain data", () => {
+  const value = JSON.parse('{"__proto__":{"x":1},"constructor":{"y":2}}');
+  const text = compress(value);
+  assert.equal(text, "*#__proto__\x7f*#x\x7f>1\x7f#constructor\x7f*#y\x7f>2\x7f\x7f");
+  const back = decompress(text);
+  assert.equal(Object.getPrototypeOf(back), Object.prototype);
+  assert.ok(Object.hasOwn(back, "__proto__") && Object.hasOwn(back, "constructor"));
+  assert.equal(back.x, undefined);
+  assert.deepEqual(JSON.parse(JSON.stringify(back)), JSON.parse('{"__proto__":{"x":1},"constructor":{"y":2}}'));
+});

@@ -500,7 +500,8 @@ class DataStore {
 
   /** Fills what `Value` lacks from `template`, in place (nothing present is overwritten). */
   Reconcile(template) {
-    this._reconcile(JSON.parse(toJson(template, "template")));
+    // What it inserts are copies: the core's patch comes back as new objects.
+    this._reconcile(template);
   }
 
   /** `[characters, fraction of the 4 MB limit]`, as the original counts them. */
@@ -518,17 +519,27 @@ class DataStore {
     return [n, fraction];
   }
 
-  /** @internal */
+  /**
+   * @internal Fills the live value in place. Keys are data: a `"__proto__"` or `"constructor"`
+   * key in the template becomes an own property, never the object's prototype.
+   */
   _reconcile(template) {
-    const patch = JSON.parse(this.#host.wasm.templatePatch(toJson(this._value, "Value"), JSON.stringify(template)));
+    // toJson, not JSON.stringify: it keeps -0.
+    const patch = JSON.parse(this.#host.wasm.templatePatch(toJson(this._value, "Value"), toJson(template, "template")));
     if (patch.replace !== undefined) {
       this._value = patch.replace;
       return;
     }
     for (const { path, value } of patch.inserts) {
       let target = this._value;
+      // Every step but the last is an own property of the live value (the core read it there).
       for (let i = 0; i < path.length - 1; i++) target = target[path[i]];
-      target[path[path.length - 1]] = value;
+      Object.defineProperty(target, path[path.length - 1], {
+        value,
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      });
     }
   }
 

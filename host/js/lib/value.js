@@ -3,8 +3,14 @@
  *
  * This is the JS host's half of value conversion, and the only place that knows which JS values
  * a DataStore cannot hold: NaN, ±Infinity, functions, symbols, BigInt, cycles, holes and
- * `undefined`/`null` inside arrays, strings with unpaired surrogates, and anything but plain
- * objects and arrays. `undefined`/`null` object properties are absent keys, as nil is in Luau.
+ * `undefined`/`null` inside arrays, strings with unpaired surrogates, arrays with named
+ * properties (`JSON.stringify` would drop them), and anything but plain objects and arrays.
+ * `undefined`/`null` object properties are absent keys, as nil is in Luau.
+ *
+ * Nothing may change on the way: what passes the walk is written exactly. `JSON.stringify`
+ * writes -0 as `0`, so when the walk has seen a -0 a slower writer that keeps it does the job.
+ * Keys are plain data: an own `"__proto__"` key (which `JSON.parse` makes) is written like any
+ * other.
  *
  * Why here and not in Rust: walking a value from wasm costs several JS calls per value, which
  * made compress 4× slower than this walk plus `JSON.stringify` (see docs/DESIGN.md). The first
@@ -25,6 +31,7 @@ class Refusal extends Error {}
  * @returns {string} JSON text; `null` for undefined
  */
 export function toJson(value, root) {
+  negativeZero = false;
   if (!storable(value, 0)) {
     const path = [];
     try {
@@ -34,10 +41,29 @@ export function toJson(value, root) {
       throw new Error(`${root}${path.join("")}: ${e.message}`);
     }
   }
-  return JSON.stringify(value) ?? "null";
+  return (negativeZero ? write(value) : JSON.stringify(value)) ?? "null";
 }
 
 const ObjectPrototype = Object.prototype;
+
+/** Whether the last `storable` walk met a -0. */
+let negativeZero = false;
+
+/**
+ * `JSON.stringify` for a value `storable` accepted, except that -0 is `-0` (which `JSON.parse`
+ * and the core read back as -0).
+ */
+function write(value) {
+  if (typeof value === "number") return value === 0 && 1 / value < 0 ? "-0" : JSON.stringify(value);
+  if (typeof value !== "object" || value === null) return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(write).join(",")}]`;
+  const fields = [];
+  for (const key of Object.keys(value)) {
+    const item = write(value[key]);
+    if (item !== undefined) fields.push(`${JSON.stringify(key)}:${item}`);
+  }
+  return `{${fields.join(",")}}`;
+}
 
 /** Whether `walk` would accept `value`, as fast as a walk can go. */
 function storable(value, depth) {
@@ -45,6 +71,7 @@ function storable(value, depth) {
     case "object":
       return value === null || storableTable(value, depth);
     case "number":
+      if (value === 0 && 1 / value < 0) negativeZero = true;
       return value - value === 0; // finite
     case "string":
       return value.isWellFormed();
@@ -60,16 +87,22 @@ function storable(value, depth) {
 function storableTable(table, depth) {
   if (depth >= MAX_DEPTH) return false;
   if (Array.isArray(table)) {
-    for (let i = 0; i < table.length; i++) {
+    const length = table.length;
+    for (let i = 0; i < length; i++) {
       const item = table[i];
       if (typeof item === "object") {
         if (item === null || !storableTable(item, depth + 1)) return false;
       } else if (item === undefined || !storable(item, depth)) return false;
     }
-    return true;
+    // No named properties (a hole would have been refused above).
+    return Object.keys(table).length === length;
   }
   const proto = Object.getPrototypeOf(table);
-  if (proto !== ObjectPrototype && proto !== null && Object.getPrototypeOf(proto) !== null) return false;
+  if (proto !== ObjectPrototype && proto !== null) {
+    // Another realm's Object.prototype, or a null-prototype parent: plain, unless it has
+    // enumerable properties (which the walk would see and JSON.stringify drop).
+    if (Object.getPrototypeOf(proto) !== null || inheritedKey(proto) !== undefined) return false;
+  }
   for (const key in table) {
     const item = table[key];
     if (typeof item === "object") {
@@ -116,6 +149,11 @@ function walk(value, ancestors, path) {
       walk(item, ancestors, path);
       path?.pop();
     }
+    const named = Object.keys(value).find((key) => !isIndex(key, value.length));
+    if (named !== undefined) {
+      path?.push(step(named));
+      throw new Refusal("an array's named property cannot be stored (only its elements are data)");
+    }
   } else {
     const proto = Object.getPrototypeOf(value);
     if (proto !== null && Object.getPrototypeOf(proto) !== null) {
@@ -123,11 +161,32 @@ function walk(value, ancestors, path) {
         `a ${value.constructor?.name ?? "class"} object cannot be stored (only plain objects and arrays)`,
       );
     }
+    const inherited = proto === ObjectPrototype || proto === null ? undefined : inheritedKey(proto);
+    if (inherited !== undefined) {
+      path?.push(step(inherited));
+      throw new Refusal("an inherited property cannot be stored (only own properties are data)");
+    }
     for (const key in value) {
-      path?.push(/^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`);
+      path?.push(step(key));
       walk(value[key], ancestors, path);
       path?.pop();
     }
   }
   ancestors.pop();
+}
+
+/** The first enumerable property of a null-prototype object, if any. */
+function inheritedKey(proto) {
+  for (const key in proto) return key;
+  return undefined;
+}
+
+/** How a path names the property `key`. */
+function step(key) {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+}
+
+/** Whether `key` is the name of an element of an array of this length. */
+function isIndex(key, length) {
+  return /^(0|[1-9][0-9]*)$/.test(key) && Number(key) < length;
 }
