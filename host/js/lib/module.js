@@ -396,7 +396,15 @@ class ModuleHost {
         work = Promise.reject(new Error(`unknown command ${c.kind}`));
     }
     work
-      .catch((error) => core.completeError(this.now(), c.id, String(error?.message ?? error)))
+      // D19: a StoreError says whether to retry; anything else, the core reads the message.
+      .catch((error) =>
+        core.completeError(
+          this.now(),
+          c.id,
+          String(error?.message ?? error),
+          typeof error?.retryable === "boolean" ? error.retryable : undefined,
+        ),
+      )
       .finally(() => this.schedule());
   }
 }
