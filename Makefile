@@ -12,7 +12,7 @@ NODE_TEST := node --test --test-reporter=spec --unhandled-rejections=strict
 # Every Luau file StyLua formats (settings: .stylua.toml).
 LUAU_SOURCES := luau tests/luau bench examples host/luau-runtime/src
 
-.PHONY: all setup setup-test build demo harness test test-rust test-wasm test-js test-types test-luau test-browser lint lint-luau format-luau lint-js format-js bench fuzz soak clean FORCE
+.PHONY: all setup setup-test build demo harness test test-rust test-wasm test-js test-types test-luau test-browser lint lint-luau format-luau lint-js format-js bench fuzz soak vectors-original vectors-fleet clean FORCE
 
 all: build
 
@@ -132,6 +132,17 @@ SEEDS ?= 1000
 HOURS ?= 5
 soak:
 	cargo run --release --example soak -- --seeds $(SEEDS) --hours $(HOURS) $(SOAK_ARGS)
+
+# Differential vectors (tests/vectors/original/): the original module v1.2 saving and reading back
+# random Luau values. Needs ../shared/reference/original-1.2, so it is not part of `make test`,
+# which checks the committed vectors. SEED=N picks other values (default 1).
+vectors-original:
+	@scripts/differential/generate.sh
+
+# Mixed-fleet recordings (tests/vectors/fleet/): each scenario of tests/luau/fleet/ run with ours
+# and the original in every pairing. Needs ../shared too; `make test` checks ours against them.
+vectors-fleet: luau/DataStoreModule.wasm
+	@node tests/vectors/fleet/record.mjs
 
 clean:
 	rm -rf target pkg/web pkg/node pkg/lib pkg/stores pkg/*.mjs pkg/*.cjs pkg/*.ts pkg/*.json pkg/.stamp

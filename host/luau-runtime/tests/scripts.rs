@@ -203,6 +203,15 @@ scripts! {
     module_leaderstats => "tests/luau/module/leaderstats.luau", ensure_cabi_wasm;
     module_lock_lapsed => "tests/luau/module/lock_lapsed.luau", ensure_cabi_wasm;
     module_lock_token => "tests/luau/module/lock_token.luau", ensure_cabi_wasm;
+    module_lossless => "tests/luau/module/lossless.luau", ensure_cabi_wasm;
+    module_invalid_requests => "tests/luau/module/invalid_requests.luau", ensure_cabi_wasm;
+    module_differential => "tests/luau/module/differential.luau", ensure_cabi_wasm;
+    fleet_lock => "tests/luau/fleet/lock.luau", ensure_cabi_wasm;
+    fleet_data => "tests/luau/fleet/data.luau", ensure_cabi_wasm;
+    fleet_compressed => "tests/luau/fleet/compressed.luau", ensure_cabi_wasm;
+    fleet_queue => "tests/luau/fleet/queue.luau", ensure_cabi_wasm;
+    fleet_crash => "tests/luau/fleet/crash.luau", ensure_cabi_wasm;
+    fleet_bind_to_close => "tests/luau/fleet/bind_to_close.luau", ensure_cabi_wasm;
 }
 
 /// The original module v1.2, reference material beside the repository (its README): scripts in
@@ -212,11 +221,18 @@ const ORIGINAL: &str = "../shared/reference/original-1.2/DataStore.luau";
 
 const ORIGINAL_SCRIPTS: &[&str] = &["tests/luau/original/mixed_fleet.luau"];
 
+fn original_missing() -> bool {
+    let missing = !root().join(ORIGINAL).is_file();
+    if missing {
+        eprintln!("skipped: {ORIGINAL} is not there");
+    }
+    missing
+}
+
 /// A mixed fleet: this module and the original lock each other out through the same entry.
 #[test]
 fn original_mixed_fleet() {
-    if !root().join(ORIGINAL).is_file() {
-        eprintln!("skipped: {ORIGINAL} is not there");
+    if original_missing() {
         return;
     }
     ensure_cabi_wasm();
@@ -224,6 +240,44 @@ fn original_mixed_fleet() {
     // which a relative chunk name cannot.
     let script = root().join(ORIGINAL_SCRIPTS[0]).canonicalize().unwrap();
     run(script.to_str().unwrap());
+}
+
+/// The fleet scenarios (`tests/luau/fleet/`, above with ours on both sides) live as the pairings
+/// `tests/vectors/fleet/` recorded, the original on one side or both: `--servers 8` runs them
+/// all (`tests/luau/fleet/lib/fleet.luau`), and each role must observe what was recorded.
+macro_rules! original_fleet {
+    ($($name:ident => $topic:literal;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                if original_missing() {
+                    return;
+                }
+                ensure_cabi_wasm();
+                // By its absolute path, as above.
+                let script = root().join(concat!("tests/luau/fleet/", $topic, ".luau"));
+                let script = script.canonicalize().unwrap();
+                run_with(
+                    script.to_str().unwrap(),
+                    Expect {
+                        args: vec!["--servers".into(), "8".into()],
+                        oks: 8,
+                        stdout_lacks: vec!["differs from the recording".into()],
+                        ..Expect::default()
+                    },
+                );
+            }
+        )*
+    };
+}
+
+original_fleet! {
+    original_fleet_lock => "lock";
+    original_fleet_data => "data";
+    original_fleet_compressed => "compressed";
+    original_fleet_queue => "queue";
+    original_fleet_crash => "crash";
+    original_fleet_bind_to_close => "bind_to_close";
 }
 
 /// The README's Luau example: two servers, the second locked out, queueing coins to the first.
@@ -256,6 +310,7 @@ fn every_script_has_a_test() {
         "tests/luau/wasm",
         "tests/luau/module",
         "tests/luau/original",
+        "tests/luau/fleet",
     ] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {
             let name = entry.unwrap().file_name().into_string().unwrap();
