@@ -276,6 +276,43 @@ fn sessions_created_after_bind_to_close_are_not_waited_for() {
 }
 
 #[test]
+fn a_second_bind_to_close_covers_sessions_made_since_and_is_answered_again() {
+    let mut d = Driver::new();
+    let a = d.new_session("Player", "1");
+    d.open(a);
+    d.m.bind_to_close(d.now);
+    d.settle();
+    assert!(d.m.bind_to_close_done());
+    let late = d.new_session("Player", "9");
+    d.open(late);
+    d.host_mut(late).value = Value::Number(9.0);
+    d.m.bind_to_close(d.now);
+    d.settle();
+    assert!(d.m.bind_to_close_done());
+    assert_eq!(d.state(late), State::Destroyed);
+    let reports: Vec<ShutdownReport> = d
+        .log
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::BindToCloseDone(report) => Some(report.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reports.len(), 2, "one answer per call");
+    assert_eq!((reports[1].closed, reports[1].saved), (2, 2));
+    // With nothing left to close, a third call is answered at once.
+    d.m.bind_to_close(d.now);
+    d.settle();
+    assert_eq!(
+        d.log
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::BindToCloseDone(_)))
+            .count(),
+        3
+    );
+}
+
+#[test]
 fn bind_to_close_joins_nothing_and_waits_for_a_destroy_in_progress() {
     let mut d = Driver::new();
     let s = d.new_session("Player", "1");

@@ -43,8 +43,8 @@ use std::collections::HashMap;
 pub use budget::{BudgetConfig, BudgetModel, RequestType};
 pub use datastore::DataVersion;
 pub use faults::{FaultConfig, FaultCounts, OpCounts, OpFaults, Outage};
-pub use memorystore::{MapItem, QueueItemView, RangeBound, SortDirection};
 pub(crate) use memorystore::{check_priority, expiration_ms, Item as QueueItem};
+pub use memorystore::{MapItem, QueueItemView, RangeBound, SortDirection};
 
 use budget::{Budgets, DataCall};
 use datastore::DataStores;

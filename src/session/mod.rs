@@ -906,8 +906,20 @@ impl Module {
     /// not destroyed leaves the cache, stops its timers and gets a DestroyTask unless one is
     /// pending. [`Event::BindToCloseDone`] comes once every registered session is destroyed
     /// (at once if there are none); [`Module::bind_to_close_done`] says the same.
+    ///
+    /// A later call covers the sessions made since the first (they are not registered) and
+    /// announces [`Event::BindToCloseDone`] again once they too are destroyed, so every caller
+    /// gets an answer; the deadline stays the first call's.
     pub fn bind_to_close(&mut self, now: u64) {
         self.io.advance(now);
+        if self.closing {
+            for (&sid, s) in &self.sessions {
+                if s.state != State::Destroyed {
+                    self.registry.insert(sid);
+                }
+            }
+            self.close_done_sent = false;
+        }
         self.closing = true;
         if self.io.shutdown.is_none() {
             self.io.shutdown = Some(Shutdown {
