@@ -85,6 +85,9 @@ pub(crate) struct Io {
     pub destroyed: Vec<SessionId>,
     /// Bind-to-close, once it has started.
     pub shutdown: Option<Shutdown>,
+    /// How many times the host has run the due timers ([`super::Module::handle_timeout`]):
+    /// the one boundary between host turns the core can see.
+    pub turn: u64,
     in_flight: BTreeMap<CommandId, InFlight>,
     timers: BTreeMap<TimerKey, Timer>,
     next_command: u64,
@@ -103,6 +106,7 @@ impl Io {
             deferred: VecDeque::new(),
             destroyed: Vec::new(),
             shutdown: None,
+            turn: 0,
             in_flight: BTreeMap::new(),
             timers: BTreeMap::new(),
             next_command: 1,

@@ -540,9 +540,9 @@ pub struct Session {
     pub(crate) lock: lock::LockState,
     /// When the last successful save or remove finished (`SaveTime`; `None` = −∞).
     pub(crate) save_time: Option<u64>,
-    /// When the last save finished, if it finished without a store call (D16 skip, D8 lease,
-    /// a value the host could not convert): the next one starts a millisecond later at the
-    /// earliest, so a `Saved` handler that saves again cannot spin without time passing.
+    /// The host timer turn ([`Io::turn`]) in which the last save finished, if it finished
+    /// without a store call (D16 skip, D8 lease, a value the host could not convert): the next
+    /// save waits for a later turn, so a `Saved` handler that saves again cannot spin.
     pub(crate) save_finished: Option<u64>,
     /// Whether the save in progress has sent a store command.
     pub(crate) save_sent: bool,
@@ -869,6 +869,7 @@ impl Module {
     /// try).
     pub fn handle_timeout(&mut self, now: u64) {
         self.io.advance(now);
+        self.io.turn += 1;
         while let Some((session, what)) = self.io.pop_due_timer() {
             let Some(s) = self.sessions.get_mut(&session) else {
                 continue;

@@ -205,22 +205,23 @@ impl Session {
             return self.save_failed(io, SHUTDOWN_DEADLINE.into());
         }
         // Some saves finish without a store call (D16 skip, D8 lease, a value the host could
-        // not convert); a handler that saves again on every `Saved` must still let time pass.
-        // (`save_finished` is only set by such saves.)
-        let after_last = self.save_finished.map(|t| t.saturating_add(1));
+        // not convert); a handler that saves again on every `Saved` must not spin inside one
+        // host turn, so such a save waits for the host's next timer turn (a timer due now),
+        // not for time to pass: under a manual clock it needs no `advance`.
+        let same_turn = self.save_finished == Some(io.turn);
         let throttled = self
             .save_time
-            .map(|last| last.saturating_add(secs_to_ms(self.props.save_delay)));
-        if let Some(ready) = after_last.max(throttled) {
-            if io.now < ready {
-                if self.refresh_at_risk(io, ready) {
-                    return self.save_failed(io, REFRESH_FIRST.into());
-                }
-                let wait = io.within_shutdown(ready - io.now);
-                let wake = io.set_timer_in(self.sid, TimerWhat::TaskOp, wait);
-                self.op = Some(Op::Save(SaveOp::Delay { wake }));
-                return;
+            .map(|last| last.saturating_add(secs_to_ms(self.props.save_delay)))
+            .filter(|&ready| io.now < ready);
+        if same_turn || throttled.is_some() {
+            let ready = throttled.unwrap_or(io.now);
+            if self.refresh_at_risk(io, ready) {
+                return self.save_failed(io, REFRESH_FIRST.into());
             }
+            let wait = io.within_shutdown(ready - io.now);
+            let wake = io.set_timer_in(self.sid, TimerWhat::TaskOp, wait);
+            self.op = Some(Op::Save(SaveOp::Delay { wake }));
+            return;
         }
         self.announce_save(io);
     }
@@ -409,7 +410,7 @@ impl Session {
 
     fn save_succeeded(&mut self, io: &mut Io, payload: Payload, version: Option<String>) {
         self.save_time = Some(io.now);
-        self.save_finished = (!self.save_sent).then_some(io.now);
+        self.save_finished = (!self.save_sent).then_some(io.turn);
         match &payload {
             Payload::Remove => {
                 self.created_time = 0.0;
@@ -434,7 +435,7 @@ impl Session {
     }
 
     fn save_failed(&mut self, io: &mut Io, message: String) {
-        self.save_finished = (!self.save_sent).then_some(io.now);
+        self.save_finished = (!self.save_sent).then_some(io.turn);
         io.emit(Event::Saved {
             session: self.sid,
             response: Response::Error,
