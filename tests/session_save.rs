@@ -208,6 +208,22 @@ fn an_unchanged_save_is_skipped_but_answers_saved_and_fires_saved_d16() {
 }
 
 #[test]
+fn zero_becoming_negative_zero_is_a_change_d16() {
+    // D16 compares a fingerprint of the last write (number bits, not ==), so -0 for 0 is
+    // written, not answered "Saved" with the store still holding 0.
+    let (mut d, s) = quiet();
+    d.host_mut(s).value = json(r#"{"Coins":0}"#);
+    assert_eq!(d.run(s, Call::Save), Reply::saved());
+    d.clear_log();
+    d.host_mut(s).value = json(r#"{"Coins":-0}"#);
+    assert_eq!(d.run(s, Call::Save), Reply::saved());
+    assert_eq!(d.sent("DataSet").len(), 1, "the -0 was written");
+    d.clear_log();
+    assert_eq!(d.run(s, Call::Save), Reply::saved());
+    assert_eq!(d.sent("DataSet").len(), 0, "and then it is unchanged");
+}
+
+#[test]
 fn a_change_to_value_metadata_or_user_ids_is_written_d16() {
     let (mut d, s) = quiet();
     d.run(s, Call::Save);

@@ -85,6 +85,9 @@ pub(crate) struct Io {
     pub destroyed: Vec<SessionId>,
     /// Bind-to-close, once it has started.
     pub shutdown: Option<Shutdown>,
+    /// The key of the sessions' payload digests (D16), from the seed but not from `rng`, so
+    /// taking it changes no retry jitter.
+    pub digest_key: (u64, u64),
     /// How many times the host has run the due timers ([`super::Module::handle_timeout`]):
     /// the one boundary between host turns the core can see.
     pub turn: u64,
@@ -97,6 +100,8 @@ pub(crate) struct Io {
 
 impl Io {
     pub fn new(config: Config) -> Io {
+        let mut keys = Rng::new(config.seed ^ 0x5eed_d16e_57d1_6e57);
+        let digest_key = (keys.next_u64(), keys.next_u64());
         Io {
             now: 0,
             rng: Rng::new(config.seed),
@@ -106,6 +111,7 @@ impl Io {
             deferred: VecDeque::new(),
             destroyed: Vec::new(),
             shutdown: None,
+            digest_key,
             turn: 0,
             in_flight: BTreeMap::new(),
             timers: BTreeMap::new(),

@@ -550,8 +550,8 @@ pub struct Session {
     pub(crate) tasks: TaskQueue,
     /// The running task's I/O.
     pub(crate) op: Option<flow::Op>,
-    /// What the last successful write stored (D16); `None` when unknown.
-    pub(crate) last_written: Option<save::Payload>,
+    /// The digest of what the last successful write stored (D16); `None` when unknown.
+    pub(crate) last_written: Option<save::Digest>,
     /// The fence sequence of the last data write try sent ([`crate::fence`]).
     pub(crate) write_seq: u64,
     /// The session closed because its lease lapsed (D22); saves queued before that answer the

@@ -17,6 +17,7 @@ use super::{
     State, StoreResult,
 };
 use crate::value::{Key, Value};
+use std::hash::Hasher;
 
 /// D18: what a step answers when bind-to-close's deadline has passed.
 pub const SHUTDOWN_DEADLINE: &str =
@@ -36,6 +37,71 @@ pub const REFRESH_FIRST: &str =
 pub(crate) enum Payload {
     Set(Box<Stored>),
     Remove,
+}
+
+/// A keyed 128-bit fingerprint of a [`Payload`]: what a session keeps of its last write for
+/// D16's unchanged-save check, instead of the payload (issue 12: the payload was most of a
+/// saved session's memory). Numbers count by their bits, so `0` and `-0` differ, and tables
+/// by their pairs in order, so a reordered table is written again (harmless). The key comes
+/// from the module's seed: a player who controls part of the data cannot aim for a collision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Digest(u128);
+
+impl Payload {
+    pub(crate) fn digest(&self, key: (u64, u64)) -> Digest {
+        use siphasher::sip128::{Hasher128, SipHasher13};
+        let mut h = SipHasher13::new_with_keys(key.0, key.1);
+        match self {
+            Payload::Remove => h.write_u8(0),
+            Payload::Set(stored) => {
+                h.write_u8(1);
+                feed(&stored.value, &mut h);
+                feed(&stored.metadata, &mut h);
+                feed(&stored.user_ids, &mut h);
+            }
+        }
+        Digest(h.finish128().as_u128())
+    }
+}
+
+/// Feeds a value to a hasher, every part tagged so that no two values give the same bytes.
+fn feed(value: &Value, h: &mut impl Hasher) {
+    match value {
+        Value::Nil => h.write_u8(0),
+        Value::Bool(b) => h.write_u8(if *b { 2 } else { 1 }),
+        Value::Number(n) => {
+            h.write_u8(3);
+            h.write_u64(n.to_bits());
+        }
+        Value::String(s) => {
+            h.write_u8(4);
+            h.write_usize(s.len());
+            h.write(s.as_bytes());
+        }
+        Value::Array(items) => {
+            h.write_u8(5);
+            h.write_usize(items.len());
+            for item in items {
+                feed(item, h);
+            }
+        }
+        Value::Table(table) => {
+            h.write_u8(6);
+            for (key, item) in table {
+                if matches!(item, Value::Nil) {
+                    continue;
+                }
+                match key {
+                    Key::String(s) => feed(&Value::String(s.clone()), h),
+                    // 0 and -0 are one key.
+                    Key::Number(n) => feed(&Value::Number(if *n == 0.0 { 0.0 } else { *n }), h),
+                    Key::Bool(b) => feed(&Value::Bool(*b), h),
+                }
+                feed(item, h);
+            }
+            h.write_u8(7);
+        }
+    }
 }
 
 /// A `SetAsync`'s arguments.
@@ -293,7 +359,7 @@ impl Session {
         self.op = None;
         match snapshot.and_then(|s| self.payload_for(s)) {
             Err(message) => self.save_failed(io, message),
-            Ok(payload) if self.last_written.as_ref() == Some(&payload) => {
+            Ok(payload) if self.last_written == Some(payload.digest(io.digest_key)) => {
                 // D16: the store already holds exactly this.
                 self.save_succeeded(io, payload, None);
             }
@@ -425,7 +491,7 @@ impl Session {
                 }
             }
         }
-        self.last_written = Some(payload);
+        self.last_written = Some(payload.digest(io.digest_key));
         io.emit(Event::Saved {
             session: self.sid,
             response: Response::Saved,
