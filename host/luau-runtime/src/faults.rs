@@ -13,18 +13,33 @@
 //! | `latency` | `ms` or `lo..hi` | reply latency, uniform in the range |
 //! | `spike` | `p:ms` | with probability `p`, `ms` more latency |
 //! | `outage` | `from..to` | seconds since the run started: every request fails |
+//! | `hang` | probability | the request is made, but its reply never comes (the hostile store, `hostile.rs`) |
+//! | `garbage` | probability | a successful reply has a value of the wrong type (the hostile store) |
+//!
+//! The first eight are the emulator's ([`FaultConfig`]); `hang` and `garbage` are the
+//! runtime's own ([`HostileConfig`]), since they happen to the reply on its way to the script.
 //!
 //! A scope limits an item to some request kinds: `data` (DataStore), `memory` (MemoryStore),
 //! `map` (sorted map), `queue`, or one kind by name (`DataSet`, `MapUpdate`, `QueueRead`…, case
 //! and `_` ignored). Without one, an item covers every kind.
 //!
-//! Example: `error=0.05,latency=20..120,data.ambiguous=0.02,outage=60..90`.
+//! Example: `error=0.05,latency=20..120,data.ambiguous=0.02,outage=60..90,DataSet.hang=0.01`.
 
 use datastore_module::emulator::{FaultConfig, Op, Outage};
 
+use crate::hostile::HostileConfig;
+
+/// What a spec asks for: the emulator's faults and the hostile store's.
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    pub store: FaultConfig,
+    pub hostile: HostileConfig,
+}
+
 /// Parses a spec. `epoch_ms` is the Unix time (ms) at which the run started, for outages.
-pub fn parse(spec: &str, epoch_ms: u64) -> Result<FaultConfig, String> {
+pub fn parse(spec: &str, epoch_ms: u64) -> Result<Faults, String> {
     let mut config = FaultConfig::none();
+    let mut hostile = HostileConfig::default();
     for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (lhs, value) = item
             .split_once('=')
@@ -50,6 +65,17 @@ pub fn parse(spec: &str, epoch_ms: u64) -> Result<FaultConfig, String> {
                         "throttle" => f.throttle = p,
                         "rerun" => f.rerun = p,
                         _ => f.conflict = p,
+                    }
+                }
+            }
+            "hang" | "garbage" => {
+                let p = probability(value).map_err(|e| bad(&e))?;
+                for op in &ops {
+                    let odds = hostile.get_mut(*op);
+                    if name == "hang" {
+                        odds.hang = p;
+                    } else {
+                        odds.garbage = p;
                     }
                 }
             }
@@ -97,10 +123,13 @@ pub fn parse(spec: &str, epoch_ms: u64) -> Result<FaultConfig, String> {
                     end_ms: epoch_ms + (to * 1000.0) as u64,
                 });
             }
-            _ => return Err(bad(&format!("unknown fault `{name}` (error, ambiguous, throttle, rerun, conflict, latency, spike, outage)"))),
+            _ => return Err(bad(&format!("unknown fault `{name}` (error, ambiguous, throttle, rerun, conflict, latency, spike, outage, hang, garbage)"))),
         }
     }
-    Ok(config)
+    Ok(Faults {
+        store: config,
+        hostile,
+    })
 }
 
 fn ops_of(scope: &str) -> Option<Vec<Op>> {
@@ -160,7 +189,8 @@ mod tests {
             "error=0.1, data.error=0.5, latency=50..200, DataSet.ambiguous=1",
             0,
         )
-        .unwrap();
+        .unwrap()
+        .store;
         assert_eq!(c.get(Op::DataGet).transient, 0.5);
         assert_eq!(c.get(Op::MapGet).transient, 0.1);
         assert_eq!(c.get(Op::QueueRead).latency_ms, (50, 200));
@@ -170,7 +200,9 @@ mod tests {
 
     #[test]
     fn spikes_outages_and_scopes() {
-        let c = parse("queue.spike=0.25:1500,map.outage=10..20.5", 1_000).unwrap();
+        let c = parse("queue.spike=0.25:1500,map.outage=10..20.5", 1_000)
+            .unwrap()
+            .store;
         assert_eq!(c.get(Op::QueueAdd).spike, 0.25);
         assert_eq!(c.get(Op::QueueAdd).spike_ms, 1500);
         assert_eq!(c.get(Op::MapGet).spike, 0.0);
@@ -182,10 +214,31 @@ mod tests {
         assert_eq!(
             parse("map_update.latency=7", 0)
                 .unwrap()
+                .store
                 .get(Op::MapUpdate)
                 .latency_ms,
             (7, 7)
         );
+    }
+
+    #[test]
+    fn hang_and_garbage_are_the_hostile_stores_with_scopes() {
+        let f = parse(
+            "hang=0.01, DataSet.hang=0.5, queue.garbage=0.2, error=0.1",
+            0,
+        )
+        .unwrap();
+        assert_eq!(f.hostile.get(Op::DataGet).hang, 0.01);
+        assert_eq!(f.hostile.get(Op::DataSet).hang, 0.5);
+        assert_eq!(f.hostile.get(Op::QueueRead).garbage, 0.2);
+        assert_eq!(f.hostile.get(Op::MapUpdate).garbage, 0.0);
+        assert_eq!(f.store.get(Op::DataSet).transient, 0.1);
+        assert_eq!(
+            f.store.get(Op::DataSet).ambiguous,
+            0.0,
+            "hang leaves the emulator's faults alone"
+        );
+        assert!(parse("garbage=1.5", 0).unwrap_err().contains("probability"));
     }
 
     #[test]

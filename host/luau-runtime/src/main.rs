@@ -7,6 +7,7 @@
 mod args;
 mod convert;
 mod faults;
+mod hostile;
 mod http;
 mod runtime;
 mod scheduler;
@@ -30,8 +31,9 @@ options:
   --virtual-time     time jumps to the next timer whenever every thread waits
   --seed N           seeds the emulator's faults, GUIDs and host.random_fill (default 0)
   --faults SPEC      fault injection, e.g. error=0.05,latency=20..120,data.ambiguous=0.02
-                     (names: error ambiguous throttle rerun conflict latency spike outage;
-                     scopes: data. memory. map. queue. or a kind such as DataSet.)
+                     (names: error ambiguous throttle rerun conflict latency spike outage,
+                     and the hostile store's hang garbage; scopes: data. memory. map.
+                     queue. or a kind such as DataSet.)
   --servers N        run N servers of the one script given
   --budgets          enforce Roblox's request budgets and MemoryStore quotas
   --players N        players on each server (scales budgets; default 0)

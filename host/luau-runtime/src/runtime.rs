@@ -13,7 +13,9 @@
 //! every server has closed.
 //!
 //! An error that no `pcall` catches, in any thread of any server, ends the run at once with
-//! exit code 1 (Roblox would print it and carry on; a test runtime must not).
+//! exit code 1 (Roblox would print it and carry on; a test runtime must not), unless the
+//! server's script said it expects such errors (`runtime.tolerateErrors`): those are printed
+//! as Roblox prints them, counted, and the run carries on.
 
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
@@ -26,6 +28,7 @@ use mlua::{Function, Lua, MultiValue, Thread, Value as LuaValue};
 use datastore_module::emulator::faults::Rng;
 use datastore_module::emulator::{BudgetConfig, Config, Emulator};
 
+use crate::hostile::Hostile;
 use crate::scheduler::{secs_to_us, Entry, Queue};
 use crate::{server, signals};
 
@@ -86,12 +89,18 @@ pub struct Server {
     pub phase: Phase,
     pub close_callbacks: Vec<Function>,
     pub ctors: Option<Ctors>,
+    /// Uncaught errors whose text contains one of these carry on (`runtime.tolerateErrors`).
+    pub tolerate: Vec<String>,
+    /// How many uncaught errors were tolerated.
+    pub tolerated: u64,
 }
 
 pub struct Runtime {
     pub options: Options,
     pub queue: RefCell<Queue<Pending>>,
     pub emulator: RefCell<Emulator>,
+    /// The hostile store's dice (`--faults hang=…,garbage=…`).
+    pub hostile: RefCell<Hostile>,
     /// Draws GUIDs and seeds each wasm instance's `random_fill`.
     pub rng: RefCell<Rng>,
     pub servers: RefCell<Vec<Server>>,
@@ -108,7 +117,7 @@ impl Runtime {
         };
         let mut emulator = Emulator::new(Config {
             seed: options.seed,
-            faults,
+            faults: faults.store,
             budget: options.budgets.then(BudgetConfig::default),
             ..Config::default()
         });
@@ -117,6 +126,7 @@ impl Runtime {
         }
         Ok(Rc::new(Runtime {
             rng: RefCell::new(Rng::new(options.seed ^ 0x6C75_6175_2D72_7400)),
+            hostile: RefCell::new(Hostile::new(faults.hostile, options.seed)),
             options,
             queue: RefCell::new(queue),
             emulator: RefCell::new(emulator),
@@ -132,6 +142,15 @@ impl Runtime {
 
     pub fn unix_ms(&self) -> u64 {
         self.queue.borrow().unix_ms()
+    }
+
+    /// Replaces the run's fault injection from now on (`runtime.setFaults`): outage windows are
+    /// still counted from the start of the run, and counters carry on.
+    pub fn set_faults(&self, spec: &str) -> Result<(), String> {
+        let faults = crate::faults::parse(spec, self.queue.borrow().unix_ms_at(0))?;
+        self.emulator.borrow_mut().set_faults(faults.store);
+        self.hostile.borrow_mut().set_config(faults.hostile);
+        Ok(())
     }
 
     pub fn is_closed(&self, server: usize) -> bool {
@@ -185,12 +204,24 @@ impl Runtime {
         self.resume(entry.server, &thread, args);
     }
 
-    /// Records the first uncaught error; the loop stops at its next step.
+    /// Records the first uncaught error; the loop stops at its next step. An error the server
+    /// tolerates is printed and counted instead.
     pub fn fail(&self, server: usize, error: &mlua::Error) {
+        let text = describe(error);
+        {
+            let mut servers = self.servers.borrow_mut();
+            let s = &mut servers[server];
+            if s.tolerate.iter().any(|t| text.contains(t.as_str())) {
+                s.tolerated += 1;
+                let first = text.lines().next().unwrap_or_default();
+                eprintln!("{}{first} (tolerated)", s.label);
+                return;
+            }
+        }
         let mut failure = self.failure.borrow_mut();
         if failure.is_none() {
             let label = self.servers.borrow()[server].label.clone();
-            *failure = Some(format!("{label}{}", describe(error)));
+            *failure = Some(format!("{label}{text}"));
         }
     }
 

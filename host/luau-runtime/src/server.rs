@@ -82,6 +82,8 @@ pub fn start(rt: &Rc<Runtime>, index: usize, script: &Path) -> Result<(), String
         phase: Phase::Closed,
         close_callbacks: Vec::new(),
         ctors: None,
+        tolerate: Vec::new(),
+        tolerated: 0,
     });
     let ctx = Ctx {
         rt: rt.clone(),
@@ -266,6 +268,39 @@ fn install(lua: &Lua, rt_table: &Table, ctx: &Ctx) -> mlua::Result<()> {
                 .map_err(|e| e.to_string())?;
             c.rt.defer(c.server, starter, MultiValue::new());
             Ok(MultiValue::new())
+        })?,
+    )?;
+
+    let c = ctx.clone();
+    rt_table.set(
+        "set_faults",
+        prim(lua, "runtime.setFaults", move |_, args: Args| {
+            c.rt.set_faults(&args.string(1)?)
+                .map_err(|e| format!("runtime.setFaults: {e}"))?;
+            Ok(MultiValue::new())
+        })?,
+    )?;
+
+    // `runtime.tolerateErrors(text)`: a test whose handlers raise errors on purpose (Roblox prints
+    // an error in a spawned thread and carries on) says which, and counts them.
+    let c = ctx.clone();
+    rt_table.set(
+        "tolerate_errors",
+        prim(lua, "runtime.tolerateErrors", move |_, args: Args| {
+            let text = args.string(1)?;
+            if text.is_empty() {
+                return Err("runtime.tolerateErrors: the text must not be empty".into());
+            }
+            c.rt.servers.borrow_mut()[c.server].tolerate.push(text);
+            Ok(MultiValue::new())
+        })?,
+    )?;
+
+    let c = ctx.clone();
+    rt_table.set(
+        "tolerated_errors",
+        prim(lua, "runtime.toleratedErrors", move |lua, _| {
+            ret(lua, c.rt.servers.borrow()[c.server].tolerated)
         })?,
     )?;
 

@@ -8,17 +8,27 @@
 //!
 //! Transforms (`UpdateAsync`) run inside the request, so they cannot yield and cannot make other
 //! requests, as on Roblox; an error they raise fails the request with their message.
+//!
+//! The hostile store (`hostile.rs`) acts on the reply here: a hung reply is never delivered, and
+//! a garbage one is built in the wrong shape by the request's own reply builder.
+
+use std::cell::Cell;
 
 use mlua::{Function, Lua, MultiValue, Table, Value as LuaValue};
 
 use datastore_module::emulator::{
-    DataUpdate, Emulator, KeyInfo, MapUpdate, RangeBound, Reply, SortDirection, SortKey,
+    DataUpdate, Emulator, KeyInfo, MapUpdate, Op, RangeBound, Reply, SortDirection, SortKey,
 };
 use datastore_module::value::Value;
 
 use crate::args::{prim, ret, type_name, Args, Outcome};
 use crate::convert::{from_lua, map, numbers, to_lua};
+use crate::hostile::{self, Shape};
 use crate::server::Ctx;
+
+/// What a garbage reply puts where a number, a string or a table belongs.
+const GARBAGE_NUMBER: f64 = 42.0;
+const GARBAGE_STRING: &str = "garbage";
 
 impl Ctx {
     /// The emulator, unless a transform of this very request holds it.
@@ -30,22 +40,41 @@ impl Ctx {
     }
 
     fn key_info(&self, lua: &Lua, info: &KeyInfo) -> Result<LuaValue, String> {
-        let ctors = self.ctors()?;
-        let user_ids = lua
-            .create_sequence_from(info.user_ids.iter().copied())
-            .map_err(|e| e.to_string())?;
-        let metadata =
-            to_lua(lua, &Value::Table(info.metadata.clone())).map_err(|e| e.to_string())?;
-        ctors
+        self.key_info_shaped(lua, info, None)
+    }
+
+    /// A `DataStoreKeyInfo`, or the hostile store's garbled one: `shape` says which field has
+    /// the wrong type (or that the key info is a number).
+    fn key_info_shaped(
+        &self,
+        lua: &Lua,
+        info: &KeyInfo,
+        shape: Option<Shape>,
+    ) -> Result<LuaValue, String> {
+        let string = |s: &str| -> Result<LuaValue, String> {
+            lua.create_string(s).map(LuaValue::String).map_err(lua_err)
+        };
+        let mut created = LuaValue::Number(info.created_ms as f64);
+        let mut version = string(&info.version)?;
+        let mut user_ids = LuaValue::Table(
+            lua.create_sequence_from(info.user_ids.iter().copied())
+                .map_err(lua_err)?,
+        );
+        let mut metadata = to_lua(lua, &Value::Table(info.metadata.clone())).map_err(lua_err)?;
+        match shape {
+            None => {}
+            Some(Shape::VersionNumber) => version = LuaValue::Number(GARBAGE_NUMBER),
+            Some(Shape::UserIdsString) => {
+                user_ids = string(GARBAGE_STRING)?;
+                metadata = LuaValue::Number(GARBAGE_NUMBER);
+            }
+            Some(Shape::CreatedTimeString) => created = string(GARBAGE_STRING)?,
+            Some(_) => return Ok(LuaValue::Number(GARBAGE_NUMBER)),
+        }
+        self.ctors()?
             .key_info
-            .call((
-                info.created_ms as f64,
-                info.updated_ms as f64,
-                info.version.as_str(),
-                user_ids,
-                metadata,
-            ))
-            .map_err(|e| e.to_string())
+            .call((created, info.updated_ms as f64, version, user_ids, metadata))
+            .map_err(lua_err)
     }
 
     /// Calls a transform through the prelude's `protect`: its results, or its error's message.
@@ -74,11 +103,47 @@ impl Ctx {
 }
 
 impl Ctx {
-    /// Delivers an emulator reply to the calling thread: `build` turns a success into the
-    /// values it resumes with; an error becomes its Roblox-shaped message.
-    fn answer<T>(&self, lua: &Lua, reply: Reply<T>, build: impl FnOnce(T) -> Outcome) -> Outcome {
-        let result = reply.result.map_err(|e| e.message).and_then(build);
-        self.deliver(lua, reply.latency_ms, result)
+    /// Delivers a reply of `op` to the calling thread after `latency_ms`, unless the hostile
+    /// store hangs it: then the thread is never resumed.
+    fn reply_to(&self, lua: &Lua, op: Op, latency_ms: u64, result: Outcome) -> Outcome {
+        if self.rt.hostile.borrow_mut().hang(op) {
+            return Ok(MultiValue::new());
+        }
+        self.deliver(lua, latency_ms, result)
+    }
+
+    /// Delivers an emulator reply: `build` turns a success into the values the thread resumes
+    /// with, in the garbage shape the hostile store picked, if any; an error becomes its
+    /// Roblox-shaped message.
+    fn answer<T>(
+        &self,
+        lua: &Lua,
+        op: Op,
+        reply: Reply<T>,
+        build: impl FnOnce(T, Option<Shape>) -> Outcome,
+    ) -> Outcome {
+        let result = reply.result.map_err(|e| e.message).and_then(|value| {
+            let garbage = self.rt.hostile.borrow_mut().garbage(op);
+            build(value, garbage.map(|n| hostile::shape(op, n)))
+        });
+        self.reply_to(lua, op, reply.latency_ms, result)
+    }
+}
+
+/// A reply that is nothing but a wrong-typed value.
+fn garbage_only(lua: &Lua, shape: Shape) -> Outcome {
+    match shape {
+        Shape::String => ret(lua, GARBAGE_STRING),
+        Shape::Table => ret(lua, lua.create_table().map_err(lua_err)?),
+        _ => ret(lua, GARBAGE_NUMBER),
+    }
+}
+
+/// A reply of no values, or the hostile store's number.
+fn nothing(lua: &Lua, garbage: Option<Shape>) -> Outcome {
+    match garbage {
+        Some(shape) => garbage_only(lua, shape),
+        None => Ok(MultiValue::new()),
     }
 }
 
@@ -204,13 +269,24 @@ pub fn install(lua: &Lua, rt: &Table, ctx: &Ctx) -> mlua::Result<()> {
     Ok(())
 }
 
-fn entry_reply(lua: &Lua, ctx: &Ctx, entry: Option<(Value, KeyInfo)>) -> Outcome {
-    match entry {
-        Some((value, info)) => {
-            let value = to_lua(lua, &value).map_err(lua_err)?;
-            ret(lua, (value, ctx.key_info(lua, &info)?))
+/// `(value, DataStoreKeyInfo)`, or `(nil, nil)` for no entry; `garbage` garbles it.
+fn entry_reply(
+    lua: &Lua,
+    ctx: &Ctx,
+    entry: Option<(Value, KeyInfo)>,
+    garbage: Option<Shape>,
+) -> Outcome {
+    match (entry, garbage) {
+        (Some((value, _)), Some(Shape::ValueWithoutKeyInfo)) => {
+            ret(lua, (to_lua(lua, &value).map_err(lua_err)?, LuaValue::Nil))
         }
-        None => ret(lua, (LuaValue::Nil, LuaValue::Nil)),
+        (Some((value, info)), shape) => {
+            let value = to_lua(lua, &value).map_err(lua_err)?;
+            ret(lua, (value, ctx.key_info_shaped(lua, &info, shape)?))
+        }
+        (None, None) => ret(lua, (LuaValue::Nil, LuaValue::Nil)),
+        (None, Some(Shape::ValueWithoutKeyInfo)) => ret(lua, (GARBAGE_NUMBER, LuaValue::Nil)),
+        (None, Some(_)) => ret(lua, (LuaValue::Nil, GARBAGE_NUMBER)),
     }
 }
 
@@ -221,7 +297,9 @@ fn data_get(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
     let reply = ctx
         .emulator()?
         .data_get(now, ctx.client(), &name, &scope, &key, use_cache);
-    ctx.answer(lua, reply, |entry| entry_reply(lua, ctx, entry))
+    ctx.answer(lua, Op::DataGet, reply, |entry, garbage| {
+        entry_reply(lua, ctx, entry, garbage)
+    })
 }
 
 fn data_set(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
@@ -243,7 +321,10 @@ fn data_set(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
         metadata,
         None,
     );
-    ctx.answer(lua, reply, |version| ret(lua, version))
+    ctx.answer(lua, Op::DataSet, reply, |version, garbage| match garbage {
+        None => ret(lua, version),
+        Some(shape) => garbage_only(lua, shape),
+    })
 }
 
 fn data_update(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
@@ -288,8 +369,10 @@ fn data_update(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
                 guarded(&mut failure, || run(old, info))
             });
     match failure {
-        Some(message) => ctx.deliver(lua, reply.latency_ms, Err(message)),
-        None => ctx.answer(lua, reply, |entry| entry_reply(lua, ctx, entry)),
+        Some(message) => ctx.reply_to(lua, Op::DataUpdate, reply.latency_ms, Err(message)),
+        None => ctx.answer(lua, Op::DataUpdate, reply, |entry, garbage| {
+            entry_reply(lua, ctx, entry, garbage)
+        }),
     }
 }
 
@@ -299,20 +382,23 @@ fn data_remove(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
     let reply = ctx
         .emulator()?
         .data_remove(now, ctx.client(), &name, &scope, &key, None);
-    ctx.answer(lua, reply, |entry| entry_reply(lua, ctx, entry))
+    ctx.answer(lua, Op::DataRemove, reply, |entry, garbage| {
+        entry_reply(lua, ctx, entry, garbage)
+    })
 }
 
 fn map_get(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
     let (map_name, key) = (args.string(1)?, args.string(2)?);
     let now = ctx.rt.unix_ms();
     let reply = ctx.emulator()?.map_get(now, ctx.client(), &map_name, &key);
-    ctx.answer(lua, reply, |item| match item {
+    ctx.answer(lua, Op::MapGet, reply, |item, garbage| match item {
         Some((value, sort)) => {
             let value = to_lua(lua, &value).map_err(lua_err)?;
-            ret(
-                lua,
-                (value, sort_key_to_lua(lua, sort.as_ref()).map_err(lua_err)?),
-            )
+            let sort = match garbage {
+                Some(_) => LuaValue::Table(lua.create_table().map_err(lua_err)?),
+                None => sort_key_to_lua(lua, sort.as_ref()).map_err(lua_err)?,
+            };
+            ret(lua, (value, sort))
         }
         None => ret(lua, (LuaValue::Nil, LuaValue::Nil)),
     })
@@ -327,7 +413,10 @@ fn map_set(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
     let reply =
         ctx.emulator()?
             .map_set(now, ctx.client(), &map_name, &key, value, expiration, sort);
-    ctx.answer(lua, reply, |overwrote| ret(lua, overwrote))
+    ctx.answer(lua, Op::MapSet, reply, |overwrote, garbage| match garbage {
+        Some(shape) => garbage_only(lua, shape),
+        None => ret(lua, overwrote),
+    })
 }
 
 fn map_update(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
@@ -335,10 +424,22 @@ fn map_update(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
     let transform = args.function(3)?;
     let expiration = args.number(4)?;
     let mut failure: Option<String> = None;
+    // The hostile store's garbage is what the first run of the transform is given.
+    let first = Cell::new(true);
     let run = |old: Option<&Value>, sort: Option<&SortKey>| -> Result<MapUpdate, String> {
-        let old = match old {
-            Some(v) => to_lua(lua, v).map_err(lua_err)?,
-            None => LuaValue::Nil,
+        let garbage = if first.replace(false) {
+            ctx.rt.hostile.borrow_mut().garbage(Op::MapUpdate)
+        } else {
+            None
+        };
+        let old = match (garbage.map(|n| hostile::shape(Op::MapUpdate, n)), old) {
+            (Some(Shape::Table), _) => LuaValue::Table(
+                lua.create_sequence_from([GARBAGE_STRING])
+                    .map_err(lua_err)?,
+            ),
+            (Some(_), _) => LuaValue::Number(GARBAGE_NUMBER),
+            (None, Some(v)) => to_lua(lua, v).map_err(lua_err)?,
+            (None, None) => LuaValue::Nil,
         };
         let sort = sort_key_to_lua(lua, sort).map_err(lua_err)?;
         let out = ctx.transform(&transform, (old, sort))?;
@@ -357,13 +458,17 @@ fn map_update(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
         &mut |old, sort| guarded(&mut failure, || run(old, sort)),
         expiration,
     );
-    match failure {
-        Some(message) => ctx.deliver(lua, reply.latency_ms, Err(message)),
-        None => ctx.answer(lua, reply, |value| match value {
-            Some(value) => ret(lua, to_lua(lua, &value).map_err(lua_err)?),
-            None => ret(lua, LuaValue::Nil),
-        }),
-    }
+    let result = match failure {
+        Some(message) => Err(message),
+        None => reply
+            .result
+            .map_err(|e| e.message)
+            .and_then(|value| match value {
+                Some(value) => ret(lua, to_lua(lua, &value).map_err(lua_err)?),
+                None => ret(lua, LuaValue::Nil),
+            }),
+    };
+    ctx.reply_to(lua, Op::MapUpdate, reply.latency_ms, result)
 }
 
 fn map_remove(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
@@ -372,7 +477,9 @@ fn map_remove(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
     let reply = ctx
         .emulator()?
         .map_remove(now, ctx.client(), &map_name, &key);
-    ctx.answer(lua, reply, |()| Ok(MultiValue::new()))
+    ctx.answer(lua, Op::MapRemove, reply, |(), garbage| {
+        nothing(lua, garbage)
+    })
 }
 
 fn map_range(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
@@ -398,7 +505,10 @@ fn map_range(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
         lower.as_ref(),
         upper.as_ref(),
     );
-    ctx.answer(lua, reply, |items| {
+    ctx.answer(lua, Op::MapGetRange, reply, |items, garbage| {
+        if let Some(shape) = garbage {
+            return garbage_only(lua, shape);
+        }
         let build = || -> mlua::Result<Table> {
             let list = lua.create_table_with_capacity(items.len(), 0)?;
             for item in &items {
@@ -418,7 +528,10 @@ fn map_size(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
     let map_name = args.string(1)?;
     let now = ctx.rt.unix_ms();
     let reply = ctx.emulator()?.map_get_size(now, ctx.client(), &map_name);
-    ctx.answer(lua, reply, |n| ret(lua, n))
+    ctx.answer(lua, Op::MapGetSize, reply, |n, garbage| match garbage {
+        Some(shape) => garbage_only(lua, shape),
+        None => ret(lua, n),
+    })
 }
 
 fn queue_add(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
@@ -429,7 +542,9 @@ fn queue_add(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
     let reply = ctx
         .emulator()?
         .queue_add(now, ctx.client(), &queue, value, expiration, priority);
-    ctx.answer(lua, reply, |()| Ok(MultiValue::new()))
+    ctx.answer(lua, Op::QueueAdd, reply, |(), garbage| {
+        nothing(lua, garbage)
+    })
 }
 
 fn queue_read(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
@@ -441,12 +556,23 @@ fn queue_read(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
     let reply =
         ctx.emulator()?
             .queue_read(now, ctx.client(), &queue, invisibility, n, all_or_nothing);
-    ctx.answer(lua, reply, |read| match read {
-        Some((values, id)) => {
-            let list = to_lua(lua, &Value::Array(values)).map_err(lua_err)?;
-            ret(lua, (list, id))
+    ctx.answer(lua, Op::QueueRead, reply, |read, garbage| {
+        let (values, id) = read.unwrap_or_default();
+        let mut list = to_lua(lua, &Value::Array(values)).map_err(lua_err)?;
+        let mut id = match id.as_str() {
+            "" => LuaValue::Nil,
+            id => LuaValue::String(lua.create_string(id).map_err(lua_err)?),
+        };
+        match garbage {
+            None => {}
+            Some(Shape::ReadIdNumber) => id = LuaValue::Number(GARBAGE_NUMBER),
+            Some(Shape::ReadIdTable) => id = LuaValue::Table(lua.create_table().map_err(lua_err)?),
+            Some(Shape::ValuesString) => {
+                list = LuaValue::String(lua.create_string(GARBAGE_STRING).map_err(lua_err)?)
+            }
+            Some(_) => list = LuaValue::Number(GARBAGE_NUMBER),
         }
-        None => ret(lua, (lua.create_table().map_err(lua_err)?, LuaValue::Nil)),
+        ret(lua, (list, id))
     })
 }
 
@@ -454,7 +580,9 @@ fn queue_remove(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
     let (queue, id) = (args.string(1)?, args.string(2)?);
     let now = ctx.rt.unix_ms();
     let reply = ctx.emulator()?.queue_remove(now, ctx.client(), &queue, &id);
-    ctx.answer(lua, reply, |()| Ok(MultiValue::new()))
+    ctx.answer(lua, Op::QueueRemove, reply, |(), garbage| {
+        nothing(lua, garbage)
+    })
 }
 
 fn queue_size(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
@@ -464,7 +592,10 @@ fn queue_size(lua: &Lua, ctx: &Ctx, args: Args) -> Outcome {
     let reply = ctx
         .emulator()?
         .queue_get_size(now, ctx.client(), &queue, exclude_invisible);
-    ctx.answer(lua, reply, |n| ret(lua, n))
+    ctx.answer(lua, Op::QueueGetSize, reply, |n, garbage| match garbage {
+        Some(shape) => garbage_only(lua, shape),
+        None => ret(lua, n),
+    })
 }
 
 /// `runtime.inspect.*` and `runtime.faultCounts()`: ground truth for tests, read straight from
@@ -476,7 +607,7 @@ pub fn install_inspect(lua: &Lua, rt: &Table, ctx: &Ctx) -> mlua::Result<()> {
         prim(lua, "inspect.data", move |lua, args: Args| {
             let (name, scope, key) = (args.string(1)?, args.string(2)?, args.string(3)?);
             let entry = c.emulator()?.inspect_data(&name, &scope, &key);
-            entry_reply(lua, &c, entry)
+            entry_reply(lua, &c, entry, None)
         })?,
     )?;
     let c = ctx.clone();
@@ -547,25 +678,30 @@ pub fn install_inspect(lua: &Lua, rt: &Table, ctx: &Ctx) -> mlua::Result<()> {
         "fault_counts",
         prim(lua, "faultCounts", move |lua, _| {
             let emulator = c.emulator()?;
+            let hostile = c.rt.hostile.borrow();
             let build = || -> mlua::Result<Table> {
                 let counts = lua.create_table()?;
-                let put =
-                    |t: &Table, k: &datastore_module::emulator::OpCounts| -> mlua::Result<()> {
-                        t.set("requests", k.requests)?;
-                        t.set("outage", k.outage)?;
-                        t.set("throttled", k.throttled)?;
-                        t.set("transient", k.transient)?;
-                        t.set("ambiguous", k.ambiguous)?;
-                        t.set("rerun", k.rerun)?;
-                        t.set("conflict", k.conflict)?;
-                        t.set("spikes", k.spikes)?;
-                        t.set("queueFull", k.queue_full)?;
-                        Ok(())
-                    };
-                put(&counts, &emulator.fault_counts().total())?;
+                let put = |t: &Table,
+                           k: &datastore_module::emulator::OpCounts,
+                           h: hostile::Counts|
+                 -> mlua::Result<()> {
+                    t.set("hang", h.hangs)?;
+                    t.set("garbage", h.garbage)?;
+                    t.set("requests", k.requests)?;
+                    t.set("outage", k.outage)?;
+                    t.set("throttled", k.throttled)?;
+                    t.set("transient", k.transient)?;
+                    t.set("ambiguous", k.ambiguous)?;
+                    t.set("rerun", k.rerun)?;
+                    t.set("conflict", k.conflict)?;
+                    t.set("spikes", k.spikes)?;
+                    t.set("queueFull", k.queue_full)?;
+                    Ok(())
+                };
+                put(&counts, &emulator.fault_counts().total(), hostile.total())?;
                 for (op, op_counts) in emulator.fault_counts().iter() {
                     let t = lua.create_table()?;
-                    put(&t, &op_counts)?;
+                    put(&t, &op_counts, hostile.counts(op))?;
                     counts.set(format!("{op:?}"), t)?;
                 }
                 Ok(counts)

@@ -206,6 +206,8 @@ scripts! {
     module_lossless => "tests/luau/module/lossless.luau", ensure_cabi_wasm;
     module_invalid_requests => "tests/luau/module/invalid_requests.luau", ensure_cabi_wasm;
     module_differential => "tests/luau/module/differential.luau", ensure_cabi_wasm;
+    module_hardening => "tests/luau/module/hardening.luau", ensure_cabi_wasm;
+    module_chaos => "tests/luau/module/chaos.luau", ensure_cabi_wasm;
     fleet_lock => "tests/luau/fleet/lock.luau", ensure_cabi_wasm;
     fleet_data => "tests/luau/fleet/data.luau", ensure_cabi_wasm;
     fleet_compressed => "tests/luau/fleet/compressed.luau", ensure_cabi_wasm;
