@@ -183,6 +183,19 @@ impl Value {
 }
 
 impl Value {
+    /// Whether JSON carries this value exactly: every table is a sequence or keyed by strings
+    /// alone (JSON names every key by its text, so a number or boolean key would come back as
+    /// a string).
+    pub fn json_round_trips(&self) -> bool {
+        match self {
+            Value::Array(items) => items.iter().all(Value::json_round_trips),
+            Value::Table(table) => table
+                .iter()
+                .all(|(k, v)| matches!(k, Key::String(_)) && v.json_round_trips()),
+            _ => true,
+        }
+    }
+
     /// Refuses a value whose JSON would lose entries: JSON names every key by its text, so in a
     /// table keyed both `1` and `"1"` (or `true` and `"true"`) one entry would overwrite the
     /// other when the text is read back. The original stored such a table and lost one of the

@@ -37,7 +37,11 @@ fn value(json: &str, root: &str) -> Result<Value, String> {
 pub enum Format {
     /// JSON text, inline in events (JS).
     Json,
-    /// The Luau value text; inline in events as a JSON string holding it (Luau hosts).
+    /// The Luau value text (Luau hosts). Inline in events a value is JSON, `"key": …`, when
+    /// JSON carries it exactly (every table keyed by strings alone, or a sequence): the host
+    /// then reads it with its native `JSONDecode`, several times faster than reading the value
+    /// text in Luau, and most values (every uncompressed load, every queue item) are such. Any
+    /// other value goes as `"keyText": "…"`, a JSON string holding its value text.
     Luau,
 }
 
@@ -53,11 +57,18 @@ impl Format {
         }
     }
 
-    /// A value as it goes inline into an event or a reply.
-    fn write(self, v: &Value, out: &mut String) {
-        match self {
-            Format::Json => out.push_str(&v.to_json_string()),
-            Format::Luau => write_json_string(&v.to_luau_text(), out),
+    /// `"key": value` as it goes inline into an event or a reply (after a comma, or at the
+    /// start of an object when `first`).
+    fn write_field(self, out: &mut String, key: &str, v: &Value, first: bool) {
+        if !first {
+            out.push(',');
+        }
+        if self == Format::Luau && !v.json_round_trips() {
+            let _ = write!(out, "\"{key}Text\":");
+            write_json_string(&v.to_luau_text(), out);
+        } else {
+            let _ = write!(out, "\"{key}\":");
+            out.push_str(&v.to_json_string());
         }
     }
 }
@@ -90,8 +101,7 @@ fn push_str(out: &mut String, key: &str, text: &str) {
 }
 
 fn push_value(format: Format, out: &mut String, key: &str, v: &Value) {
-    let _ = write!(out, ",\"{key}\":");
-    format.write(v, out);
+    format.write_field(out, key, v, false);
 }
 
 /// `"fence":{"owner","token","seq"}` when the write is fenced.
@@ -486,8 +496,9 @@ pub fn event(format: Format, event: &Event) -> String {
 
 /// How to reconcile the host's live value with a template in place (behaviour.md §10.1):
 /// `{"replace": v}` when the value is nil, else `{"inserts": [{"path": [keys…], "value": v}]}`
-/// to set in order on the host's existing tables. In the Luau format the same table is one
-/// value text, so path keys keep their types.
+/// to set in order on the host's existing tables. In the Luau format the same table is the
+/// field `patch` of a JSON object (`patchText` when JSON cannot carry it: a number key on a
+/// path, say), so path keys keep their types.
 pub fn template_patch(format: Format, value: &[u8], template: &[u8]) -> Result<String, String> {
     let v = format.read(value, "Value")?;
     let template = format.read(template, "template")?;
@@ -512,7 +523,10 @@ pub fn template_patch(format: Format, value: &[u8], template: &[u8]) -> Result<S
                 out.insert(Key::from("inserts"), Value::Array(inserts));
             }
         }
-        return Ok(Value::Table(out).to_luau_text());
+        let mut text = String::from("{");
+        format.write_field(&mut text, "patch", &Value::Table(out), true);
+        text.push('}');
+        return Ok(text);
     }
     Ok(match patch {
         Patch::Replace(v) => format!("{{\"replace\":{}}}", v.to_json_string()),

@@ -382,8 +382,11 @@ fn module_surface_drives_one_open_by_hand() {
     let state = kinds.iter().position(|k| *k == "StateChanged").unwrap();
     let done = kinds.iter().position(|k| *k == "CallDone").unwrap();
     assert!(loaded < state && state < done, "{kinds:?}");
-    // The loaded value (as a JSON string holding its value text), reconciled with the template.
-    assert_eq!(events[loaded]["value"], "{s4:Gemsn5;s5:Coinsn0;}");
+    // The loaded value, reconciled with the template: JSON, as JSON carries it exactly.
+    assert_eq!(
+        events[loaded]["value"],
+        serde_json::json!({"Gems":5,"Coins":0})
+    );
     assert_eq!(events[state]["state"], true);
     assert_eq!(events[done]["call"].as_f64(), Some(call));
     assert_eq!(events[done]["response"], "Success");
@@ -415,7 +418,15 @@ fn module_surface_drives_one_open_by_hand() {
             &[T("{s1:an1;}"), T("{s1:an0;s1:b{s1:cn2;}}")],
         )
         .unwrap();
-    assert_eq!(patch, "{s7:inserts[{s4:path[s1:b]s5:value{s1:cn2;}}]}");
+    assert_eq!(
+        patch,
+        r#"{"patch":{"inserts":[{"path":["b"],"value":{"c":2}}]}}"#
+    );
+    // A value JSON cannot carry (a number key) goes as its value text.
+    let patch = host
+        .reply("template_patch", &[T(""), T("{s1:a{n42;t}}")])
+        .unwrap();
+    assert_eq!(patch, r#"{"patchText":"{s7:replace{s1:a{n42;t}}}"}"#);
     let usage = host.json("usage", &[I(m), F(session), T("{s1:an1;}"), T("{}")]);
     assert_eq!(usage[0], 7);
     // An unknown handle is an error reply, not a trap.
