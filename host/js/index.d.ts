@@ -36,11 +36,17 @@ export function decompress(text: string, options?: Pick<CompressOptions, "Decima
 
 // ---- time ------------------------------------------------------------------------------------
 
-/** Where a module and its store read the time and set their timers. */
+/**
+ * Where a module and its store read the time and set their timers. `createModule` and
+ * `MemoryStore` throw a `TypeError` for anything else.
+ */
 export interface Clock {
   /** Milliseconds (Unix time for the real clock). */
   now(): number;
-  /** Optional: timers on this clock. Without them, waits use the global timers in real time. */
+  /**
+   * Optional, with `clearTimeout` (both or neither): timers on this clock. Without them, the
+   * module and the store wait on the global timers, in real time.
+   */
   setTimeout?(fn: (...args: any[]) => void, ms?: number, ...args: any[]): unknown;
   clearTimeout?(id: unknown): void;
 }
@@ -137,7 +143,10 @@ export interface QueueRead {
 
 /**
  * The storage commands the module's driver sends (host/js/stores/README.md has the full
- * contract). Values, user ids and metadata travel as JSON text.
+ * contract). Values, user ids and metadata travel as JSON text. The driver survives a store
+ * that breaks the contract: a call that throws, rejects with anything, never settles or resolves
+ * with the wrong shape is a failed try of that command (a `StoreError`'s `retryable` says whether
+ * to try again; for anything else the message decides).
  */
 export interface Store {
   /** The latest value and key info; `undefined` when the key is missing or removed. */
@@ -245,9 +254,16 @@ export interface FaultOptions extends OpFaults {
  * TTLs, queue invisibility, fencing, and injectable faults delivered on `clock`. Works in browsers.
  */
 export class MemoryStore implements Store {
+  /**
+   * Bad options throw, naming them: a `RangeError` for a number out of range (a probability
+   * outside 0..1, a negative or fractional millisecond count, `latencyMs` `[min, max]` with
+   * min > max, an outage ending before it starts, a seed that is not a whole number from 0 to
+   * 2^53 - 1), a `TypeError` for the rest (wrong types, unknown settings or operation names).
+   * @param options.seed seeds the fault dice and queue read ids (default 0)
+   */
   constructor(options?: { clock?: Clock; faults?: FaultOptions | null; seed?: number });
   readonly clock: Clock;
-  /** Replaces the fault settings (`null` for none); the seeded dice carry on. */
+  /** Replaces the fault settings (`null` for none; refused as the constructor refuses them); the seeded dice carry on. */
   setFaults(faults: FaultOptions | null): void;
 }
 /** Its `Store` methods, as that interface documents them. */

@@ -1,6 +1,17 @@
 /**
  * The module API: the original DataStore Module's names, with `await` added. Code written for
  * the original's roblox-ts typings ports by awaiting the methods.
+ *
+ * Misuse, one contract: an argument of the wrong *type* throws a `TypeError` at once, where the
+ * original raises (a method called on something that is not a DataStore, Queue's expiration or
+ * priority not nil or a number, Remove's id not a string, a property set to the wrong type; a
+ * number out of range throws a `RangeError`). A *value* that cannot be stored (NaN, ±Infinity,
+ * a function, a cycle, ...) as Open's or Read's template or as Queue's value throws nothing: the
+ * call answers `["Error", message]`, the message naming the path (`template.a[1]: a function
+ * cannot be stored`). Every returned promise resolves (none rejects), whatever the store does:
+ * a store call that throws, rejects, hangs or answers the wrong shape is a failed try, and the
+ * call answers `"Error"` after its tries (3, each within 15 s for data and 10 s for locks and
+ * queues).
  */
 
 /** The `Response` enum: the first element of every method's result. */
@@ -45,7 +56,11 @@ export interface Connection {
   Disconnect(): void;
 }
 
-/** An event: handlers run synchronously, in connection order. */
+/**
+ * An event: handlers run synchronously, in connection order. A handler that throws, or an async
+ * one whose promise rejects, is reported with `console.error` and affects nothing else (the
+ * original runs each handler in its own thread).
+ */
 export interface Signal<Args extends unknown[]> {
   /** Connections attached, pending `Wait()`s included. */
   readonly Connections: number;
@@ -96,22 +111,30 @@ export interface DataStore<T = unknown> {
   readonly AttemptsChanged: Signal<[attemptsRemaining: number, dataStore: DataStore<T>]>;
   readonly ProcessQueue: Signal<[id: string, values: unknown[], dataStore: DataStore<T>]>;
 
-  /** Locks the key and loads it; `template` fills what the value lacks. */
+  /**
+   * Locks the key and loads it; `template` fills what the value lacks. A template that cannot
+   * be stored answers `["Error", message]`.
+   */
   Open(template?: T): Promise<OpenResult>;
-  /** Loads the value without locking. */
+  /** Loads the value without locking. A template that cannot be stored answers `["Error", message]`. */
   Read(template?: T): Promise<ReadResult>;
   Save(): Promise<SaveResult<T | undefined>>;
   Close(): Promise<CloseResult<T | undefined>>;
   Destroy(): Promise<CloseResult<T | undefined>>;
-  /** Sends `value` to the session's owner (its `ProcessQueue`). Expiration in seconds (default 7 days). */
-  Queue(value: unknown, expiration?: number, priority?: number): Promise<QueueResult>;
-  /** Acknowledges a `ProcessQueue` batch by its id. */
+  /**
+   * Sends `value` to the session's owner (its `ProcessQueue`). Expiration in seconds (default 7
+   * days, at most 3,888,000). Throws a `TypeError` if `expiration` or `priority` is neither
+   * undefined/null nor a number; a value that cannot be stored (or none), a NaN or out-of-range
+   * expiration and a non-finite priority answer `["Error", message]`.
+   */
+  Queue(value: unknown, expiration?: number | null, priority?: number | null): Promise<QueueResult>;
+  /** Acknowledges a `ProcessQueue` batch by its id. Throws a `TypeError` if `id` is not a string. */
   Remove(id: string): Promise<QueueResult>;
-  /** A deep copy of `Value`. */
+  /** A deep copy of `Value`. Synchronous: throws an `Error` naming the path if `Value` cannot be stored. */
   Clone(): T | undefined;
-  /** Fills what `Value` lacks from `template`, in place. */
+  /** Fills what `Value` lacks from `template`, in place. Throws like `Clone` for what cannot be stored. */
   Reconcile(template: T): void;
-  /** `[characters, fraction of the 4 MB limit]`. */
+  /** `[characters, fraction of the 4 MB limit]`. Throws like `Clone` for what cannot be stored. */
   Usage(): [characters: number, fraction: number];
 
   /** Custom fields (`ds.Leaderstats = folder`). */
@@ -127,19 +150,45 @@ export interface DataStoreModule {
   find<T = unknown>(name: string, key: string | number): DataStore<T> | undefined;
   find<T = unknown>(name: string, scope: string, key: string | number): DataStore<T> | undefined;
   readonly Response: typeof Response;
-  /** Saves, unlocks and destroys every session; resolves when all are destroyed. */
-  BindToClose(): Promise<void>;
+  /**
+   * Saves, unlocks and destroys every session, within 25 s (what is not done by then answers
+   * `"Error"`; its lock expires on its own). Every call resolves, also one made while another
+   * runs or after (it covers sessions opened since), with the report of the shutdown so far.
+   */
+  BindToClose(): Promise<ShutdownReport>;
 }
 
+/** What `BindToClose` did: sessions it closed, how many of them saved, and why the others did not. */
+export interface ShutdownReport {
+  closed: number;
+  saved: number;
+  /** Each session whose save or unlock failed: its `Id` and the message. */
+  failed: { id: string; error: string }[];
+}
+
+/** `createModule`'s options; anything else throws a `TypeError` naming the field. */
 export interface ModuleOptions {
   store: import("./index.js").Store;
-  /** Real time by default; a `ManualClock` in tests (share it with a `MemoryStore`). */
+  /**
+   * Real time by default; a `ManualClock` in tests (share it with a `MemoryStore`). An object
+   * with `now()`; with `setTimeout` and `clearTimeout` (both or neither) the module's timers run
+   * on them, otherwise on the global timers. A reading that is not a finite number, throws, or
+   * goes back counts as no time passing (the module warns once): calls still end at their
+   * deadlines, which the module's timers measure.
+   */
   clock?: import("./index.js").Clock;
-  /** Register bind-to-close on SIGINT/SIGTERM (Node). Default false. */
+  /**
+   * Register bind-to-close on SIGINT/SIGTERM (Node). Default false. On the signal every module
+   * made with it closes (as `BindToClose`, also after the application's own), then the process
+   * exits with 130 (SIGINT) or 143 (SIGTERM), at the latest 30 s after the signal.
+   */
   bindToClose?: boolean;
-  /** Seeds retry jitter (for reproducible tests). */
+  /** Seeds retry jitter (for reproducible tests): a finite number. */
   seed?: number;
 }
 
-/** An independent module: one "server". Two modules on one store behave like two servers. */
+/**
+ * An independent module: one "server". Two modules on one store behave like two servers.
+ * Throws a `TypeError` naming the field for options it cannot use.
+ */
 export declare function createModule(options: ModuleOptions): DataStoreModule;

@@ -37,7 +37,8 @@ test("Node compiles the emulator's wasm only when the first MemoryStore is made,
 
     const esm = await import("../../pkg/node.mjs");
     esm.decompress(esm.compress({ Coins: 1 }));
-    esm.createModule({ store: { dataGet: async () => undefined } }); // a store it never calls
+    const never = async () => undefined;
+    esm.createModule({ store: new Proxy({}, { get: () => never }) }); // a store it never calls
     assert.deepEqual(compiled, [module], "importing, the codec and createModule need only the module wasm");
     await new esm.MemoryStore().close();
     await new esm.MemoryStore().close();

@@ -5,6 +5,8 @@
  * `setTimeout(fn, ms)` / `clearTimeout(id)`. Code that waits on a clock uses those when the clock
  * has them and the global timers otherwise (see `sleep`).
  *
+ * `checkClock` is how `createModule` and `MemoryStore` refuse anything else.
+ *
  * `ManualClock` is the test clock: time moves only when `advance(ms)` is called, which runs every
  * timer that falls due on the way, in time order, letting the work each one starts settle
  * before the next. Give the same ManualClock to a module and to a `MemoryStore`, and hours of
@@ -17,6 +19,37 @@ export const realClock = Object.freeze({
   setTimeout: (fn, ms, ...args) => globalThis.setTimeout(fn, ms, ...args),
   clearTimeout: (id) => globalThis.clearTimeout(id),
 });
+
+/**
+ * Refuses, with a `TypeError` naming `where`, what cannot serve as a clock: anything without a
+ * `now()` method, and `setTimeout`/`clearTimeout` that are not functions or not both present
+ * (one without the other could not cancel what it arms). A clock without either uses the global
+ * timers.
+ */
+export function checkClock(clock, where) {
+  if (clock === null || (typeof clock !== "object" && typeof clock !== "function")) {
+    throw new TypeError(`${where} must be an object with a now() method (milliseconds), got ${describe(clock)}`);
+  }
+  if (typeof clock.now !== "function") {
+    throw new TypeError(`${where} must have a now() method (milliseconds)`);
+  }
+  for (const name of ["setTimeout", "clearTimeout"]) {
+    if (clock[name] !== undefined && typeof clock[name] !== "function") {
+      throw new TypeError(`${where}.${name} must be a function when present, got ${describe(clock[name])}`);
+    }
+  }
+  if ((clock.setTimeout === undefined) !== (clock.clearTimeout === undefined)) {
+    throw new TypeError(`${where} must have both setTimeout and clearTimeout, or neither (then the global timers run)`);
+  }
+}
+
+/** How an error message names a value it refuses. */
+export function describe(value) {
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "number" || typeof value === "boolean") return `${typeof value} ${value}`;
+  return /^[aeiou]/.test(typeof value) ? `an ${typeof value}` : `a ${typeof value}`;
+}
 
 /** One turn of the real event loop: every queued promise reaction runs before it ends. */
 const macrotask =

@@ -6,7 +6,14 @@
  * command to run, which signal to fire, which promise to resolve and when the next timer is
  * due. This file converts values (lib/value.js), keeps the live `Value`/`Metadata`/`UserIds`
  * objects users mutate, and runs the loop.
+ *
+ * What comes from outside cannot stop the loop (issue 11): a store call that throws, rejects
+ * with anything, never settles or resolves with the wrong shape is that command's failure; a
+ * clock that gives NaN or goes back is read as standing still; signal handlers are the
+ * Signal's to contain. Misuse has one contract: wrong argument *types* throw a `TypeError`
+ * where the original raises, values that cannot be stored answer `"Error"`.
  */
+import { checkClock, describe } from "./clock.js";
 import { Signal } from "./signal.js";
 import { toJson } from "./value.js";
 
@@ -80,15 +87,79 @@ export function bindModule(wasm, realClock) {
    * An independent module: one "server". Two modules on one store behave like two Roblox
    * servers (separate UniqueIds; they lock each other out and queue to each other).
    */
-  function createModule({ store, clock = realClock, bindToClose = false, seed } = {}) {
-    if (!store || typeof store.dataGet !== "function") {
-      throw new TypeError("createModule: `store` must be a store (MemoryStore, LmdbStore, RedisStore)");
-    }
+  function createModule(options) {
+    const { store, clock = realClock, bindToClose = false, seed } = checkOptions(options);
     const module = new ModuleHost(wasm, store, clock, seed);
-    if (bindToClose) module._bindSignals();
+    if (bindToClose) closeOnSignals(module);
     return module.api;
   }
   return createModule;
+}
+
+/** The store methods the driver calls. */
+const STORE_METHODS = [
+  "dataGet",
+  "dataSet",
+  "dataRemove",
+  "lockAcquire",
+  "lockRelease",
+  "queueAdd",
+  "queueRead",
+  "queueRemove",
+];
+
+/** `createModule`'s options, refused at construction with a `TypeError` naming the field. */
+function checkOptions(options) {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`createModule: options must be an object with a store, got ${describe(options)}`);
+  }
+  const { store, clock, bindToClose, seed } = options;
+  if (store === null || typeof store !== "object") {
+    throw new TypeError(
+      `createModule: options.store must be a store (MemoryStore, LmdbStore, RedisStore), got ${describe(store)}`,
+    );
+  }
+  const missing = STORE_METHODS.filter((name) => typeof store[name] !== "function");
+  if (missing.length > 0) {
+    throw new TypeError(`createModule: options.store is not a store: it has no ${missing.join(", ")} method`);
+  }
+  if (clock !== undefined) checkClock(clock, "createModule: options.clock");
+  if (bindToClose !== undefined && typeof bindToClose !== "boolean") {
+    throw new TypeError(`createModule: options.bindToClose must be a boolean, got ${describe(bindToClose)}`);
+  }
+  if (seed !== undefined && !(typeof seed === "number" && Number.isFinite(seed))) {
+    throw new TypeError(`createModule: options.seed must be a finite number, got ${describe(seed)}`);
+  }
+  return options;
+}
+
+/**
+ * SIGINT/SIGTERM: every module made with `bindToClose: true` saves, unlocks and destroys its
+ * sessions, then the process exits with the usual code. One handler for all of them, so the
+ * first module done does not end the process under the others; the exit comes even if the
+ * application called `BindToClose` itself before, and at the latest `HARD_STOP_MS` after the
+ * signal (the core finishes within 25 s, D18). A second signal kills at once (Node's default).
+ */
+// Shared by every copy of this file in the process (the ESM and the CommonJS entry each load
+// one), so that one handler waits for all of them.
+const closeOnSignal = (globalThis[Symbol.for("datastore-module.closeOnSignal")] ??= new Set());
+const HARD_STOP_MS = 30_000;
+
+function closeOnSignals(host) {
+  if (typeof process !== "object" || typeof process.once !== "function") return;
+  if (closeOnSignal.size === 0) {
+    for (const [signal, code] of [
+      ["SIGINT", 130],
+      ["SIGTERM", 143],
+    ]) {
+      process.once(signal, () => {
+        const exit = () => process.exit(code);
+        globalThis.setTimeout(exit, HARD_STOP_MS).unref?.();
+        Promise.allSettled([...closeOnSignal].map(async (module) => module.bindToClose())).then(exit);
+      });
+    }
+  }
+  closeOnSignal.add(host);
 }
 
 class ModuleHost {
@@ -96,6 +167,12 @@ class ModuleHost {
     this.wasm = wasm;
     this.store = store;
     this.clock = clock;
+    // A clock without timers runs on the global ones (Clock in index.d.ts).
+    this.timers = typeof clock.setTimeout === "function" ? clock : globalThis;
+    /** The time handed to the core: the clock's, never NaN and never going back (`now`). */
+    this.time = 0;
+    this.lastReading = -Infinity;
+    this.clockWarned = false;
     // Every JS store fences data writes (lock owner, acquisition and write sequence, D22); a
     // store may say otherwise.
     this.core = new wasm.WasmModule(seed ?? Math.floor(Math.random() * 2 ** 52), store.fencing !== false);
@@ -108,7 +185,9 @@ class ModuleHost {
     this.retired = new Set();
     /** stand-in sessions (see `courier`) the core has not forgotten yet */
     this.couriers = new Set();
+    /** the armed wake-up: the clock's timer and, for one already due, the next event-loop turn */
     this.timer = undefined;
+    this.turn = undefined;
     this.timerAt = undefined;
     this.pumpQueued = false;
     const host = this;
@@ -121,8 +200,29 @@ class ModuleHost {
     });
   }
 
+  /**
+   * The time for the core. A reading that is not a finite number, throws, or is earlier than the
+   * last good one (a broken clock) counts as no time passing: the last good time stands, and the
+   * module warns once. A timer that fired says its time has come whatever the clock reads, so
+   * the core's deadlines still end even on a clock that stands still.
+   */
   now() {
-    return this.clock.now();
+    let reading;
+    try {
+      reading = this.clock.now();
+    } catch (e) {
+      reading = e;
+    }
+    if (typeof reading === "number" && Number.isFinite(reading) && reading >= this.lastReading) {
+      this.lastReading = reading;
+      if (reading > this.time) this.time = reading;
+    } else if (!this.clockWarned) {
+      this.clockWarned = true;
+      const what = reading instanceof Error ? `threw ${reading.message}` : `gave ${describe(reading)}`;
+      const why = typeof reading === "number" && Number.isFinite(reading) ? `, earlier than ${this.lastReading}` : "";
+      console.warn(`DataStoreModule: clock.now() ${what}${why}; the module keeps its last good time (warned once)`);
+    }
+    return this.time;
   }
 
   open(hidden, args) {
@@ -174,28 +274,16 @@ class ModuleHost {
     return sid === undefined ? undefined : this.sessions.get(sid);
   }
 
+  /**
+   * Every call resolves, with the report of the next `BindToCloseDone` (each call's own copy);
+   * the core answers a call made while one runs, or after, with another such event (D18).
+   */
   bindToClose() {
     return new Promise((resolve) => {
       this.closing.push(resolve);
       this.core.bindToClose(this.now());
       this.schedule();
     });
-  }
-
-  /** SIGINT/SIGTERM: save, unlock and destroy every session, then exit with the usual code. */
-  _bindSignals() {
-    if (typeof process !== "object" || typeof process.once !== "function") return;
-    for (const [signal, code] of [
-      ["SIGINT", 130],
-      ["SIGTERM", 143],
-    ]) {
-      process.once(signal, () => {
-        this.bindToClose().then(
-          () => process.exit(code),
-          () => process.exit(code),
-        );
-      });
-    }
   }
 
   /** A call into the core; answers at once or when its CallDone event arrives. */
@@ -253,27 +341,52 @@ class ModuleHost {
     this.arm();
   }
 
+  /**
+   * One wake-up at the core's next deadline. A deadline already due runs at the next turn of the
+   * event loop, or earlier if the clock gets there first (a ManualClock's `advance` in progress):
+   * it needs no time to pass, and it must not run inside this turn, where a handler that saves
+   * on every save could spin.
+   */
   arm() {
     const at = this.core.pollTimeout();
     if (at === this.timerAt) return;
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = at;
+    this.disarm();
     if (at === undefined) return;
-    this.timer = this.clock.setTimeout(
-      () => {
-        this.timer = undefined;
-        this.timerAt = undefined;
-        this.core.handleTimeout(this.now());
-        this.pump();
-      },
-      Math.max(0, at - this.now()),
-    );
+    this.timerAt = at;
+    const delay = at - this.now();
+    const ms = delay > 0 ? Math.min(delay, MAX_DELAY_MS) : 0;
+    const fire = () => {
+      this.disarm();
+      if (ms === delay || !(delay > 0)) this.time = Math.max(this.time, at);
+      this.core.handleTimeout(this.now());
+      this.pump();
+    };
+    try {
+      this.timer = this.timers.setTimeout(fire, ms);
+    } catch (e) {
+      // A clock whose timers fail: the global ones stand in from now on.
+      console.warn(`DataStoreModule: clock.setTimeout threw (${failureText(e, "")}); using the global timers`);
+      this.timers = globalThis;
+      this.timer = globalThis.setTimeout(fire, ms);
+    }
+    if (!(delay > 0)) this.turn = nextTurn(fire);
+  }
+
+  disarm() {
+    try {
+      if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
+    } catch {
+      // The timer may still fire: `fire` then finds nothing due, or runs what is due.
+    }
+    this.turn?.();
+    this.timer = this.turn = this.timerAt = undefined;
   }
 
   event(e) {
     if (e.kind === "BindToCloseDone") {
-      for (const resolve of this.closing.splice(0)) resolve();
+      for (const resolve of this.closing.splice(0)) {
+        resolve({ closed: e.closed, saved: e.saved, failed: e.failed.map(({ id, error }) => ({ id, error })) });
+      }
       return;
     }
     if (e.kind === "CallDone") {
@@ -335,77 +448,212 @@ class ModuleHost {
     }
   }
 
-  /** Carries out one storage command and hands the result back. */
+  /**
+   * Carries out one storage command and hands the result back. Whatever the store does (throws,
+   * rejects with any value, resolves with the wrong shape) ends as exactly one completion; one
+   * that never settles is failed by the core at the command's deadline, and its late answer is
+   * ignored (the core no longer knows the id).
+   */
   execute(c) {
-    const core = this.core;
-    const s = this.store;
+    const command = COMMANDS[c.kind];
     let work;
-    switch (c.kind) {
-      case "DataGet":
-        work = s
-          .dataGet(c.name, c.scope, c.key)
-          .then((r) =>
-            r === undefined
-              ? core.completeGot(this.now(), c.id, undefined, "", 0, 0, "[]", "{}")
-              : core.completeGot(
-                  this.now(),
-                  c.id,
-                  r.value,
-                  r.version,
-                  r.createdTime,
-                  r.updatedTime,
-                  r.userIds,
-                  r.metadata,
-                ),
-          );
-        break;
-      case "DataSet":
-        work = s
-          .dataSet(c.name, c.scope, c.key, c.value, c.userIds, c.metadata, c.fence ?? null)
-          .then((version) => core.completeWritten(this.now(), c.id, version));
-        break;
-      case "DataRemove":
-        work = s.dataRemove(c.name, c.scope, c.key, c.fence ?? null).then(() => core.completeDone(this.now(), c.id));
-        break;
-      case "LockAcquire":
-        work = s
-          .lockAcquire(c.map, c.owner, c.ttl, c.token, c.renew, c.held ?? null)
-          .then((r) =>
-            r.ok
-              ? core.completeAcquired(this.now(), c.id)
-              : r.lapsed
-                ? core.completeLapsed(this.now(), c.id)
-                : core.completeLocked(this.now(), c.id, r.holder),
-          );
-        break;
-      case "LockRelease":
-        work = s.lockRelease(c.map, c.owner, c.token).then(() => core.completeDone(this.now(), c.id));
-        break;
-      case "QueueAdd":
-        work = s.queueAdd(c.queue, c.value, c.expiration, c.priority).then(() => core.completeDone(this.now(), c.id));
-        break;
-      case "QueueRead":
-        work = s
-          .queueRead(c.queue, c.count, c.allOrNothing, c.wait, 30)
-          .then((r) => core.completeRead(this.now(), c.id, JSON.stringify(r?.values ?? []), r?.readId));
-        break;
-      case "QueueRemove":
-        work = s.queueRemove(c.queue, c.readId).then(() => core.completeDone(this.now(), c.id));
-        break;
-      default:
-        work = Promise.reject(new Error(`unknown command ${c.kind}`));
+    try {
+      work = Promise.resolve(command.run(this.store, c));
+    } catch (error) {
+      work = Promise.reject(command === undefined ? new Error(`unknown command ${c.kind}`) : error);
     }
     work
-      // D19: a StoreError says whether to retry; anything else, the core reads the message.
-      .catch((error) =>
-        core.completeError(
-          this.now(),
-          c.id,
-          String(error?.message ?? error),
-          typeof error?.retryable === "boolean" ? error.retryable : undefined,
-        ),
+      .then(
+        (result) => {
+          let complete;
+          try {
+            complete = command.read(result);
+          } catch (e) {
+            // A store that answers nonsense may answer sense next time.
+            const what = e instanceof BadResult ? e.message : failureText(e, "a result whose reading threw");
+            return this.completeError(c, `store.${command.method} resolved with ${what}`, true);
+          }
+          try {
+            complete(this.core, this.now(), c.id);
+          } catch (e) {
+            this.completeError(c, failureText(e, `store.${command.method} gave a result the core refused:`), true);
+          }
+        },
+        // D19: a StoreError says whether to retry; for anything else the core reads the message.
+        (error) => this.completeError(c, failureText(error, `store.${command?.method} failed with`), retryable(error)),
       )
+      .catch((e) => console.error("DataStoreModule: a store result could not be handed to the core:", e))
       .finally(() => this.schedule());
+  }
+
+  completeError(c, message, retryable) {
+    this.core.completeError(this.now(), c.id, message, retryable);
+  }
+}
+
+/** Node's setTimeout takes at most 2^31 - 1 ms (more fires at once). */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+
+/** Runs `fn` at the next turn of the event loop; gives the function that cancels it. */
+const nextTurn =
+  typeof setImmediate === "function"
+    ? (fn) => {
+        const id = setImmediate(fn);
+        return () => clearImmediate(id);
+      }
+    : (fn) => {
+        const id = globalThis.setTimeout(fn, 0);
+        return () => globalThis.clearTimeout(id);
+      };
+
+/** A store result of the wrong shape; its message says what is wrong. */
+class BadResult extends Error {}
+
+/**
+ * Each storage command: how to run it on the store, and how to read its result. `read` takes
+ * each field once (a getter cannot change its answer between the check and the use), throws a
+ * BadResult if the result is not what the Store interface promises, and gives the completion.
+ * A number where the core takes a string would otherwise reach wasm-bindgen, which traps.
+ */
+const COMMANDS = {
+  DataGet: {
+    method: "dataGet",
+    run: (s, c) => s.dataGet(c.name, c.scope, c.key),
+    read(r) {
+      if (r === undefined || r === null) {
+        return (core, now, id) => core.completeGot(now, id, undefined, "", 0, 0, "[]", "{}");
+      }
+      const entry = fields(r, "an entry", {
+        value: "string",
+        version: "string",
+        createdTime: "number",
+        updatedTime: "number",
+        userIds: "array",
+        metadata: "object",
+      });
+      return (core, now, id) =>
+        core.completeGot(
+          now,
+          id,
+          entry.value,
+          entry.version,
+          entry.createdTime,
+          entry.updatedTime,
+          entry.userIds,
+          entry.metadata,
+        );
+    },
+  },
+  DataSet: {
+    method: "dataSet",
+    run: (s, c) => s.dataSet(c.name, c.scope, c.key, c.value, c.userIds, c.metadata, c.fence ?? null),
+    read(version) {
+      if (typeof version !== "string") throw new BadResult(`${describe(version)} where a version string belongs`);
+      return (core, now, id) => core.completeWritten(now, id, version);
+    },
+  },
+  DataRemove: {
+    method: "dataRemove",
+    run: (s, c) => s.dataRemove(c.name, c.scope, c.key, c.fence ?? null),
+    read: () => done,
+  },
+  LockAcquire: {
+    method: "lockAcquire",
+    run: (s, c) => s.lockAcquire(c.map, c.owner, c.ttl, c.token, c.renew, c.held ?? null),
+    read(r) {
+      const { ok, lapsed, holder } = fields(r, "a lock result", { ok: "boolean" }, ["lapsed", "holder"]);
+      if (ok) return (core, now, id) => core.completeAcquired(now, id);
+      if (lapsed === true) return (core, now, id) => core.completeLapsed(now, id);
+      if (typeof holder === "string") return (core, now, id) => core.completeLocked(now, id, holder);
+      throw new BadResult("a lock result that is not ok and has neither a holder string nor lapsed: true");
+    },
+  },
+  LockRelease: {
+    method: "lockRelease",
+    run: (s, c) => s.lockRelease(c.map, c.owner, c.token),
+    read: () => done,
+  },
+  QueueAdd: {
+    method: "queueAdd",
+    run: (s, c) => s.queueAdd(c.queue, c.value, c.expiration, c.priority),
+    read: () => done,
+  },
+  QueueRead: {
+    method: "queueRead",
+    run: (s, c) => s.queueRead(c.queue, c.count, c.allOrNothing, c.wait, 30),
+    read(r) {
+      if (r === undefined || r === null) return (core, now, id) => core.completeRead(now, id, "[]", undefined);
+      const { values, readId } = fields(r, "a queue read", { values: "strings", readId: "string" });
+      return (core, now, id) => core.completeRead(now, id, JSON.stringify(values), readId);
+    },
+  },
+  QueueRemove: {
+    method: "queueRemove",
+    run: (s, c) => s.queueRemove(c.queue, c.readId),
+    read: () => done,
+  },
+};
+
+/** The completion of a command whose result carries nothing. */
+const done = (core, now, id) => core.completeDone(now, id);
+
+/**
+ * The named fields of a store result, each read once and checked: `string`, `number` (finite),
+ * `boolean`, `strings` (an array of strings), and `array`/`object` (JSON text of one). `extra`
+ * fields are read without a check.
+ */
+function fields(r, what, kinds, extra = []) {
+  if (r === null || typeof r !== "object") throw new BadResult(`${describe(r)} where ${what} belongs`);
+  const out = {};
+  for (const [name, kind] of Object.entries(kinds)) {
+    const v = (out[name] = r[name]);
+    if (!FIELD_CHECKS[kind](v)) {
+      throw new BadResult(`${what} whose ${name} is ${describe(v)}, not ${FIELD_NAMES[kind]}`);
+    }
+  }
+  for (const name of extra) out[name] = r[name];
+  return out;
+}
+
+const FIELD_CHECKS = {
+  string: (v) => typeof v === "string",
+  number: (v) => typeof v === "number" && Number.isFinite(v),
+  boolean: (v) => typeof v === "boolean",
+  strings: (v) => Array.isArray(v) && v.every((item) => typeof item === "string"),
+  // JSON text: the core parses it; here only what it starts with (the store's contract).
+  array: (v) => typeof v === "string" && /^\s*\[/.test(v),
+  object: (v) => typeof v === "string" && /^\s*\{/.test(v),
+};
+const FIELD_NAMES = {
+  string: "a string",
+  number: "a finite number",
+  boolean: "a boolean",
+  strings: "an array of strings",
+  array: "a JSON array (text)",
+  object: "a JSON object (text)",
+};
+
+/**
+ * What a failure says, whatever was thrown: an error's message, a string as it is, else
+ * `${what} ${description}` (`store.dataGet failed with undefined`). Never throws (a message
+ * getter or a `toString` may).
+ */
+function failureText(error, what) {
+  try {
+    const message = typeof error === "object" && error !== null ? error.message : error;
+    if (typeof message === "string" && message !== "") return message;
+  } catch {
+    return `${what} an error whose message cannot be read`;
+  }
+  return `${what} ${describe(error)}`;
+}
+
+/** A StoreError's word on retrying (D19); undefined lets the core read the message. */
+function retryable(error) {
+  try {
+    return typeof error?.retryable === "boolean" ? error.retryable : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -468,52 +716,65 @@ class DataStore {
   }
 
   Open(template) {
-    return this.#host.call(this, "Open", toJson(template, "template"));
+    check(this, "Open");
+    const json = jsonOrError(template, "template");
+    return typeof json === "string" ? this.#host.call(this, "Open", json) : json;
   }
   Read(template) {
-    return this.#host.call(this, "Read", toJson(template, "template"));
+    check(this, "Read");
+    const json = jsonOrError(template, "template");
+    return typeof json === "string" ? this.#host.call(this, "Read", json) : json;
   }
   Save() {
+    check(this, "Save");
     return this.#host.call(this, "Save");
   }
   Close() {
+    check(this, "Close");
     return this.#host.call(this, "Close");
   }
   Destroy() {
+    check(this, "Destroy");
     return this.#host.call(this, "Destroy");
   }
   Queue(value, expiration, priority) {
+    check(this, "Queue");
     for (const v of [expiration, priority]) {
       if (v !== undefined && v !== null && typeof v !== "number") {
         throw new TypeError("Attempt to Queue failed: Passed value is not nil or number");
       }
     }
-    let json;
-    try {
-      json = toJson(value, "value");
-    } catch (e) {
-      return Promise.resolve([Response.Error, e.message]);
-    }
+    const json = jsonOrError(value, "value");
+    if (typeof json !== "string") return json;
     return this.#host.call(this, "Queue", json, expiration ?? undefined, priority ?? undefined);
   }
   Remove(id) {
+    check(this, "Remove");
     if (typeof id !== "string") throw new TypeError("Attempt to RemoveQueue failed: Passed value is not a string");
     return this.#host.call(this, "Remove", "null", undefined, undefined, id);
   }
 
+  /** @internal whether `value` is a DataStore made by this file (the original's check of `self`) */
+  static _is(value) {
+    return typeof value === "object" && value !== null && #host in value;
+  }
+
   /** A deep copy of `Value`. */
   Clone() {
+    check(this, "Clone");
     return this._value === undefined ? undefined : JSON.parse(toJson(this._value, "Value"));
   }
 
   /** Fills what `Value` lacks from `template`, in place (nothing present is overwritten). */
   Reconcile(template) {
+    check(this, "Reconcile");
     // What it inserts are copies: the core's patch comes back as new objects.
     this._reconcile(template);
   }
 
   /** `[characters, fraction of the 4 MB limit]`, as the original counts them. */
   Usage() {
+    check(this, "Usage");
     const host = this.#host;
     const value = toJson(this._value, "Value");
     const metadata = toJson(this._metadata, "Metadata");
@@ -572,7 +833,8 @@ class DataStore {
       metadata = toJson(this._metadata, "Metadata");
       userIds = toJson(this._userIds, "UserIds");
     } catch (e) {
-      error = e.message;
+      // A getter or Proxy in the value may throw anything.
+      error = failureText(e, "Value: reading it threw");
     }
     host.core.provideSnapshot(host.now(), this._sid, value ?? "null", metadata ?? "{}", userIds ?? "[]", error);
   }
@@ -606,6 +868,23 @@ class DataStore {
 
   toString() {
     return "DataStore";
+  }
+}
+
+/** The original's check of `self`: a method called on anything but a DataStore throws. */
+function check(self, method) {
+  if (!DataStore._is(self)) throw new TypeError(`Attempt to ${method} failed: Passed value is not a DataStore`);
+}
+
+/**
+ * A template or queued value as JSON text, or, when it cannot be stored, the answer to give
+ * instead: `["Error", message naming the path]`, as the core answers values it refuses.
+ */
+function jsonOrError(value, root) {
+  try {
+    return toJson(value, root);
+  } catch (e) {
+    return Promise.resolve([Response.Error, failureText(e, `${root}: reading it threw`)]);
   }
 }
 

@@ -2,13 +2,24 @@
  * Signal and Connection: the original's event objects (behaviour.md §13), in JS.
  *
  * Handlers run synchronously, in connection order, with the fired arguments (then any bound
- * extras). A handler that throws is reported (to `Signal.onError`, default `console.error`) and
- * the others still run: one bad handler never breaks the module. `Wait()` is a once-only
- * connection whose promise resolves with the fired arguments. The connection count drives the
- * core's queue-reading loop, so a signal can tell its owner when it changes (`onCount`).
+ * extras). A handler that throws, or an async one whose promise rejects, is reported (to
+ * `Signal.onError`, default `console.error`) and the others still run: one bad handler never
+ * breaks the module, as in the original, where each handler runs in its own thread. `Wait()` is
+ * a once-only connection whose promise resolves with the fired arguments. The connection count
+ * drives the core's queue-reading loop, so a signal can tell its owner when it changes
+ * (`onCount`).
  */
 
 const READONLY = "Attempt to modify a readonly value";
+
+/** Hands a handler's failure to `Signal.onError`, which may not throw either. */
+function report(error) {
+  try {
+    Signal.onError(error);
+  } catch {
+    // Nowhere left to report it; the module carries on.
+  }
+}
 
 export class Connection {
   #signal;
@@ -49,10 +60,10 @@ export class Connection {
     signal._unlink(this);
   }
 
-  /** @internal */
+  /** @internal gives what the handler returned */
   _call(args) {
     if (this.#once) this.Disconnect();
-    this.#handler(...args);
+    return this.#handler(...args);
   }
 }
 
@@ -106,9 +117,10 @@ export class Signal {
     for (let c = this.#head; c !== undefined; c = c._next) {
       if (!c.Connected) continue;
       try {
-        c._call(args);
+        const result = c._call(args);
+        if (typeof result?.then === "function") result.then(undefined, report);
       } catch (error) {
-        Signal.onError(error);
+        report(error);
       }
     }
   }

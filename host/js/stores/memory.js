@@ -13,7 +13,7 @@
  * Data reads bypass Roblox's 4 s `GetAsync` cache. All calls act as one server; two modules
  * sharing one MemoryStore are two servers on one emulated Roblox.
  */
-import { realClock, sleep } from "../lib/clock.js";
+import { checkClock, describe, realClock, sleep } from "../lib/clock.js";
 import { StoreError } from "./errors.js";
 import { checkArgs, POLL_MS, Waits, closedError, longPoll } from "./common.js";
 
@@ -22,13 +22,79 @@ import { checkArgs, POLL_MS, Waits, closedError, longPoll } from "./common.js";
  * `throttle`, `rerun`, `conflict`, `spike` (probabilities), `latencyMs` (a number or
  * `[min, max]`), `spikeMs`, for every operation kind; `ops: { dataSet: {…}, mapUpdate: {…}, … }`
  * per kind; `outages: [{ startMs, endMs, ops? }]`.
+ *
+ * Options are the caller's mistake, so they are refused like arguments: a `RangeError` for a
+ * number out of its range (checked here: a probability outside 0..1, a negative or fractional
+ * millisecond count, `[min, max]` with min > max, an outage that ends before it starts), a
+ * `TypeError` for the rest, which the emulator finds (wrong types, unknown names).
  */
 function faultsJson(faults) {
   if (faults === undefined || faults === null) return "null";
   if (typeof faults !== "object" || Array.isArray(faults)) {
-    throw new StoreError("InvalidRequest", "faults must be an object");
+    throw new TypeError(`MemoryStore: faults must be an object or null, got ${describe(faults)}`);
   }
-  return JSON.stringify(faults);
+  checkRanges(faults, "faults");
+  if (typeof faults.ops === "object" && faults.ops !== null) {
+    for (const [name, op] of Object.entries(faults.ops)) {
+      if (typeof op === "object" && op !== null) checkRanges(op, `faults.ops.${name}`);
+    }
+  }
+  if (Array.isArray(faults.outages)) {
+    faults.outages.forEach((outage, i) => {
+      for (const name of ["startMs", "endMs"]) millis(outage?.[name], `faults.outages[${i}].${name}`);
+      const { startMs, endMs } = outage ?? {};
+      if (typeof startMs === "number" && typeof endMs === "number" && startMs > endMs) {
+        throw new RangeError(`MemoryStore: faults.outages[${i}] ends (${endMs}) before it starts (${startMs})`);
+      }
+    });
+  }
+  try {
+    return JSON.stringify(faults);
+  } catch (e) {
+    throw new TypeError(`MemoryStore: faults cannot be read as JSON: ${e.message}`);
+  }
+}
+
+const PROBABILITIES = ["transient", "ambiguous", "throttle", "rerun", "conflict", "spike"];
+
+/** The ranges of one level's fault settings (types are the emulator's to check). */
+function checkRanges(f, path) {
+  for (const name of PROBABILITIES) {
+    const p = f[name];
+    if (typeof p === "number" && !(p >= 0 && p <= 1)) {
+      throw new RangeError(`MemoryStore: ${path}.${name} must be a probability from 0 to 1, got ${p}`);
+    }
+  }
+  millis(f.spikeMs, `${path}.spikeMs`);
+  const latency = f.latencyMs;
+  if (Array.isArray(latency) && latency.length === 2) {
+    latency.forEach((ms, i) => millis(ms, `${path}.latencyMs[${i}]`));
+    if (typeof latency[0] === "number" && typeof latency[1] === "number" && latency[0] > latency[1]) {
+      throw new RangeError(`MemoryStore: ${path}.latencyMs must be [min, max] with min ≤ max, got [${latency}]`);
+    }
+  } else {
+    millis(latency, `${path}.latencyMs`);
+  }
+}
+
+/** A number of milliseconds, when it is a number, is whole and not negative. */
+function millis(ms, path) {
+  if (typeof ms === "number" && !(Number.isInteger(ms) && ms >= 0)) {
+    throw new RangeError(`MemoryStore: ${path} must be a whole, non-negative number of milliseconds, got ${ms}`);
+  }
+}
+
+/** The seed option: a whole number from 0 to 2^53 - 1 (the emulator's dice). */
+function checkSeed(seed) {
+  if (typeof seed !== "number") throw new TypeError(`MemoryStore: seed must be a number, got ${describe(seed)}`);
+  if (!(Number.isSafeInteger(seed) && seed >= 0)) {
+    throw new RangeError(`MemoryStore: seed must be a whole number from 0 to 2^53 - 1, got ${seed}`);
+  }
+}
+
+/** The emulator's refusal of a fault setting, as the TypeError it is. */
+function settingError(e) {
+  return e instanceof Error && typeof e.kind === "string" ? new TypeError(`MemoryStore: ${e.message}`) : e;
 }
 
 /** A thrown emulator error (`Error` with `kind`) as a StoreError; anything else as is. */
@@ -56,15 +122,15 @@ export function bindMemoryStore(loadWasm) {
      *   faults?: object, seed?: number }} [options]
      */
     constructor({ clock = realClock, faults, seed = 0 } = {}) {
-      if (!clock || typeof clock.now !== "function") {
-        throw new TypeError("MemoryStore: clock must have a now() method (milliseconds)");
-      }
+      checkClock(clock, "MemoryStore: options.clock");
+      checkSeed(seed);
+      const json = faultsJson(faults);
       this.#clock = clock;
       wasm ??= loadWasm();
       try {
-        this.#emu = new wasm.Emulator(seed, faultsJson(faults));
+        this.#emu = new wasm.Emulator(seed, json);
       } catch (e) {
-        throw storeError(e);
+        throw settingError(e);
       }
       this.#waits = new Waits(clock);
     }
@@ -77,10 +143,11 @@ export function bindMemoryStore(loadWasm) {
     /** Replaces the fault configuration (same shape as the `faults` option; null for none). */
     setFaults(faults) {
       if (this.#closed) throw closedError("MemoryStore");
+      const json = faultsJson(faults);
       try {
-        this.#emu.setFaults(faultsJson(faults));
+        this.#emu.setFaults(json);
       } catch (e) {
-        throw storeError(e);
+        throw settingError(e);
       }
     }
 
