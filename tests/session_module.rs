@@ -170,6 +170,28 @@ fn bind_to_close_with_nothing_registered_is_done_at_once() {
     );
 }
 
+/// Every `BindToCloseDone` report so far, in order.
+fn shutdown_reports(d: &Driver) -> Vec<ShutdownReport> {
+    d.log
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::BindToCloseDone(report) => Some(report.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Starts bind-to-close and runs the clock in 50 ms steps until it is done (or `limit_ms`).
+fn close_within(d: &mut Driver, limit_ms: u64) -> u64 {
+    let start = d.now;
+    d.m.bind_to_close(d.now);
+    while !d.m.bind_to_close_done() && d.now <= start + limit_ms {
+        d.advance(50);
+    }
+    assert!(d.m.bind_to_close_done(), "done within {limit_ms} ms");
+    d.now - start
+}
+
 /// D18: with every store call hanging, bind-to-close still finishes by its deadline, each
 /// session answering with the timeout and the report naming it.
 #[test]
@@ -183,26 +205,10 @@ fn bind_to_close_finishes_within_its_deadline_when_the_store_hangs_d18() {
     d.host_mut(b).value = Value::Number(2.0);
     d.store.fault("DataSet", 100, Fault::Hang);
     d.store.fault("LockRelease", 100, Fault::Hang);
-    let start = d.now;
-    d.m.bind_to_close(d.now);
-    let deadline = start + Config::default().shutdown_deadline_ms;
-    while !d.m.bind_to_close_done() && d.now <= deadline + 1_000 {
-        d.advance(100);
-    }
-    assert!(d.m.bind_to_close_done(), "done by the deadline");
-    assert!(
-        d.now <= deadline + 100,
-        "{} ms after the start",
-        d.now - start
-    );
-    let report = d
-        .log
-        .iter()
-        .find_map(|(_, e)| match e {
-            Event::BindToCloseDone(report) => Some(report.clone()),
-            _ => None,
-        })
-        .expect("BindToCloseDone");
+    let deadline = Config::default().shutdown_deadline_ms;
+    let took = close_within(&mut d, deadline + 1_000);
+    assert!(took <= deadline + 100, "{took} ms after the start");
+    let report = shutdown_reports(&d).remove(0);
     assert_eq!(report.closed, 2);
     assert_eq!(report.saved, 0);
     let ids: Vec<&str> = report.failed.iter().map(|(id, _)| id.as_str()).collect();
@@ -218,27 +224,16 @@ fn shutdown_retries_are_cut_to_fit_the_deadline_d18() {
         shutdown_deadline_ms: 3_000,
         ..Config::default()
     };
+    // A slow first try still lands inside the deadline.
     let mut d = Driver::with(config.clone(), FakeStore::new());
     let a = d.new_session("Player", "1");
     d.open(a);
     d.host_mut(a).value = Value::Number(1.0);
     d.store.fault("DataSet", 1, Fault::Delay(2_400));
     d.store.fault("DataSet", 100, Fault::Error("502".into()));
-    let start = d.now;
-    d.m.bind_to_close(d.now);
-    while !d.m.bind_to_close_done() && d.now <= start + 10_000 {
-        d.advance(50);
-    }
-    assert!(d.m.bind_to_close_done());
-    assert!(d.now <= start + 3_100, "{} ms", d.now - start);
-    let report = d
-        .log
-        .iter()
-        .find_map(|(_, e)| match e {
-            Event::BindToCloseDone(report) => Some(report.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let took = close_within(&mut d, 10_000);
+    assert!(took <= 3_100, "{took} ms");
+    let report = shutdown_reports(&d).remove(0);
     assert_eq!(report.saved, 1, "the slow first try landed: {report:?}");
     // Fast failures still get their 3 tries, with waits cut to fit (the original's would
     // take 2 s; here each waits at most half of what is left).
@@ -247,18 +242,13 @@ fn shutdown_retries_are_cut_to_fit_the_deadline_d18() {
     d.open(a);
     d.host_mut(a).value = Value::Number(1.0);
     d.store.fault("DataSet", 100, Fault::Error("502".into()));
-    let start = d.now;
-    d.m.bind_to_close(d.now);
-    while !d.m.bind_to_close_done() && d.now <= start + 10_000 {
-        d.advance(50);
-    }
-    assert!(d.m.bind_to_close_done());
+    let took = close_within(&mut d, 10_000);
     assert_eq!(
         d.sent("DataSet").len(),
         3,
         "fast failures still get their 3 tries"
     );
-    assert!(d.now <= start + 3_100, "{} ms", d.now - start);
+    assert!(took <= 3_100, "{took} ms");
 }
 
 #[test]
@@ -290,26 +280,13 @@ fn a_second_bind_to_close_covers_sessions_made_since_and_is_answered_again() {
     d.settle();
     assert!(d.m.bind_to_close_done());
     assert_eq!(d.state(late), State::Destroyed);
-    let reports: Vec<ShutdownReport> = d
-        .log
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Event::BindToCloseDone(report) => Some(report.clone()),
-            _ => None,
-        })
-        .collect();
+    let reports = shutdown_reports(&d);
     assert_eq!(reports.len(), 2, "one answer per call");
     assert_eq!((reports[1].closed, reports[1].saved), (2, 2));
     // With nothing left to close, a third call is answered at once.
     d.m.bind_to_close(d.now);
     d.settle();
-    assert_eq!(
-        d.log
-            .iter()
-            .filter(|(_, e)| matches!(e, Event::BindToCloseDone(_)))
-            .count(),
-        3
-    );
+    assert_eq!(shutdown_reports(&d).len(), 3);
 }
 
 #[test]
