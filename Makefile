@@ -114,7 +114,9 @@ format-luau: setup
 	@node scripts/stylua.mjs $(LUAU_SOURCES)
 
 # Codec figures (native, JS wasm, and Luau through luau-runtime's release build: the first run
-# compiles Luau with optimisations, a few minutes), then the module's costs in Node.
+# compiles Luau with optimisations, a few minutes), then the module's costs in Node, each next to
+# its target (issue 12; starts its own redis-server; about two minutes), then the wasm sizes.
+# BENCH_SCALE=0.1 scales the module's counts down for a quick look.
 bench: build
 	@node bench/codec.mjs
 	@node bench/module.mjs

@@ -10,8 +10,10 @@
 //!
 //! The `pkg/` wrapper (`host/js/`) gives these functions their public names and shapes.
 //! [`emulator`] (feature `js-emulator`) is the class behind the JS `MemoryStore`; it is left out
-//! of the wasm that users of the other stores load.
+//! of the wasm that users of the other stores load. `alloc` grows wasm memory in large steps.
 
+#[cfg(target_arch = "wasm32")]
+mod alloc;
 #[cfg(feature = "js-emulator")]
 pub mod emulator;
 
@@ -60,13 +62,14 @@ pub fn decompress_to_json(text: &[u8], options_json: &str) -> Result<Option<Stri
 
 /// How to reconcile the host's live value with a template in place (behaviour.md §10.1):
 /// `{"replace": v}` when the value is nil, else `{"inserts": [{"path": [keys…], "value": v}]}`
-/// to set in order on the host's existing objects.
+/// to set in order on the host's existing objects. `texts`: the value's JSON (`value_len`
+/// bytes), then the template's, as UTF-8.
 #[wasm_bindgen(js_name = templatePatch)]
-pub fn template_patch(value_json: &str, template_json: &str) -> Result<String, JsError> {
-    wire::template_patch(
-        wire::Format::Json,
-        value_json.as_bytes(),
-        template_json.as_bytes(),
-    )
-    .map_err(error)
+pub fn template_patch(texts: &[u8], value_len: u32) -> Result<String, JsError> {
+    let Some((value, template)) = texts.split_at_checked(value_len as usize) else {
+        return Err(error(
+            "templatePatch: the value's length is past the end of the bytes",
+        ));
+    };
+    wire::template_patch(wire::Format::Json, value, template).map_err(error)
 }

@@ -1,15 +1,20 @@
 //! The session core ([`crate::session::Module`]) for JavaScript: conversion and forwarding only.
 //!
-//! Values cross as JSON text, as everywhere in the JS binding. Commands come out as JSON whose
-//! value fields are JSON *strings*, so a store receives the text it stores without a parse and
-//! stringify round trip; events come out as JSON with values inline, so one `JSON.parse` gives
-//! the host the objects it installs. Store results go in through one method per result kind.
-//! `host/js/lib/module.js` is the driver that uses this.
+//! Values cross as JSON text, as everywhere in the JS binding. Going in, texts come as UTF-8
+//! bytes (`host/js/lib/utf8.js` writes them with `TextEncoder.encodeInto` into one reused
+//! buffer; a `&str` argument would be copied by wasm-bindgen's JS loop, one UTF-16 unit at a
+//! time), and the texts of one call come as one run of bytes with their lengths ([`Texts`]).
+//! Commands come out as JSON followed by the texts a store stores (see `poll_command`), so a
+//! store receives them without a parse and stringify round trip, or an escape and unescape;
+//! events come out as JSON with values inline, so one `JSON.parse` gives the host the objects
+//! it installs. Store results go in through one method per result kind. `host/js/lib/module.js`
+//! is the driver that uses this.
 
-use crate::session::{Config, Module, PropertyErrorKind, SessionId, StoreResult};
+use crate::session::{Command, Config, Module, PropertyErrorKind, SessionId, StoreResult};
 use crate::value::Value;
 use crate::wire::{self, now};
 use js_sys::{RangeError, TypeError};
+use std::mem::take;
 use wasm_bindgen::prelude::*;
 
 fn error(message: impl std::fmt::Display) -> JsError {
@@ -21,8 +26,27 @@ fn type_error(message: String) -> JsValue {
     TypeError::new(&message).into()
 }
 
-fn value(json: &str, root: &str) -> Result<Value, JsError> {
-    Value::from_json_str(json, root).map_err(error)
+/// Texts written one after another (`bytesOf` in `host/js/lib/utf8.js`), taken in order by
+/// their byte lengths; the last one is the rest.
+struct Texts<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Texts<'a> {
+    /// The next `len` bytes, or, without a length, all that is left.
+    fn next(&mut self, len: Option<u32>) -> Result<&'a [u8], String> {
+        let len = len.map_or(self.bytes.len(), |n| n as usize);
+        let Some((text, rest)) = self.bytes.split_at_checked(len) else {
+            return Err("texts: a length past the end of the bytes".into());
+        };
+        self.bytes = rest;
+        Ok(text)
+    }
+
+    /// The next text as `&str`.
+    fn next_str(&mut self, len: Option<u32>) -> Result<&'a str, String> {
+        std::str::from_utf8(self.next(len)?).map_err(|_| "texts: not UTF-8".into())
+    }
 }
 
 /// One server's worth of sessions, driven by `host/js/lib/module.js`.
@@ -52,12 +76,11 @@ impl WasmModule {
     pub fn open_session(
         &mut self,
         now_ms: f64,
-        args_json: &str,
+        args_json: &[u8],
         hidden: bool,
         random: &[u8],
     ) -> Result<f64, JsValue> {
-        let args =
-            wire::session_args(wire::Format::Json, args_json.as_bytes()).map_err(type_error)?;
+        let args = wire::session_args(wire::Format::Json, args_json).map_err(type_error)?;
         let mut bytes = [0u8; 16];
         for (b, r) in bytes.iter_mut().zip(random) {
             *b = *r;
@@ -70,16 +93,15 @@ impl WasmModule {
     }
 
     /// `find`: `args_json` as for `openSession`.
-    pub fn find(&self, args_json: &str) -> Result<Option<f64>, JsValue> {
-        let args =
-            wire::session_args(wire::Format::Json, args_json.as_bytes()).map_err(type_error)?;
+    pub fn find(&self, args_json: &[u8]) -> Result<Option<f64>, JsValue> {
+        let args = wire::session_args(wire::Format::Json, args_json).map_err(type_error)?;
         let found = self.core.find(&args).map_err(type_error)?;
         Ok(found.map(|id| id.0 as f64))
     }
 
-    /// A method call. `kind` is the method name; `arg_json` its value argument as JSON (template
-    /// or queued value), `text` the `Remove` id. Answers `{"pending": callId}` or a reply
-    /// `{"response", "value"?: true, "text"?, "reconcile"?}`.
+    /// A method call. `kind` is the method name; `arg_json` its value argument as JSON
+    /// (template or queued value; empty for none), `text` the `Remove` id. Answers
+    /// `{"pending": callId}` or a reply `{"response", "value"?: true, "text"?, "reconcile"?}`.
     // One flat signature keeps the JS side free of argument objects on every call.
     #[allow(clippy::too_many_arguments)]
     pub fn call(
@@ -87,7 +109,7 @@ impl WasmModule {
         now_ms: f64,
         session: f64,
         kind: &str,
-        arg_json: &str,
+        arg_json: &[u8],
         expiration: Option<f64>,
         priority: Option<f64>,
         text: &str,
@@ -95,7 +117,7 @@ impl WasmModule {
         let call = wire::call(
             wire::Format::Json,
             kind,
-            arg_json.as_bytes(),
+            arg_json,
             expiration,
             priority,
             text,
@@ -171,38 +193,51 @@ impl WasmModule {
         );
     }
 
-    /// The host's `Value`, `Metadata` and `UserIds` after the `Saving` handlers ran, or
-    /// `error` (the value could not be converted: the save answers "Error" with it).
+    /// The host's `Value`, `Metadata` and `UserIds` after the `Saving` handlers ran (`texts`:
+    /// the three JSON texts one after another, the first two `value_len` and `metadata_len`
+    /// bytes long), or `error` (the value could not be converted: the save answers "Error" with
+    /// it).
     #[wasm_bindgen(js_name = provideSnapshot)]
     pub fn provide_snapshot(
         &mut self,
         now_ms: f64,
         session: f64,
-        value_json: &str,
-        metadata_json: &str,
-        user_ids_json: &str,
+        texts: &[u8],
+        value_len: u32,
+        metadata_len: u32,
         error: Option<String>,
     ) {
-        let snapshot = wire::snapshot(
-            wire::Format::Json,
-            value_json.as_bytes(),
-            metadata_json.as_bytes(),
-            user_ids_json.as_bytes(),
-            error,
-        );
+        let mut texts = Texts { bytes: texts };
+        let snapshot = (|| {
+            let value = texts.next(Some(value_len))?;
+            let metadata = texts.next(Some(metadata_len))?;
+            wire::snapshot(
+                wire::Format::Json,
+                value,
+                metadata,
+                texts.next(None)?,
+                error,
+            )
+        })();
         self.core
             .provide_snapshot(now(now_ms), SessionId(session as u64), snapshot);
     }
 
-    /// `Usage()`: `[characters, fraction]`.
+    /// `Usage()`: `[characters, fraction]`. `texts`: the value's JSON (`value_len` bytes),
+    /// then the metadata's.
     pub fn usage(
         &mut self,
         session: f64,
-        value_json: &str,
-        metadata_json: &str,
+        texts: &[u8],
+        value_len: u32,
     ) -> Result<Box<[f64]>, JsError> {
-        let v = value(value_json, "Value")?;
-        let m = value(metadata_json, "Metadata")?;
+        let mut texts = Texts { bytes: texts };
+        let v = wire::Format::Json
+            .read(texts.next(Some(value_len)).map_err(error)?, "Value")
+            .map_err(error)?;
+        let m = wire::Format::Json
+            .read(texts.next(None).map_err(error)?, "Metadata")
+            .map_err(error)?;
         let (n, fraction) = self
             .core
             .usage(SessionId(session as u64), &v, &m)
@@ -210,27 +245,41 @@ impl WasmModule {
         Ok(Box::new([n as f64, fraction]))
     }
 
+    /// A `DataGet` result. `found` false: the key does not exist (the rest is not read). Else
+    /// `texts` holds the value's JSON (`value_len` bytes), the user ids' (`user_ids_len`) and
+    /// the metadata's, one after another.
     #[wasm_bindgen(js_name = completeGot)]
     #[allow(clippy::too_many_arguments)]
     pub fn complete_got(
         &mut self,
         now_ms: f64,
         command: f64,
-        value_json: Option<String>,
+        found: bool,
+        texts: &[u8],
+        value_len: u32,
+        user_ids_len: u32,
         version: &str,
         created_time: f64,
         updated_time: f64,
-        user_ids_json: &str,
-        metadata_json: &str,
     ) {
-        let result = wire::got(
-            value_json.as_deref(),
-            version,
-            created_time,
-            updated_time,
-            user_ids_json,
-            metadata_json,
-        );
+        let mut texts = Texts { bytes: texts };
+        let result = (|| {
+            if !found {
+                return Ok(wire::got(None, "", 0.0, 0.0, "[]", "{}"));
+            }
+            let value = texts.next_str(Some(value_len))?;
+            let user_ids = texts.next_str(Some(user_ids_len))?;
+            let metadata = texts.next_str(None)?;
+            Ok(wire::got(
+                Some(value),
+                version,
+                created_time,
+                updated_time,
+                user_ids,
+                metadata,
+            ))
+        })()
+        .unwrap_or_else(StoreResult::Error);
         self.complete(now_ms, command, result);
     }
 
@@ -266,10 +315,13 @@ impl WasmModule {
         &mut self,
         now_ms: f64,
         command: f64,
-        values_json: &str,
+        values_json: &[u8],
         read_id: Option<String>,
     ) {
-        let result = wire::read(values_json, read_id);
+        let result = match std::str::from_utf8(values_json) {
+            Ok(json) => wire::read(json, read_id),
+            Err(_) => StoreResult::Error("queue items: not UTF-8".into()),
+        };
         self.complete(now_ms, command, result);
     }
 
@@ -302,11 +354,35 @@ impl WasmModule {
         self.core.poll_timeout().map(|t| t as f64)
     }
 
-    /// The next storage command as JSON (`{"id", "kind", …}`; values as JSON strings).
+    /// The next storage command as JSON (`{"id", "kind", …}`). The JSON texts a store stores
+    /// (a `DataSet`'s value, user ids and metadata, a `QueueAdd`'s value) follow it, each after
+    /// a newline, instead of inside it as JSON strings: written once, not escaped here and
+    /// unescaped again by `JSON.parse` (their fields in the JSON say `"null"`). Compact JSON
+    /// has no newline of its own, in the command or in a value.
     #[wasm_bindgen(js_name = pollCommand)]
     pub fn poll_command(&mut self) -> Option<String> {
-        let (id, command) = self.core.poll_command()?;
-        Some(wire::command(id, &command))
+        let (id, mut command) = self.core.poll_command()?;
+        let texts = match &mut command {
+            Command::DataSet {
+                value,
+                user_ids,
+                metadata,
+                ..
+            } => [take(value), take(user_ids), take(metadata)],
+            Command::QueueAdd { value, .. } => [take(value), Value::Nil, Value::Nil],
+            _ => Default::default(),
+        };
+        let mut out = wire::command(id, &command);
+        let carried = match command {
+            Command::DataSet { .. } => 3,
+            Command::QueueAdd { .. } => 1,
+            _ => 0,
+        };
+        for text in &texts[..carried] {
+            out.push('\n');
+            out.push_str(&text.to_json_string());
+        }
+        Some(out)
     }
 
     /// The next event as JSON (`{"kind", "session", …}`; values inline).

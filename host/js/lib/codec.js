@@ -1,12 +1,11 @@
 /**
  * The original module's compression format, over the wasm core (same bytes as Luau's).
  * Values cross the boundary as JSON text both ways (see lib/value.js). The large texts go in as
- * UTF-8 bytes: wasm-bindgen copies a string argument with a JS loop, ten times slower than
- * `TextEncoder` (src/js/mod.rs).
+ * UTF-8 bytes (lib/utf8.js): wasm-bindgen copies a string argument with a JS loop, ten times
+ * slower than `TextEncoder` (src/js/mod.rs).
  */
+import { bytes } from "./utf8.js";
 import { toJson } from "./value.js";
-
-const utf8 = new TextEncoder();
 
 /** @param {typeof import("../web/datastore_module.js")} wasm */
 export function bindCodec(wasm) {
@@ -16,7 +15,7 @@ export function bindCodec(wasm) {
    * @returns {string}
    */
   function compress(value, options) {
-    return wasm.compressJson(utf8.encode(toJson(value, "value")), toJson(options, "options"));
+    return wasm.compressJson(bytes(toJson(value, "value")), toJson(options, "options"));
   }
 
   /**
@@ -28,7 +27,7 @@ export function bindCodec(wasm) {
     if (typeof text !== "string") {
       throw new TypeError(`decompress: expected a string, got ${describe(text)}`);
     }
-    const json = wasm.decompressToJson(utf8.encode(text), toJson(options, "options"));
+    const json = wasm.decompressToJson(bytes(text), toJson(options, "options"));
     return json === undefined ? undefined : JSON.parse(json);
   }
 

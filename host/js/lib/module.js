@@ -15,6 +15,7 @@
  */
 import { checkClock, describe } from "./clock.js";
 import { Signal } from "./signal.js";
+import { bytes, bytesOf } from "./utf8.js";
 import { toJson } from "./value.js";
 
 export const Response = Object.freeze({
@@ -236,9 +237,7 @@ class ModuleHost {
   }
 
   openCore(hidden, args) {
-    const random = new Uint8Array(16);
-    globalThis.crypto.getRandomValues(random);
-    return this.core.openSession(this.now(), args, hidden, random);
+    return this.core.openSession(this.now(), bytes(args), hidden, random16());
   }
 
   /**
@@ -263,14 +262,14 @@ class ModuleHost {
     try {
       return use(sid);
     } finally {
-      this.core.call(this.now(), sid, "Destroy", "null", undefined, undefined, "");
+      this.core.call(this.now(), sid, "Destroy", NO_BYTES, undefined, undefined, "");
       this.couriers.add(sid);
       this.schedule();
     }
   }
 
   find(args) {
-    const sid = this.core.find(args);
+    const sid = this.core.find(bytes(args));
     return sid === undefined ? undefined : this.sessions.get(sid);
   }
 
@@ -286,8 +285,9 @@ class ModuleHost {
     });
   }
 
-  /** A call into the core; answers at once or when its CallDone event arrives. */
-  call(ds, kind, arg = "null", expiration, priority, text = "") {
+  /** A call into the core; answers at once or when its CallDone event arrives. `arg` is JSON
+   * text (a template or a queued value), or undefined for none. */
+  call(ds, kind, arg, expiration, priority, text = "") {
     if (this.sessions.get(ds._sid) !== ds) return this.callForgotten(ds, kind, arg, expiration, priority, text);
     return this.callAs(ds._sid, ds, kind, arg, expiration, priority, text);
   }
@@ -312,7 +312,8 @@ class ModuleHost {
   }
 
   callAs(sid, ds, kind, arg, expiration, priority, text) {
-    const out = JSON.parse(this.core.call(this.now(), sid, kind, arg, expiration, priority, text));
+    const json = arg === undefined ? NO_BYTES : bytes(arg);
+    const out = JSON.parse(this.core.call(this.now(), sid, kind, json, expiration, priority, text));
     this.schedule();
     if (out.pending !== undefined) {
       return new Promise((resolve) => this.calls.set(out.pending, { ds, resolve }));
@@ -335,7 +336,7 @@ class ModuleHost {
     for (let busy = true; busy;) {
       busy = false;
       for (let e; (e = this.core.pollEvent()) !== undefined; busy = true) this.event(JSON.parse(e));
-      for (let c; (c = this.core.pollCommand()) !== undefined; busy = true) this.execute(JSON.parse(c));
+      for (let c; (c = this.core.pollCommand()) !== undefined; busy = true) this.execute(commandOf(c));
     }
     if (this.retired.size > 0 || this.couriers.size > 0) this.release();
     this.arm();
@@ -407,24 +408,24 @@ class ModuleHost {
         ds._install(ds._value, {}, []);
         break;
       case "StateChanged":
-        ds.StateChanged.Fire(e.state, ds);
+        ds._fire("StateChanged", e.state, ds);
         if (e.state === null) this.retire(e.session, ds);
         break;
       case "Saving":
-        ds.Saving.Fire(ds._value, ds);
+        ds._fire("Saving", ds._value, ds);
         ds._snapshot();
         break;
       case "Saved":
-        ds.Saved.Fire(e.response, ds._data(e), ds);
+        ds._fire("Saved", e.response, ds._data(e), ds);
         break;
       case "AttemptsChanged":
-        ds.AttemptsChanged.Fire(e.remaining, ds);
+        ds._fire("AttemptsChanged", e.remaining, ds);
         break;
       case "ProcessQueue":
-        ds.ProcessQueue.Fire(e.id, e.values, ds);
+        ds._fire("ProcessQueue", e.id, e.values, ds);
         break;
       case "DisconnectAll":
-        for (const name of SIGNALS) ds[name].DisconnectAll();
+        ds._disconnectAll();
         break;
     }
   }
@@ -462,33 +463,86 @@ class ModuleHost {
     } catch (error) {
       work = Promise.reject(command === undefined ? new Error(`unknown command ${c.kind}`) : error);
     }
-    work
-      .then(
-        (result) => {
-          let complete;
-          try {
-            complete = command.read(result);
-          } catch (e) {
-            // A store that answers nonsense may answer sense next time.
-            const what = e instanceof BadResult ? e.message : failureText(e, "a result whose reading threw");
-            return this.completeError(c, `store.${command.method} resolved with ${what}`, true);
-          }
-          try {
-            complete(this.core, this.now(), c.id);
-          } catch (e) {
-            this.completeError(c, failureText(e, `store.${command.method} gave a result the core refused:`), true);
-          }
-        },
+    // One reaction per command (no promise chain), whichever way the store's promise settles.
+    work.then(
+      (result) => this.settle(c, command, result, false),
+      (error) => this.settle(c, command, error, true),
+    );
+  }
+
+  /** Hands a command's result (or, when `failed`, what it failed with) to the core, then runs
+   * the loop. */
+  settle(c, command, result, failed) {
+    try {
+      if (failed) {
         // D19: a StoreError says whether to retry; for anything else the core reads the message.
-        (error) => this.completeError(c, failureText(error, `store.${command?.method} failed with`), retryable(error)),
-      )
-      .catch((e) => console.error("DataStoreModule: a store result could not be handed to the core:", e))
-      .finally(() => this.schedule());
+        return this.completeError(c, failureText(result, `store.${command?.method} failed with`), retryable(result));
+      }
+      let complete;
+      try {
+        complete = command.read(result);
+      } catch (e) {
+        // A store that answers nonsense may answer sense next time.
+        const what = e instanceof BadResult ? e.message : failureText(e, "a result whose reading threw");
+        return this.completeError(c, `store.${command.method} resolved with ${what}`, true);
+      }
+      try {
+        complete(this.core, this.now(), c.id);
+      } catch (e) {
+        this.completeError(c, failureText(e, `store.${command.method} gave a result the core refused:`), true);
+      }
+    } catch (e) {
+      console.error("DataStoreModule: a store result could not be handed to the core:", e);
+    } finally {
+      this.schedule();
+    }
   }
 
   completeError(c, message, retryable) {
     this.core.completeError(this.now(), c.id, message, retryable);
   }
+}
+
+/**
+ * Random bytes for UniqueIds, drawn 4 KiB at a time: `getRandomValues` costs microseconds a
+ * call, so one per 256 opens instead of one per open. Every byte is handed out once.
+ */
+const RANDOM_POOL = new Uint8Array(4096);
+let randomUsed = RANDOM_POOL.length;
+
+/** 16 fresh random bytes (a view of the pool, read by the core at once). */
+function random16() {
+  if (randomUsed === RANDOM_POOL.length) {
+    globalThis.crypto.getRandomValues(RANDOM_POOL);
+    randomUsed = 0;
+  }
+  randomUsed += 16;
+  return RANDOM_POOL.subarray(randomUsed - 16, randomUsed);
+}
+
+/** No text: what the core reads as nil. */
+const NO_BYTES = new Uint8Array(0);
+/** Byte lengths of the texts of one call (`bytesOf`), reused. */
+const LENGTHS = [0, 0, 0];
+
+/**
+ * A command from `pollCommand`: its JSON, then the JSON texts it carries for the store, each
+ * after a newline (src/js/module.rs), which go in as they are (no escaping either way).
+ */
+function commandOf(text) {
+  const end = text.indexOf("\n");
+  if (end < 0) return JSON.parse(text);
+  const c = JSON.parse(text.slice(0, end));
+  const next = text.indexOf("\n", end + 1);
+  if (next < 0) {
+    c.value = text.slice(end + 1);
+    return c;
+  }
+  const last = text.indexOf("\n", next + 1);
+  c.value = text.slice(end + 1, next);
+  c.userIds = text.slice(next + 1, last);
+  c.metadata = text.slice(last + 1);
+  return c;
 }
 
 /** Node's setTimeout takes at most 2^31 - 1 ms (more fires at once). */
@@ -521,7 +575,7 @@ const COMMANDS = {
     run: (s, c) => s.dataGet(c.name, c.scope, c.key),
     read(r) {
       if (r === undefined || r === null) {
-        return (core, now, id) => core.completeGot(now, id, undefined, "", 0, 0, "[]", "{}");
+        return (core, now, id) => core.completeGot(now, id, false, NO_BYTES, 0, 0, "", 0, 0);
       }
       const entry = fields(r, "an entry", {
         value: "string",
@@ -531,17 +585,20 @@ const COMMANDS = {
         userIds: "array",
         metadata: "object",
       });
-      return (core, now, id) =>
+      return (core, now, id) => {
+        const texts = bytesOf([entry.value, entry.userIds, entry.metadata], LENGTHS);
         core.completeGot(
           now,
           id,
-          entry.value,
+          true,
+          texts,
+          LENGTHS[0],
+          LENGTHS[1],
           entry.version,
           entry.createdTime,
           entry.updatedTime,
-          entry.userIds,
-          entry.metadata,
         );
+      };
     },
   },
   DataSet: {
@@ -582,9 +639,9 @@ const COMMANDS = {
     method: "queueRead",
     run: (s, c) => s.queueRead(c.queue, c.count, c.allOrNothing, c.wait, 30),
     read(r) {
-      if (r === undefined || r === null) return (core, now, id) => core.completeRead(now, id, "[]", undefined);
+      if (r === undefined || r === null) return (core, now, id) => core.completeRead(now, id, bytes("[]"), undefined);
       const { values, readId } = fields(r, "a queue read", { values: "strings", readId: "string" });
-      return (core, now, id) => core.completeRead(now, id, JSON.stringify(values), readId);
+      return (core, now, id) => core.completeRead(now, id, bytes(JSON.stringify(values)), readId);
     },
   },
   QueueRemove: {
@@ -605,7 +662,8 @@ const done = (core, now, id) => core.completeDone(now, id);
 function fields(r, what, kinds, extra = []) {
   if (r === null || typeof r !== "object") throw new BadResult(`${describe(r)} where ${what} belongs`);
   const out = {};
-  for (const [name, kind] of Object.entries(kinds)) {
+  for (const name in kinds) {
+    const kind = kinds[name];
     const v = (out[name] = r[name]);
     if (!FIELD_CHECKS[kind](v)) {
       throw new BadResult(`${what} whose ${name} is ${describe(v)}, not ${FIELD_NAMES[kind]}`);
@@ -659,60 +717,117 @@ function retryable(error) {
 
 const READONLY = "Attempt to modify a readonly value";
 
-/** A session: what `new`, `hidden` and `find` return. */
+/** A session's `Metadata` or `UserIds` not made yet: an empty table nobody holds. */
+const UNMADE = Symbol("unmade");
+
+function isEmptyObject(o) {
+  for (const _ in o) return false;
+  return true;
+}
+
+/**
+ * A session: what `new`, `hidden` and `find` return. Its state is in private fields (the
+ * object has no own properties a user could see or shadow), and each signal is made the first
+ * time it is read: a server holds one of these per player, most of whose signals nobody
+ * connects (issue 12). A signal never made has no handlers, so firing it is skipped.
+ */
 class DataStore {
   #host;
-  #key;
+  #sid;
+  /** the constructor's arguments as the core reads them (for a courier) */
+  #args;
+  /** once destroyed: the core properties (and `Key`) as they were */
   #frozen;
+  #value = undefined;
+  /** `Metadata` and `UserIds`; UNMADE until read (most stay empty and unread) */
+  #metadata = UNMADE;
+  #userIds = UNMADE;
+  /** signal name → Signal, for the signals read so far */
+  #signals = undefined;
 
   constructor(host, sid, args) {
     this.#host = host;
-    this.#key = host.core.property(sid, "Key");
-    Object.defineProperty(this, "_sid", { value: sid });
-    Object.defineProperty(this, "_args", { value: args });
-    Object.defineProperty(this, "_value", { value: undefined, writable: true });
-    Object.defineProperty(this, "_metadata", { value: {}, writable: true });
-    Object.defineProperty(this, "_userIds", { value: [], writable: true });
-    for (const name of SIGNALS) {
-      const signal =
+    this.#sid = sid;
+    this.#args = args;
+  }
+
+  /** @internal the core's id of this session */
+  get _sid() {
+    return this.#sid;
+  }
+
+  /** @internal the constructor's arguments as the core reads them (for a courier) */
+  get _args() {
+    return this.#args;
+  }
+
+  /** @internal */
+  get _value() {
+    return this.#value;
+  }
+  set _value(v) {
+    this.#value = v;
+  }
+
+  /** @internal the signal `name`, made now if it was never read */
+  _signal(name) {
+    const signals = (this.#signals ??= {});
+    let signal = signals[name];
+    if (signal === undefined) {
+      const host = this.#host;
+      const sid = this.#sid;
+      signal = signals[name] =
         name === "ProcessQueue"
           ? new Signal((n) => {
               host.core.setProcessQueueConnections(host.now(), sid, n);
               host.schedule();
             })
           : new Signal();
-      Object.defineProperty(this, `_${name}`, { value: signal });
     }
+    return signal;
+  }
+
+  /** @internal fires the signal `name` if it was ever read (else nothing is connected) */
+  _fire(name, ...args) {
+    this.#signals?.[name]?.Fire(...args);
+  }
+
+  /** @internal disconnects every handler of every signal */
+  _disconnectAll() {
+    if (this.#signals === undefined) return;
+    for (const name of SIGNALS) this.#signals[name]?.DisconnectAll();
   }
 
   get Key() {
-    return this.#key;
+    return this.#frozen ? this.#frozen.Key : this.#host.core.property(this.#sid, "Key");
   }
   set Key(_) {
     throw new TypeError(READONLY);
   }
 
   get Value() {
-    return this._value;
+    return this.#value;
   }
   set Value(v) {
-    this._value = v;
+    this.#value = v;
   }
 
   get Metadata() {
-    return this._metadata;
+    if (this.#metadata === UNMADE) this.#metadata = {};
+    return this.#metadata;
   }
   set Metadata(v) {
     this.#set("Metadata", v);
-    this._metadata = v;
+    this.#metadata = v;
   }
 
   get UserIds() {
-    return this._userIds;
+    if (this.#userIds === UNMADE) this.#userIds = [];
+    return this.#userIds;
   }
   set UserIds(v) {
     this.#set("UserIds", v);
-    this._userIds = v;
+    this.#userIds = v;
   }
 
   Open(template) {
@@ -751,7 +866,7 @@ class DataStore {
   Remove(id) {
     check(this, "Remove");
     if (typeof id !== "string") throw new TypeError("Attempt to RemoveQueue failed: Passed value is not a string");
-    return this.#host.call(this, "Remove", "null", undefined, undefined, id);
+    return this.#host.call(this, "Remove", undefined, undefined, undefined, id);
   }
 
   /** @internal whether `value` is a DataStore made by this file (the original's check of `self`) */
@@ -762,7 +877,7 @@ class DataStore {
   /** A deep copy of `Value`. */
   Clone() {
     check(this, "Clone");
-    return this._value === undefined ? undefined : JSON.parse(toJson(this._value, "Value"));
+    return this.#value === undefined ? undefined : JSON.parse(toJson(this.#value, "Value"));
   }
 
   /** Fills what `Value` lacks from `template`, in place (nothing present is overwritten). */
@@ -776,10 +891,10 @@ class DataStore {
   Usage() {
     check(this, "Usage");
     const host = this.#host;
-    const value = toJson(this._value, "Value");
-    const metadata = toJson(this._metadata, "Metadata");
+    const value = toJson(this.#value, "Value");
+    const metadata = this.#metadata === UNMADE ? "{}" : toJson(this.#metadata, "Metadata");
     const [n, fraction] = host.onCore(this, (sid) => {
-      const usage = host.core.usage(sid, value, metadata);
+      const usage = host.core.usage(sid, bytesOf([value, metadata], LENGTHS), LENGTHS[0]);
       // Its side effect on CompressedValue (§10.3) shows on a destroyed session too.
       const compressed = host.core.property(sid, "CompressedValue");
       if (this.#frozen && compressed !== "") this.#frozen.CompressedValue = compressed;
@@ -794,13 +909,14 @@ class DataStore {
    */
   _reconcile(template) {
     // toJson, not JSON.stringify: it keeps -0.
-    const patch = JSON.parse(this.#host.wasm.templatePatch(toJson(this._value, "Value"), toJson(template, "template")));
+    const texts = bytesOf([toJson(this.#value, "Value"), toJson(template, "template")], LENGTHS);
+    const patch = JSON.parse(this.#host.wasm.templatePatch(texts, LENGTHS[0]));
     if (patch.replace !== undefined) {
-      this._value = patch.replace;
+      this.#value = patch.replace;
       return;
     }
     for (const { path, value } of patch.inserts) {
-      let target = this._value;
+      let target = this.#value;
       // Every step but the last is an own property of the live value (the core read it there).
       for (let i = 0; i < path.length - 1; i++) target = target[path[i]];
       Object.defineProperty(target, path[path.length - 1], {
@@ -814,14 +930,15 @@ class DataStore {
 
   /** @internal the second element of a reply: the live Value, a text, or undefined */
   _data(reply) {
-    return reply.value ? this._value : reply.text;
+    return reply.value ? this.#value : reply.text;
   }
 
   /** @internal */
   _install(value, metadata, userIds) {
-    this._value = value ?? undefined;
-    this._metadata = metadata ?? {};
-    this._userIds = userIds ?? [];
+    this.#value = value ?? undefined;
+    // Fresh empty tables (from the event's JSON, or none) that nobody holds yet: made on first read.
+    this.#metadata = metadata === undefined || metadata === null || isEmptyObject(metadata) ? UNMADE : metadata;
+    this.#userIds = userIds === undefined || userIds === null || userIds.length === 0 ? UNMADE : userIds;
   }
 
   /** @internal hands the core the live values right after the Saving handlers ran */
@@ -829,25 +946,27 @@ class DataStore {
     const host = this.#host;
     let value, metadata, userIds, error;
     try {
-      value = toJson(this._value, "Value");
-      metadata = toJson(this._metadata, "Metadata");
-      userIds = toJson(this._userIds, "UserIds");
+      value = toJson(this.#value, "Value");
+      metadata = this.#metadata === UNMADE ? "{}" : toJson(this.#metadata, "Metadata");
+      userIds = this.#userIds === UNMADE ? "[]" : toJson(this.#userIds, "UserIds");
     } catch (e) {
       // A getter or Proxy in the value may throw anything.
       error = failureText(e, "Value: reading it threw");
     }
-    host.core.provideSnapshot(host.now(), this._sid, value ?? "null", metadata ?? "{}", userIds ?? "[]", error);
+    const texts = bytesOf([value ?? "null", metadata ?? "{}", userIds ?? "[]"], LENGTHS);
+    host.core.provideSnapshot(host.now(), this.#sid, texts, LENGTHS[0], LENGTHS[1], error);
   }
 
   /** @internal keeps the last core properties once the core forgets a destroyed session */
   _freeze() {
     const host = this.#host;
-    this.#frozen = Object.fromEntries(CORE_PROPERTIES.map((p) => [p, host.core.property(this._sid, p)]));
+    this.#frozen = Object.fromEntries(CORE_PROPERTIES.map((p) => [p, host.core.property(this.#sid, p)]));
+    this.#frozen.Key = host.core.property(this.#sid, "Key");
   }
 
   /** @internal */
   _get(name) {
-    return this.#frozen ? this.#frozen[name] : this.#host.core.property(this._sid, name);
+    return this.#frozen ? this.#frozen[name] : this.#host.core.property(this.#sid, name);
   }
 
   #set(name, v) {
@@ -905,7 +1024,7 @@ for (const name of CORE_PROPERTIES) {
 for (const name of SIGNALS) {
   Object.defineProperty(DataStore.prototype, name, {
     get() {
-      return this[`_${name}`];
+      return this._signal(name);
     },
     set() {
       throw new TypeError(READONLY);

@@ -35,10 +35,8 @@ const SIGNATURES = {
 
 /** Checks the kinds of a store method's arguments (every store, before anything else). */
 export function checkArgs(method, args) {
-  SIGNATURES[method].forEach((spec, i) => {
-    const [what, kind = "string"] = spec.split(":");
-    CHECKS[kind](args[i], what);
-  });
+  const specs = PARSED[method];
+  for (let i = 0; i < specs.length; i++) specs[i][1](args[i], specs[i][0]);
   if (method === "lockAcquire" && args[4] && (args[5] === null || args[5] === undefined)) {
     throw invalid("held must be the token last written (a number) when renew is true, got null");
   }
@@ -93,6 +91,17 @@ const CHECKS = {
     }
   },
 };
+
+/** Each signature as `[what, check]` pairs, read once (checkArgs runs on every store call). */
+const PARSED = Object.fromEntries(
+  Object.entries(SIGNATURES).map(([method, specs]) => [
+    method,
+    specs.map((spec) => {
+      const [what, kind = "string"] = spec.split(":");
+      return [what, CHECKS[kind]];
+    }),
+  ]),
+);
 
 function describe(value) {
   if (value === null) return "null";
@@ -159,8 +168,12 @@ export function fencedError(name, scope, key, fence, reason) {
 
 // ---- Roblox's limits (the stores that do not run the emulator) ------------------------------
 
+/** Node's native byte count, when there is a Node. */
+const byteLength = typeof Buffer === "function" && typeof Buffer.byteLength === "function" ? Buffer.byteLength : null;
+
 /** UTF-8 length of a string (Roblox measures names and values in bytes). */
 export function utf8Length(text) {
+  if (byteLength !== null) return byteLength(text, "utf8");
   let n = text.length;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -178,26 +191,35 @@ export function utf8Length(text) {
   return n;
 }
 
+/**
+ * Whether `text` is over `max` UTF-8 bytes. A UTF-16 unit is at most 3 bytes, so short texts
+ * (every name, most values) need no count at all.
+ */
+function overBytes(text, max) {
+  return text.length * 3 > max && utf8Length(text) > max;
+}
+
 export function checkNames(name, scope, key) {
   const max = LIMITS.dataNameBytes;
   if (name.length === 0) throw invalid("DataStore name can't be empty.");
-  if (utf8Length(name) > max) throw invalid(`DataStore name exceeds the ${max} character limit.`);
-  if (utf8Length(scope) > max) throw invalid(`DataStore scope exceeds the ${max} character limit.`);
+  if (overBytes(name, max)) throw invalid(`DataStore name exceeds the ${max} character limit.`);
+  if (overBytes(scope, max)) throw invalid(`DataStore scope exceeds the ${max} character limit.`);
   if (key.length === 0) throw invalid("101: Key name can't be empty.", 101);
-  if (utf8Length(key) > max) throw invalid(`102: Key name exceeds the ${max} character limit.`, 102);
+  if (overBytes(key, max)) throw invalid(`102: Key name exceeds the ${max} character limit.`, 102);
 }
 
 export function checkDataValue(json) {
   if (json === "null") throw invalid("Argument 2 missing or nil");
   const max = LIMITS.dataValueBytes;
-  if (utf8Length(json) > max) throw invalid(`105: Serialized value exceeds ${max} limit.`, 105);
+  if (overBytes(json, max)) throw invalid(`105: Serialized value exceeds ${max} limit.`, 105);
 }
 
 export function checkMemoryValue(json) {
   if (json === "null") throw invalid("InvalidRequest: The value can't be nil.");
-  const size = utf8Length(json);
   const max = LIMITS.memoryValueBytes;
-  if (size > max) throw invalid(`ItemValueSizeTooLarge: The value is ${size} bytes, over the ${max} limit.`);
+  if (!overBytes(json, max)) return;
+  const size = utf8Length(json);
+  throw invalid(`ItemValueSizeTooLarge: The value is ${size} bytes, over the ${max} limit.`);
 }
 
 /** A MemoryStore expiration (also a lock's TTL) in seconds → milliseconds. */

@@ -335,9 +335,15 @@ export class RedisStore {
     return client;
   }
 
+  /** The client, at once when the store made it and it is connected (the common case: no extra
+   * promise per command), else through `#ready`. */
+  #connected() {
+    return this.#own && !this.#closed && this.#client !== undefined ? this.#client : this.#ready();
+  }
+
   /** Runs a script by its SHA, loading it the first time a server lacks it. */
   async #script(name, keys, args) {
-    const client = await this.#ready();
+    const client = await this.#connected();
     const options = { keys, arguments: args.map(String) };
     try {
       try {
@@ -373,7 +379,7 @@ export class RedisStore {
   async dataGet(name, scope, key) {
     checkArgs("dataGet", [name, scope, key]);
     checkNames(name, scope, key);
-    const client = await this.#ready();
+    const client = await this.#connected();
     let fields;
     try {
       fields = await client.hmGet(this.#dataKey(name, scope, key), ["v", "c", "u", "n", "ids", "meta"]);
