@@ -3,26 +3,28 @@
 //! with the sessions a module has seen shows (issue 12). `cargo run --release --example
 //! bench_sessions -- [sessions]`.
 
-use datastore_module::session::{Call, Command, Config, Event, Module, Snapshot, StoreResult};
+use datastore_module::session::{
+    Call, Command, Config, Event, Module, Snapshot, SnapshotValue, StoreResult,
+};
 use datastore_module::value::Value;
 use std::time::Instant;
 
-fn record(i: usize) -> Value {
-    let text = format!(
+/// A player record as JSON text, as the JS host hands it over.
+fn record(i: usize) -> String {
+    format!(
         r#"{{"Coins":{i},"Level":12,"Inventory":[{{"Id":"Sword","Count":1,"Stats":{{"Damage":12.5}}}},{{"Id":"Shield","Count":2}}],"Quests":{{"Q1":{{"Done":true,"Progress":0.75}}}}}}"#
-    );
-    Value::from_json_str(&text, "Value").unwrap()
+    )
 }
 
 /// Runs commands and events until the module is quiet: every store call succeeds at once.
-fn drain(m: &mut Module, now: u64, value: &Value) {
+fn drain(m: &mut Module, now: u64, value: &str) {
     loop {
         let mut busy = false;
         while let Some(event) = m.poll_event() {
             busy = true;
             if let Event::Saving { session } = event {
                 let snapshot = Snapshot {
-                    value: value.clone(),
+                    value: SnapshotValue::Json(value.to_owned()),
                     metadata: Value::Table(Default::default()),
                     user_ids: Value::Array(vec![]),
                 };

@@ -30,6 +30,39 @@ pub enum Value {
     Table(Table),
 }
 
+/// A value's JSON text exactly as [`Value::to_json_string`] writes it: what a save stores.
+/// Shared (the save keeps it for its retries while the command carries it to the host) and
+/// never parsed again on the way out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JsonText(std::rc::Rc<str>);
+
+impl JsonText {
+    pub fn of(value: &Value) -> JsonText {
+        JsonText(value.to_json_string().into())
+    }
+
+    /// A string's JSON text.
+    pub fn string(s: &str) -> JsonText {
+        let mut out = String::with_capacity(s.len() + 2);
+        write_json_string(s, &mut out);
+        JsonText(out.into())
+    }
+
+    /// Text [`crate::codec::json::is_canonical`] accepted.
+    pub(crate) fn canonical(text: &str) -> JsonText {
+        JsonText(text.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The value again, for whoever keeps values rather than text (the simulation's store).
+    pub fn to_value(&self) -> Result<Value, ValueError> {
+        Value::from_json_str(&self.0, "Value")
+    }
+}
+
 /// A Luau table key. Numbers are finite; `0` and `-0` are the same key, as in Luau.
 #[derive(Clone, Debug)]
 pub enum Key {
@@ -150,7 +183,7 @@ impl Value {
         out
     }
 
-    fn write_json(&self, out: &mut String) {
+    pub(crate) fn write_json(&self, out: &mut String) {
         match self {
             Value::Nil => out.push_str("null"),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -577,8 +610,19 @@ mod tests {
         assert_eq!(err.path, "Value.Stats");
         stats.swap_remove(&Key::String("1".into()));
         stats.insert(Key::Bool(true), Value::Bool(false));
-        let nested = Value::Array(vec![Value::Table(stats)]);
+        let nested = Value::Array(vec![Value::Table(stats.clone())]);
         assert!(nested.check_json_keys("Value").is_ok());
+        // Deeper: the path names every step down to the table, Luau-style.
+        stats.insert(Key::String("true".into()), Value::Bool(true));
+        let mut inner = Table::new();
+        inner.insert(Key::from("Bag"), Value::Table(stats));
+        let mut quests = Table::new();
+        quests.insert(Key::from("my quest"), Value::Bool(true));
+        quests.insert(Key::Number(7.0), Value::Table(inner));
+        let deep = Value::Array(vec![Value::Bool(true), Value::Table(quests)]);
+        let err = deep.check_json_keys("Value").unwrap_err();
+        assert_eq!(err.path, "Value[2][7].Bag");
+        assert!(err.message.contains("\"true\""), "{}", err.message);
     }
 
     #[test]

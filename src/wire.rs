@@ -13,7 +13,7 @@
 
 use crate::session::{
     Call, CallId, CallOutcome, Command, CommandId, Data, Event, Input, KeyInfo, Reply, Session,
-    SessionId, Snapshot, State, StoreResult,
+    SessionId, Snapshot, SnapshotValue, State, StoreResult,
 };
 use crate::template::{template_patch as patch_of, Patch};
 use crate::value::{write_json_string, Key, Table, Value};
@@ -45,6 +45,10 @@ pub enum Format {
     Luau,
 }
 
+/// Whether this build serves Luau hosts. The JS wasm never reads or writes the Luau value
+/// text, and with this false its code drops out of that wasm (a few KiB of its size budget).
+const LUAU_HOSTS: bool = cfg!(any(feature = "cabi", not(target_arch = "wasm32")));
+
 impl Format {
     /// A host value; `root` names it in refusals. Empty text is nil.
     pub fn read(self, text: &[u8], root: &str) -> Result<Value, String> {
@@ -53,7 +57,10 @@ impl Format {
                 let json = std::str::from_utf8(text).map_err(|_| format!("{root}: not UTF-8"))?;
                 value(if json.is_empty() { "null" } else { json }, root)
             }
-            Format::Luau => Value::from_luau_text(text, root).map_err(|e| e.to_string()),
+            Format::Luau if LUAU_HOSTS => {
+                Value::from_luau_text(text, root).map_err(|e| e.to_string())
+            }
+            Format::Luau => Err(format!("{root}: this build does not read Luau value text")),
         }
     }
 
@@ -63,7 +70,7 @@ impl Format {
         if !first {
             out.push(',');
         }
-        if self == Format::Luau && !v.json_round_trips() {
+        if LUAU_HOSTS && self == Format::Luau && !v.json_round_trips() {
             let _ = write!(out, "\"{key}Text\":");
             write_json_string(&v.to_luau_text(), out);
         } else {
@@ -244,7 +251,16 @@ pub fn snapshot(
     match error {
         Some(message) => Err(message),
         None => Ok(Snapshot {
-            value: format.read(value, "Value")?,
+            value: match format {
+                // Kept as text: a save stores it as it is when it is already canonical.
+                Format::Json => {
+                    let json =
+                        std::str::from_utf8(value).map_err(|_| "Value: not UTF-8".to_owned())?;
+                    // Empty text is nil, as `Format::read` has it.
+                    SnapshotValue::Json(if json.is_empty() { "null" } else { json }.to_owned())
+                }
+                Format::Luau => SnapshotValue::Tree(format.read(value, "Value")?),
+            },
             metadata: format.read(metadata, "Metadata")?,
             user_ids: format.read(user_ids, "UserIds")?,
         }),
@@ -318,7 +334,38 @@ pub fn read(values_json: &str, read_id: Option<String>) -> StoreResult {
 }
 
 /// A storage command as JSON (`{"id", "kind", …}`; values as JSON strings).
-pub fn command(CommandId(id): CommandId, command: &Command) -> String {
+pub fn command(id: CommandId, command: &Command) -> String {
+    write_command(id, command, true)
+}
+
+/// A storage command as the JS host reads it: its JSON without the values it carries, then
+/// each of those JSON texts after a newline (`value`, then for `DataSet` `userIds` and
+/// `metadata`), as they are: no escaping either way, and a `DataSet`'s value text goes out as
+/// the save made it.
+pub fn command_lines(id: CommandId, command: &Command) -> String {
+    let mut out = write_command(id, command, false);
+    match command {
+        Command::DataSet {
+            value,
+            user_ids,
+            metadata,
+            ..
+        } => {
+            for text in [value, user_ids, metadata] {
+                out.push('\n');
+                out.push_str(text.as_str());
+            }
+        }
+        Command::QueueAdd { value, .. } => {
+            out.push('\n');
+            value.write_json(&mut out);
+        }
+        _ => {}
+    }
+    out
+}
+
+fn write_command(CommandId(id): CommandId, command: &Command, values: bool) -> String {
     let mut out = format!("{{\"id\":{id}");
     push_str(&mut out, "kind", command.name());
     match command {
@@ -339,9 +386,11 @@ pub fn command(CommandId(id): CommandId, command: &Command) -> String {
             push_str(&mut out, "name", name);
             push_str(&mut out, "scope", scope);
             push_str(&mut out, "key", key);
-            push_value_text(&mut out, "value", value);
-            push_value_text(&mut out, "userIds", user_ids);
-            push_value_text(&mut out, "metadata", metadata);
+            if values {
+                push_str(&mut out, "value", value.as_str());
+                push_str(&mut out, "userIds", user_ids.as_str());
+                push_str(&mut out, "metadata", metadata.as_str());
+            }
             push_fence(&mut out, fence.as_ref());
         }
         Command::DataRemove {
@@ -382,7 +431,9 @@ pub fn command(CommandId(id): CommandId, command: &Command) -> String {
             priority,
         } => {
             push_str(&mut out, "queue", queue);
-            push_value_text(&mut out, "value", value);
+            if values {
+                push_value_text(&mut out, "value", value);
+            }
             let _ = write!(out, ",\"expiration\":{expiration},\"priority\":{priority}");
         }
         Command::QueueRead {
@@ -503,7 +554,7 @@ pub fn template_patch(format: Format, value: &[u8], template: &[u8]) -> Result<S
     let v = format.read(value, "Value")?;
     let template = format.read(template, "template")?;
     let patch = patch_of(&v, &template);
-    if format == Format::Luau {
+    if LUAU_HOSTS && format == Format::Luau {
         let mut out = Table::new();
         match patch {
             Patch::Replace(v) => {

@@ -9,6 +9,7 @@ mod codec_common;
 
 use codec_common::{hex_to_text, reference_compress, reference_decompress};
 use datastore_module::codec::{self, Settings, MAX_DEPTH};
+use datastore_module::value::Value;
 use proptest::prelude::*;
 use serde_json::Value as Json;
 
@@ -233,6 +234,137 @@ fn large_objects_with_a_duplicate_key_transcode_like_the_reference() {
     }
 }
 
+/// `codec::json::is_canonical` never says yes to text the reference would read and write
+/// differently (or refuse); said no, the reference decides, so no is always safe.
+fn canonical_agrees(json: &str) {
+    if codec::json::is_canonical(json) {
+        let value = Value::from_json_str(json, "Value").unwrap_or_else(|e| {
+            panic!("{json:?} called canonical, but the reference refuses: {e}")
+        });
+        assert!(
+            value != Value::Nil,
+            "{json:?} called canonical, but it is nil"
+        );
+        assert_eq!(value.to_json_string(), json, "{json:?} called canonical");
+    }
+}
+
+/// What the reference writes is canonical unless it is nil or nests near the limit: the
+/// check must say yes to it, or saves would all take the slow path.
+fn written_is_canonical(json: &str) {
+    let Ok(value) = Value::from_json_str(json, "Value") else {
+        return;
+    };
+    let written = value.to_json_string();
+    if value != Value::Nil && nesting(&written) + 1 < MAX_DEPTH {
+        assert!(
+            codec::json::is_canonical(&written),
+            "{written:?} (from {json:?})"
+        );
+    }
+}
+
+/// How deep containers nest in JSON text (brackets inside strings do not count).
+fn nesting(json: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
+    for b in json.bytes() {
+        match (in_string, escaped, b) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') | (false, _, b'"') => in_string = !in_string,
+            (false, _, b'[' | b'{') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (false, _, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+#[test]
+fn canonical_json_is_recognised_exactly() {
+    for json in [
+        r#"{"a":1,"b":[true,false,"x"],"c":{}}"#,
+        "[]",
+        "{}",
+        "[[],{}]",
+        "-0",
+        "0",
+        "1.5",
+        r#""""#,
+        "\"q\\\"\\\\\\n\\r\\t\\u0001\\u001f\u{7f}é😀\"",
+    ] {
+        assert!(codec::json::is_canonical(json), "{json:?}");
+        canonical_agrees(json);
+    }
+    for json in [
+        "null",
+        "[1,null]",
+        r#"{"a":null}"#,
+        r#"{"a":1,"a":2}"#,
+        "[1, 2]",
+        " 1",
+        "1 ",
+        "1.0",
+        "1e2",
+        "-0.0",
+        "1E400",
+        r#""\u0061""#,
+        r#""\u000a""#,
+        r#""\u001F""#,
+        r#""\/""#,
+        r#""\b""#,
+        "[1,]",
+        r#"{"a":1,}"#,
+        "tru",
+        "",
+        "[",
+        "\"\u{1}\"",
+    ] {
+        assert!(!codec::json::is_canonical(json), "{json:?}");
+    }
+    // Around the whole-number shortcut (up to 15 digits) and the writer's other forms.
+    for n in [
+        "999999999999999",
+        "-999999999999999",
+        "1000000000000000",
+        "-1000000000000000",
+        "9007199254740993",
+        "123456789012345678901",
+        "1e15",
+        "0.1",
+        "1e-7",
+        "0.000001",
+        "1e21",
+        "00",
+        "-00",
+        "-",
+        "12.50",
+    ] {
+        for json in [
+            n.to_owned(),
+            format!("[{n}]"),
+            format!(r#"{{"n":{n},"m":[{n},{n}]}}"#),
+        ] {
+            canonical_agrees(&json);
+            written_is_canonical(&json);
+        }
+    }
+    for depth in [MAX_DEPTH - 2, MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1] {
+        let arrays = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        canonical_agrees(&arrays);
+        written_is_canonical(&arrays);
+    }
+    for line in include_str!("vectors/codec-encode.jsonl").lines() {
+        let v: Json = serde_json::from_str(line).expect("vector line");
+        let json = v["value"].to_string();
+        canonical_agrees(&json);
+        written_is_canonical(&json);
+    }
+}
+
 // ---- generated JSON ---------------------------------------------------------------------------
 
 /// JSON numbers: ordinary, long, exponents, edge values, and a few that are not JSON.
@@ -436,6 +568,17 @@ proptest! {
             reference_compress(&json, &s),
             "{:?} {:?}", json, s
         );
+    }
+
+    #[test]
+    fn generated_json_is_called_canonical_exactly(
+        json in json_text(),
+        how in 0u8..12,
+        at in any::<usize>(),
+    ) {
+        let json = mutated(json, how, at);
+        canonical_agrees(&json);
+        written_is_canonical(&json);
     }
 
     #[test]

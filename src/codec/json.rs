@@ -96,6 +96,162 @@ impl<'k> InKeyOrder<'k> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// JSON text → the same text, checked
+
+/// Whether `json` is already exactly the text [`Value::to_json_string`] writes for the
+/// (non-nil) value [`Value::from_json_str`] reads from it. A save then stores and fingerprints
+/// the host's text as it is, with no tree built and written again (issue 12): a JS host's
+/// `JSON.stringify`-shaped text almost always is. `false` only means "the reference decides":
+/// nulls (nil, holes, absent keys), duplicate keys, space, escapes or numbers written another
+/// way, nesting near the limit, and anything that is not JSON.
+pub fn is_canonical(json: &str) -> bool {
+    check_canonical(json).is_some()
+}
+
+fn check_canonical(json: &str) -> Option<()> {
+    let bytes = json.as_bytes();
+    let mut pos = 0;
+    // The containers being read, innermost last: `None` an array, `Some(base)` an object
+    // whose keys start at `keys[base]`.
+    let mut stack: Vec<Option<usize>> = Vec::new();
+    // The keys of the objects being read, as ranges of `json` (inside the quotes).
+    let mut keys: Vec<Range<usize>> = Vec::new();
+    let mut number = String::new();
+    loop {
+        // A value starts here.
+        match *bytes.get(pos)? {
+            b'"' => pos = canonical_string(bytes, pos)?.end + 1,
+            b'-' | b'0'..=b'9' => pos = canonical_number(json, pos, &mut number)?,
+            b't' if bytes.get(pos..pos + 4)? == b"true" => pos += 4,
+            b'f' if bytes.get(pos..pos + 5)? == b"false" => pos += 5,
+            // One level short of the reference's limit: close to it, the reference decides.
+            b'[' | b'{' if stack.len() + 1 >= MAX_DEPTH => return None,
+            b'[' if bytes.get(pos + 1) == Some(&b']') => pos += 2,
+            b'{' if bytes.get(pos + 1) == Some(&b'}') => pos += 2,
+            b'[' => {
+                pos += 1;
+                stack.push(None);
+                continue;
+            }
+            b'{' => {
+                stack.push(Some(keys.len()));
+                pos = canonical_key(bytes, pos + 1, &mut keys)?;
+                continue;
+            }
+            _ => return None,
+        }
+        // A value is complete; what follows it? (Closing a container completes its parent's
+        // value too.)
+        loop {
+            let Some(&open) = stack.last() else {
+                return (pos == bytes.len()).then_some(());
+            };
+            match (*bytes.get(pos)?, open) {
+                (b',', None) => {
+                    pos += 1;
+                    break;
+                }
+                (b',', Some(_)) => {
+                    pos = canonical_key(bytes, pos + 1, &mut keys)?;
+                    break;
+                }
+                (b']', None) => {
+                    pos += 1;
+                    stack.pop();
+                }
+                (b'}', Some(base)) => {
+                    let own = keys.get(base..).unwrap_or_default();
+                    if has_duplicate(own.len(), |i| {
+                        own.get(i)
+                            .and_then(|range| bytes.get(range.clone()))
+                            .unwrap_or_default()
+                    }) {
+                        return None;
+                    }
+                    keys.truncate(base);
+                    pos += 1;
+                    stack.pop();
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// A number at `pos` written as [`write_json_number`] writes it; gives where it ends.
+fn canonical_number(json: &str, pos: usize, scratch: &mut String) -> Option<usize> {
+    let bytes = json.as_bytes();
+    // Whole numbers below 10^15 are their digits (most numbers): no need to write them.
+    let digits_at = pos + usize::from(bytes.get(pos) == Some(&b'-'));
+    let digits = bytes
+        .get(digits_at..)?
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let end = digits_at + digits;
+    let whole = !matches!(bytes.get(end), Some(b'.' | b'e' | b'E'));
+    if whole && (1..=15).contains(&digits) && (digits == 1 || bytes.get(digits_at) != Some(&b'0')) {
+        return Some(end);
+    }
+    let mut reader = JsonReader {
+        text: json,
+        pos,
+        scratch: String::new(),
+    };
+    scratch.clear();
+    write_json_number(reader.number()?, scratch);
+    (json.get(pos..reader.pos)? == scratch.as_str()).then_some(reader.pos)
+}
+
+/// A key at `pos` and its colon, recorded in `keys`; gives where its value starts.
+fn canonical_key(bytes: &[u8], pos: usize, keys: &mut Vec<Range<usize>>) -> Option<usize> {
+    if bytes.get(pos) != Some(&b'"') {
+        return None;
+    }
+    let key = canonical_string(bytes, pos)?;
+    let colon = key.end + 1;
+    keys.push(key);
+    (bytes.get(colon) == Some(&b':')).then_some(colon + 1)
+}
+
+/// A string at its opening quote `pos`, escaped exactly as [`write_json_string`] escapes:
+/// `\"`, `\\`, `\n`, `\r`, `\t` and `\u00xx` (lowercase) for the other control characters,
+/// nothing else. Gives the range between the quotes.
+fn canonical_string(bytes: &[u8], pos: usize) -> Option<Range<usize>> {
+    let start = pos + 1;
+    let mut at = start;
+    loop {
+        at = find_special(bytes, at)?;
+        match *bytes.get(at)? {
+            b'"' => return Some(start..at),
+            DEL => at += 1,
+            b'\\' => match *bytes.get(at + 1)? {
+                b'"' | b'\\' | b'n' | b'r' | b't' => at += 2,
+                b'u' => {
+                    let hex = |d: u8| match d {
+                        b'0'..=b'9' => Some(d - b'0'),
+                        b'a'..=b'f' => Some(d - b'a' + 10),
+                        _ => None,
+                    };
+                    let unit = bytes.get(at + 2..at + 6)?;
+                    if unit.get(..2)? != b"00" {
+                        return None;
+                    }
+                    let c = hex(*unit.get(2)?)? << 4 | hex(*unit.get(3)?)?;
+                    if c >= 0x20 || matches!(c, b'\n' | b'\r' | b'\t') {
+                        return None;
+                    }
+                    at += 6;
+                }
+                _ => return None,
+            },
+            // A raw control character: not JSON.
+            _ => return None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // JSON text → compressed text
 
 /// A container being read.

@@ -10,11 +10,10 @@
 //! it installs. Store results go in through one method per result kind. `host/js/lib/module.js`
 //! is the driver that uses this.
 
-use crate::session::{Command, Config, Module, PropertyErrorKind, SessionId, StoreResult};
+use crate::session::{Config, Module, PropertyErrorKind, SessionId, StoreResult};
 use crate::value::Value;
 use crate::wire::{self, now};
 use js_sys::{RangeError, TypeError};
-use std::mem::take;
 use wasm_bindgen::prelude::*;
 
 fn error(message: impl std::fmt::Display) -> JsError {
@@ -357,32 +356,12 @@ impl WasmModule {
     /// The next storage command as JSON (`{"id", "kind", …}`). The JSON texts a store stores
     /// (a `DataSet`'s value, user ids and metadata, a `QueueAdd`'s value) follow it, each after
     /// a newline, instead of inside it as JSON strings: written once, not escaped here and
-    /// unescaped again by `JSON.parse` (their fields in the JSON say `"null"`). Compact JSON
+    /// unescaped again by `JSON.parse` (the JSON has no field for them). Compact JSON
     /// has no newline of its own, in the command or in a value.
     #[wasm_bindgen(js_name = pollCommand)]
     pub fn poll_command(&mut self) -> Option<String> {
-        let (id, mut command) = self.core.poll_command()?;
-        let texts = match &mut command {
-            Command::DataSet {
-                value,
-                user_ids,
-                metadata,
-                ..
-            } => [take(value), take(user_ids), take(metadata)],
-            Command::QueueAdd { value, .. } => [take(value), Value::Nil, Value::Nil],
-            _ => Default::default(),
-        };
-        let mut out = wire::command(id, &command);
-        let carried = match command {
-            Command::DataSet { .. } => 3,
-            Command::QueueAdd { .. } => 1,
-            _ => 0,
-        };
-        for text in &texts[..carried] {
-            out.push('\n');
-            out.push_str(&text.to_json_string());
-        }
-        Some(out)
+        let (id, command) = self.core.poll_command()?;
+        Some(wire::command_lines(id, &command))
     }
 
     /// The next event as JSON (`{"kind", "session", …}`; values inline).

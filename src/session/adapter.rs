@@ -17,6 +17,13 @@ pub(crate) fn compress(value: &Value, compress_table: &Value) -> Result<String, 
     codec::compress(value, &settings).map_err(|e| e.to_string())
 }
 
+/// [`compress`] of a value given as JSON text (no tree when the text is ordinary).
+pub(crate) fn compress_json(json: &str, compress_table: &Value) -> Result<String, String> {
+    let settings =
+        codec::Settings::from_compress_table(compress_table).map_err(|e| e.to_string())?;
+    codec::json::compress(json, "Value", &settings).map_err(|e| e.to_string())
+}
+
 /// `Decompress(text, 10 ^ (Compress.Decimals or 3))`.
 pub(crate) fn decompress(text: &str, compress_table: &Value) -> Result<Value, String> {
     let decimals = codec::Settings::decimals_to_read(compress_table).map_err(|e| e.to_string())?;

@@ -88,7 +88,7 @@ mod save;
 mod task;
 
 pub use crate::fence::Fence;
-use crate::value::{luau_number_to_string, Table, Value};
+use crate::value::{luau_number_to_string, JsonText, Table, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use lock::LEASE_LAPSED;
@@ -250,9 +250,24 @@ pub enum CallOutcome {
 /// converted right after the `Saving` signal's handlers ran.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Snapshot {
-    pub value: Value,
+    pub value: SnapshotValue,
     pub metadata: Value,
     pub user_ids: Value,
+}
+
+/// A snapshot's `Value`: a tree, or the JSON text a JS host writes, which a save stores as it
+/// is when it is already what the core would write (`codec::json::is_canonical`), and reads
+/// into a tree only when not (issue 12: the tree cost most of a save's CPU).
+#[derive(Clone, Debug, PartialEq)]
+pub enum SnapshotValue {
+    Tree(Value),
+    Json(String),
+}
+
+impl From<Value> for SnapshotValue {
+    fn from(value: Value) -> SnapshotValue {
+        SnapshotValue::Tree(value)
+    }
 }
 
 /// A storage primitive for the host to execute (the architecture's command table).
@@ -274,9 +289,9 @@ pub enum Command {
         name: String,
         scope: String,
         key: String,
-        value: Value,
-        user_ids: Value,
-        metadata: Value,
+        value: JsonText,
+        user_ids: JsonText,
+        metadata: JsonText,
         fence: Option<Fence>,
     },
     /// `RemoveAsync(key)` → [`StoreResult::Done`].
@@ -558,7 +573,7 @@ pub struct Session {
     /// lapse. Cleared by the next open.
     pub(crate) lapsed: bool,
     /// `Queue` and `Remove` calls in flight (they run beside the task queue).
-    pub(crate) free_ops: BTreeMap<CallId, queue::FreeOp>,
+    pub(crate) free_ops: queue::FreeOps,
     pub(crate) process_queue: queue::ProcessQueueLoop,
 }
 
@@ -718,7 +733,7 @@ impl Module {
             last_written: None,
             write_seq: 0,
             lapsed: false,
-            free_ops: BTreeMap::new(),
+            free_ops: queue::FreeOps::default(),
             process_queue: queue::ProcessQueueLoop::default(),
         };
         self.sessions.insert(sid, session);

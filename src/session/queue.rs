@@ -17,6 +17,26 @@ pub const DEFAULT_EXPIRATION_S: f64 = 604_800.0;
 pub const READ_COUNT: u32 = 100;
 pub const READ_WAIT_S: f64 = 30.0;
 
+/// A session's `Queue` and `Remove` calls in flight, by call. A few at a time, and only ever
+/// looked up by call: a list, not a map (each map type costs the JS wasm several KiB).
+#[derive(Debug, Default)]
+pub(crate) struct FreeOps(Vec<(CallId, FreeOp)>);
+
+impl FreeOps {
+    fn insert(&mut self, call: CallId, op: FreeOp) {
+        self.0.push((call, op));
+    }
+
+    fn remove(&mut self, call: &CallId) -> Option<FreeOp> {
+        let at = self.0.iter().position(|(c, _)| c == call)?;
+        Some(self.0.swap_remove(at).1)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// A `Queue` or `Remove` call in flight.
 #[derive(Debug)]
 pub(crate) struct FreeOp {

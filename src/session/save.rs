@@ -14,9 +14,10 @@ use super::retry::{Attempt, RETRY_BUDGET_MS};
 use super::task::Kind;
 use super::{
     empty_table, secs_to_ms, Command, Data, Event, Fence, KeyInfo, Response, Session, Snapshot,
-    State, StoreResult,
+    SnapshotValue, State, StoreResult,
 };
-use crate::value::{Key, Value};
+use crate::codec;
+use crate::value::{JsonText, Key, Value};
 use std::hash::Hasher;
 
 /// D18: what a step answers when bind-to-close's deadline has passed.
@@ -41,9 +42,9 @@ pub(crate) enum Payload {
 
 /// A keyed 128-bit fingerprint of a [`Payload`]: what a session keeps of its last write for
 /// D16's unchanged-save check, instead of the payload (issue 12: the payload was most of a
-/// saved session's memory). Numbers count by their bits, so `0` and `-0` differ, and tables
-/// by their pairs in order, so a reordered table is written again (harmless). The key comes
-/// from the module's seed: a player who controls part of the data cannot aim for a collision.
+/// saved session's memory). It is of the JSON texts the store is sent, so `0` and `-0` differ
+/// and a reordered table is written again (harmless). The key comes from the module's seed: a
+/// player who controls part of the data cannot aim for a collision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Digest(u128);
 
@@ -55,61 +56,23 @@ impl Payload {
             Payload::Remove => h.write_u8(0),
             Payload::Set(stored) => {
                 h.write_u8(1);
-                feed(&stored.value, &mut h);
-                feed(&stored.metadata, &mut h);
-                feed(&stored.user_ids, &mut h);
+                // Each text with its length, so no two triples give the same bytes.
+                for text in [&stored.value, &stored.metadata, &stored.user_ids] {
+                    h.write_usize(text.as_str().len());
+                    h.write(text.as_str().as_bytes());
+                }
             }
         }
         Digest(h.finish128().as_u128())
     }
 }
 
-/// Feeds a value to a hasher, every part tagged so that no two values give the same bytes.
-fn feed(value: &Value, h: &mut impl Hasher) {
-    match value {
-        Value::Nil => h.write_u8(0),
-        Value::Bool(b) => h.write_u8(if *b { 2 } else { 1 }),
-        Value::Number(n) => {
-            h.write_u8(3);
-            h.write_u64(n.to_bits());
-        }
-        Value::String(s) => {
-            h.write_u8(4);
-            h.write_usize(s.len());
-            h.write(s.as_bytes());
-        }
-        Value::Array(items) => {
-            h.write_u8(5);
-            h.write_usize(items.len());
-            for item in items {
-                feed(item, h);
-            }
-        }
-        Value::Table(table) => {
-            h.write_u8(6);
-            for (key, item) in table {
-                if matches!(item, Value::Nil) {
-                    continue;
-                }
-                match key {
-                    Key::String(s) => feed(&Value::String(s.clone()), h),
-                    // 0 and -0 are one key.
-                    Key::Number(n) => feed(&Value::Number(if *n == 0.0 { 0.0 } else { *n }), h),
-                    Key::Bool(b) => feed(&Value::Bool(*b), h),
-                }
-                feed(item, h);
-            }
-            h.write_u8(7);
-        }
-    }
-}
-
-/// A `SetAsync`'s arguments.
+/// A `SetAsync`'s arguments, as the JSON texts the store is sent.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Stored {
-    value: Value,
-    metadata: Value,
-    user_ids: Value,
+    value: JsonText,
+    metadata: JsonText,
+    user_ids: JsonText,
 }
 
 /// A save in progress.
@@ -119,8 +82,12 @@ pub(crate) enum SaveOp {
     Delay { wake: TimerKey },
     /// `Saving` was emitted; waiting for the host's snapshot (with a deadline).
     Snapshot { deadline: TimerKey },
-    /// Writing, with 3 tries.
-    Write { payload: Payload, attempt: Attempt },
+    /// Writing, with 3 tries; `digest` is the payload's, kept for D16 once it lands.
+    Write {
+        payload: Payload,
+        digest: Digest,
+        attempt: Attempt,
+    },
 }
 
 impl SaveOp {
@@ -336,10 +303,11 @@ impl Session {
             }
             SaveOp::Write {
                 payload,
+                digest,
                 mut attempt,
             } if attempt.command.is_none() => {
                 attempt.wake = None;
-                self.write_try(io, payload, attempt);
+                self.write_try(io, payload, digest, attempt);
             }
             other => self.op = Some(Op::Save(other)),
         }
@@ -359,11 +327,15 @@ impl Session {
         self.op = None;
         match snapshot.and_then(|s| self.payload_for(s)) {
             Err(message) => self.save_failed(io, message),
-            Ok(payload) if self.last_written == Some(payload.digest(io.digest_key)) => {
-                // D16: the store already holds exactly this.
-                self.save_succeeded(io, payload, None);
+            Ok(payload) => {
+                let digest = payload.digest(io.digest_key);
+                if self.last_written == Some(digest) {
+                    // D16: the store already holds exactly this.
+                    self.save_succeeded(io, &payload, digest, None);
+                } else {
+                    self.write_try(io, payload, digest, Attempt::default());
+                }
             }
-            Ok(payload) => self.write_try(io, payload, Attempt::default()),
         }
         true
     }
@@ -374,18 +346,25 @@ impl Session {
             metadata,
             user_ids,
         } = snapshot;
-        if matches!(value, Value::Nil) {
-            return Ok(Payload::Remove);
-        }
-        let value = match compress_table(&metadata) {
-            Some(compress) => {
-                let text = adapter::compress(&value, compress)?;
-                self.compressed_value.clone_from(&text);
-                Value::String(text)
+        // Text that is not already what the core would write is read into a tree.
+        let value = match value {
+            SnapshotValue::Json(json) if !codec::json::is_canonical(&json) => SnapshotValue::Tree(
+                Value::from_json_str(&json, "Value").map_err(|e| e.to_string())?,
+            ),
+            other => other,
+        };
+        let value = match (value, compress_table(&metadata)) {
+            (SnapshotValue::Tree(Value::Nil), _) => return Ok(Payload::Remove),
+            (SnapshotValue::Json(json), Some(compress)) => {
+                self.compressed(adapter::compress_json(&json, compress)?)
             }
-            None => {
+            (SnapshotValue::Json(json), None) => JsonText::canonical(&json),
+            (SnapshotValue::Tree(value), Some(compress)) => {
+                self.compressed(adapter::compress(&value, compress)?)
+            }
+            (SnapshotValue::Tree(value), None) => {
                 value.check_json_keys("Value").map_err(|e| e.to_string())?;
-                value
+                JsonText::of(&value)
             }
         };
         metadata
@@ -393,12 +372,19 @@ impl Session {
             .map_err(|e| e.to_string())?;
         Ok(Payload::Set(Box::new(Stored {
             value,
-            metadata,
-            user_ids,
+            metadata: JsonText::of(&metadata),
+            user_ids: JsonText::of(&user_ids),
         })))
     }
 
-    fn write_try(&mut self, io: &mut Io, payload: Payload, mut attempt: Attempt) {
+    /// Compressed text as the value a save stores (a JSON string), kept as `CompressedValue`.
+    fn compressed(&mut self, text: String) -> JsonText {
+        let stored = JsonText::string(&text);
+        self.compressed_value = text;
+        stored
+    }
+
+    fn write_try(&mut self, io: &mut Io, payload: Payload, digest: Digest, mut attempt: Attempt) {
         if io.shutdown_over() {
             return self.save_failed(io, SHUTDOWN_DEADLINE.into());
         }
@@ -438,12 +424,17 @@ impl Session {
         attempt.tries += 1;
         self.save_sent = true;
         attempt.command = Some(io.send(self.sid, Owner::Task, command));
-        self.op = Some(Op::Save(SaveOp::Write { payload, attempt }));
+        self.op = Some(Op::Save(SaveOp::Write {
+            payload,
+            digest,
+            attempt,
+        }));
     }
 
     pub(crate) fn save_result(&mut self, io: &mut Io, op: SaveOp, result: StoreResult) {
         let SaveOp::Write {
             payload,
+            digest,
             mut attempt,
         } = op
         else {
@@ -452,10 +443,10 @@ impl Session {
         };
         let message = match (&payload, result) {
             (Payload::Set(_), StoreResult::Written { version }) => {
-                return self.save_succeeded(io, payload, Some(version))
+                return self.save_succeeded(io, &payload, digest, Some(version))
             }
             (Payload::Remove, StoreResult::Done | StoreResult::Written { .. }) => {
-                return self.save_succeeded(io, payload, None)
+                return self.save_succeeded(io, &payload, digest, None)
             }
             (_, StoreResult::Error(message)) => (message, true),
             (_, StoreResult::Invalid(message)) => (message, false),
@@ -468,16 +459,26 @@ impl Session {
         match io.retry_delay(&mut attempt, retryable) {
             Some(delay) => {
                 attempt.wake = Some(io.set_timer_in(self.sid, TimerWhat::TaskOp, delay));
-                self.op = Some(Op::Save(SaveOp::Write { payload, attempt }));
+                self.op = Some(Op::Save(SaveOp::Write {
+                    payload,
+                    digest,
+                    attempt,
+                }));
             }
             None => self.save_failed(io, message),
         }
     }
 
-    fn save_succeeded(&mut self, io: &mut Io, payload: Payload, version: Option<String>) {
+    fn save_succeeded(
+        &mut self,
+        io: &mut Io,
+        payload: &Payload,
+        digest: Digest,
+        version: Option<String>,
+    ) {
         self.save_time = Some(io.now);
         self.save_finished = (!self.save_sent).then_some(io.turn);
-        match &payload {
+        match payload {
             Payload::Remove => {
                 self.created_time = 0.0;
                 self.updated_time = 0.0;
@@ -491,7 +492,7 @@ impl Session {
                 }
             }
         }
-        self.last_written = Some(payload.digest(io.digest_key));
+        self.last_written = Some(digest);
         io.emit(Event::Saved {
             session: self.sid,
             response: Response::Saved,

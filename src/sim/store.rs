@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::trace::{After, Detail, Res, Tr};
-use super::world::{gift_of, tag, Ev, Sim};
+use super::world::{gift_of, tag, tag_text, Ev, Sim};
 use super::ReadCache;
 use crate::emulator::{ErrorKind, Op, StoreError, DEFAULT_INVISIBILITY_S, LOCK_KEY};
 use crate::fence::{LockDecision, LockMode};
@@ -112,7 +112,7 @@ impl Sim {
         let (detail, belief) = match &command {
             Command::DataSet { value, .. } => (
                 Detail::Write {
-                    v: tag(value),
+                    v: tag_text(value),
                     by: writer,
                 },
                 None,
@@ -186,7 +186,7 @@ impl Sim {
             return self.owners.get(&fence.owner).copied();
         }
         let key = key?;
-        let v = value.and_then(tag);
+        let v = value.and_then(tag_text);
         // Only a session that believes it holds the lock sends a write, so the latest `Saving`
         // of that key on that server is the one.
         self.servers[srv]
@@ -298,9 +298,13 @@ impl Sim {
                     &name,
                     &scope,
                     &key,
-                    value,
-                    user_ids_of(&user_ids),
-                    metadata_of(&metadata),
+                    // Canonical JSON always reads back; were it not, the value stored is
+                    // one no check accepts, so the run reports it.
+                    value
+                        .to_value()
+                        .unwrap_or_else(|e| Value::String(format!("unreadable JSON: {e}"))),
+                    user_ids_of(&user_ids.to_value().unwrap_or_default()),
+                    metadata_of(&metadata.to_value().unwrap_or_default()),
                     fence.as_ref(),
                 );
                 stored_after = Some(

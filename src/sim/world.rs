@@ -19,9 +19,9 @@ use crate::emulator::faults::Rng;
 use crate::emulator::{self, Emulator};
 use crate::session::{
     self, Call, CallId, CallOutcome, Command, CommandId, Event, Module, Reply, Response, SessionId,
-    Snapshot, State, StoreResult,
+    Snapshot, SnapshotValue, State, StoreResult,
 };
-use crate::value::{Key, Table, Value};
+use crate::value::{JsonText, Key, Table, Value};
 
 /// The DataStore name and scope every player key lives in.
 pub(crate) const NAME: &str = "Player";
@@ -194,6 +194,11 @@ pub(crate) struct Sim {
 }
 
 /// The value tag (`Value.v`) the scenario writes into every value.
+/// [`tag`] of a stored JSON text.
+pub(crate) fn tag_text(value: &JsonText) -> Option<u64> {
+    value.to_value().ok().as_ref().and_then(tag)
+}
+
 pub(crate) fn tag(value: &Value) -> Option<u64> {
     match value {
         Value::Table(t) => match t.get(&Key::String("v".into())) {
@@ -781,8 +786,15 @@ impl Sim {
                     self.stats.snapshot_failures += 1;
                     Err("the host could not convert Value".to_owned())
                 } else {
+                    // Half the saves hand their value over as JSON text, as the JS host
+                    // does, so both of the core's paths run under every fault mix.
+                    let value = if v.is_some_and(|v| v % 2 == 0) {
+                        SnapshotValue::Json(host.value.to_json_string())
+                    } else {
+                        SnapshotValue::Tree(host.value.clone())
+                    };
                     Ok(Snapshot {
-                        value: host.value.clone(),
+                        value,
                         metadata: host.metadata.clone(),
                         user_ids: host.user_ids.clone(),
                     })

@@ -195,9 +195,9 @@ impl FakeStore {
                 self.data.insert(
                     id,
                     Entry {
-                        value: value.clone(),
-                        metadata: metadata.clone(),
-                        user_ids: user_ids.clone(),
+                        value: value.to_value().expect("a save's JSON reads back"),
+                        metadata: metadata.to_value().expect("metadata JSON"),
+                        user_ids: user_ids.to_value().expect("user ids JSON"),
                         version: version.clone(),
                         created,
                         updated: now as f64,
@@ -651,7 +651,7 @@ impl<B: Backend> Driver<B> {
                 let snapshot = match self.snapshot_error.take() {
                     Some(message) => Err(message),
                     None => Ok(Snapshot {
-                        value: host.value.clone(),
+                        value: host.value.clone().into(),
                         metadata: host.metadata.clone(),
                         user_ids: host.user_ids.clone(),
                     }),
