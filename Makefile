@@ -8,9 +8,11 @@ WASM_TARGET := wasm32-unknown-unknown
 JS_WASM := target/wasm-js/$(WASM_TARGET)/wasm/datastore_module.wasm
 JS_FULL_WASM := target/wasm-js-emulator/$(WASM_TARGET)/wasm/datastore_module.wasm
 CABI_WASM := target/wasm-cabi/$(WASM_TARGET)/release/datastore_module.wasm
+# The same core translated into Luau, for Luau VMs without a wasm host (Roblox; issue 13).
+LUAU_CORE := luau/DataStoreCore.luau
 NODE_TEST := node --test --test-reporter=spec --unhandled-rejections=strict
 # Every Luau file StyLua formats (settings: .stylua.toml).
-LUAU_SOURCES := luau tests/luau bench examples host/luau-runtime/src
+LUAU_SOURCES := luau tests/luau bench examples host/luau-runtime/src tools/wasm2luau/src
 
 .PHONY: all setup setup-test build demo harness test test-rust test-wasm test-js test-types test-luau test-browser lint lint-luau format-luau lint-js format-js bench fuzz soak vectors-original vectors-fleet clean FORCE
 
@@ -22,11 +24,15 @@ setup:
 setup-test:
 	@scripts/setup.sh test
 
-build: setup pkg/.stamp luau/DataStoreModule.wasm
+build: setup pkg/.stamp luau/DataStoreModule.wasm $(LUAU_CORE)
 
 # The Luau module loads the C-ABI wasm from next to itself (gitignored; optimised like pkg/'s).
 luau/DataStoreModule.wasm: $(CABI_WASM) scripts/wasm-opt.sh
 	@scripts/wasm-opt.sh $< $@
+
+# tools/wasm2luau translates the optimised wasm into one ModuleScript (gitignored, like the wasm).
+$(LUAU_CORE): luau/DataStoreModule.wasm tools/wasm2luau/Cargo.toml $(wildcard tools/wasm2luau/src/*.rs tools/wasm2luau/src/*.luau tools/wasm2luau/src/*/*.rs)
+	@cargo run --quiet -p wasm2luau -- $< $@
 
 # Cargo decides freshness and leaves an up-to-date artifact untouched, so the rules below rerun
 # only when the wasm really changed.
@@ -80,9 +86,13 @@ test-browser: build
 
 # The Luau scripts in tests/luau/ on host/luau-runtime, with virtual time (the first build
 # compiles Luau from source, a few minutes).
-test-luau: luau/DataStoreModule.wasm
-	@echo "== Luau: tests/luau/ on host/luau-runtime"
+# Each script runs twice: on the wasm, and with --no-wasm on the translated core. Then the
+# translator's own tests (each instruction family on wasmi and on Luau, compared).
+test-luau: luau/DataStoreModule.wasm $(LUAU_CORE)
+	@echo "== Luau: tests/luau/ on host/luau-runtime, with the wasm and with --no-wasm"
 	CABI_WASM=$(CABI_WASM) cargo test --quiet -p luau-runtime
+	@echo "== wasm2luau: instructions on wasmi and translated to Luau"
+	cargo test --quiet -p wasm2luau
 
 # The package's typings as TypeScript projects see them: Node ESM (NodeNext) and bundlers.
 test-types: build

@@ -2,7 +2,7 @@
 // JSON.stringify+JSON.parse of the same data in Node, as one table with ratios.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { compress, decompress } from "../pkg/index.mjs";
+import { compress, decompress } from "../pkg/node.mjs";
 import { playerData, SIZES } from "./corpus.mjs";
 
 const root = new URL("../", import.meta.url);
@@ -54,6 +54,18 @@ const luauOut = execFileSync(
   },
 );
 const luau = JSON.parse(luauOut.trim().split("\n").pop());
+// The same with --no-wasm: the core translated into Luau (luau/DataStoreCore.luau, tools/wasm2luau),
+// as a Luau VM without a wasm host (Roblox) runs it. About two minutes, most of it the 1 MB file.
+const luauOnly = JSON.parse(
+  execFileSync(
+    "cargo",
+    ["run", "--quiet", "--release", "-p", "luau-runtime", "--", "run", "bench/luau_codec.luau", "--no-wasm"],
+    { cwd: root, encoding: "utf8" },
+  )
+    .trim()
+    .split("\n")
+    .pop(),
+);
 
 const rows = [];
 for (const [i, c] of corpus.entries()) {
@@ -73,6 +85,8 @@ for (const [i, c] of corpus.entries()) {
     "wasm c+d ms": (wasmC + wasmD).toFixed(3),
     "Luau c+d ms": (luau[i].compress_ms + luau[i].decompress_ms).toFixed(3),
     "Luau save+load ms": (luau[i].save_ms + luau[i].load_ms).toFixed(3),
+    "Luau no-wasm c+d ms": (luauOnly[i].compress_ms + luauOnly[i].decompress_ms).toFixed(3),
+    "Luau no-wasm save+load ms": (luauOnly[i].save_ms + luauOnly[i].load_ms).toFixed(3),
     "JSON s+p ms": (jsonS + jsonP).toFixed(3),
     "wasm / JSON": ((wasmC + wasmD) / (jsonS + jsonP)).toFixed(2),
     "wasm MB/s": ((2 * c.json.length) / 1e6 / ((wasmC + wasmD) / 1e3)).toFixed(0),
@@ -80,7 +94,7 @@ for (const [i, c] of corpus.entries()) {
   });
 }
 console.log(
-  "Codec throughput (c = compress, d = decompress; wasm = JS wasm in Node, Luau = C-ABI wasm on luau-runtime/wasmi; " +
+  "Codec throughput (c = compress, d = decompress; wasm = JS wasm in Node, Luau = C-ABI wasm on luau-runtime/wasmi, Luau no-wasm = the same translated into Luau (luau-runtime --no-wasm); " +
     "Luau save+load = the Luau module's compressed Save plus a Read of it, on the emulated DataStore; target: wasm / JSON <= 1.5)",
 );
 console.table(rows);

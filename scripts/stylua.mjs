@@ -50,7 +50,22 @@ function settings() {
   return out;
 }
 
+// Paths StyLua leaves alone, one per line from the repository root, as the StyLua CLI reads
+// .styluaignore (only exact paths here): generated code.
+const ignored = new Set(
+  (() => {
+    try {
+      return readFileSync(join(root, ".styluaignore"), "utf8").split("\n");
+    } catch {
+      return [];
+    }
+  })()
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith("#")),
+);
+
 function* luauFiles(path) {
+  if (ignored.has(relative(root, path))) return;
   if (statSync(path).isDirectory()) {
     for (const entry of readdirSync(path).sort()) yield* luauFiles(join(path, entry));
   } else if (/\.luau?$/.test(path)) {

@@ -49,6 +49,9 @@ pub struct Options {
     pub budgets: bool,
     pub players: u32,
     pub stop_after: Option<f64>,
+    /// No `wasm` global: scripts run as on a Luau VM without a wasm host (Roblox), and the
+    /// module falls back to its core translated into Luau (issue 13).
+    pub no_wasm: bool,
 }
 
 /// What a waiting thread gets when it is resumed.
@@ -312,6 +315,8 @@ impl Runtime {
         loop {
             if let Some(message) = self.failure.borrow().as_ref() {
                 eprintln!("{message}");
+                // A run without --seed drew its own: this is how to run it again.
+                eprintln!("seed: {}", self.options.seed);
                 return 1;
             }
             let stop_due = stop_at.is_some_and(|at| self.now_us() >= at);

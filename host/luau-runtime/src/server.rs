@@ -95,12 +95,15 @@ pub fn start(rt: &Rc<Runtime>, index: usize, script: &Path) -> Result<(), String
         crate::services::install(&lua, &primitives, &ctx)?;
         crate::services::install_inspect(&lua, &primitives, &ctx)?;
         crate::http::install(&lua, &primitives, &ctx)?;
-        crate::wasm::install(&lua, &primitives, &ctx)?;
+        if !rt.options.no_wasm {
+            crate::wasm::install(&lua, &primitives, &ctx)?;
+        }
         let info = lua.create_table()?;
         info.set("server", index + 1)?;
         info.set("servers", rt.options.scripts.len())?;
         info.set("script", script.display().to_string())?;
         info.set("virtualTime", rt.options.virtual_time)?;
+        info.set("wasm", !rt.options.no_wasm)?;
         info.set("seed", rt.options.seed)?;
         info.set("jobId", job_id)?;
         lua.load(PRELUDE)
@@ -277,6 +280,19 @@ fn install(lua: &Lua, rt_table: &Table, ctx: &Ctx) -> mlua::Result<()> {
         prim(lua, "runtime.setFaults", move |_, args: Args| {
             c.rt.set_faults(&args.string(1)?)
                 .map_err(|e| format!("runtime.setFaults: {e}"))?;
+            Ok(MultiValue::new())
+        })?,
+    )?;
+
+    // The players in this server changed (`runtime.join`, `runtime.leave`): budgets scale with
+    // them, on top of `--players`.
+    let c = ctx.clone();
+    rt_table.set(
+        "set_players",
+        prim(lua, "runtime.join", move |_, args: Args| {
+            let joined = args.number(1)? as u32;
+            let players = c.rt.options.players.saturating_add(joined);
+            c.rt.emulator.borrow_mut().set_players(c.client(), players);
             Ok(MultiValue::new())
         })?,
     )?;

@@ -1,6 +1,6 @@
 //! Runs the Luau test scripts (`tests/luau/**.luau` at the repository root) with the built
-//! `luau-runtime`, with `--virtual-time` unless a script asks for real time, one Rust test per
-//! script.
+//! `luau-runtime`, with `--virtual-time` unless a script asks for real time and `--seed 0` unless
+//! it gives its own (a run without a seed draws one), one Rust test per script.
 //!
 //! A script passes when the runtime exits with the expected code (0 unless it says otherwise)
 //! and, for a passing run, prints one `ok <name>: <n> checks` line per server (the Luau helper
@@ -14,6 +14,9 @@
 //! - `-- test-stdout-lacks: text` text that must not;
 //! - `-- test-real-time` runs on the real clock;
 //! - `-- test-sigterm-after: text` sends SIGTERM once `text` is on stdout.
+//!
+//! Every script runs twice, the second time with `--no-wasm` (module `no_wasm`): the Luau module
+//! then runs its core translated into Luau, as inside Roblox (issue 13), with the same results.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -74,10 +77,12 @@ fn run(script: &str) {
 
 fn run_with(script: &str, expect: Expect) {
     let root = root();
+    // One directory per run: a script's two runs (with and without wasm) go in parallel.
     let dir = std::env::temp_dir().join(format!(
-        "luau-runtime-test-{}-{}",
+        "luau-runtime-test-{}-{}{}",
         std::process::id(),
-        script.replace('/', "_")
+        script.replace('/', "_"),
+        expect.args.join("_").replace('/', "_")
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let (out_path, err_path) = (dir.join("stdout"), dir.join("stderr"));
@@ -87,6 +92,12 @@ fn run_with(script: &str, expect: Expect) {
         .args(["run", script])
         .args((!expect.real_time).then_some("--virtual-time"))
         .args(&expect.args)
+        .args(
+            (!expect.args.iter().any(|a| a == "--seed"))
+                .then_some(["--seed", "0"])
+                .into_iter()
+                .flatten(),
+        )
         .stdin(Stdio::null())
         .stdout(File::create(&out_path).unwrap())
         .stderr(File::create(&err_path).unwrap())
@@ -155,6 +166,51 @@ fn ensure_cabi_wasm() {
     cabi_wasm_path(&root());
 }
 
+/// The module's core translated into Luau (`luau/DataStoreCore.luau`, which `make build` makes
+/// with tools/wasm2luau), made here from the C-ABI wasm when missing: what `--no-wasm` runs.
+fn ensure_luau_core() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let root = root();
+        let core = root.join("luau/DataStoreCore.luau");
+        if core.exists() {
+            return;
+        }
+        let optimised = root.join("luau/DataStoreModule.wasm");
+        let wasm = if optimised.exists() {
+            optimised
+        } else {
+            cabi_wasm_path(&root)
+        };
+        let status = Command::new(env!("CARGO"))
+            .current_dir(&root)
+            .args(["run", "--quiet", "-p", "wasm2luau", "--"])
+            .arg(&wasm)
+            .arg(&core)
+            .status()
+            .expect("run cargo to translate the core");
+        assert!(status.success(), "translating {} failed", wasm.display());
+    });
+}
+
+/// Scripts about the wasm host itself (`wasm.load`), which `--no-wasm` takes away.
+const WASM_HOST_ONLY: &[&str] = &["tests/luau/wasm/host_contract.luau"];
+
+/// A script with `--no-wasm`: the module on its translated core, as on Roblox, and every check
+/// as with the wasm.
+fn run_without_wasm(script: &str) {
+    if WASM_HOST_ONLY.contains(&script) {
+        eprintln!("skipped: {script} tests the wasm host, which --no-wasm leaves out");
+        return;
+    }
+    ensure_luau_core();
+    let text = std::fs::read_to_string(root().join(script)).expect("read the script");
+    let mut expect = directives(&text);
+    expect.args.push("--no-wasm".into());
+    run_with(script, expect);
+}
+
+/// Each script is two tests: `name` with the wasm host, `no_wasm::name` without it.
 macro_rules! scripts {
     ($($name:ident => $path:literal $(, $setup:ident)?;)*) => {
         $(
@@ -164,6 +220,15 @@ macro_rules! scripts {
                 run($path);
             }
         )*
+
+        mod no_wasm {
+            $(
+                #[test]
+                fn $name() {
+                    super::run_without_wasm($path);
+                }
+            )*
+        }
 
         const SCRIPTS: &[&str] = &[$($path),*];
     };
@@ -187,6 +252,8 @@ scripts! {
     idle => "tests/luau/services/idle.luau";
     sigterm => "tests/luau/services/sigterm.luau";
     read_file => "tests/luau/services/read_file.luau";
+    players => "tests/luau/services/players.luau";
+    seed => "tests/luau/services/seed.luau";
     wasm_codec => "tests/luau/wasm/codec.luau", ensure_cabi_wasm;
     wasm_host_contract => "tests/luau/wasm/host_contract.luau";
     module_basics => "tests/luau/module/basics.luau", ensure_cabi_wasm;
@@ -200,6 +267,7 @@ scripts! {
     module_player_data => "tests/luau/module/player_data.luau", ensure_cabi_wasm;
     module_developer_products => "tests/luau/module/developer_products.luau", ensure_cabi_wasm;
     module_automatic_retry => "tests/luau/module/automatic_retry.luau", ensure_cabi_wasm;
+    module_readme_queue => "tests/luau/module/readme_queue.luau", ensure_cabi_wasm;
     module_leaderstats => "tests/luau/module/leaderstats.luau", ensure_cabi_wasm;
     module_lock_lapsed => "tests/luau/module/lock_lapsed.luau", ensure_cabi_wasm;
     module_lock_token => "tests/luau/module/lock_token.luau", ensure_cabi_wasm;
@@ -244,6 +312,16 @@ fn original_mixed_fleet() {
     run(script.to_str().unwrap());
 }
 
+/// The same with ours on the translated core.
+#[test]
+fn original_mixed_fleet_without_wasm() {
+    if original_missing() {
+        return;
+    }
+    let script = root().join(ORIGINAL_SCRIPTS[0]).canonicalize().unwrap();
+    run_without_wasm(script.to_str().unwrap());
+}
+
 /// The fleet scenarios (`tests/luau/fleet/`, above with ours on both sides) live as the pairings
 /// `tests/vectors/fleet/` recorded, the original on one side or both: `--servers 8` runs them
 /// all (`tests/luau/fleet/lib/fleet.luau`), and each role must observe what was recorded.
@@ -252,25 +330,47 @@ macro_rules! original_fleet {
         $(
             #[test]
             fn $name() {
-                if original_missing() {
-                    return;
-                }
-                ensure_cabi_wasm();
-                // By its absolute path, as above.
-                let script = root().join(concat!("tests/luau/fleet/", $topic, ".luau"));
-                let script = script.canonicalize().unwrap();
-                run_with(
-                    script.to_str().unwrap(),
-                    Expect {
-                        args: vec!["--servers".into(), "8".into()],
-                        oks: 8,
-                        stdout_lacks: vec!["differs from the recording".into()],
-                        ..Expect::default()
-                    },
-                );
+                original_fleet($topic, false);
             }
         )*
+
+        /// The same with ours on the translated core (`--no-wasm`).
+        mod original_without_wasm {
+            $(
+                #[test]
+                fn $name() {
+                    super::original_fleet($topic, true);
+                }
+            )*
+        }
     };
+}
+
+fn original_fleet(topic: &str, no_wasm: bool) {
+    if original_missing() {
+        return;
+    }
+    if no_wasm {
+        ensure_luau_core();
+    } else {
+        ensure_cabi_wasm();
+    }
+    // By its absolute path, as above.
+    let script = root().join(format!("tests/luau/fleet/{topic}.luau"));
+    let script = script.canonicalize().unwrap();
+    let mut args = vec!["--servers".to_owned(), "8".to_owned()];
+    if no_wasm {
+        args.push("--no-wasm".into());
+    }
+    run_with(
+        script.to_str().unwrap(),
+        Expect {
+            args,
+            oks: 8,
+            stdout_lacks: vec!["differs from the recording".into()],
+            ..Expect::default()
+        },
+    );
 }
 
 original_fleet! {
@@ -286,6 +386,17 @@ original_fleet! {
 #[test]
 fn readme_server_example() {
     ensure_cabi_wasm();
+    readme_server_example_with(&[]);
+}
+
+/// The same on the translated core.
+#[test]
+fn readme_server_example_without_wasm() {
+    ensure_luau_core();
+    readme_server_example_with(&["--no-wasm"]);
+}
+
+fn readme_server_example_with(extra: &[&str]) {
     let lines = [
         "[server 1] Open: Success\n",
         "[server 2] Open: Locked by ",
@@ -297,11 +408,84 @@ fn readme_server_example() {
     run_with(
         "examples/server.luau",
         Expect {
-            args: vec!["--servers".into(), "2".into()],
+            args: ["--servers", "2"]
+                .iter()
+                .chain(extra)
+                .map(|a| a.to_string())
+                .collect(),
             stdout: lines.map(String::from).to_vec(),
             ..Expect::default()
         },
     );
+}
+
+/// What `tests/luau/services/seed.luau` prints (its seed, a GUID, the JobId, a `math.random`) on
+/// a run with `args`.
+fn seeded_output(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_luau-runtime"))
+        .current_dir(root())
+        .args(["run", "tests/luau/services/seed.luau", "--virtual-time"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run luau-runtime");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn runs_without_a_seed_differ_and_runs_with_one_repeat() {
+    let (a, b) = (seeded_output(&[]), seeded_output(&[]));
+    assert_ne!(a, b, "two runs without --seed");
+    for line in ["seed ", "guid ", "job ", "random "] {
+        let of = |out: &str| out.lines().find(|l| l.starts_with(line)).map(str::to_owned);
+        assert_ne!(of(&a), of(&b), "`{line}` of two runs without --seed");
+    }
+    let seeded = seeded_output(&["--seed", "42"]);
+    assert_eq!(
+        seeded,
+        seeded_output(&["--seed", "42"]),
+        "two runs with --seed 42"
+    );
+    assert!(seeded.starts_with("seed 42\n"), "{seeded}");
+}
+
+/// `--version` and the help of each command, from the built binary.
+#[test]
+fn version_and_help() {
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_luau-runtime"))
+            .args(args)
+            .output()
+            .expect("run luau-runtime");
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).unwrap(),
+        )
+    };
+    let (code, out) = run(&["--version"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.starts_with(concat!(
+            "luau-runtime ",
+            env!("CARGO_PKG_VERSION"),
+            " (Luau 0."
+        )),
+        "{out}"
+    );
+    for args in [&["help", "run"][..], &["run", "--help"]] {
+        let (code, out) = run(args);
+        assert_eq!(code, Some(0), "{args:?}");
+        assert!(
+            out.starts_with("usage: luau-runtime run "),
+            "{args:?}: {out}"
+        );
+    }
+    let (code, out) = run(&["help"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("commands:"), "{out}");
+    assert_eq!(run(&["help", "go"]).0, Some(2));
+    assert_eq!(run(&["run", "--what"]).0, Some(2));
 }
 
 #[test]

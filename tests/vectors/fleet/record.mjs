@@ -107,6 +107,8 @@ for (const topic of topics) {
     "run",
     join(scenarios, `${topic}.luau`),
     "--virtual-time",
+    "--seed",
+    "0",
     "--servers",
     String(2 * PAIRINGS.length),
   ]);
