@@ -34,6 +34,8 @@ import { createModule, LmdbStore, ManualClock, MemoryStore, RedisStore } from ".
 // The same glue instance node.mjs initialised: what the module's wasm holds (src/js/alloc.rs).
 import { wasmHeapInUse } from "../pkg/web/datastore_module.js";
 import { startRedis } from "../tests/js/helpers/redis.mjs";
+import { PostgresStore } from "../pkg/node.mjs";
+import { startPostgres } from "../tests/js/helpers/postgres.mjs";
 import { playerData } from "./corpus.mjs";
 
 const START = Date.UTC(2026, 3, 1, 12, 0, 0);
@@ -293,6 +295,57 @@ const memoryStore = async () => {
   const store = new MemoryStore();
   return { store, done: () => store.close() };
 };
+
+// ---- PostgreSQL: PostgresStore cycles (issue 15) -------------------------------------------------------
+//
+// Open+Save+Close cycles per second on a PostgreSQL started here as the tests start theirs, but
+// durable: fsync and synchronous commit on, as a deployment runs it, so every commit (four a
+// cycle: lock, save, save on close, unlock) waits for the disk. Then the same server with
+// `synchronous_commit=off` for the store's connections (through the connection string): a
+// crash may lose the last moments' commits but never corrupts, the usual setting for a cache-like
+// load, and the figure that shows what the store itself costs. At 1 and 100 in flight, the
+// store's default pool of 10 connections. No target: the disk's flush time dominates.
+
+async function postgresFigures() {
+  const server = await startPostgres({ durable: true });
+  const postgres = (connectionString) => async () => {
+    const store = new PostgresStore({ connectionString });
+    return { store, done: () => store.close() };
+  };
+  try {
+    return {
+      durable: await storeCycles(postgres(server.connectionString), scaled(500)),
+      asyncCommit: await storeCycles(
+        postgres(`${server.connectionString}?options=-c%20synchronous_commit%3Doff`),
+        scaled(2000),
+      ),
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+/** The table rows of postgresFigures (or why there are none). */
+async function postgresRows(row) {
+  let figures;
+  try {
+    figures = await postgresFigures();
+  } catch (e) {
+    row("PostgresStore Open+Save+Close /s", "not measured", "", "", `(${e.message.split(":")[0]})`);
+    return;
+  }
+  const { durable, asyncCommit } = figures;
+  row(
+    "PostgresStore Open+Save+Close /s, 1 / 100 in flight (durable: fsync, synchronous commit)",
+    `${fixed(durable[1].perSecond)} / ${fixed(durable[100].perSecond)}`,
+  );
+  row(`  Node CPU per cycle`, `${fixed(durable[1].cpuUs)} / ${fixed(durable[100].cpuUs)} µs`);
+  row(
+    "  same server, synchronous_commit=off (a crash may lose the last commits)",
+    `${fixed(asyncCommit[1].perSecond)} / ${fixed(asyncCommit[100].perSecond)}`,
+  );
+  row(`  Node CPU per cycle`, `${fixed(asyncCommit[1].cpuUs)} / ${fixed(asyncCommit[100].cpuUs)} µs`);
+}
 
 // ---- memory (in a child process per count) ------------------------------------------------------------
 
@@ -566,6 +619,9 @@ async function main() {
     row(`${name} Open+Save+Close /s, 1 / 100 in flight`, `${fixed(f[1].perSecond)} / ${fixed(f[100].perSecond)}`);
     row(`  Node CPU per cycle`, `${fixed(f[1].cpuUs)} / ${fixed(f[100].cpuUs)} µs`);
   }
+
+  // 4b. PostgreSQL (its own section above).
+  await postgresRows(row);
 
   // 5. CPU per auto-save round.
   for (const n of [scaled(1_000), scaled(10_000)]) {

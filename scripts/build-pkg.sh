@@ -45,12 +45,13 @@ cp host/js/package.json host/js/index.mjs host/js/node.mjs host/js/index.d.ts ho
 # ESM and refuses `require` of it (TS1479), so `require` resolves to .d.cts copies.
 sed 's#"\./module\.js"#"./module.cjs"#g' host/js/index.d.ts > "$out/index.d.cts"
 sed 's#"\./index\.js"#"./index.cjs"#g' host/js/module.d.ts > "$out/module.d.cts"
-# lib/ (codec, values, clocks) and stores/ (MemoryStore, LmdbStore, RedisStore and their README).
+# lib/ (codec, values, clocks) and stores/ (MemoryStore, LmdbStore, RedisStore, PostgresStore and
+# their README).
 cp -r host/js/lib "$out/lib"
 cp -r host/js/stores "$out/stores"
 # One source for both module systems: esbuild writes the CommonJS entry from the ESM sources.
-# `lmdb` and `redis` stay external: they are loaded at run time, only by the store that needs them;
-# so do the glues, the full one only when the first MemoryStore is made.
+# `lmdb`, `redis` and `pg` stay external: they are loaded at run time, only by the store that
+# needs them; so do the glues, the full one only when the first MemoryStore is made.
 "$bin/esbuild" host/js/index.node.mjs --bundle --platform=node --format=cjs --log-level=warning \
   --external:./node/datastore_module.js --external:./node/datastore_module_full.js \
-  --external:lmdb --external:redis --outfile="$out/index.cjs"
+  --external:lmdb --external:redis --external:pg --outfile="$out/index.cjs"

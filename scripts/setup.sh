@@ -35,11 +35,22 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# PostgreSQL's initdb and postgres: on PATH, in PG_BIN, or where Debian puts them (off PATH).
+have_postgres() {
+  [ -n "${PG_BIN:-}" ] && [ -x "$PG_BIN/initdb" ] && return 0
+  have initdb && return 0
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
+}
+
 apt_install() {
   local missing=()
   for pair in "$@"; do
     local cmd=${pair%%:*} pkg=${pair#*:}
-    have "$cmd" || missing+=("$pkg")
+    if [ "$cmd" = initdb ]; then
+      have_postgres || missing+=("$pkg")
+    else
+      have "$cmd" || missing+=("$pkg")
+    fi
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" -ne 0 ] || ! have apt-get; then
@@ -51,6 +62,7 @@ apt_install() {
 }
 
 if [ "$want" = test ]; then
-  # c++ builds Luau from source for host/luau-runtime.
-  apt_install chromium:chromium chromedriver:chromium-driver redis-server:redis-server c++:g++
+  # c++ builds Luau from source for host/luau-runtime; postgresql is for the PostgresStore tests
+  # (tests/js/helpers/postgres.mjs runs its own server, so the package's cluster is not used).
+  apt_install chromium:chromium chromedriver:chromium-driver redis-server:redis-server c++:g++ initdb:postgresql
 fi

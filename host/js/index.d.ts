@@ -305,6 +305,47 @@ export class RedisStore implements Store {
 /** Its `Store` methods, as that interface documents them. */
 export interface RedisStore extends Store {}
 
+/**
+ * The durable store for many machines: PostgreSQL 12+ (and Postgres-compatible engines), through
+ * npm `pg` (node-postgres, an optional peer; needed for `{ connectionString }`). Every time it
+ * uses is the database server's. Node only: in a browser the constructor throws `Unavailable`.
+ */
+export class PostgresStore implements Store {
+  /**
+   * Exactly one of `connectionString` (the store makes, and ends, its own `pg.Pool` of
+   * `poolSize` connections, default 10) or `pool` (a `pg.Pool` you own, with an `error`
+   * listener; never ended by the store).
+   * @param options.prefix starts every table name (default `"dsm"`: `dsm_data`, `dsm_locks`,
+   *   `dsm_queue`, `dsm_schema`): a lower-case SQL name
+   * @param options.pollMs how often a waiting `queueRead` looks for items other servers added (default 2000)
+   * @param options.sweepMs least time between two background sweeps by this store (default 60000; 0: none)
+   */
+  constructor(
+    options:
+      | {
+          connectionString: string;
+          pool?: never;
+          poolSize?: number;
+          prefix?: string;
+          pollMs?: number;
+          sweepMs?: number;
+        }
+      | { pool: object; connectionString?: never; prefix?: string; pollMs?: number; sweepMs?: number },
+  );
+  /**
+   * Creates the tables, or brings them to this package's schema version, and resolves with the
+   * version. Optional: the first command does the same.
+   */
+  migrate(): Promise<number>;
+  /**
+   * Deletes expired lock rows, expired queue items and tombstones older than 30 days (at most 500
+   * of each a call, skipping rows another transaction holds); resolves with how many went.
+   */
+  sweep(): Promise<{ locks: number; items: number; tombstones: number }>;
+}
+/** Its `Store` methods, as that interface documents them. */
+export interface PostgresStore extends Store {}
+
 // ---- the module ------------------------------------------------------------------------------
 
 export * from "./module.js";

@@ -1,44 +1,28 @@
-// ESM entry (browsers and Node): the wasm-bindgen `web` glues. It loads nothing Node-only, so it is
-// what browsers and bundlers get; Node's `import` gets node.mjs, which adds LmdbStore and
-// RedisStore (see package.json "exports").
+// ESM entry for browsers, bundlers and runtimes without Node's "node" export condition; Node's
+// `import` gets node.mjs instead (package.json "exports"). It imports nothing Node-only, so
+// esbuild, Vite and webpack bundle it for the browser as it is.
 //
-// Two wasm files (docs/DESIGN.md): `datastore_module` (codec and session core) and
-// `datastore_module_full` (the same plus the emulator behind MemoryStore). Node loads the first
-// now and the second only when a MemoryStore is made. A browser loads only the second, now: there
-// MemoryStore is the one store, and its constructor is synchronous.
-import * as moduleGlue from "./web/datastore_module.js";
-import * as fullGlue from "./web/datastore_module_full.js";
-import { bindCodec } from "./lib/codec.js";
-import { bindMemoryStore } from "./stores/memory.js";
-import { bindModule, Response } from "./lib/module.js";
+// It loads one wasm file now: `datastore_module_full`, the codec and session core plus the
+// emulator behind MemoryStore, whose constructor is synchronous (docs/DESIGN.md, "Two wasm
+// files"). The file is named by `new URL("…", import.meta.url)`, the form bundlers look for:
+// Vite and webpack copy it into the build and rewrite the URL; esbuild keeps the expression, so
+// the file goes into `web/` beside the bundle (README.md, "Bundlers").
+import * as glue from "./web/datastore_module_full.js";
+import { bindEntry } from "./lib/entry.js";
 import { defaultModule } from "./lib/default.js";
-import { realClock } from "./lib/clock.js";
 import { LmdbStore } from "./stores/node-only.js";
 
-let wasm;
-let loadFull;
-if (typeof process === "object" && process.versions?.node) {
-  // Node's fetch cannot read file: URLs, so hand the glue the bytes; read synchronously, since a
-  // MemoryStore's constructor may be what needs the second file.
-  const { readFileSync } = await import("node:fs");
-  const init = (glue, file) => {
-    glue.initSync({ module: readFileSync(new URL(`./web/${file}`, import.meta.url)) });
-    return glue;
-  };
-  wasm = init(moduleGlue, "datastore_module_bg.wasm");
-  loadFull = () => init(fullGlue, "datastore_module_full_bg.wasm");
-} else {
-  await fullGlue.default();
-  wasm = fullGlue;
-  loadFull = () => fullGlue;
-}
+const file = new URL("./web/datastore_module_full_bg.wasm", import.meta.url);
+// Node imports this file only when asked to by path. Its fetch cannot read file: URLs, so read
+// the bytes, through process.getBuiltinModule rather than an import a bundler would follow.
+const fs = file.protocol === "file:" ? globalThis.process?.getBuiltinModule?.("fs") : undefined;
+if (fs) glue.initSync({ module: fs.readFileSync(file) });
+else await glue.default({ module_or_path: file });
 
-export const { compress, decompress } = bindCodec(wasm);
-export const MemoryStore = bindMemoryStore(loadFull);
-export const createModule = bindModule(wasm, realClock);
-export { Response };
+export const { compress, decompress, MemoryStore, createModule } = bindEntry(glue, () => glue);
+export { Response } from "./lib/module.js";
 /** In a browser the embedded store is unavailable: use createModule with a MemoryStore. */
 export default defaultModule(createModule, LmdbStore);
 export { ManualClock, realClock } from "./lib/clock.js";
 export { StoreError } from "./stores/errors.js";
-export { LmdbStore, RedisStore } from "./stores/node-only.js";
+export { LmdbStore, PostgresStore, RedisStore } from "./stores/node-only.js";

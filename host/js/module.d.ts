@@ -71,8 +71,30 @@ export interface Signal<Args extends unknown[]> {
   DisconnectAll(): void;
 }
 
-/** A session: one `name/scope/key`, what `new`, `hidden` and `find` return. */
-export interface DataStore<T = unknown> {
+/**
+ * A session: one `name/scope/key`, what `new`, `hidden` and `find` return. `T` is the value's
+ * type; `Fields` the custom fields the application keeps on the session, as the original lets
+ * it (`ds.Leaderstats = folder`): declare them, optional until set, and any other name is a type
+ * error, so a typo such as `ds.Vaule` or `ds.SaveIntervall = 5` does not compile.
+ *
+ * ```ts
+ * const ds = module.new<PlayerData, { Leaderstats?: Folder }>("Player", userId);
+ * ds.Leaderstats = folder;
+ * ```
+ */
+export type DataStore<T = unknown, Fields extends CustomFields<Fields> = {}> = DataStoreMembers<T, Fields> & Fields;
+
+/**
+ * Custom fields: any names but the session's own (a method or signal cannot be assigned, and a
+ * property belongs to the session). A field named like one is typed `never`, so `Fields` with it
+ * is refused.
+ */
+export type CustomFields<Fields> = {
+  [Name in keyof Fields]: Name extends keyof DataStoreMembers ? never : Fields[Name];
+};
+
+/** What every session has: the original's properties, signals and methods. */
+export interface DataStoreMembers<T = unknown, Fields extends CustomFields<Fields> = {}> {
   /** The live value: mutate it directly (`ds.Value.Coins += 1`). */
   Value: T | undefined;
   /** Key metadata; `Metadata.Compress = { Level, Decimals, Safety }` turns compression on. */
@@ -105,11 +127,11 @@ export interface DataStore<T = unknown> {
   /** The original's compression text of the last compressed save, load or `Usage()`. */
   readonly CompressedValue: string;
 
-  readonly StateChanged: Signal<[state: SessionState, dataStore: DataStore<T>]>;
-  readonly Saving: Signal<[value: T | undefined, dataStore: DataStore<T>]>;
-  readonly Saved: Signal<[response: "Saved" | "Error", responseData: unknown, dataStore: DataStore<T>]>;
-  readonly AttemptsChanged: Signal<[attemptsRemaining: number, dataStore: DataStore<T>]>;
-  readonly ProcessQueue: Signal<[id: string, values: unknown[], dataStore: DataStore<T>]>;
+  readonly StateChanged: Signal<[state: SessionState, dataStore: DataStore<T, Fields>]>;
+  readonly Saving: Signal<[value: T | undefined, dataStore: DataStore<T, Fields>]>;
+  readonly Saved: Signal<[response: "Saved" | "Error", responseData: unknown, dataStore: DataStore<T, Fields>]>;
+  readonly AttemptsChanged: Signal<[attemptsRemaining: number, dataStore: DataStore<T, Fields>]>;
+  readonly ProcessQueue: Signal<[id: string, values: unknown[], dataStore: DataStore<T, Fields>]>;
 
   /**
    * Locks the key and loads it; `template` fills what the value lacks. A template that cannot
@@ -136,19 +158,37 @@ export interface DataStore<T = unknown> {
   Reconcile(template: T): void;
   /** `[characters, fraction of the 4 MB limit]`. Throws like `Clone` for what cannot be stored. */
   Usage(): [characters: number, fraction: number];
-
-  /** Custom fields (`ds.Leaderstats = folder`). */
-  [field: string]: unknown;
 }
 
 /** One server's worth of sessions. */
 export interface DataStoreModule {
-  "new"<T = unknown>(name: string, key: string | number): DataStore<T>;
-  "new"<T = unknown>(name: string, scope: string, key: string | number): DataStore<T>;
-  hidden<T = unknown>(name: string, key: string | number): DataStore<T>;
-  hidden<T = unknown>(name: string, scope: string, key: string | number): DataStore<T>;
-  find<T = unknown>(name: string, key: string | number): DataStore<T> | undefined;
-  find<T = unknown>(name: string, scope: string, key: string | number): DataStore<T> | undefined;
+  "new"<T = unknown, Fields extends CustomFields<Fields> = {}>(
+    name: string,
+    key: string | number,
+  ): DataStore<T, Fields>;
+  "new"<T = unknown, Fields extends CustomFields<Fields> = {}>(
+    name: string,
+    scope: string,
+    key: string | number,
+  ): DataStore<T, Fields>;
+  hidden<T = unknown, Fields extends CustomFields<Fields> = {}>(
+    name: string,
+    key: string | number,
+  ): DataStore<T, Fields>;
+  hidden<T = unknown, Fields extends CustomFields<Fields> = {}>(
+    name: string,
+    scope: string,
+    key: string | number,
+  ): DataStore<T, Fields>;
+  find<T = unknown, Fields extends CustomFields<Fields> = {}>(
+    name: string,
+    key: string | number,
+  ): DataStore<T, Fields> | undefined;
+  find<T = unknown, Fields extends CustomFields<Fields> = {}>(
+    name: string,
+    scope: string,
+    key: string | number,
+  ): DataStore<T, Fields> | undefined;
   readonly Response: typeof Response;
   /**
    * Saves, unlocks and destroys every session, within 25 s (what is not done by then answers

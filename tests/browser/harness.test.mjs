@@ -1,7 +1,8 @@
 // host/web/ (the harness page) in headless Chromium through playwright-core: a scripted
 // scenario through window.harness (2 servers, 5 players, a crash, a fault burst, a queue message),
 // then the page's own invariant checks, the crashed server's keys on the survivor after the
-// lease, and the message delivered. Saves target/test-output/harness.png.
+// lease, and the message delivered. Saves target/test-output/harness.png. Every page must get
+// through without an uncaught error or a console error (a failed load is one).
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -35,12 +36,22 @@ after(async () => {
 
 async function openPage() {
   const page = await context.newPage();
+  // Uncaught errors, and whatever the console reports as one (a failed load among them).
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => m.type() === "error" && errors.push(`console: ${m.text()}`));
   await page.goto(`${server.url}/host/web/index.html?paused`);
   await page.waitForFunction(() => window.harnessReady === true, null, { timeout: 30_000 });
   return { page, errors };
 }
+
+test("the page loads without an error in the console (its icon included)", { timeout: 60_000 }, async () => {
+  const { page, errors } = await openPage();
+  // The browser asks for an icon after the load event; give it the time to.
+  await page.waitForLoadState("networkidle");
+  assert.deepEqual(errors, []);
+  await page.close();
+});
 
 test("scenario: crash, faults, queue message; the invariants hold", { timeout: 240_000 }, async () => {
   const { page, errors } = await openPage();

@@ -1,16 +1,19 @@
 // The store conformance suite: MemoryStore (the Rust emulator, on a ManualClock), LmdbStore (a
-// temp directory) and RedisStore (a real redis-server on 127.0.0.1) must all pass the same tests,
-// because the module's driver runs unchanged on any of them. Each test gets fresh store
-// instances; `a` and `b` are two servers on the same storage (the same MemoryStore, two LmdbStores
-// on one path, two RedisStores on one server). Time: virtual for MemoryStore, real (short TTLs,
-// short waits) for the others.
+// temp directory), RedisStore (a real redis-server on 127.0.0.1) and PostgresStore (a real
+// PostgreSQL in a temp directory, on 127.0.0.1) must all pass the same tests, because the
+// module's driver runs unchanged on any of them. Each test gets fresh store instances; `a` and
+// `b` are two servers on the same storage (the same MemoryStore, two LmdbStores on one path, two
+// RedisStores on one server, two PostgresStores, each with its own pool, on one database). Time:
+// virtual for MemoryStore, real (short TTLs, short waits) for the others.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
-import { LmdbStore, ManualClock, MemoryStore, RedisStore, StoreError } from "../../pkg/node.mjs";
+import { LmdbStore, ManualClock, MemoryStore, PostgresStore, RedisStore } from "../../pkg/node.mjs";
+import { startPostgres } from "./helpers/postgres.mjs";
 import { startRedis } from "./helpers/redis.mjs";
+import { rejectsWith } from "./helpers/rejects.mjs";
 
 const realWait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const PENDING = Symbol("pending");
@@ -31,16 +34,29 @@ let counter = 0;
 /** A name no other test uses (stores are shared across tests on Redis). */
 const fresh = (label) => `${label}-${process.pid}-${++counter}`;
 
-async function rejectsWith(promise, kind, pattern) {
-  await assert.rejects(promise, (e) => {
-    assert.ok(e instanceof StoreError, `expected a StoreError, got ${e}`);
-    assert.equal(e.kind, kind, `kind of "${e.message}"`);
-    if (pattern) assert.match(e.message, pattern);
-    return true;
-  });
-}
-
 let redis;
+let postgres;
+
+/**
+ * Two servers on one real store, `open(options)` making each, in real time (short TTLs, short
+ * waits; a waiting read looks every 100 ms); `cleanUp` after both have closed.
+ */
+function realTime(open, cleanUp) {
+  const a = open({ pollMs: 100 });
+  const b = open({ pollMs: 100 });
+  return {
+    a,
+    b,
+    now: () => Date.now(),
+    wait: realWait,
+    poll: 250,
+    async close() {
+      await a.close();
+      await b.close();
+      cleanUp?.();
+    },
+  };
+}
 
 /** Per store: how to make a fresh pair of servers, and how time passes for it. */
 const kinds = {
@@ -63,20 +79,10 @@ const kinds = {
   LmdbStore: {
     async make() {
       const dir = mkdtempSync(join(tmpdir(), "dsm-lmdb-"));
-      const a = new LmdbStore({ path: dir, pollMs: 100 });
-      const b = new LmdbStore({ path: dir, pollMs: 100 });
-      return {
-        a,
-        b,
-        now: () => Date.now(),
-        wait: realWait,
-        poll: 250,
-        async close() {
-          await a.close();
-          await b.close();
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
+      return realTime(
+        (options) => new LmdbStore({ path: dir, ...options }),
+        () => rmSync(dir, { recursive: true, force: true }),
+      );
     },
   },
   RedisStore: {
@@ -87,19 +93,18 @@ const kinds = {
       await redis?.stop();
     },
     async make() {
-      const a = new RedisStore({ url: redis.url, pollMs: 100 });
-      const b = new RedisStore({ url: redis.url, pollMs: 100 });
-      return {
-        a,
-        b,
-        now: () => Date.now(),
-        wait: realWait,
-        poll: 250,
-        async close() {
-          await a.close();
-          await b.close();
-        },
-      };
+      return realTime((options) => new RedisStore({ url: redis.url, ...options }));
+    },
+  },
+  PostgresStore: {
+    async setup() {
+      postgres = await startPostgres();
+    },
+    async teardown() {
+      await postgres?.stop();
+    },
+    async make() {
+      return realTime((options) => new PostgresStore({ connectionString: postgres.connectionString, ...options }));
     },
   },
 };

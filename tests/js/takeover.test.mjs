@@ -4,14 +4,16 @@
 // LockAttempts 1 and saves a value; the test kills it with SIGKILL, so it never saves, closes or
 // unlocks. Until its lease (I × A + 30 = 40 s after its last lock) runs out, this process gets
 // "Locked" with the child's UniqueId; after it, Open succeeds and finds the child's saved data.
-// On LmdbStore (a temp directory shared by the two processes) and on RedisStore (a real
-// redis-server).
+// On LmdbStore (a temp directory shared by the two processes), on RedisStore (a real
+// redis-server) and on PostgresStore (a real PostgreSQL).
 //
 // Redis going away: redis-server stops under an open session (saves fail, each lock refresh
-// costs an attempt) and comes back on the same port (the next refresh takes the lock again,
-// AttemptsRemaining resets, saves work).
+// costs an attempt) and comes back on the same port, empty: the next refresh finds the lease
+// lapsed and the session closes (D22). PostgreSQL going away: the same, but it comes back with its
+// data, the lock entry included, so the next refresh renews it, AttemptsRemaining resets and
+// saves work again.
 //
-// The three run concurrently: each is mostly waiting, and together they take about 45 s.
+// The five run concurrently: each is mostly waiting, and together they take about 45 s.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -20,7 +22,8 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { createModule, LmdbStore, RedisStore } from "../../pkg/node.mjs";
+import { createModule, LmdbStore, PostgresStore, RedisStore } from "../../pkg/node.mjs";
+import { startPostgres } from "./helpers/postgres.mjs";
 import { startRedis } from "./helpers/redis.mjs";
 
 const SERVER = fileURLToPath(new URL("./fixtures/takeover-server.mjs", import.meta.url));
@@ -103,6 +106,36 @@ async function takeover(args, makeStore) {
   }
 }
 
+/**
+ * The start of the server-outage scenarios: a session on `store` (refreshing every 10 s) opens,
+ * `stop()` takes the server away, a save fails with a message matching `says`, and two lock
+ * refreshes fail, costing one attempt each, while the session stays open.
+ */
+async function outage(store, stop, says) {
+  const dataStore = createModule({ store }).new("Player", "outage");
+  dataStore.LockInterval = 10; // refreshes at +10 s, +20 s, +30 s
+  const attempts = [];
+  dataStore.AttemptsChanged.Connect((remaining) => attempts.push(remaining));
+  const states = [];
+  dataStore.StateChanged.Connect((state) => states.push(state));
+
+  assert.deepEqual(await dataStore.Open({ Coins: 0 }), ["Success", undefined]);
+  assert.equal(dataStore.AttemptsRemaining, 5);
+  await stop();
+
+  dataStore.Value.Coins = 1;
+  const [failed, message] = await dataStore.Save();
+  assert.equal(failed, "Error");
+  assert.match(message, says);
+  assert.equal(dataStore.State, true);
+
+  await until(() => attempts.length >= 2, 25_000, "two failed refreshes");
+  assert.deepEqual(attempts, [4, 3]);
+  assert.equal(dataStore.AttemptsRemaining, 3);
+  assert.equal(dataStore.State, true);
+  return { dataStore, attempts, states };
+}
+
 describe("real stores, real time", { concurrency: true }, () => {
   test("LmdbStore: a killed process's key opens in another process once its 40 s lease runs out", async () => {
     const dir = mkdtempSync(join(tmpdir(), "dsm-takeover-"));
@@ -126,29 +159,7 @@ describe("real stores, real time", { concurrency: true }, () => {
     let redis = await startRedis();
     const store = new RedisStore({ url: redis.url });
     try {
-      const module = createModule({ store });
-      const dataStore = module.new("Player", "outage");
-      dataStore.LockInterval = 10; // refreshes at +10 s, +20 s, +30 s
-      const attempts = [];
-      dataStore.AttemptsChanged.Connect((remaining) => attempts.push(remaining));
-      const states = [];
-      dataStore.StateChanged.Connect((state) => states.push(state));
-
-      assert.deepEqual(await dataStore.Open({ Coins: 0 }), ["Success", undefined]);
-      assert.equal(dataStore.AttemptsRemaining, 5);
-      await redis.stop();
-
-      dataStore.Value.Coins = 1;
-      const [failed, message] = await dataStore.Save();
-      assert.equal(failed, "Error");
-      assert.match(message, /Redis/);
-      assert.equal(dataStore.State, true);
-
-      // Two refreshes fail: the count goes down, one attempt each.
-      await until(() => attempts.length >= 2, 25_000, "two failed refreshes");
-      assert.deepEqual(attempts, [4, 3]);
-      assert.equal(dataStore.AttemptsRemaining, 3);
-      assert.equal(dataStore.State, true);
+      const { dataStore, attempts, states } = await outage(store, () => redis.stop(), /Redis/);
 
       // Back on the same port, empty: the lock entry is gone, so the next refresh answers that
       // the lease lapsed (another server could have taken and written the key meanwhile). The
@@ -175,6 +186,44 @@ describe("real stores, real time", { concurrency: true }, () => {
     } finally {
       await store.close();
       await redis.stop();
+    }
+  });
+
+  test("PostgresStore: a killed process's key opens in another process once its 40 s lease runs out", async () => {
+    const postgres = await startPostgres();
+    try {
+      await takeover(
+        ["postgres", postgres.connectionString, "postgres-1"],
+        () => new PostgresStore({ connectionString: postgres.connectionString }),
+      );
+    } finally {
+      await postgres.stop();
+    }
+  });
+
+  test("PostgresStore: the server stops under an open session and restarts with its data; the session carries on", async () => {
+    const postgres = await startPostgres();
+    const store = new PostgresStore({ connectionString: postgres.connectionString });
+    try {
+      const { dataStore, attempts, states } = await outage(store, () => postgres.shutdown(), /Postgres/);
+
+      // Back on the same port with its data: the lock entry is still live (its lease is
+      // 10 x 5 + 30 = 80 s), so the next refresh renews it and the attempts are restored.
+      await postgres.restart();
+      await until(() => attempts.length >= 3, 12_000, "a refresh after the restart");
+      assert.deepEqual(attempts, [4, 3, 5]);
+      assert.deepEqual(states, [true]);
+      assert.deepEqual(await dataStore.Save(), ["Saved", dataStore.Value]);
+
+      // The write really landed, and the lock is still the session's.
+      const other = createModule({ store }).new("Player", "outage");
+      assert.deepEqual(await other.Open(), ["Locked", dataStore.UniqueId]);
+      assert.deepEqual(await other.Read(), ["Success", undefined]);
+      assert.deepEqual(other.Value, { Coins: 1 });
+      assert.deepEqual(await dataStore.Destroy(), ["Saved", { Coins: 1 }]);
+    } finally {
+      await store.close();
+      await postgres.stop();
     }
   });
 });

@@ -54,3 +54,18 @@ test("Node compiles the emulator's wasm only when the first MemoryStore is made,
     WebAssembly.Module = Module;
   }
 });
+
+test("the three entries export the same names: browsers' index.mjs, Node's node.mjs, index.cjs", async () => {
+  const names = (m) => Object.keys(m).sort();
+  const browser = await import("../../pkg/index.mjs");
+  const node = await import("../../pkg/node.mjs");
+  const cjs = createRequire(import.meta.url)("../../pkg/index.cjs");
+  assert.deepEqual(names(browser), names(node));
+  assert.deepEqual(
+    names(cjs).filter((n) => n !== "__esModule"),
+    names(node),
+  );
+  // Under Node, the browser entry works too (it reads its wasm from disk, never importing node:).
+  assert.deepEqual(browser.decompress(browser.compress({ Coins: 1 })), { Coins: 1 });
+  await new browser.MemoryStore().close();
+});

@@ -186,11 +186,13 @@ async function sessions(ds: DataStore<PlayerData>, clock: ManualClock): Promise<
   // @ts-expect-error read-only
   ds.StateChanged = ds.StateChanged;
 
-  // Custom fields are allowed, typed unknown.
+  // No name but the session's own: a typo does not compile.
+  // @ts-expect-error a typo of Value
+  ds.Vaule;
+  // @ts-expect-error a typo of SaveInterval
+  ds.SaveIntervall = 5;
+  // @ts-expect-error custom fields are declared (DataStore's second type parameter)
   ds.Leaderstats = { Coins: { Value: 0 } };
-  const leaderstats = ds.Leaderstats;
-  // @ts-expect-error custom fields are unknown until narrowed
-  leaderstats.Coins;
 
   // Signals: handler parameters are typed; Wait resolves with the arguments.
   const connection: Connection = ds.StateChanged.Connect((state, session) => {
@@ -229,6 +231,38 @@ async function sessions(ds: DataStore<PlayerData>, clock: ManualClock): Promise<
   Response.Success = "Ok";
 
   await clock.advance(30_000);
+}
+
+interface Leaderstats {
+  Coins: { Value: number };
+}
+
+function customFields(server: Module): void {
+  // The original's Leaderstats example: a custom field, declared, optional until set.
+  const ds = server.new<PlayerData, { Leaderstats?: Leaderstats }>("Player", 456056545);
+  // @ts-expect-error possibly undefined: nothing sets it before the application does
+  ds.Leaderstats.Coins.Value = 1;
+  ds.Leaderstats = { Coins: { Value: 0 } };
+  if (ds.Value !== undefined) ds.Leaderstats.Coins.Value = ds.Value.Coins;
+  // @ts-expect-error the field has its declared type
+  ds.Leaderstats = { Coins: 5 };
+  // @ts-expect-error still no other names
+  ds.Leaderstat = undefined;
+  // The signals hand out the same session type, fields included.
+  ds.StateChanged.Connect((_state, session) => expectType<Leaderstats | undefined>(session.Leaderstats));
+  const same: DataStore<PlayerData, { Leaderstats?: Leaderstats }> = ds;
+  const found = server.find<PlayerData, { Leaderstats?: Leaderstats }>("Player", "global", 456056545);
+  if (found !== undefined) expectType<Leaderstats | undefined>(found.Leaderstats);
+  const hidden = server.hidden<PlayerData, { Rank: string }>("Player", 1);
+  expectType<string>(hidden.Rank);
+  // @ts-expect-error a custom field cannot take a property's name
+  server.new<PlayerData, { Value: string }>("Player", 1);
+  // @ts-expect-error nor a method's
+  server.hidden<PlayerData, { Open(): void }>("Player", 1);
+  // @ts-expect-error nor a signal's
+  const shadowed: DataStore<PlayerData, { Saved: boolean }> | undefined = undefined;
+  void same;
+  void shadowed;
 }
 
 async function storesAndTime(): Promise<void> {
@@ -305,5 +339,6 @@ function codec(): void {
 }
 
 void modules;
+void customFields;
 void storesAndTime;
 void codec;

@@ -9,7 +9,8 @@ import { join } from "node:path";
 
 const BINARY = process.env.REDIS_SERVER ?? "redis-server";
 
-function freePort() {
+/** A port nothing listens on at 127.0.0.1 right now (it may be taken before it is used). */
+export function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
