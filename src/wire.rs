@@ -70,11 +70,13 @@ impl Format {
         if !first {
             out.push(',');
         }
+        out.push('"');
+        out.push_str(key);
         if LUAU_HOSTS && self == Format::Luau && !v.json_round_trips() {
-            let _ = write!(out, "\"{key}Text\":");
+            out.push_str("Text\":");
             write_json_string(&v.to_luau_text(), out);
         } else {
-            let _ = write!(out, "\"{key}\":");
+            out.push_str("\":");
             out.push_str(&v.to_json_string());
         }
     }
@@ -103,8 +105,22 @@ pub fn session_args(format: Format, text: &[u8]) -> Result<Vec<Value>, String> {
 }
 
 fn push_str(out: &mut String, key: &str, text: &str) {
-    let _ = write!(out, ",\"{key}\":");
+    push_key(out, key);
     write_json_string(text, out);
+}
+
+/// `,"key":` (keys are plain ASCII names). Pieces are pushed, not `write!`n: the formatting
+/// machinery cost a few percent of every session operation in the JS host.
+fn push_key(out: &mut String, key: &str) {
+    out.push_str(",\"");
+    out.push_str(key);
+    out.push_str("\":");
+}
+
+/// `,"key":n`.
+fn push_int(out: &mut String, key: &str, n: u64) {
+    push_key(out, key);
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 fn push_value(format: Format, out: &mut String, key: &str, v: &Value) {
@@ -116,7 +132,9 @@ fn push_fence(out: &mut String, fence: Option<&crate::fence::Fence>) {
     if let Some(fence) = fence {
         out.push_str(",\"fence\":{\"owner\":");
         write_json_string(&fence.owner, out);
-        let _ = write!(out, ",\"token\":{},\"seq\":{}}}", fence.token, fence.seq);
+        push_int(out, "token", fence.token);
+        push_int(out, "seq", fence.seq);
+        out.push('}');
     }
 }
 
@@ -126,7 +144,9 @@ fn push_value_text(out: &mut String, key: &str, v: &Value) {
 }
 
 fn reply_fields(reply: &Reply, out: &mut String) {
-    let _ = write!(out, "\"response\":\"{}\"", reply.response.as_str());
+    out.push_str("\"response\":\"");
+    out.push_str(reply.response.as_str());
+    out.push('"');
     match &reply.data {
         Data::None => {}
         Data::Value => out.push_str(",\"value\":true"),
@@ -366,7 +386,9 @@ pub fn command_lines(id: CommandId, command: &Command) -> String {
 }
 
 fn write_command(CommandId(id): CommandId, command: &Command, values: bool) -> String {
-    let mut out = format!("{{\"id\":{id}");
+    let mut out = String::with_capacity(160);
+    out.push_str("{\"id\":");
+    out.push_str(itoa::Buffer::new().format(id));
     push_str(&mut out, "kind", command.name());
     match command {
         Command::DataGet { name, scope, key } => {
@@ -413,16 +435,21 @@ fn write_command(CommandId(id): CommandId, command: &Command, values: bool) -> S
         } => {
             push_str(&mut out, "map", map);
             push_str(&mut out, "owner", owner);
-            let _ = write!(out, ",\"token\":{token},\"renew\":{}", held.is_some());
+            push_int(&mut out, "token", *token);
+            out.push_str(if held.is_some() {
+                ",\"renew\":true"
+            } else {
+                ",\"renew\":false"
+            });
             if let Some(held) = held {
-                let _ = write!(out, ",\"held\":{held}");
+                push_int(&mut out, "held", *held);
             }
             let _ = write!(out, ",\"ttl\":{ttl_s}");
         }
         Command::LockRelease { map, owner, token } => {
             push_str(&mut out, "map", map);
             push_str(&mut out, "owner", owner);
-            let _ = write!(out, ",\"token\":{token}");
+            push_int(&mut out, "token", *token);
         }
         Command::QueueAdd {
             queue,
@@ -461,7 +488,10 @@ fn write_command(CommandId(id): CommandId, command: &Command, values: bool) -> S
 pub fn event(format: Format, event: &Event) -> String {
     let mut out = String::from("{");
     let session = |out: &mut String, kind: &str, SessionId(s): SessionId| {
-        let _ = write!(out, "\"kind\":\"{kind}\",\"session\":{s}");
+        out.push_str("\"kind\":\"");
+        out.push_str(kind);
+        out.push('"');
+        push_int(out, "session", s);
     };
     match event {
         Event::Loaded {
@@ -478,7 +508,8 @@ pub fn event(format: Format, event: &Event) -> String {
         Event::MetadataReset { session: s } => session(&mut out, "MetadataReset", *s),
         Event::StateChanged { session: s, state } => {
             session(&mut out, "StateChanged", *s);
-            let _ = write!(out, ",\"state\":{}", state_json(*state));
+            push_key(&mut out, "state");
+            out.push_str(state_json(*state));
         }
         Event::Saving { session: s } => session(&mut out, "Saving", *s),
         Event::Saved {
@@ -519,7 +550,8 @@ pub fn event(format: Format, event: &Event) -> String {
             reply,
         } => {
             session(&mut out, "CallDone", *s);
-            let _ = write!(out, ",\"call\":{call},");
+            push_int(&mut out, "call", *call);
+            out.push(',');
             reply_fields(reply, &mut out);
         }
         Event::BindToCloseDone(report) => {

@@ -181,7 +181,6 @@ fn check_canonical(json: &str) -> Option<()> {
 /// A number at `pos` written as [`write_json_number`] writes it; gives where it ends.
 fn canonical_number(json: &str, pos: usize, scratch: &mut String) -> Option<usize> {
     let bytes = json.as_bytes();
-    // Whole numbers below 10^15 are their digits (most numbers): no need to write them.
     let digits_at = pos + usize::from(bytes.get(pos) == Some(&b'-'));
     let digits = bytes
         .get(digits_at..)?
@@ -189,9 +188,36 @@ fn canonical_number(json: &str, pos: usize, scratch: &mut String) -> Option<usiz
         .take_while(|b| b.is_ascii_digit())
         .count();
     let end = digits_at + digits;
-    let whole = !matches!(bytes.get(end), Some(b'.' | b'e' | b'E'));
-    if whole && (1..=15).contains(&digits) && (digits == 1 || bytes.get(digits_at) != Some(&b'0')) {
-        return Some(end);
+    let leading_zero = digits > 1 && bytes.get(digits_at) == Some(&b'0');
+    match bytes.get(end) {
+        Some(b'e' | b'E') => {}
+        // With at most 15 significant digits a decimal is the shortest text of its double (a
+        // shorter one would be another decimal of at most 15 digits, and no two of those read
+        // as the same double), and the writer prints it positionally from 1e-5 up. So a
+        // fraction with no trailing zero, from 1e-5 and within 15 digits, is as written.
+        Some(b'.') if (1..=15).contains(&digits) && !leading_zero => {
+            let fraction = bytes.get(end + 1..)?;
+            let places = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+            let after = end + 1 + places;
+            let zeros = fraction.iter().take_while(|&&b| b == b'0').count();
+            let whole_zero = digits == 1 && bytes.get(digits_at) == Some(&b'0');
+            let significant = if whole_zero {
+                places - zeros
+            } else {
+                digits + places
+            };
+            let short = places > zeros
+                && fraction.get(places - 1) != Some(&b'0')
+                && !matches!(bytes.get(after), Some(b'e' | b'E'))
+                && significant <= 15
+                && (!whole_zero || zeros <= 4);
+            if short {
+                return Some(after);
+            }
+        }
+        // Whole numbers below 10^15 are their digits (most numbers).
+        _ if (1..=15).contains(&digits) && !leading_zero => return Some(end),
+        _ => {}
     }
     let mut reader = JsonReader {
         text: json,
