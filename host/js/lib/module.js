@@ -346,11 +346,13 @@ class ModuleHost {
    * One wake-up at the core's next deadline. A deadline already due runs at the next turn of the
    * event loop, or earlier if the clock gets there first (a ManualClock's `advance` in progress):
    * it needs no time to pass, and it must not run inside this turn, where a handler that saves
-   * on every save could spin.
+   * on every save could spin. A wake-up already armed no later than the next deadline stays:
+   * firing early finds nothing due and arms again, where re-arming whenever the deadline moved
+   * (every command sent or answered moves it) cost a timer pair per store call.
    */
   arm() {
     const at = this.core.pollTimeout();
-    if (at === this.timerAt) return;
+    if (at === this.timerAt || (at !== undefined && this.timerAt !== undefined && this.timerAt <= at)) return;
     this.disarm();
     if (at === undefined) return;
     this.timerAt = at;
