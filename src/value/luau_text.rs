@@ -30,19 +30,12 @@ impl Value {
     /// Reads the Luau value text (module docs); `root` names the value in refusals
     /// (`Value.Friends[42]: NaN cannot be stored`).
     pub fn from_luau_text(text: &[u8], root: &str) -> Result<Value, ValueError> {
-        let mut reader = Reader {
-            text,
-            pos: 0,
-            path: Path::new(root),
-        };
         if text.is_empty() {
             return Ok(Value::Nil);
         }
-        let value = reader.value()?;
-        if reader.pos != text.len() {
-            return Err(reader.malformed("text after the value"));
-        }
-        Ok(value)
+        // Fast path: no key paths kept (each would be a key cloned or a number printed). A
+        // refusal is rare, so only then read again, naming the path.
+        read_luau_text(text, root, false).or_else(|_| read_luau_text(text, root, true))
     }
 
     /// The Luau value text of this value: sequences as `[…]`, tables as their pairs.
@@ -127,10 +120,36 @@ fn write_string(s: &str, out: &mut String) {
     out.push_str(s);
 }
 
+fn read_luau_text(text: &[u8], root: &str, track: bool) -> Result<Value, ValueError> {
+    let mut reader = Reader {
+        text,
+        pos: 0,
+        path: Path::new(root),
+        track,
+    };
+    let value = reader.value()?;
+    if reader.pos != text.len() {
+        return Err(reader.malformed("text after the value"));
+    }
+    Ok(value)
+}
+
 struct Reader<'a> {
     text: &'a [u8],
     pos: usize,
+    /// Where the reader is; without `track`, only how deep (placeholder segments).
     path: Path,
+    track: bool,
+}
+
+/// The digits of a whole number up to 15 of them (no sign, no leading zero): exact as f64.
+fn small_whole(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 15 || (digits.len() > 1 && digits[0] == b'0') {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| {
+        d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0'))
+    })
 }
 
 /// A key or value as read, before it is known which it is.
@@ -162,6 +181,15 @@ impl<'a> Reader<'a> {
 
     fn number(&mut self) -> Result<f64, ValueError> {
         let run = self.until(b';')?;
+        // Most numbers are whole (counts, ids, sequence keys): no float parsing for them.
+        let (negative, digits) = match run.split_first() {
+            Some((b'-', rest)) => (true, rest),
+            _ => (false, run),
+        };
+        if let Some(n) = small_whole(digits) {
+            let n = n as f64;
+            return Ok(if negative { -n } else { n });
+        }
         let text = std::str::from_utf8(run).unwrap_or("?");
         match text.parse::<f64>() {
             Ok(n) if n.is_finite() => Ok(n),
@@ -173,9 +201,8 @@ impl<'a> Reader<'a> {
 
     fn string(&mut self) -> Result<String, ValueError> {
         let run = self.until(b':')?;
-        let len: usize = std::str::from_utf8(run)
-            .ok()
-            .and_then(|t| t.parse().ok())
+        let len = small_whole(run)
+            .and_then(|n| usize::try_from(n).ok())
             .ok_or_else(|| self.malformed("bad string length"))?;
         let bytes = self
             .text
@@ -246,6 +273,7 @@ impl<'a> Reader<'a> {
                 Err(e) => return Err(self.path.error(format!("a key: {}", e.message))),
             };
             match &key {
+                _ if !self.track => self.path.push_index(0),
                 Key::String(s) => self.path.push_key(s),
                 Key::Number(n) => self.path.push_number(*n),
                 Key::Bool(b) => self.path.push_bracket(if *b { "true" } else { "false" }),
@@ -261,7 +289,11 @@ impl<'a> Reader<'a> {
     fn sequence(&mut self) -> Result<Value, ValueError> {
         let mut items = Vec::new();
         while self.text.get(self.pos) != Some(&b']') {
-            self.path.push_number((items.len() + 1) as f64);
+            if self.track {
+                self.path.push_number((items.len() + 1) as f64);
+            } else {
+                self.path.push_index(0);
+            }
             items.push(self.value()?);
             self.path.pop();
         }
