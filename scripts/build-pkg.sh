@@ -41,6 +41,8 @@ glues datastore_module_full "$full_wasm"
 echo '{ "type": "commonjs" }' > "$out/node/package.json"
 
 cp host/js/package.json host/js/index.mjs host/js/node.mjs host/js/index.d.ts host/js/module.d.ts host/js/README.md "$out/"
+# The changelog is the repository's (one history for the crate and the package).
+cp CHANGELOG.md "$out/"
 # The same typings for CommonJS importers: in a "type": "module" package TypeScript reads .d.ts as
 # ESM and refuses `require` of it (TS1479), so `require` resolves to .d.cts copies.
 sed 's#"\./module\.js"#"./module.cjs"#g' host/js/index.d.ts > "$out/index.d.cts"

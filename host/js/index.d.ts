@@ -123,7 +123,7 @@ export interface StoredEntry {
 export type LockResult = { ok: true } | { ok: false; holder: string } | { ok: false; lapsed: true };
 
 /**
- * Carried by a fenced data write (D22): the sending session's UniqueId, its acquisition token
+ * Carried by a fenced data write: the sending session's UniqueId, its acquisition token
  * and its write sequence number.
  */
 export interface Fence {
@@ -142,7 +142,7 @@ export interface QueueRead {
 }
 
 /**
- * The storage commands the module's driver sends (host/js/stores/README.md has the full
+ * The storage commands the module's driver sends (the package's stores/README.md has the full
  * contract). Values, user ids and metadata travel as JSON text. The driver survives a store
  * that breaks the contract: a call that throws, rejects with anything, never settles or resolves
  * with the wrong shape is a failed try of that command (a `StoreError`'s `retryable` says whether
@@ -172,7 +172,7 @@ export interface Store {
   dataRemove(name: string, scope: string, key: string, fence: Fence | null): Promise<void>;
   /**
    * The lock entry `"Id"` of sorted map `map` (value `owner`, sort key `token`), by the table
-   * in host/js/stores/README.md. A new acquisition (`renew` false): free, or `owner`'s with a
+   * in the package's stores/README.md. A new acquisition (`renew` false): free, or `owner`'s with a
    * token ≤ `token` → written, expiring in `ttlSeconds`; else the holder. A refresh (`renew`
    * true, `held` the token last known written): `owner`'s with a token from `held` to `token`
    * → written; someone else's → the holder; absent or any other token → lapsed, nothing written.
@@ -205,6 +205,38 @@ export interface Store {
   queueRemove(queue: string, readId: string): Promise<void>;
   /** Ends waiting reads (they resolve `undefined`); later calls reject with kind `"Closed"`. */
   close(): Promise<void>;
+  /**
+   * Optional (every built-in store has it): connects now rather than at the first command, and
+   * rejects with a `StoreError` whose message names the server when it cannot.
+   */
+  connect?(): Promise<void>;
+  /** Optional (every built-in store has it): one round trip to the storage; its milliseconds. */
+  ping?(): Promise<number>;
+  /**
+   * Optional: adds a listener for what the store sees outside any call (its own client's
+   * errors and reconnects); gives the function that removes it. A module with a `logger` or
+   * `onEvent` adds itself.
+   */
+  observe?(listener: StoreListener): () => void;
+}
+
+/** What a store reports on its own: `"store.clientError"` (`error`) or `"store.connection"` (`state`). */
+export type StoreListener = (
+  type: "store.clientError" | "store.connection",
+  fields: { store: string; url?: string; error?: string; state?: "ready" | "reconnecting" | "end" },
+) => void;
+
+/** What every built-in store adds to `Store`: connecting, and a round trip. */
+export interface StoreLifecycle extends Store {
+  /**
+   * Connects (or opens) now, rather than at the first command. Rejects with a `StoreError`
+   * naming the server or path (a password hidden): `Unavailable` for a URL or setting that cannot
+   * work or a missing npm package, `Transient` for a server that refuses or does not answer
+   * within 10 s. Optional; calling it again after a failure tries again.
+   */
+  connect(): Promise<void>;
+  /** One round trip to the storage (`PING`, `SELECT 1`, a read); resolves with its milliseconds. */
+  ping(): Promise<number>;
 }
 
 /** Fault settings of one kind of request (probabilities in 0..1). */
@@ -266,8 +298,8 @@ export class MemoryStore implements Store {
   /** Replaces the fault settings (`null` for none; refused as the constructor refuses them); the seeded dice carry on. */
   setFaults(faults: FaultOptions | null): void;
 }
-/** Its `Store` methods, as that interface documents them. */
-export interface MemoryStore extends Store {}
+/** Its `Store` methods, as that interface documents them, and `connect()`/`ping()`. */
+export interface MemoryStore extends StoreLifecycle {}
 
 /**
  * The embedded, durable store (npm `lmdb`, an optional dependency), safe for several processes
@@ -282,8 +314,8 @@ export class LmdbStore implements Store {
   /** The database directory (absolute). */
   readonly path: string;
 }
-/** Its `Store` methods, as that interface documents them. */
-export interface LmdbStore extends Store {}
+/** Its `Store` methods, as that interface documents them, and `connect()`/`ping()`. */
+export interface LmdbStore extends StoreLifecycle {}
 
 /**
  * The store for many machines (Redis 5+ or Redis Cluster; npm `redis` v4+ for `{ url }`). Node
@@ -291,8 +323,10 @@ export interface LmdbStore extends Store {}
  */
 export class RedisStore implements Store {
   /**
-   * Exactly one of `url` (the store makes, and closes, its own client) or `client` (a connected
-   * node-redis client or cluster you own; never closed by the store).
+   * Exactly one of `url` (the store makes, and closes, its own node-redis client) or `client`
+   * (yours, never closed by the store): a connected node-redis v4+ client or cluster
+   * (`createClient`, `createCluster`), or an ioredis client or cluster (`new Redis()`,
+   * `new Redis.Cluster()`).
    * @param options.prefix starts every key (default `"dsm"`)
    * @param options.pollMs how often a waiting `queueRead` looks for items other servers added (default 2000)
    */
@@ -301,9 +335,11 @@ export class RedisStore implements Store {
       | { url: string; client?: never; prefix?: string; pollMs?: number }
       | { client: object; url?: never; prefix?: string; pollMs?: number },
   );
+  /** Errors and reconnects of the store's own client (`{ url }`); a module with a logger adds itself. */
+  observe(listener: StoreListener): () => void;
 }
-/** Its `Store` methods, as that interface documents them. */
-export interface RedisStore extends Store {}
+/** Its `Store` methods, as that interface documents them, and `connect()`/`ping()`. */
+export interface RedisStore extends StoreLifecycle {}
 
 /**
  * The durable store for many machines: PostgreSQL 12+ (and Postgres-compatible engines), through
@@ -342,19 +378,56 @@ export class PostgresStore implements Store {
    * of each a call, skipping rows another transaction holds); resolves with how many went.
    */
   sweep(): Promise<{ locks: number; items: number; tombstones: number }>;
+  /** Errors of the store's own pool's idle connections; a module with a logger adds itself. */
+  observe(listener: StoreListener): () => void;
 }
-/** Its `Store` methods, as that interface documents them. */
-export interface PostgresStore extends Store {}
+/** Its `Store` methods, as that interface documents them, and `connect()`/`ping()`. */
+export interface PostgresStore extends StoreLifecycle {}
 
 // ---- the module ------------------------------------------------------------------------------
 
 export * from "./module.js";
-import type { DataStoreModule as Module } from "./module.js";
+import type { DataStoreModule as Module, Logger, ModuleEvent, ShutdownContext, Signal as SignalOf } from "./module.js";
+
+/** `DataStoreModule.configure`'s options; anything else throws a `TypeError`. */
+export interface DefaultModuleOptions {
+  /** The LMDB directory (default `DATASTORE_PATH`, else `./.datastore`). */
+  path?: string;
+  /**
+   * Close every session on SIGINT/SIGTERM, run `onShutdown`, then exit (130 or 143, at the
+   * latest 30 s after the signal). Default true. `false` leaves signals to the application,
+   * which then calls `BindToClose()` in its own shutdown.
+   */
+  handleSignals?: boolean;
+  /** The application's clean-up, run after the sessions closed and before the exit. */
+  onShutdown?: (context: ShutdownContext) => void | Promise<void>;
+  logger?: Logger;
+  onEvent?: (event: ModuleEvent) => void;
+}
+
+/** The default module's shape: a module, and `configure` for before its first use. */
+export interface DefaultModule extends Module {
+  /**
+   * Sets options before the module is made (at the first `new`, `hidden`, `find`, `BindToClose`
+   * or `stats`); later calls merge into earlier ones. Throws an `Error` once the module exists.
+   */
+  configure(options: DefaultModuleOptions): void;
+}
 
 /**
  * The default module: one "server" on the embedded store (`LmdbStore` at `DATASTORE_PATH` or
- * `./.datastore`), created on first use, with bind-to-close on SIGINT/SIGTERM. Node only; in a
- * browser use `createModule({ store: new MemoryStore() })`.
+ * `./.datastore`), created on first use, with bind-to-close on SIGINT/SIGTERM (see
+ * `configure`). Node only; in a browser use `createModule({ store: new MemoryStore() })`.
  */
-declare const DataStoreModule: Module;
+declare const DataStoreModule: DefaultModule;
 export default DataStoreModule;
+
+/**
+ * The signals' class. `Signal.onError` receives the failures of handlers of modules that have
+ * no `logger` or `onEvent` (default: `console.error`); replace it to send them elsewhere.
+ */
+export declare const Signal: {
+  onError: (error: unknown) => void;
+};
+/** A session's signal (as module.d.ts declares it). */
+export type Signal<Args extends unknown[]> = SignalOf<Args>;

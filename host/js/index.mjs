@@ -24,5 +24,6 @@ export { Response } from "./lib/module.js";
 /** In a browser the embedded store is unavailable: use createModule with a MemoryStore. */
 export default defaultModule(createModule, LmdbStore);
 export { ManualClock, realClock } from "./lib/clock.js";
+export { Signal } from "./lib/signal.js";
 export { StoreError } from "./stores/errors.js";
 export { LmdbStore, PostgresStore, RedisStore } from "./stores/node-only.js";

@@ -12,6 +12,7 @@ export const { compress, decompress, MemoryStore, createModule } = bindEntry(was
 export { Response } from "./lib/module.js";
 export default defaultModule(createModule, LmdbStore);
 export { ManualClock, realClock } from "./lib/clock.js";
+export { Signal } from "./lib/signal.js";
 export { StoreError } from "./stores/errors.js";
 export { LmdbStore };
 export { RedisStore } from "./stores/redis.js";

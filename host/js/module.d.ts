@@ -43,7 +43,7 @@ export type SaveResult<T> =
   | [response: "Saved", value: T]
   | [response: "State", state: "Closed" | "Closing" | "Destroyed" | "Destroying"]
   | [response: "Error", message: string];
-/** `Close()`/`Destroy()`: "Saved" when the save-on-close saved, "Error" when it failed (D3). */
+/** `Close()`/`Destroy()`: "Saved" when the save-on-close saved, "Error" when it failed. */
 export type CloseResult<T> =
   [response: "Success", data: undefined] | [response: "Saved", value: T] | [response: "Error", message: string];
 export type QueueResult = [response: "Success", data: undefined] | [response: "Error", message: string];
@@ -58,8 +58,9 @@ export interface Connection {
 
 /**
  * An event: handlers run synchronously, in connection order. A handler that throws, or an async
- * one whose promise rejects, is reported with `console.error` and affects nothing else (the
- * original runs each handler in its own thread).
+ * one whose promise rejects, is reported (to the module's `logger`/`onEvent` as a
+ * `"handler.failed"` event when it has them, else to `Signal.onError`, by default
+ * `console.error`) and affects nothing else (the original runs each handler in its own thread).
  */
 export interface Signal<Args extends unknown[]> {
   /** Connections attached, pending `Wait()`s included. */
@@ -196,6 +197,160 @@ export interface DataStoreModule {
    * runs or after (it covers sessions opened since), with the report of the shutdown so far.
    */
   BindToClose(): Promise<ShutdownReport>;
+  /** The sessions this module holds and has not destroyed, open or not. */
+  sessions(): SessionInfo[];
+  /** Counters since the module was made (a fresh object each call). */
+  stats(): ModuleStats;
+}
+
+/** One entry of `sessions()`. */
+export interface SessionInfo {
+  /** `"name/scope/key"`. */
+  id: string;
+  name: string;
+  scope: string;
+  /** As passed (a number stays a number). */
+  key: string | number;
+  /** `"open"` while the session holds its lock (`State === true`), else `"closed"`. */
+  state: "open" | "closed";
+  hidden: boolean;
+  /** The session's lock owner id. */
+  uniqueId: string;
+}
+
+/** Calls, failures and wall-clock milliseconds of one kind of store command. */
+export interface CommandLatency {
+  count: number;
+  failures: number;
+  totalMs: number;
+  maxMs: number;
+}
+
+/** `stats()`: what the module has seen since it was made. */
+export interface ModuleStats {
+  /** Sessions held and not destroyed. */
+  sessions: number;
+  /** Of those, the ones open (holding their lock). */
+  open: number;
+  /** Saves that wrote the store. */
+  saves: number;
+  /** `Saved` events with `"Error"` (each after its tries). */
+  saveFailures: number;
+  /** Saves answered without a write: nothing changed since the last one. */
+  savesSkipped: number;
+  /** Data writes the store refused because the session no longer held the lock. */
+  fenced: number;
+  storeCalls: number;
+  storeFailures: number;
+  /** Store calls sent again for the same target after its last call failed. */
+  retries: number;
+  /** Lock refreshes that found the lease lapsed or the lock taken (the session then closes). */
+  locksLost: number;
+  /** Queue items handed to `ProcessQueue` handlers. */
+  queueItemsDelivered: number;
+  /** Signal handlers that threw. */
+  handlerErrors: number;
+  /** Per store command kind (`DataGet`, `DataSet`, `DataRemove`, `LockAcquire`, `LockRelease`, `QueueAdd`, `QueueRead`, `QueueRemove`). */
+  latency: Partial<Record<StoreCommand, CommandLatency>>;
+}
+
+export type StoreCommand =
+  "DataGet" | "DataSet" | "DataRemove" | "LockAcquire" | "LockRelease" | "QueueAdd" | "QueueRead" | "QueueRemove";
+
+/**
+ * A pino-shaped logger: each level called as `(object, message)`. pino, and anything with these
+ * four methods (a wrapper over `console`, winston through a shim), fits.
+ */
+export interface Logger {
+  debug(object: object, message: string): void;
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+/**
+ * What a module reports, to `onEvent` and (at the level in brackets) to `logger`. Every event
+ * has `type` and `time` (ms since the epoch). The module only watches what it carries out: a
+ * "retry" is a store call for the same target after that target's last call failed.
+ */
+export type ModuleEvent = { time: number } & (
+  | {
+      /** [warn] A store call failed (each try). */
+      type: "store.failed";
+      command: StoreCommand;
+      /** `"DataSet Player/global/1"`: the command and what it acts on. */
+      target: string;
+      error: string;
+      /** The `StoreError` kind, when it was one. */
+      kind?: import("./index.js").StoreErrorKind;
+      retryable?: boolean;
+      /** 1 for the first try. */
+      attempt: number;
+    }
+  | { /** [info] */ type: "store.retried"; command: StoreCommand; target: string; attempt: number }
+  | {
+      /** [warn] The store's own client reported an error outside any call (RedisStore, PostgresStore). */
+      type: "store.clientError";
+      store: string;
+      url?: string;
+      error: string;
+    }
+  | {
+      /** [info] The store's own client connected, is reconnecting, or ended (RedisStore). */
+      type: "store.connection";
+      store: string;
+      url?: string;
+      state: "ready" | "reconnecting" | "end";
+    }
+  | {
+      /** [warn] A lock refresh found the lease lapsed, or another holder: the session closes. */
+      type: "lock.lost";
+      /** The lock's map: the session's `"name/scope/key"`. */
+      id: string;
+      reason: "lapsed" | "taken";
+      holder?: string;
+    }
+  | { /** [debug] */ type: "save.saved"; id: string }
+  | { /** [debug] Nothing new to write. */ type: "save.skipped"; id: string }
+  | {
+      /** [error] A data write refused: the session no longer holds the lock (another server may). */
+      type: "save.fenced";
+      id: string;
+      command: StoreCommand;
+      error: string;
+    }
+  | { /** [warn] A save answered `"Error"` after its tries. */ type: "save.failed"; id: string; error: string }
+  | { /** [debug] */ type: "queue.delivered"; id: string; batch: string; count: number }
+  | {
+      /** [error] A signal handler threw. */
+      type: "handler.failed";
+      id: string;
+      signal: "StateChanged" | "Saving" | "Saved" | "AttemptsChanged" | "ProcessQueue";
+      error: string;
+    }
+  | { /** [info] SIGINT/SIGTERM reached a `bindToClose` module. */ type: "shutdown.signal"; signal: string }
+  | { /** [info] The first `BindToClose` of a shutdown. */ type: "shutdown.started"; sessions: number; open: number }
+  | {
+      /** [info] A session closed during shutdown. */ type: "shutdown.progress";
+      id: string;
+      closed: number;
+      remaining: number;
+    }
+  | ({
+      /** [info] Shutdown finished, with its report; `ms` on the module's clock. */ type: "shutdown.done";
+      ms: number;
+    } & ShutdownReport)
+  | { /** [error] */ type: "shutdown.hookFailed"; signal: string; message: string; error: string }
+  | { /** [info] The process exits now. */ type: "shutdown.exit"; signal: string; code: number }
+  | { /** [warn] The clock or its timers misbehaved (once). */ type: "clock.broken"; message: string }
+  | { /** [error] */ type: "driver.error"; command?: StoreCommand; message: string; error: string }
+);
+
+/** What the application's shutdown hook is given. */
+export interface ShutdownContext {
+  signal: "SIGINT" | "SIGTERM";
+  /** This module's `BindToClose` report. */
+  report: ShutdownReport;
 }
 
 /** What `BindToClose` did: sessions it closed, how many of them saved, and why the others did not. */
@@ -225,6 +380,16 @@ export interface ModuleOptions {
   bindToClose?: boolean;
   /** Seeds retry jitter (for reproducible tests): a finite number. */
   seed?: number;
+  /** Receives every event at its level (see `ModuleEvent`), as `logger.warn(event, message)`. */
+  logger?: Logger;
+  /** Receives every event. A hook or logger that throws is reported once, then ignored. */
+  onEvent?: (event: ModuleEvent) => void;
+  /**
+   * With `bindToClose`: the application's own clean-up, run after the signal's `BindToClose`
+   * (every session saved and unlocked) and before the process exits; still bounded by the 30 s
+   * after the signal. A hook that throws or rejects is reported (`"shutdown.hookFailed"`).
+   */
+  onShutdown?: (context: ShutdownContext) => void | Promise<void>;
 }
 
 /**

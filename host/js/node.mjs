@@ -23,6 +23,7 @@ export const { compress, decompress, MemoryStore, createModule } = bindEntry(
 export { Response } from "./lib/module.js";
 export default defaultModule(createModule, LmdbStore);
 export { ManualClock, realClock } from "./lib/clock.js";
+export { Signal } from "./lib/signal.js";
 export { StoreError } from "./stores/errors.js";
 export { LmdbStore };
 export { RedisStore } from "./stores/redis.js";

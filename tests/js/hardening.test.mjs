@@ -14,11 +14,12 @@
 //    stored answer "Error" naming the path (Open, Read and Queue alike). MemoryStore refuses bad
 //    options with a TypeError or RangeError naming them.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { createModule, ManualClock, MemoryStore, StoreError } from "../../pkg/node.mjs";
 import { Signal } from "../../pkg/lib/signal.js";
+import { faulty } from "./helpers/faulty.mjs";
+import { signalWhenReady } from "./helpers/processes.mjs";
 
 const START = Date.UTC(2026, 3, 1, 12, 0, 0);
 const PENDING = Symbol("pending");
@@ -41,23 +42,6 @@ function world() {
   const store = new MemoryStore({ clock });
   let seed = 0;
   return { clock, store, server: (s = store, c = clock) => createModule({ store: s, clock: c, seed: ++seed }) };
-}
-
-/**
- * `store` as a server sees it, except the calls `fault(method, args)` answers: it returns a
- * function that stands in for the call, or nothing to let the call through.
- */
-function faulty(store, fault) {
-  return new Proxy(store, {
-    get(target, name) {
-      const v = Reflect.get(target, name);
-      if (typeof v !== "function") return v;
-      return (...args) => {
-        const instead = fault(name, args);
-        return instead ? instead() : v.apply(target, args);
-      };
-    },
-  });
 }
 
 /** Runs `body` with console[name] collecting its calls instead of printing. */
@@ -330,24 +314,7 @@ describe("BindToClose", () => {
   /** Runs fixtures/shutdown-server.mjs in `mode`, sends `signal` once it is ready. */
   function shutdown(mode, signal) {
     const file = fileURLToPath(new URL("./fixtures/shutdown-server.mjs", import.meta.url));
-    const child = spawn(process.execPath, [file, mode], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stderr.on("data", (d) => (stderr += d));
-    child.stdout.on("data", (d) => {
-      stdout += d;
-      if (/^ready$/m.test(stdout) && !child.signalled) {
-        child.signalled = true;
-        child.kill(signal);
-      }
-    });
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-      child.once("exit", (code) => {
-        clearTimeout(timer);
-        resolve({ code, lines: stdout.trim().split("\n"), stderr });
-      });
-    });
+    return signalWhenReady({ file, args: [mode], signal });
   }
 
   test("SIGTERM ends the process only after every bindToClose module has closed", async () => {

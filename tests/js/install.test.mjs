@@ -51,7 +51,11 @@ test("npm install of the packed pkg/ works with require and import, stores inclu
         out.push(e.kind === "Unavailable" && /npm install lmdb/.test(e.message) ? "lmdb" : String(e));
       }
       await lmdb.close();
-      console.log(out.join(" "), typeof m.RedisStore);`;
+      // PostgresStore loads pg only when it connects: a closed port is refused at connect().
+      const pg = new m.PostgresStore({ connectionString: "postgres://127.0.0.1:1/none" });
+      out.push(await pg.connect().then(() => "connected?", (e) => e.kind));
+      await pg.close();
+      console.log(out.join(" "), typeof m.RedisStore, typeof m.PostgresStore, typeof m.Signal.onError);`;
     const cjsStores = run(
       "node",
       ["-e", `const m = require("datastore-module"); (async () => { ${stores} })()`, join(dir, "db-cjs")],
@@ -62,11 +66,19 @@ test("npm install of the packed pkg/ works with require and import, stores inclu
       ["--input-type=module", "-e", `const m = await import("datastore-module"); ${stores}`, join(dir, "db-esm")],
       dir,
     );
-    assert.equal(cjsStores.trim(), "[1] lmdb function");
+    // pg is an optional peer, not installed here: connect() says to install it.
+    assert.equal(cjsStores.trim(), "[1] lmdb Unavailable function function function");
     assert.equal(esmStores.trim(), cjsStores.trim());
     const declared = JSON.parse(readFileSync(join(dir, "node_modules/datastore-module/package.json"), "utf8"));
     assert.ok(declared.optionalDependencies?.lmdb, "lmdb is an optional dependency");
     assert.equal(declared.peerDependenciesMeta?.redis?.optional, true, "redis is an optional peer");
+    assert.equal(declared.peerDependenciesMeta?.pg?.optional, true, "pg is an optional peer");
+    assert.match(declared.repository?.url ?? "", /^git\+https:\/\/|^https:\/\//, "a repository link");
+    const shipped = readFileSync(join(dir, "node_modules/datastore-module/CHANGELOG.md"), "utf8");
+    assert.match(shipped, /^# Changelog/);
+    const readme = readFileSync(join(dir, "node_modules/datastore-module/README.md"), "utf8");
+    assert.doesNotMatch(readme, /ARCHITECTURE\.md|behaviour\.md|\bD\d+\b/, "no files or codes that do not ship");
+    assert.doesNotMatch(readme, /see the repository/i, "the package README stands alone");
 
     // What a browser bundler resolves (the "browser" condition): no LMDB or Redis, just a clear error.
     const browser = run(
@@ -75,16 +87,17 @@ test("npm install of the packed pkg/ works with require and import, stores inclu
         "--conditions=browser",
         "--input-type=module",
         "-e",
-        `const m = await import("datastore-module"); try { new m.LmdbStore(); } catch (e) { console.log(e.kind, typeof m.MemoryStore); }`,
+        `const m = await import("datastore-module"); for (const S of [m.LmdbStore, m.PostgresStore]) try { new S(); } catch (e) { console.log(e.kind, typeof m.MemoryStore); }`,
       ],
       dir,
     );
-    assert.equal(browser.trim(), "Unavailable function");
+    assert.equal(browser.trim(), "Unavailable function\nUnavailable function");
 
     // TypeScript consumers of the installed package, through its exports map: an ES module and a
     // CommonJS one (which needs the .d.cts typings; .d.ts in a "type": "module" package is ESM).
-    const use = `import DataStoreModule, { createModule, MemoryStore, Response } from "datastore-module";
-      const module = createModule({ store: new MemoryStore() });
+    const use = `import DataStoreModule, { createModule, MemoryStore, PostgresStore, Response } from "datastore-module";
+      const module = createModule({ store: new MemoryStore(), onEvent: (e) => e.type });
+      export const pg = new PostgresStore({ connectionString: "postgres://db/game" });
       const ds = module.new("Player", 1);
       export const ok: boolean = ds.Key === 1 && Response.Success === "Success" && !!DataStoreModule;
       // @ts-expect-error: LockAttempts is a number

@@ -1,5 +1,6 @@
 // The store conformance suite: MemoryStore (the Rust emulator, on a ManualClock), LmdbStore (a
-// temp directory), RedisStore (a real redis-server on 127.0.0.1) and PostgresStore (a real
+// temp directory), RedisStore (a real redis-server on 127.0.0.1, through its own node-redis
+// client and through an ioredis client passed in) and PostgresStore (a real
 // PostgreSQL in a temp directory, on 127.0.0.1) must all pass the same tests, because the
 // module's driver runs unchanged on any of them. Each test gets fresh store instances; `a` and
 // `b` are two servers on the same storage (the same MemoryStore, two LmdbStores on one path, two
@@ -10,6 +11,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
+import { Redis } from "ioredis";
 import { LmdbStore, ManualClock, MemoryStore, PostgresStore, RedisStore } from "../../pkg/node.mjs";
 import { startPostgres } from "./helpers/postgres.mjs";
 import { startRedis } from "./helpers/redis.mjs";
@@ -35,6 +37,7 @@ let counter = 0;
 const fresh = (label) => `${label}-${process.pid}-${++counter}`;
 
 let redis;
+let ioredis;
 let postgres;
 
 /**
@@ -94,6 +97,19 @@ const kinds = {
     },
     async make() {
       return realTime((options) => new RedisStore({ url: redis.url, ...options }));
+    },
+  },
+  "RedisStore (ioredis)": {
+    async setup() {
+      ioredis = { server: await startRedis() };
+      ioredis.client = new Redis(ioredis.server.url);
+    },
+    async teardown() {
+      ioredis?.client.disconnect();
+      await ioredis?.server.stop();
+    },
+    async make() {
+      return realTime((options) => new RedisStore({ client: ioredis.client, ...options }));
     },
   },
   PostgresStore: {

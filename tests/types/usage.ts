@@ -8,9 +8,11 @@ import DataStoreModule, {
   LmdbStore,
   ManualClock,
   MemoryStore,
+  PostgresStore,
   realClock,
   RedisStore,
   Response,
+  Signal as Signals,
   StoreError,
   type CloseResult,
   type Clock,
@@ -18,6 +20,9 @@ import DataStoreModule, {
   type DataStore,
   type DataStoreModule as Module,
   type Fence,
+  type Logger,
+  type ModuleEvent,
+  type ModuleStats,
   type OpenResult,
   type SaveResult,
   type SessionState,
@@ -283,7 +288,11 @@ async function storesAndTime(): Promise<void> {
     new MemoryStore({ clock, seed: 1 }),
     new LmdbStore({ path: "/tmp/datastore" }),
     new RedisStore({ url: "redis://127.0.0.1:6379", prefix: "game" }),
+    new PostgresStore({ connectionString: "postgres://game@db:5432/game", poolSize: 4, sweepMs: 0 }),
+    new PostgresStore({ pool: {}, prefix: "game" }),
   ];
+  // @ts-expect-error connectionString or pool, not both
+  new PostgresStore({ connectionString: "postgres://x", pool: {} });
   // @ts-expect-error url or client, not both
   new RedisStore({ url: "redis://x", client: {} });
   // @ts-expect-error fault probabilities are numbers
@@ -338,7 +347,64 @@ function codec(): void {
   decompress(text).Coins;
 }
 
+async function operations(store: RedisStore, pg: PostgresStore): Promise<void> {
+  // Every built-in store connects, pings and closes; a Store of your own need not.
+  await store.connect();
+  const ms: number = await store.ping();
+  await pg.connect();
+  expectType<number>(await pg.ping());
+  expectType<number>((await new MemoryStore().ping()) + (await new LmdbStore().ping()) + ms);
+  const custom: Store = new MemoryStore();
+  // @ts-expect-error optional on a Store: narrow first
+  await custom.connect();
+  if (custom.connect) await custom.connect();
+  const stop = store.observe((type, fields) => {
+    assertType<typeof type, "store.clientError" | "store.connection">(true);
+    expectType<string>(fields.store);
+  });
+  stop();
+
+  // Observers: a pino-shaped logger and a typed event stream.
+  const logger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+  const module = createModule({
+    store,
+    logger,
+    bindToClose: true,
+    onShutdown: async ({ signal, report }) => {
+      expectType<"SIGINT" | "SIGTERM">(signal);
+      expectType<number>(report.saved);
+    },
+    onEvent: (event: ModuleEvent) => {
+      if (event.type === "store.failed") expectType<number>(event.attempt);
+      if (event.type === "lock.lost") assertType<typeof event.reason, "lapsed" | "taken">(true);
+      if (event.type === "shutdown.done") expectType<{ id: string; error: string }[]>(event.failed);
+      // @ts-expect-error not an event type
+      if (event.type === "store.retry") void event;
+    },
+  });
+  // @ts-expect-error a logger has all four levels
+  createModule({ store, logger: { info() {} } });
+  const stats: ModuleStats = module.stats();
+  expectType<number>(stats.retries + stats.saves + stats.locksLost + (stats.latency.DataSet?.maxMs ?? 0));
+  // @ts-expect-error not a command kind
+  stats.latency.Save;
+  for (const s of module.sessions()) {
+    expectType<string>(s.name + s.scope + s.id + s.uniqueId);
+    assertType<typeof s.state, "open" | "closed">(true);
+  }
+
+  // The default export: configure before its first use.
+  DataStoreModule.configure({ path: "./data", handleSignals: false, onShutdown: () => {}, logger });
+  // @ts-expect-error handleSignals is a boolean
+  DataStoreModule.configure({ handleSignals: "no" });
+  // @ts-expect-error not an option
+  DataStoreModule.configure({ store });
+  expectType<ModuleStats>(DataStoreModule.stats());
+  Signals.onError = (error: unknown) => void error;
+}
+
 void modules;
+void operations;
 void customFields;
 void storesAndTime;
 void codec;

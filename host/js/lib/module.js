@@ -14,6 +14,7 @@
  * where the original raises, values that cannot be stored answer `"Error"`.
  */
 import { checkClock, describe } from "./clock.js";
+import { Observer, checkObservers, errorText } from "./observe.js";
 import { Signal } from "./signal.js";
 import { bytes, bytesOf } from "./utf8.js";
 import { toJson } from "./value.js";
@@ -89,8 +90,9 @@ export function bindModule(wasm, realClock) {
    * servers (separate UniqueIds; they lock each other out and queue to each other).
    */
   function createModule(options) {
-    const { store, clock = realClock, bindToClose = false, seed } = checkOptions(options);
-    const module = new ModuleHost(wasm, store, clock, seed);
+    const { store, clock = realClock, bindToClose = false, seed, logger, onEvent, onShutdown } = checkOptions(options);
+    const module = new ModuleHost(wasm, store, clock, seed, new Observer(logger, onEvent));
+    module.onShutdown = onShutdown;
     if (bindToClose) closeOnSignals(module);
     return module.api;
   }
@@ -114,7 +116,7 @@ function checkOptions(options) {
   if (options === null || typeof options !== "object") {
     throw new TypeError(`createModule: options must be an object with a store, got ${describe(options)}`);
   }
-  const { store, clock, bindToClose, seed } = options;
+  const { store, clock, bindToClose, seed, onShutdown } = options;
   if (store === null || typeof store !== "object") {
     throw new TypeError(
       `createModule: options.store must be a store (MemoryStore, LmdbStore, RedisStore), got ${describe(store)}`,
@@ -131,15 +133,21 @@ function checkOptions(options) {
   if (seed !== undefined && !(typeof seed === "number" && Number.isFinite(seed))) {
     throw new TypeError(`createModule: options.seed must be a finite number, got ${describe(seed)}`);
   }
+  checkObservers("createModule: options", options);
+  if (onShutdown !== undefined && typeof onShutdown !== "function") {
+    throw new TypeError(`createModule: options.onShutdown must be a function, got ${describe(onShutdown)}`);
+  }
   return options;
 }
 
 /**
  * SIGINT/SIGTERM: every module made with `bindToClose: true` saves, unlocks and destroys its
- * sessions, then the process exits with the usual code. One handler for all of them, so the
- * first module done does not end the process under the others; the exit comes even if the
- * application called `BindToClose` itself before, and at the latest `HARD_STOP_MS` after the
- * signal (the core finishes within 25 s, D18). A second signal kills at once (Node's default).
+ * sessions, then runs its `onShutdown` hook (the application's own clean-up: close servers and
+ * clients once no session needs them), then the process exits with the usual code. One handler
+ * for all of them, so the first module done does not end the process under the others; the
+ * exit comes even if the application called `BindToClose` itself before, and at the latest
+ * `HARD_STOP_MS` after the signal (the core finishes within 25 s, D18), whatever a hook does. A
+ * second signal kills at once (Node's default).
  */
 // Shared by every copy of this file in the process (the ESM and the CommonJS entry each load
 // one), so that one handler waits for all of them.
@@ -153,10 +161,26 @@ function closeOnSignals(host) {
       ["SIGINT", 130],
       ["SIGTERM", 143],
     ]) {
-      process.once(signal, () => {
-        const exit = () => process.exit(code);
+      process.once(signal, async () => {
+        const modules = [...closeOnSignal];
+        const exit = () => {
+          for (const module of modules) module.obs.emit("shutdown.exit", { signal, code });
+          process.exit(code);
+        };
         globalThis.setTimeout(exit, HARD_STOP_MS).unref?.();
-        Promise.allSettled([...closeOnSignal].map(async (module) => module.bindToClose())).then(exit);
+        for (const module of modules) module.obs.emit("shutdown.signal", { signal });
+        const reports = await Promise.allSettled(modules.map(async (module) => module.bindToClose()));
+        await Promise.allSettled(
+          modules.map(async (module, i) => {
+            if (module.onShutdown === undefined) return;
+            try {
+              await module.onShutdown({ signal, report: reports[i].value });
+            } catch (e) {
+              module.obs.error("shutdown.hookFailed", { signal }, "the onShutdown hook threw", e);
+            }
+          }),
+        );
+        exit();
       });
     }
   }
@@ -164,8 +188,20 @@ function closeOnSignals(host) {
 }
 
 class ModuleHost {
-  constructor(wasm, store, clock, seed) {
+  constructor(wasm, store, clock, seed, obs) {
     this.wasm = wasm;
+    /** events and counters (lib/observe.js): what the driver sees, never a decision */
+    this.obs = obs;
+    /** `${kind} ${target}` → tries made so far, for targets whose last call failed (retries) */
+    this.failing = new Map();
+    /** `name/scope/key` of data writes done since their session's last Saved event */
+    this.written = new Set();
+    /** sessions whose State is true */
+    this.opened = new Set();
+    /** the shutdown in progress: when it started and how many sessions it has closed */
+    this.shutdown = undefined;
+    /** the application's hook, run after a signal's shutdown (closeOnSignals) */
+    this.onShutdown = undefined;
     this.store = store;
     this.clock = clock;
     // A clock without timers runs on the global ones (Clock in index.d.ts).
@@ -198,7 +234,44 @@ class ModuleHost {
       hidden: (...args) => host.open(true, argsJson(args)),
       find: (...args) => host.find(argsJson(args)),
       BindToClose: () => host.bindToClose(),
+      sessions: () => host.list(),
+      stats: () => host.obs.snapshot(host.sessions.size - host.retired.size, host.opened.size),
     });
+    // A store that reports on its own (a client's connection errors) tells the module's observers.
+    if (obs.on && typeof store.observe === "function") {
+      try {
+        store.observe((type, fields) => obs.emit(type, fields));
+      } catch (e) {
+        obs.error("driver.error", {}, "store.observe threw", e);
+      }
+    }
+  }
+
+  /**
+   * The sessions this module holds and has not destroyed: `Id`, its name, scope and key (read
+   * back from the `Id` the core made, with the name as the caller gave it), whether it is open,
+   * hidden, and its UniqueId.
+   */
+  list() {
+    const out = [];
+    for (const [sid, ds] of this.sessions) {
+      if (this.retired.has(sid)) continue;
+      const id = this.core.property(sid, "Id");
+      const key = this.core.property(sid, "Key");
+      const name = String(JSON.parse(ds._args)["1"] ?? "");
+      const keyText = String(key);
+      const scope = id.slice(name.length + 1, id.length - keyText.length - 1);
+      out.push({
+        id,
+        name,
+        scope,
+        key,
+        state: this.core.property(sid, "State") === true ? "open" : "closed",
+        hidden: this.core.property(sid, "Hidden"),
+        uniqueId: this.core.property(sid, "UniqueId"),
+      });
+    }
+    return out;
   }
 
   /**
@@ -221,7 +294,7 @@ class ModuleHost {
       this.clockWarned = true;
       const what = reading instanceof Error ? `threw ${reading.message}` : `gave ${describe(reading)}`;
       const why = typeof reading === "number" && Number.isFinite(reading) ? `, earlier than ${this.lastReading}` : "";
-      console.warn(`DataStoreModule: clock.now() ${what}${why}; the module keeps its last good time (warned once)`);
+      this.obs.warn("clock.broken", {}, `clock.now() ${what}${why}; the module keeps its last good time (warned once)`);
     }
     return this.time;
   }
@@ -278,6 +351,10 @@ class ModuleHost {
    * the core answers a call made while one runs, or after, with another such event (D18).
    */
   bindToClose() {
+    if (this.shutdown === undefined) {
+      this.shutdown = { started: this.now(), closed: 0 };
+      this.obs.emit("shutdown.started", { sessions: this.sessions.size - this.retired.size, open: this.opened.size });
+    }
     return new Promise((resolve) => {
       this.closing.push(resolve);
       this.core.bindToClose(this.now());
@@ -368,7 +445,7 @@ class ModuleHost {
       this.timer = this.timers.setTimeout(fire, ms);
     } catch (e) {
       // A clock whose timers fail: the global ones stand in from now on.
-      console.warn(`DataStoreModule: clock.setTimeout threw (${failureText(e, "")}); using the global timers`);
+      this.obs.warn("clock.broken", {}, `clock.setTimeout threw (${failureText(e, "")}); using the global timers`);
       this.timers = globalThis;
       this.timer = globalThis.setTimeout(fire, ms);
     }
@@ -387,8 +464,14 @@ class ModuleHost {
 
   event(e) {
     if (e.kind === "BindToCloseDone") {
+      const failed = e.failed.map(({ id, error }) => ({ id, error }));
+      if (this.shutdown !== undefined) {
+        const ms = this.now() - this.shutdown.started;
+        this.shutdown = undefined;
+        this.obs.emit("shutdown.done", { closed: e.closed, saved: e.saved, failed, ms });
+      }
       for (const resolve of this.closing.splice(0)) {
-        resolve({ closed: e.closed, saved: e.saved, failed: e.failed.map(({ id, error }) => ({ id, error })) });
+        resolve({ closed: e.closed, saved: e.saved, failed: failed.map(({ id, error }) => ({ id, error })) });
       }
       return;
     }
@@ -410,26 +493,66 @@ class ModuleHost {
         ds._install(ds._value, {}, []);
         break;
       case "StateChanged":
+        if (e.state === true) this.opened.add(e.session);
+        else this.opened.delete(e.session);
         ds._fire("StateChanged", e.state, ds);
-        if (e.state === null) this.retire(e.session, ds);
+        if (e.state === null) {
+          this.retire(e.session, ds);
+          if (this.shutdown !== undefined) {
+            this.obs.emit("shutdown.progress", {
+              id: ds.Id,
+              closed: ++this.shutdown.closed,
+              remaining: this.sessions.size - this.retired.size,
+            });
+          }
+        }
         break;
       case "Saving":
         ds._fire("Saving", ds._value, ds);
         ds._snapshot();
         break;
       case "Saved":
+        this.saved(ds, e);
         ds._fire("Saved", e.response, ds._data(e), ds);
         break;
       case "AttemptsChanged":
         ds._fire("AttemptsChanged", e.remaining, ds);
         break;
       case "ProcessQueue":
+        this.obs.counts.queueItemsDelivered += e.values.length;
+        if (this.obs.on) this.obs.emit("queue.delivered", { id: ds.Id, batch: e.id, count: e.values.length });
         ds._fire("ProcessQueue", e.id, e.values, ds);
         break;
       case "DisconnectAll":
         ds._disconnectAll();
         break;
     }
+  }
+
+  /**
+   * Counts a `Saved` event: saved (a data write went out since the last one), skipped (the
+   * core answered without a write: nothing new), or failed.
+   */
+  saved(ds, e) {
+    const counts = this.obs.counts;
+    const id = ds.Id;
+    if (e.response === Response.Saved) {
+      const wrote = this.written.delete(id);
+      if (wrote) counts.saves++;
+      else counts.savesSkipped++;
+      this.obs.emit(wrote ? "save.saved" : "save.skipped", { id });
+    } else {
+      this.written.delete(id);
+      counts.saveFailures++;
+      this.obs.emit("save.failed", { id, error: e.text });
+    }
+  }
+
+  /** A signal handler threw: the module's observers hear of it, or else `Signal.onError`. */
+  handlerFailed(ds, signal, error) {
+    this.obs.counts.handlerErrors++;
+    if (this.obs.on) this.obs.emit("handler.failed", { id: ds.Id, signal, error: errorText(error) });
+    else Signal.onError(error);
   }
 
   /** A destroyed session keeps its last properties for whoever still holds it; the core
@@ -459,6 +582,15 @@ class ModuleHost {
    */
   execute(c) {
     const command = COMMANDS[c.kind];
+    c.started = performance.now();
+    if (this.failing.size > 0) {
+      const tries = this.failing.get(targetOf(c));
+      if (tries !== undefined) {
+        c.attempt = tries + 1;
+        this.obs.counts.retries++;
+        this.obs.emit("store.retried", { command: c.kind, target: targetOf(c), attempt: c.attempt });
+      }
+    }
     let work;
     try {
       work = Promise.resolve(command.run(this.store, c));
@@ -476,6 +608,7 @@ class ModuleHost {
    * the loop. */
   settle(c, command, result, failed) {
     try {
+      this.observe(c, result, failed);
       if (failed) {
         // D19: a StoreError says whether to retry; for anything else the core reads the message.
         return this.completeError(c, failureText(result, `store.${command?.method} failed with`), retryable(result));
@@ -494,7 +627,7 @@ class ModuleHost {
         this.completeError(c, failureText(e, `store.${command.method} gave a result the core refused:`), true);
       }
     } catch (e) {
-      console.error("DataStoreModule: a store result could not be handed to the core:", e);
+      this.obs.error("driver.error", { command: c.kind }, "a store result could not be handed to the core", e);
     } finally {
       this.schedule();
     }
@@ -502,6 +635,80 @@ class ModuleHost {
 
   completeError(c, message, retryable) {
     this.core.completeError(this.now(), c.id, message, retryable);
+  }
+
+  /**
+   * What a finished store call tells the operator: its latency, a failure (remembered, so the
+   * next call for the same target counts as a retry), a fenced write, a refresh that found the
+   * lock lapsed or taken, a data write (for the next `Saved` event). A result of the wrong
+   * shape counts as a success here; the core is told it failed.
+   */
+  observe(c, result, failed) {
+    const obs = this.obs;
+    obs.call(c.kind, performance.now() - c.started, failed);
+    if (failed) {
+      const error = failureText(result, `store.${COMMANDS[c.kind]?.method} failed with`);
+      const again = retryable(result);
+      const kind = storeErrorKind(result);
+      const target = targetOf(c);
+      if (again !== false) {
+        this.failing.set(target, c.attempt ?? 1);
+        // A target that fails for good and is never tried again must not stay forever.
+        if (this.failing.size > 10_000) this.failing.clear();
+      } else {
+        this.failing.delete(target);
+      }
+      if (obs.on)
+        obs.emit("store.failed", { command: c.kind, target, error, kind, retryable: again, attempt: c.attempt ?? 1 });
+      if (kind === "Fenced") {
+        obs.counts.fenced++;
+        obs.emit("save.fenced", { id: `${c.name}/${c.scope}/${c.key}`, command: c.kind, error });
+      }
+      return;
+    }
+    if (this.failing.size > 0) this.failing.delete(targetOf(c));
+    if (c.kind === "DataSet" || c.kind === "DataRemove") {
+      this.written.add(`${c.name}/${c.scope}/${c.key}`);
+    } else if (c.kind === "LockAcquire" && c.renew && lostLock(result)) {
+      obs.counts.locksLost++;
+      const holder = lostLock(result) === "taken" ? result.holder : undefined;
+      obs.emit("lock.lost", { id: c.map, reason: lostLock(result), holder });
+    }
+  }
+}
+
+/** What a store call acts on, with its kind: the key for retries. */
+function targetOf(c) {
+  switch (c.kind) {
+    case "DataGet":
+    case "DataSet":
+    case "DataRemove":
+      return `${c.kind} ${c.name}/${c.scope}/${c.key}`;
+    case "LockAcquire":
+    case "LockRelease":
+      return `${c.kind} ${c.map}`;
+    default:
+      return `${c.kind} ${c.queue}`;
+  }
+}
+
+/** A refresh's answer that ends the lease: "lapsed", "taken" (another holder), or undefined. */
+function lostLock(result) {
+  try {
+    if (result === null || typeof result !== "object" || result.ok !== false) return undefined;
+    if (result.lapsed === true) return "lapsed";
+    return typeof result.holder === "string" ? "taken" : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A StoreError's kind, or undefined. */
+function storeErrorKind(error) {
+  try {
+    return typeof error?.kind === "string" ? error.kind : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -778,13 +985,15 @@ class DataStore {
     if (signal === undefined) {
       const host = this.#host;
       const sid = this.#sid;
+      // A handler that throws is counted, and told to the module's observers if it has any.
+      const onError = (error) => host.handlerFailed(this, name, error);
       signal = signals[name] =
         name === "ProcessQueue"
           ? new Signal((n) => {
               host.core.setProcessQueueConnections(host.now(), sid, n);
               host.schedule();
-            })
-          : new Signal();
+            }, onError)
+          : new Signal(undefined, onError);
     }
     return signal;
   }

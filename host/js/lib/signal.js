@@ -1,9 +1,10 @@
 /**
- * Signal and Connection: the original's event objects (behaviour.md §13), in JS.
+ * Signal and Connection: the original's event objects, in JS.
  *
  * Handlers run synchronously, in connection order, with the fired arguments (then any bound
- * extras). A handler that throws, or an async one whose promise rejects, is reported (to
- * `Signal.onError`, default `console.error`) and the others still run: one bad handler never
+ * extras). A handler that throws, or an async one whose promise rejects, is reported (to the
+ * module's `logger`/`onEvent` when it has them, else to `Signal.onError`, default
+ * `console.error`) and the others still run: one bad handler never
  * breaks the module, as in the original, where each handler runs in its own thread. `Wait()` is
  * a once-only connection whose promise resolves with the fired arguments. The connection count
  * drives the core's queue-reading loop, so a signal can tell its owner when it changes
@@ -12,10 +13,11 @@
 
 const READONLY = "Attempt to modify a readonly value";
 
-/** Hands a handler's failure to `Signal.onError`, which may not throw either. */
-function report(error) {
+/** Hands a handler's failure to the signal's reporter (else `Signal.onError`), which may not
+ * throw either. */
+function report(error, onError) {
   try {
-    Signal.onError(error);
+    (onError ?? Signal.onError)(error);
   } catch {
     // Nowhere left to report it; the module carries on.
   }
@@ -75,10 +77,16 @@ export class Signal {
   #tail = undefined;
   #count = 0;
   #onCount;
+  #onError;
 
-  /** @param {(count: number) => void} [onCount] told whenever the connection count changes */
-  constructor(onCount) {
+  /**
+   * @param {(count: number) => void} [onCount] told whenever the connection count changes
+   * @param {(error: unknown) => void} [onError] where a throwing handler is reported (default
+   *   `Signal.onError`; a module's signals report to the module)
+   */
+  constructor(onCount, onError) {
     this.#onCount = onCount;
+    this.#onError = onError;
   }
 
   /** How many connections (including pending `Wait()`s) are attached. */
@@ -118,9 +126,9 @@ export class Signal {
       if (!c.Connected) continue;
       try {
         const result = c._call(args);
-        if (typeof result?.then === "function") result.then(undefined, report);
+        if (typeof result?.then === "function") result.then(undefined, (error) => report(error, this.#onError));
       } catch (error) {
-        report(error);
+        report(error, this.#onError);
       }
     }
   }

@@ -327,3 +327,64 @@ export async function longPoll({ readOnce, waitSeconds, intervalMs, waits, clock
 export function closedError(store) {
   return new StoreError("Closed", `${store}: the store is closed`);
 }
+
+// ---- lifecycle and reports --------------------------------------------------------------------
+
+/**
+ * Who hears what a store sees on its own, outside any call (a client's connection error, a
+ * reconnect): `observe(listener)` on a store adds one (a module with a `logger` or `onEvent`
+ * adds itself), and gives the function that removes it. A listener that throws is ignored.
+ */
+export class Listeners {
+  #listeners = new Set();
+
+  add(listener) {
+    if (typeof listener !== "function") throw new TypeError("observe: the listener must be a function");
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  tell(type, fields) {
+    for (const listener of this.#listeners) {
+      try {
+        listener(type, fields);
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
+  }
+}
+
+/** A connection URL with its password hidden, for messages. */
+export function redact(url) {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== "") parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(a URL that cannot be parsed)";
+  }
+}
+
+/** How long `connect()` and `ping()` wait for a server that does not answer. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * `work`, or a Transient StoreError `message` once `ms` have passed without an answer (the work
+ * goes on; its answer is then ignored).
+ */
+export function withTimeout(work, ms, message) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new StoreError("Transient", message)), ms);
+    timer.unref?.();
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
+/** Runs `check` and resolves with how long it took, in milliseconds (`ping()`). */
+export async function timed(check) {
+  const start = performance.now();
+  await check();
+  return performance.now() - start;
+}

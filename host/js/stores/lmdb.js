@@ -43,6 +43,7 @@ import {
   fencedError,
   lockDecision,
   longPoll,
+  timed,
   versionId,
 } from "./common.js";
 
@@ -96,7 +97,28 @@ export class LmdbStore {
     return this.#path;
   }
 
-  /** Opens the environment on first use. */
+  /**
+   * Opens the database now, instead of at the first command. Rejects with a `StoreError` naming
+   * the path: `Unavailable` when npm `lmdb` is missing, `Transient` when the directory cannot
+   * be made or opened (permissions, a file in the way, a full disk). Optional; again after a
+   * failure tries again.
+   */
+  async connect() {
+    if (this.#closed) throw closedError("LmdbStore");
+    try {
+      await this.#open();
+    } catch (e) {
+      if (e instanceof StoreError && e.kind === "Unavailable") throw e;
+      throw new StoreError("Transient", `LmdbStore: cannot open ${this.#path}: ${e?.message ?? e}`, { cause: e });
+    }
+  }
+
+  /** One read of the database; resolves with its milliseconds. */
+  async ping() {
+    return timed(() => this.#read((dbs) => dbs.meta.get("ping")));
+  }
+
+  /** Opens the environment on first use (again after a failure). */
   #open() {
     this.#opening ??= (async () => {
       const { open } = await loadLmdb();
@@ -110,6 +132,7 @@ export class LmdbStore {
         };
         this.#env = env;
       } catch (e) {
+        this.#opening = undefined;
         throw lifted(e);
       }
       return this.#dbs;

@@ -15,7 +15,7 @@
  */
 import { checkClock, describe, realClock, sleep } from "../lib/clock.js";
 import { StoreError } from "./errors.js";
-import { checkArgs, POLL_MS, Waits, closedError, longPoll } from "./common.js";
+import { checkArgs, POLL_MS, Waits, closedError, longPoll, timed } from "./common.js";
 
 /**
  * The faults option as JSON text for the emulator. Its fields: `transient`, `ambiguous`,
@@ -149,6 +149,16 @@ export function bindMemoryStore(loadWasm) {
       } catch (e) {
         throw settingError(e);
       }
+    }
+
+    /** Nothing to connect to: resolves at once, unless the store is closed. */
+    async connect() {
+      if (this.#closed) throw closedError("MemoryStore");
+    }
+
+    /** Resolves with the milliseconds a call takes (next to none: the emulator is in this process). */
+    async ping() {
+      return timed(() => this.connect());
     }
 
     /** Runs one emulator call at `now` and settles after its latency. */

@@ -34,6 +34,11 @@
  *
  * `pg` is loaded only for `{ connectionString }`; with `{ pool }` the store uses the given pool
  * (a `pg.Pool`) and leaves ending it to its owner.
+ *
+ * Lifecycle: `connect()` reaches the server and brings the schema up to date, rejecting with a
+ * message naming the server when it cannot; `ping()` measures a `SELECT 1`; `close()` ends the
+ * store's own pool. Errors of the store's own pool's idle connections go to `observe` listeners
+ * (a module with a logger), never to the console.
  */
 import { realClock } from "../lib/clock.js";
 import { StoreError } from "./errors.js";
@@ -49,11 +54,15 @@ import {
   checkPriority,
   checkRead,
   closedError,
+  CONNECT_TIMEOUT_MS,
   expirationMs,
   fenceRefusal,
   fencedError,
+  Listeners,
   lockDecision,
   longPoll,
+  redact,
+  timed,
   versionId,
 } from "./common.js";
 
@@ -310,6 +319,7 @@ export class PostgresStore {
   #sweeping = null;
   #waits = new Waits(realClock);
   #closed = false;
+  #listeners = new Listeners();
 
   /**
    * @param {{ connectionString?: string, pool?: object, poolSize?: number, prefix?: string,
@@ -367,16 +377,29 @@ export class PostgresStore {
     if (!this.#own) return this.#pool;
     this.#connecting ??= (async () => {
       const { Pool } = await loadPg();
-      const pool = new Pool({
-        connectionString: this.#connectionString,
-        max: this.#poolSize,
-        // A server that does not answer fails the call; the caller retries on its own schedule.
-        connectionTimeoutMillis: 10_000,
-        keepAlive: true,
-      });
+      let pool;
+      try {
+        pool = new Pool({
+          connectionString: this.#connectionString,
+          max: this.#poolSize,
+          // A server that does not answer fails the call; the caller retries on its own schedule.
+          connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+          keepAlive: true,
+        });
+      } catch (e) {
+        throw new StoreError("Unavailable", `PostgresStore: cannot use ${this.#where()}: ${e?.message ?? e}`, {
+          cause: e,
+        });
+      }
       // An idle connection that breaks (a server restart) is dropped by the pool and reported
-      // here; calls that use a broken one fail on their own.
-      pool.on("error", () => {});
+      // here, to listeners; calls that use a broken one fail on their own.
+      pool.on("error", (e) =>
+        this.#listeners.tell("store.clientError", {
+          store: "PostgresStore",
+          url: this.#where(),
+          error: String(e?.message ?? e),
+        }),
+      );
       this.#pool = pool;
       return pool;
     })();
@@ -386,6 +409,52 @@ export class PostgresStore {
       this.#connecting = undefined;
       throw e;
     }
+  }
+
+  /** The connection string with its password hidden. */
+  #where() {
+    return this.#own ? redact(this.#connectionString) : "the pool passed in";
+  }
+
+  /**
+   * Adds `listener(type, fields)` for what the store's own pool reports outside any call:
+   * `"store.clientError"` (`{ store, error }`, an idle connection that broke). Gives the
+   * function that removes it. A module with a `logger` or `onEvent` adds itself. A pool you
+   * pass in reports to your own `error` listener.
+   */
+  observe(listener) {
+    return this.#listeners.add(listener);
+  }
+
+  /**
+   * Reaches the server and brings the schema up to date now, instead of at the first command.
+   * Rejects with a `StoreError` naming the server (password hidden): `Unavailable` for a
+   * connection string that cannot be used or a missing `pg`, `Transient` for a server that
+   * refuses, does not answer within 10 s, or refuses the login. Optional; again after a failure
+   * tries again.
+   */
+  async connect() {
+    try {
+      await this.#whenReady();
+    } catch (e) {
+      if (e instanceof StoreError && (e.kind === "Closed" || e.kind === "Unavailable")) throw e;
+      throw new StoreError("Transient", `PostgresStore: cannot connect to ${this.#where()}: ${e?.message ?? e}`, {
+        cause: e,
+      });
+    }
+  }
+
+  /** One round trip to the server (`SELECT 1`); resolves with its milliseconds. */
+  async ping() {
+    if (this.#closed) throw closedError("PostgresStore");
+    const pool = await this.#connect();
+    return timed(async () => {
+      try {
+        await pool.query("SELECT 1");
+      } catch (e) {
+        throw lifted(e);
+      }
+    });
   }
 
   /** The pool with the schema in place, or a rejection. */

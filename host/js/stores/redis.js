@@ -28,8 +28,14 @@
  * and are deleted when it empties.
  *
  * `redis` is loaded only for `{ url }` (and only then needs installing); with `{ client }` the
- * store uses the given client (connected; node-redis v4+, standalone or cluster) and leaves
- * closing it to its owner.
+ * store uses the given client and leaves closing it to its owner: node-redis v4+ (`createClient`
+ * or `createCluster`, connected) or ioredis (`new Redis()` or `new Redis.Cluster()`). The two
+ * speak through one small adapter (`clientOf`); replies are the same shapes in both.
+ *
+ * Lifecycle: `connect()` makes (or checks) the connection and rejects with a message naming the
+ * server when it cannot; `ping()` measures a round trip; `close()` closes what the store made.
+ * The store's own client reports connection errors and reconnects to `observe` listeners (a
+ * module with a logger), never to the console.
  */
 import { createHash } from "node:crypto";
 import { realClock } from "../lib/clock.js";
@@ -44,11 +50,16 @@ import {
   checkPriority,
   checkRead,
   closedError,
+  CONNECT_TIMEOUT_MS,
   expirationMs,
   fencedError,
+  Listeners,
   longPoll,
+  redact,
+  timed,
   utf8Length,
   versionId,
+  withTimeout,
 } from "./common.js";
 
 const TOMBSTONE_MS = 30 * 24 * 3600 * 1000;
@@ -241,6 +252,42 @@ function lifted(e) {
   return new StoreError(kind, `Redis: ${message}`, { cause: e });
 }
 
+/**
+ * One interface over the two clients: node-redis (`evalSha(sha, { keys, arguments })`,
+ * `hmGet`, `isOpen`) and ioredis (`evalsha(sha, numkeys, ...keys, ...args)`, `hmget`,
+ * `status`). Undefined for anything else.
+ */
+function clientOf(client) {
+  if (typeof client !== "object" || client === null) return undefined;
+  if (typeof client.evalSha === "function" && typeof client.hmGet === "function") {
+    return {
+      library: "node-redis",
+      evalSha: (sha, keys, args) => client.evalSha(sha, { keys, arguments: args }),
+      eval: (script, keys, args) => client.eval(script, { keys, arguments: args }),
+      hmGet: (key, fields) => client.hmGet(key, fields),
+      // A node-redis cluster has no keyless PING: a script on one key goes to that key's node.
+      ping: () => (typeof client.ping === "function" ? client.ping() : client.eval("return 1", { keys: ["dsm-ping"] })),
+      // A cluster has no isOpen before v5; it reports on its own calls.
+      closed: () => client.isOpen === false,
+      notConnected: "the node-redis client passed in is not connected; call await client.connect() first",
+    };
+  }
+  if (typeof client.evalsha === "function" && typeof client.hmget === "function") {
+    return {
+      library: "ioredis",
+      evalSha: (sha, keys, args) => client.evalsha(sha, keys.length, ...keys, ...args),
+      eval: (script, keys, args) => client.eval(script, keys.length, ...keys, ...args),
+      hmGet: (key, fields) => client.hmget(key, ...fields),
+      ping: () => client.ping(),
+      // "end": closed for good (quit, or out of reconnect tries); every other status still
+      // connects, and ioredis queues commands until it has.
+      closed: () => client.status === "end",
+      notConnected: "the ioredis client passed in has been closed (status end); pass an open one",
+    };
+  }
+  return undefined;
+}
+
 async function loadRedis() {
   try {
     return await import("redis");
@@ -262,6 +309,7 @@ export class RedisStore {
   #connecting;
   #waits = new Waits(realClock);
   #closed = false;
+  #listeners = new Listeners();
 
   /**
    * @param {{ url?: string, client?: object, prefix?: string, pollMs?: number }} options
@@ -274,55 +322,114 @@ export class RedisStore {
       throw new TypeError("RedisStore: give exactly one of { url } or { client }");
     }
     if (url !== undefined && typeof url !== "string") throw new TypeError("RedisStore: url must be a string");
-    if (
-      client !== undefined &&
-      (typeof client !== "object" || client === null || typeof client.evalSha !== "function")
-    ) {
-      throw new TypeError("RedisStore: client must be a node-redis client (v4 or later)");
+    const adapted = client === undefined ? undefined : clientOf(client);
+    if (client !== undefined && adapted === undefined) {
+      throw new TypeError(
+        "RedisStore: client must be a node-redis client (v4 or later) or an ioredis client (standalone or cluster)",
+      );
     }
     if (typeof prefix !== "string" || prefix === "" || /[{}]/.test(prefix)) {
       throw new TypeError("RedisStore: prefix must be a non-empty string without { or }");
     }
     if (!(Number.isFinite(pollMs) && pollMs > 0)) throw new TypeError("RedisStore: pollMs must be a positive number");
     this.#url = url;
-    this.#client = client;
+    this.#client = adapted;
     this.#own = url !== undefined;
     this.#prefix = prefix;
     this.#pollMs = pollMs;
+  }
+
+  /**
+   * Adds `listener(type, fields)` for what the store's own client reports outside any call:
+   * `"store.clientError"` (`{ store, error }`) and `"store.connection"` (`{ store, state }`:
+   * `"ready"`, `"reconnecting"`, `"end"`). Gives the function that removes it. A module with a
+   * `logger` or `onEvent` adds itself. A client you pass in reports to you, not here.
+   */
+  observe(listener) {
+    return this.#listeners.add(listener);
+  }
+
+  /**
+   * Connects now (the store's own client) or checks the client passed in, instead of at the
+   * first command. Rejects with a `StoreError` naming the server: `Unavailable` for a URL that
+   * cannot be used or a client that is closed, `Transient` for a server that refuses or does
+   * not answer within 10 s. Calling it is optional, and again after a failure tries again.
+   */
+  async connect() {
+    const client = await this.#ready();
+    if (!this.#own) {
+      await withTimeout(
+        client.ping().catch((e) => {
+          throw new StoreError(
+            "Transient",
+            `RedisStore: the ${client.library} client passed in cannot reach its server: ${e?.message ?? e}`,
+            { cause: e },
+          );
+        }),
+        CONNECT_TIMEOUT_MS,
+        `RedisStore: the ${client.library} client passed in did not reach its server within ${CONNECT_TIMEOUT_MS / 1000} s`,
+      );
+    }
+  }
+
+  /** One round trip to the server (`PING`); resolves with its milliseconds. */
+  async ping() {
+    const client = await this.#connected();
+    return timed(() =>
+      withTimeout(
+        client.ping().catch((e) => {
+          throw lifted(e);
+        }),
+        CONNECT_TIMEOUT_MS,
+        `RedisStore: PING got no answer within ${CONNECT_TIMEOUT_MS / 1000} s`,
+      ),
+    );
   }
 
   /** The client, connected on first use when the store made it. */
   async #ready() {
     if (this.#closed) throw closedError("RedisStore");
     if (!this.#own) {
-      if (this.#client.isOpen === false) {
-        throw new StoreError(
-          "Unavailable",
-          "RedisStore: the client passed in is not connected; call await client.connect() first",
-        );
-      }
+      if (this.#client.closed()) throw new StoreError("Unavailable", `RedisStore: ${this.#client.notConnected}`);
       return this.#client;
     }
     this.#connecting ??= (async () => {
       const { createClient } = await loadRedis();
+      const where = redact(this.#url);
       let connected = false;
-      const client = createClient({
-        url: this.#url,
-        // Fail fast while disconnected: the caller retries on its own schedule.
-        disableOfflineQueue: true,
-        // A first connection that fails is reported (the next call tries again); a lost one is
-        // re-established in the background, backing off up to 2 s.
-        socket: { reconnectStrategy: (retries, cause) => (connected ? Math.min(50 * 2 ** retries, 2000) : cause) },
-      });
-      client.on("error", () => {}); // reported through the failing commands
+      let client;
+      try {
+        client = createClient({
+          url: this.#url,
+          // Fail fast while disconnected: the caller retries on its own schedule.
+          disableOfflineQueue: true,
+          // A first connection that fails is reported (the next call tries again); a lost one is
+          // re-established in the background, backing off up to 2 s.
+          socket: {
+            connectTimeout: CONNECT_TIMEOUT_MS,
+            reconnectStrategy: (retries, cause) => (connected ? Math.min(50 * 2 ** retries, 2000) : cause),
+          },
+        });
+      } catch (e) {
+        throw new StoreError("Unavailable", `RedisStore: cannot use the url ${where}: ${e?.message ?? e}`, {
+          cause: e,
+        });
+      }
+      // Failing commands report themselves; listeners (a module's logger) hear the rest.
+      const tell = (type, fields) => this.#listeners.tell(type, { store: "RedisStore", url: where, ...fields });
+      client.on("error", (e) => tell("store.clientError", { error: String(e?.message ?? e) }));
+      client.on("ready", () => tell("store.connection", { state: "ready" }));
+      client.on("reconnecting", () => tell("store.connection", { state: "reconnecting" }));
+      client.on("end", () => tell("store.connection", { state: "end" }));
       try {
         await client.connect();
       } catch (e) {
-        throw lifted(e);
+        throw new StoreError("Transient", `RedisStore: cannot connect to ${where}: ${e?.message ?? e}`, { cause: e });
       }
       connected = true;
-      this.#client = client;
-      return client;
+      this.#client = clientOf(client);
+      this.#client.close = () => (typeof client.close === "function" ? client.close() : client.quit());
+      return this.#client;
     })();
     let client;
     try {
@@ -344,13 +451,13 @@ export class RedisStore {
   /** Runs a script by its SHA, loading it the first time a server lacks it. */
   async #script(name, keys, args) {
     const client = await this.#connected();
-    const options = { keys, arguments: args.map(String) };
+    const strings = args.map(String);
     try {
       try {
-        return await client.evalSha(SHAS[name], options);
+        return await client.evalSha(SHAS[name], keys, strings);
       } catch (e) {
         if (!String(e?.message).startsWith("NOSCRIPT")) throw e;
-        return await client.eval(SCRIPTS[name], options);
+        return await client.eval(SCRIPTS[name], keys, strings);
       }
     } catch (e) {
       throw lifted(e);
@@ -503,8 +610,7 @@ export class RedisStore {
       return;
     }
     try {
-      if (typeof client.close === "function") await client.close();
-      else await client.quit();
+      await client.close();
     } catch (e) {
       throw lifted(e);
     }
