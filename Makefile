@@ -14,7 +14,7 @@ NODE_TEST := node --test --test-reporter=spec --unhandled-rejections=strict
 # Every Luau file StyLua formats (settings: .stylua.toml).
 LUAU_SOURCES := luau tests/luau bench examples host/luau-runtime/src tools/wasm2luau/src
 
-.PHONY: all setup setup-test build demo harness test test-rust test-wasm test-js test-types test-luau test-browser lint lint-luau format-luau lint-js format-js bench fuzz soak vectors-original vectors-fleet clean FORCE
+.PHONY: all setup setup-test build package demo harness test test-rust test-wasm test-js test-types test-luau test-browser lint lint-luau format-luau lint-js format-js bench fuzz soak vectors-original vectors-fleet clean FORCE
 
 all: build
 
@@ -34,6 +34,24 @@ luau/DataStoreModule.wasm: $(CABI_WASM) scripts/wasm-opt.sh
 $(LUAU_CORE): luau/DataStoreModule.wasm tools/wasm2luau/Cargo.toml $(wildcard tools/wasm2luau/src/*.rs tools/wasm2luau/src/*.luau tools/wasm2luau/src/*/*.rs)
 	@cargo run --quiet -p wasm2luau -- $< $@
 
+# The Luau module for Roblox (issue 13): default.project.json's ModuleScript tree as a model file
+# (.rbxm) for Studio, built by Rojo from crates.io (pinned; the first run compiles it into
+# target/rojo, many minutes), then read back and run on luau-runtime by
+# host/luau-runtime/tests/package.rs. `make test` runs those tests on the same project packed by
+# tools/rbxm instead, so it never waits for Rojo.
+ROJO_VERSION := 7.7.1
+ROJO := target/rojo/bin/rojo
+PACKAGE := target/package/DataStoreModule.rbxm
+
+package: setup $(LUAU_CORE) $(ROJO)
+	@mkdir -p $(dir $(PACKAGE))
+	$(ROJO) build default.project.json --output $(PACKAGE)
+	PACKAGE_RBXM=$(CURDIR)/$(PACKAGE) cargo test --quiet -p luau-runtime --test package
+	@echo "package: $(PACKAGE)"
+
+$(ROJO):
+	CARGO_TARGET_DIR=target/rojo/build cargo install rojo --version $(ROJO_VERSION) --locked --root target/rojo
+
 # Cargo decides freshness and leaves an up-to-date artifact untouched, so the rules below rerun
 # only when the wasm really changed.
 $(JS_WASM): FORCE
@@ -46,7 +64,7 @@ $(JS_FULL_WASM): FORCE
 $(CABI_WASM): FORCE
 	@cargo build --quiet --release --lib --target $(WASM_TARGET) --no-default-features --features cabi --target-dir target/wasm-cabi
 
-pkg/.stamp: $(JS_WASM) $(JS_FULL_WASM) scripts/build-pkg.sh $(wildcard host/js/* host/js/lib/* host/js/stores/*)
+pkg/.stamp: $(JS_WASM) $(JS_FULL_WASM) scripts/build-pkg.sh CHANGELOG.md $(wildcard host/js/* host/js/lib/* host/js/stores/*)
 	@echo "build: pkg/"
 	@scripts/build-pkg.sh $(JS_WASM) $(JS_FULL_WASM)
 	@touch $@
@@ -86,13 +104,16 @@ test-browser: build
 
 # The Luau scripts in tests/luau/ on host/luau-runtime, with virtual time (the first build
 # compiles Luau from source, a few minutes).
-# Each script runs twice: on the wasm, and with --no-wasm on the translated core. Then the
-# translator's own tests (each instruction family on wasmi and on Luau, compared).
+# Each script runs twice: on the wasm, and with --no-wasm on the translated core; the packaged
+# tree (default.project.json as a .rbxm) runs with --model. Then the translator's own tests (each
+# instruction family on wasmi and on Luau, compared) and the packer's.
 test-luau: luau/DataStoreModule.wasm $(LUAU_CORE)
 	@echo "== Luau: tests/luau/ on host/luau-runtime, with the wasm and with --no-wasm"
 	CABI_WASM=$(CABI_WASM) cargo test --quiet -p luau-runtime
 	@echo "== wasm2luau: instructions on wasmi and translated to Luau"
 	cargo test --quiet -p wasm2luau
+	@echo "== rbxm: the Roblox package's project, packed without Rojo"
+	cargo test --quiet -p rbxm
 
 # The package's typings as TypeScript projects see them: Node ESM (NodeNext) and bundlers.
 test-types: build
@@ -124,8 +145,10 @@ format-luau: setup
 	@node scripts/stylua.mjs $(LUAU_SOURCES)
 
 # Codec figures (native, JS wasm, and Luau through luau-runtime's release build: the first run
-# compiles Luau with optimisations, a few minutes), then the module's costs in Node, each next to
-# its target (issue 12; starts its own redis-server; about two minutes), then the wasm sizes.
+# compiles Luau with optimisations, a few minutes) and the Luau module without wasm beside the
+# original v1.2 (issue 13; skipped without ../shared/reference/original-1.2), then the module's
+# costs in Node, each next to its target (issue 12; starts its own redis-server; about two
+# minutes), then the wasm sizes.
 # BENCH_SCALE=0.1 scales the module's counts down for a quick look.
 bench: build
 	@node bench/codec.mjs

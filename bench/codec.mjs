@@ -1,7 +1,8 @@
 // `make bench` (codec part): compress+decompress throughput natively, in wasm from Node, and
 // JSON.stringify+JSON.parse of the same data in Node, as one table with ratios.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { compress, decompress } from "../pkg/node.mjs";
 import { playerData, SIZES } from "./corpus.mjs";
 
@@ -98,3 +99,55 @@ console.log(
     "Luau save+load = the Luau module's compressed Save plus a Read of it, on the emulated DataStore; target: wasm / JSON <= 1.5)",
 );
 console.table(rows);
+
+// This module without wasm beside the original module v1.2 on the same runtime, in one VM
+// (bench/luau_original.luau), each figure next to its target (issue 13). The original lives beside
+// the repository (../shared/reference/original-1.2) and is loaded at bench time only.
+const original = new URL("../shared/reference/original-1.2/DataStore.luau", root);
+if (!existsSync(original)) {
+  console.log(
+    `Luau without wasm vs the original v1.2: skipped, ${fileURLToPath(original)} is not there ` +
+      "(the original module is reference material beside the repository; bench where it is).",
+  );
+} else {
+  // By absolute path: the script's require of the original climbs above the working directory.
+  const script = fileURLToPath(new URL("bench/luau_original.luau", root));
+  const versus = JSON.parse(
+    execFileSync("cargo", ["run", "--quiet", "--release", "-p", "luau-runtime", "--", "run", script, "--no-wasm"], {
+      cwd: root,
+      encoding: "utf8",
+    })
+      .trim()
+      .split("\n")
+      .pop(),
+  );
+  const { ours, original: theirs } = versus;
+  const row = (what, oursMs, theirsMs, target) => ({
+    what,
+    "ours ms": oursMs.toFixed(1),
+    "original ms": theirsMs.toFixed(1),
+    "ours / original": `${(oursMs / theirsMs).toFixed(1)}×`,
+    target: `<= ${target}×`,
+    met: oursMs <= target * theirsMs ? "yes" : "no",
+  });
+  console.log(
+    "Luau without wasm (luau-runtime --no-wasm: the core translated into Luau, as Roblox runs it) vs the original " +
+      "module v1.2, same VM, 64 KB corpus; codec = Usage() with Metadata.Compress (compress) + a hidden Read() of " +
+      "the compressed save (decompress); cycle = Open, Save, Close of the 64 KB value, compressed",
+  );
+  console.table([
+    row(
+      "codec: compress + decompress",
+      ours.compress_ms + ours.decompress_ms,
+      theirs.compress_ms + theirs.decompress_ms,
+      2,
+    ),
+    row("Open/Save/Close", ours.cycle_ms, theirs.cycle_ms, 3),
+    ...["open", "save", "close"].map((step) => ({
+      what: `  of which ${step[0].toUpperCase()}${step.slice(1)}`,
+      "ours ms": ours[`${step}_ms`].toFixed(1),
+      "original ms": theirs[`${step}_ms`].toFixed(1),
+      "ours / original": `${(ours[`${step}_ms`] / theirs[`${step}_ms`]).toFixed(1)}×`,
+    })),
+  ]);
+}

@@ -9,6 +9,7 @@ mod convert;
 mod faults;
 mod hostile;
 mod http;
+mod model;
 mod runtime;
 mod scheduler;
 mod server;
@@ -58,6 +59,8 @@ options:
   --stop-after S     shut every server down after S seconds on the clock
   --no-wasm          no `wasm` global, as in Roblox: the module runs its core translated
                      into Luau (luau/DataStoreCore.luau) instead of the wasm
+  --model FILE.rbxm  puts the model's instances in ServerStorage (require takes a
+                     ModuleScript, which gets `script`), e.g. the packaged module
   -h, --help         this text
 
 A server shuts down (BindToClose, 30 s at most) when its script's main chunk returns, on
@@ -142,6 +145,7 @@ fn parse_run(argv: &[String]) -> Result<Command, String> {
                 seed = Some(n);
             }
             "--faults" => options.faults = Some(value(arg, &mut it)?),
+            "--model" => options.models.push(PathBuf::from(value(arg, &mut it)?)),
             "--servers" => servers = Some(number(value(arg, &mut it)?, arg)? as usize),
             "--players" => options.players = number(value(arg, &mut it)?, arg)? as u32,
             "--stop-after" => {

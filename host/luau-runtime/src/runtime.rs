@@ -52,6 +52,8 @@ pub struct Options {
     /// No `wasm` global: scripts run as on a Luau VM without a wasm host (Roblox), and the
     /// module falls back to its core translated into Luau (issue 13).
     pub no_wasm: bool,
+    /// `--model`: Roblox models (`.rbxm`) whose instances every server has in `ServerStorage`.
+    pub models: Vec<PathBuf>,
 }
 
 /// What a waiting thread gets when it is resumed.

@@ -98,6 +98,7 @@ pub fn start(rt: &Rc<Runtime>, index: usize, script: &Path) -> Result<(), String
         if !rt.options.no_wasm {
             crate::wasm::install(&lua, &primitives, &ctx)?;
         }
+        crate::model::install(&lua, &primitives, &ctx)?;
         let info = lua.create_table()?;
         info.set("server", index + 1)?;
         info.set("servers", rt.options.scripts.len())?;
@@ -108,7 +109,11 @@ pub fn start(rt: &Rc<Runtime>, index: usize, script: &Path) -> Result<(), String
         info.set("jobId", job_id)?;
         lua.load(PRELUDE)
             .set_name("=[runtime]")
-            .call::<()>((primitives, info))?;
+            .call::<()>((primitives.clone(), info))?;
+        crate::model::wrap_require(&lua, &primitives)?;
+        // The globals are final: mark them safe, as Roblox's are, so builtins (`buffer.*`,
+        // `bit32.*`, `math.*`, …) take Luau's fast path instead of a full call.
+        lua.globals().set_safeenv(true);
         let main = lua
             .load(&source[..])
             .set_name(format!("@{}", script.display()))

@@ -15,8 +15,9 @@
 //! - `-- test-real-time` runs on the real clock;
 //! - `-- test-sigterm-after: text` sends SIGTERM once `text` is on stdout.
 //!
-//! Every script runs twice, the second time with `--no-wasm` (module `no_wasm`): the Luau module
-//! then runs its core translated into Luau, as inside Roblox (issue 13), with the same results.
+//! Every script runs twice, the second time with `--no-wasm` (module `no_wasm`) and the packaged
+//! module (`--model`, default.project.json as a .rbxm): the Luau module then runs as inside
+//! Roblox (issue 13), a ModuleScript on its core translated into Luau, with the same results.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -78,11 +79,12 @@ fn run(script: &str) {
 fn run_with(script: &str, expect: Expect) {
     let root = root();
     // One directory per run: a script's two runs (with and without wasm) go in parallel.
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!(
-        "luau-runtime-test-{}-{}{}",
+        "luau-runtime-test-{}-{run}-{}",
         std::process::id(),
         script.replace('/', "_"),
-        expect.args.join("_").replace('/', "_")
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let (out_path, err_path) = (dir.join("stdout"), dir.join("stderr"));
@@ -166,47 +168,24 @@ fn ensure_cabi_wasm() {
     cabi_wasm_path(&root());
 }
 
-/// The module's core translated into Luau (`luau/DataStoreCore.luau`, which `make build` makes
-/// with tools/wasm2luau), made here from the C-ABI wasm when missing: what `--no-wasm` runs.
-fn ensure_luau_core() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let root = root();
-        let core = root.join("luau/DataStoreCore.luau");
-        if core.exists() {
-            return;
-        }
-        let optimised = root.join("luau/DataStoreModule.wasm");
-        let wasm = if optimised.exists() {
-            optimised
-        } else {
-            cabi_wasm_path(&root)
-        };
-        let status = Command::new(env!("CARGO"))
-            .current_dir(&root)
-            .args(["run", "--quiet", "-p", "wasm2luau", "--"])
-            .arg(&wasm)
-            .arg(&core)
-            .status()
-            .expect("run cargo to translate the core");
-        assert!(status.success(), "translating {} failed", wasm.display());
-    });
-}
+include!("support/luau_core.rs");
 
 /// Scripts about the wasm host itself (`wasm.load`), which `--no-wasm` takes away.
 const WASM_HOST_ONLY: &[&str] = &["tests/luau/wasm/host_contract.luau"];
 
-/// A script with `--no-wasm`: the module on its translated core, as on Roblox, and every check
-/// as with the wasm.
+/// A script with `--no-wasm`: the module as on Roblox, the package (`--model`, which
+/// `tests/luau/lib/module.luau` requires from ServerStorage) on its translated core, and every
+/// check as with the wasm.
 fn run_without_wasm(script: &str) {
     if WASM_HOST_ONLY.contains(&script) {
         eprintln!("skipped: {script} tests the wasm host, which --no-wasm leaves out");
         return;
     }
-    ensure_luau_core();
     let text = std::fs::read_to_string(root().join(script)).expect("read the script");
     let mut expect = directives(&text);
     expect.args.push("--no-wasm".into());
+    expect.args.push("--model".into());
+    expect.args.push(packaged_module().display().to_string());
     run_with(script, expect);
 }
 
@@ -361,6 +340,8 @@ fn original_fleet(topic: &str, no_wasm: bool) {
     let mut args = vec!["--servers".to_owned(), "8".to_owned()];
     if no_wasm {
         args.push("--no-wasm".into());
+        args.push("--model".into());
+        args.push(packaged_module().display().to_string());
     }
     run_with(
         script.to_str().unwrap(),

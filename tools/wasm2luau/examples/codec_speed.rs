@@ -1,6 +1,6 @@
 //! How fast the translated core runs the codec on a plain Luau VM, with and without Luau's
 //! "safe environment" (which lets builtins such as `buffer.readu8` and `bit32.band` take the
-//! VM's fast path; Roblox runs scripts that way, `luau-runtime` does not):
+//! VM's fast path; Roblox runs scripts that way, and so does `luau-runtime`):
 //!
 //! cargo run --release -p wasm2luau --example codec_speed -- luau/DataStoreCore.luau FILE.json
 //!

@@ -97,6 +97,12 @@ fn i32_with_constant_operands_takes_the_short_paths_exactly() {
         ("shr_s_31", "i32.shr_s", "31"),
         ("rotl_40", "i32.rotl", "40"),
         ("lt_s_neg", "i32.lt_s", "-5"),
+        ("lt_s_0", "i32.lt_s", "0"),
+        ("ge_s_0", "i32.ge_s", "0"),
+        ("gt_s_minus_1", "i32.gt_s", "-1"),
+        ("le_s_minus_1", "i32.le_s", "-1"),
+        ("gt_s_0", "i32.gt_s", "0"),
+        ("le_s_0", "i32.le_s", "0"),
         ("add_neg", "i32.add", "-16"),
     ];
     for (name, op, c) in cases {
@@ -186,6 +192,43 @@ fn i64_arithmetic_is_exact_on_the_whole_range() {
                 let [al, ah] = halves(a);
                 let [bl, bh] = halves(b);
                 both.check(op, &[al, ah, bl, bh]);
+            }
+        }
+    }
+}
+
+#[test]
+fn i64_bitwise_with_constant_halves_takes_the_short_paths_exactly() {
+    // A half that is 0, all ones or a low mask needs no `bit32` call: each case on both sides.
+    let constants = [
+        "0",
+        "-1",
+        "0xffffffff",
+        "0xffffffff00000000",
+        "0x7fffffff",
+        "0xff00000000",
+        "0x123456789",
+        "0x8000000000000001",
+    ];
+    let mut funcs = String::new();
+    for op in ["i64.and", "i64.or", "i64.xor"] {
+        for (k, c) in constants.iter().enumerate() {
+            let _ = write!(
+                funcs,
+                "(func (export \"{op}_{k}\") (param i32 i32) (result i32 i32)
+                   (call $split ({op} (call $join (local.get 0) (local.get 1)) (i64.const {c}))))
+                 (func (export \"{op}_{k}_left\") (param i32 i32) (result i32 i32)
+                   (call $split ({op} (i64.const {c}) (call $join (local.get 0) (local.get 1)))))"
+            );
+        }
+    }
+    let mut both = Both::new(&module(&funcs));
+    for &a in &i64s() {
+        let args = halves(a);
+        for op in ["i64.and", "i64.or", "i64.xor"] {
+            for k in 0..constants.len() {
+                both.check(&format!("{op}_{k}"), &args);
+                both.check(&format!("{op}_{k}_left"), &args);
             }
         }
     }

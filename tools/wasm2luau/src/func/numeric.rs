@@ -58,6 +58,48 @@ fn and_const(a: &str, c: u64) -> Option<String> {
     }
 }
 
+/// A signed i32 comparison `a cmp b`. Against 0 or -1 (`x < 0`, `x > -1`: the sign bit) one
+/// unsigned comparison will do.
+fn signed_compare(a: &str, cmp: &str, b: &str) -> String {
+    let sign = match (cmp, konst(b)) {
+        ("<", Some(0)) | ("<=", Some(0xffff_ffff)) => Some(">="),
+        (">=", Some(0)) | (">", Some(0xffff_ffff)) => Some("<"),
+        _ => None,
+    };
+    match sign {
+        Some(op) => format!("({a} {op} 2147483648)"),
+        None => format!("({} {cmp} {})", flip(a), flip(b)),
+    }
+}
+
+/// One half of an i64 `band`, `bor` or `bxor` (atoms `a`, `b`). The masks and widenings
+/// compilers emit (`x & 0xffffffff`, `x | 0` on a half) need no call.
+fn half_bitwise(f: &str, a: &str, b: &str) -> String {
+    let folded = match (konst(a), konst(b)) {
+        (Some(x), Some(y)) => Some(match f {
+            "band" => x & y,
+            "bor" => x | y,
+            _ => x ^ y,
+        })
+        .map(|v| v.to_string()),
+        (Some(c), None) => half_const(f, b, c),
+        (None, Some(c)) => half_const(f, a, c),
+        (None, None) => None,
+    };
+    folded.unwrap_or_else(|| format!("bit32.{f}({a}, {b})"))
+}
+
+/// `a f c` for a constant half `c`, where that needs no call.
+fn half_const(f: &str, a: &str, c: u64) -> Option<String> {
+    match (f, c) {
+        ("band", 0) => Some("0".into()),
+        ("band", c) => and_const(a, c),
+        ("bor" | "bxor", 0) => Some(a.to_owned()),
+        ("bor", 0xffff_ffff) => Some(c.to_string()),
+        _ => None,
+    }
+}
+
 impl Translator<'_> {
     pub(super) fn numeric(&mut self, op: &Operator<'_>) -> Result<(), Error> {
         use Operator as O;
@@ -125,10 +167,10 @@ impl Translator<'_> {
             O::I32GtU => self.compare(|a, b| format!("({a} > {b})")),
             O::I32LeU => self.compare(|a, b| format!("({a} <= {b})")),
             O::I32GeU => self.compare(|a, b| format!("({a} >= {b})")),
-            O::I32LtS => self.compare(|a, b| format!("({} < {})", flip(a), flip(b))),
-            O::I32GtS => self.compare(|a, b| format!("({} > {})", flip(a), flip(b))),
-            O::I32LeS => self.compare(|a, b| format!("({} <= {})", flip(a), flip(b))),
-            O::I32GeS => self.compare(|a, b| format!("({} >= {})", flip(a), flip(b))),
+            O::I32LtS => self.compare(|a, b| signed_compare(a, "<", b)),
+            O::I32GtS => self.compare(|a, b| signed_compare(a, ">", b)),
+            O::I32LeS => self.compare(|a, b| signed_compare(a, "<=", b)),
+            O::I32GeS => self.compare(|a, b| signed_compare(a, ">=", b)),
             // (a + 2^(n-1)) mod 2^n is the signed value plus 2^(n-1); the rest moves it to u32.
             O::I32Extend8S => self.unary(|a| format!("((({a} + 128) % 256 + 4294967168) % {P32})")),
             O::I32Extend16S => {
@@ -168,15 +210,16 @@ impl Translator<'_> {
             O::I64RemS => {
                 self.wide_binary(|al, ah, bl, bh| format!("REMS64({al}, {ah}, {bl}, {bh})"))
             }
-            O::I64And => self.wide_binary(|al, ah, bl, bh| {
-                format!("bit32.band({al}, {bl}), bit32.band({ah}, {bh})")
-            }),
-            O::I64Or => self.wide_binary(|al, ah, bl, bh| {
-                format!("bit32.bor({al}, {bl}), bit32.bor({ah}, {bh})")
-            }),
-            O::I64Xor => self.wide_binary(|al, ah, bl, bh| {
-                format!("bit32.bxor({al}, {bl}), bit32.bxor({ah}, {bh})")
-            }),
+            O::I64And | O::I64Or | O::I64Xor => {
+                let f = match op {
+                    O::I64And => "band",
+                    O::I64Or => "bor",
+                    _ => "bxor",
+                };
+                self.wide_binary(|al, ah, bl, bh| {
+                    format!("{}, {}", half_bitwise(f, al, bl), half_bitwise(f, ah, bh))
+                })
+            }
             O::I64Shl => self.wide_binary(|al, ah, bl, _| match konst(bl).map(|k| k % 64) {
                 Some(0) => format!("{al}, {ah}"),
                 Some(k) if k < 32 => format!(
