@@ -1,8 +1,9 @@
 /**
  * What the stores share: argument checks with the emulator's limits and wording (so every
- * store refuses the same requests the same way), Roblox-shaped version ids, and the long-poll
- * loop of `queueRead`.
+ * store refuses the same requests the same way), Roblox-shaped version ids, the long polls of
+ * `queueRead` (`QueuePolls`), and loading an optional npm package (`loadOptional`).
  */
+import { realClock } from "../lib/clock.js";
 import { StoreError } from "./errors.js";
 
 /** Roblox's limits, as the emulator applies them (src/emulator/mod.rs). */
@@ -269,7 +270,7 @@ export function versionId(createdMs, writes, updatedMs) {
  * Timed waits on a clock that can be cut short: `wake(key)` ends the waits on that key (a queue
  * that just got an item), `cancelAll()` ends every wait (the store is closing).
  */
-export class Waits {
+class Waits {
   #clock;
   #pending = new Set();
 
@@ -311,7 +312,7 @@ export class Waits {
  * @param {{ readOnce: () => Promise<any>, waitSeconds: number, intervalMs: number, waits: Waits,
  *   clock: { now(): number }, key: string, closed: () => boolean }} poll
  */
-export async function longPoll({ readOnce, waitSeconds, intervalMs, waits, clock, key, closed }) {
+async function longPoll({ readOnce, waitSeconds, intervalMs, waits, clock, key, closed }) {
   const deadline = waitSeconds < 0 ? Infinity : clock.now() + waitSeconds * 1000;
   for (;;) {
     const got = await readOnce();
@@ -323,9 +324,80 @@ export async function longPoll({ readOnce, waitSeconds, intervalMs, waits, clock
   }
 }
 
+/**
+ * A store's waiting `queueRead`s. `read(queue, waitSeconds, readOnce)` is one read's long poll
+ * (`longPoll`); `wake(queue)` makes that queue's polls look again at once (an item was added
+ * through this store; other servers' items are seen at the next look, every `intervalMs`);
+ * `cancelAll()` ends every poll with `undefined` (the store is closing). `closed` is the
+ * store's own flag, read at each turn of every poll.
+ */
+export class QueuePolls {
+  #waits;
+  #clock;
+  #intervalMs;
+  #closed;
+
+  /**
+   * @param {{ store: string, intervalMs?: number, clock?: { now(): number, setTimeout?: Function,
+   *   clearTimeout?: Function }, closed: () => boolean }} options `intervalMs` is the store's
+   *   `pollMs` option (a TypeError naming `store` unless it is a positive number; default 2000,
+   *   Roblox's cadence); `clock` the store's (default the machine's)
+   */
+  constructor({ store, intervalMs = POLL_MS, clock = realClock, closed }) {
+    if (!(Number.isFinite(intervalMs) && intervalMs > 0)) {
+      throw new TypeError(`${store}: pollMs must be a positive number`);
+    }
+    this.#waits = new Waits(clock);
+    this.#clock = clock;
+    this.#intervalMs = intervalMs;
+    this.#closed = closed;
+  }
+
+  /** Reads at once, then looks again until items come or `waitSeconds` has passed. */
+  read(queue, waitSeconds, readOnce) {
+    return longPoll({
+      readOnce,
+      waitSeconds,
+      intervalMs: this.#intervalMs,
+      waits: this.#waits,
+      clock: this.#clock,
+      key: queue,
+      closed: this.#closed,
+    });
+  }
+
+  wake(queue) {
+    this.#waits.wake(queue);
+  }
+
+  cancelAll() {
+    this.#waits.cancelAll();
+  }
+}
+
 /** The rejection for a call on a closed store. */
 export function closedError(store) {
   return new StoreError("Closed", `${store}: the store is closed`);
+}
+
+// ---- optional packages ------------------------------------------------------------------------
+
+/**
+ * An optional npm package, loaded on first use: `load` is `() => import("name")` (a literal
+ * specifier, which bundlers see and leave external). A package that cannot be loaded rejects
+ * with `Unavailable`, saying which store (`needer`, e.g. "RedisStore with { url }") needs it and
+ * how to install it.
+ */
+export async function loadOptional(load, name, needer) {
+  try {
+    return await load();
+  } catch (cause) {
+    throw new StoreError(
+      "Unavailable",
+      `${needer} needs the npm package ${name}, which could not be loaded: install it with \`npm install ${name}\``,
+      { cause },
+    );
+  }
 }
 
 // ---- lifecycle and reports --------------------------------------------------------------------

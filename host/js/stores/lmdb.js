@@ -26,12 +26,11 @@
  * `lmdb` is loaded when the store is first used, so importing the package never needs it.
  */
 import { resolve as resolvePath } from "node:path";
-import { realClock } from "../lib/clock.js";
 import { StoreError } from "./errors.js";
 import {
   checkArgs,
   POLL_MS,
-  Waits,
+  QueuePolls,
   checkDataValue,
   checkMemoryValue,
   checkNames,
@@ -42,24 +41,12 @@ import {
   fenceRefusal,
   fencedError,
   lockDecision,
-  longPoll,
+  loadOptional,
   timed,
   versionId,
 } from "./common.js";
 
 const FENCED = Symbol("fenced");
-
-async function loadLmdb() {
-  try {
-    return await import("lmdb");
-  } catch (cause) {
-    throw new StoreError(
-      "Unavailable",
-      "LmdbStore needs the npm package lmdb, which could not be loaded: install it with `npm install lmdb`",
-      { cause },
-    );
-  }
-}
 
 /** Lifts anything LMDB throws into a Transient StoreError. */
 function lifted(e) {
@@ -69,11 +56,10 @@ function lifted(e) {
 
 export class LmdbStore {
   #path;
-  #pollMs;
   #opening;
   #env;
   #dbs;
-  #waits = new Waits(realClock);
+  #polls;
   #closed = false;
 
   /**
@@ -87,9 +73,8 @@ export class LmdbStore {
     if (typeof chosen !== "string" || chosen === "") {
       throw new TypeError("LmdbStore: path must be a non-empty string");
     }
-    if (!(Number.isFinite(pollMs) && pollMs > 0)) throw new TypeError("LmdbStore: pollMs must be a positive number");
+    this.#polls = new QueuePolls({ store: "LmdbStore", intervalMs: pollMs, closed: () => this.#closed });
     this.#path = resolvePath(chosen);
-    this.#pollMs = pollMs;
   }
 
   /** The database directory (absolute). */
@@ -121,7 +106,7 @@ export class LmdbStore {
   /** Opens the environment on first use (again after a failure). */
   #open() {
     this.#opening ??= (async () => {
-      const { open } = await loadLmdb();
+      const { open } = await loadOptional(() => import("lmdb"), "lmdb", "LmdbStore");
       try {
         const env = open({ path: this.#path, maxDbs: 8 });
         this.#dbs = {
@@ -291,21 +276,13 @@ export class LmdbStore {
       const rank = priority === 0 ? 0 : -priority; // -0 and 0 are one priority
       dbs.queues.put([q, rank, seq], { value, expiresAt: now + ttl, invisibleUntil: 0, readId: null });
     });
-    this.#waits.wake(queue);
+    this.#polls.wake(queue);
   }
 
   async queueRead(queue, count, allOrNothing, waitSeconds, invisibilitySeconds) {
     checkArgs("queueRead", [queue, count, allOrNothing, waitSeconds, invisibilitySeconds]);
     const invisibleMs = checkRead(count, invisibilitySeconds);
-    return longPoll({
-      readOnce: () => this.#readOnce(queue, count, allOrNothing, invisibleMs),
-      waitSeconds,
-      intervalMs: this.#pollMs,
-      waits: this.#waits,
-      clock: realClock,
-      key: queue,
-      closed: () => this.#closed,
-    });
+    return this.#polls.read(queue, waitSeconds, () => this.#readOnce(queue, count, allOrNothing, invisibleMs));
   }
 
   #readOnce(queue, count, allOrNothing, invisibleMs) {
@@ -351,7 +328,7 @@ export class LmdbStore {
   async close() {
     if (this.#closed) return;
     this.#closed = true;
-    this.#waits.cancelAll();
+    this.#polls.cancelAll();
     const opening = this.#opening;
     if (!opening) return;
     try {

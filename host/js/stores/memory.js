@@ -15,7 +15,7 @@
  */
 import { checkClock, describe, realClock, sleep } from "../lib/clock.js";
 import { StoreError } from "./errors.js";
-import { checkArgs, POLL_MS, Waits, closedError, longPoll, timed } from "./common.js";
+import { checkArgs, QueuePolls, closedError, timed } from "./common.js";
 
 /**
  * The faults option as JSON text for the emulator. Its fields: `transient`, `ambiguous`,
@@ -114,7 +114,7 @@ export function bindMemoryStore(loadWasm) {
   return class MemoryStore {
     #emu;
     #clock;
-    #waits;
+    #polls;
     #closed = false;
 
     /**
@@ -132,7 +132,7 @@ export function bindMemoryStore(loadWasm) {
       } catch (e) {
         throw settingError(e);
       }
-      this.#waits = new Waits(clock);
+      this.#polls = new QueuePolls({ store: "MemoryStore", clock, closed: () => this.#closed });
     }
 
     /** The clock the store reads and waits on. */
@@ -216,19 +216,12 @@ export function bindMemoryStore(loadWasm) {
 
     async queueRead(queue, count, allOrNothing, waitSeconds, invisibilitySeconds) {
       checkArgs("queueRead", [queue, count, allOrNothing, waitSeconds, invisibilitySeconds]);
-      return longPoll({
-        readOnce: async () => {
-          const reply = await this.#call((emu, now) =>
-            emu.queueRead(now, queue, count, allOrNothing, invisibilitySeconds),
-          );
-          return reply.readId === undefined ? undefined : { values: reply.values, readId: reply.readId };
-        },
-        waitSeconds,
-        intervalMs: POLL_MS,
-        waits: this.#waits,
-        clock: this.#clock,
-        key: queue,
-        closed: () => this.#closed,
+      // Looks every 2 s (Roblox's cadence, the default), on the store's clock.
+      return this.#polls.read(queue, waitSeconds, async () => {
+        const reply = await this.#call((emu, now) =>
+          emu.queueRead(now, queue, count, allOrNothing, invisibilitySeconds),
+        );
+        return reply.readId === undefined ? undefined : { values: reply.values, readId: reply.readId };
       });
     }
 
@@ -241,7 +234,7 @@ export function bindMemoryStore(loadWasm) {
     async close() {
       if (this.#closed) return;
       this.#closed = true;
-      this.#waits.cancelAll();
+      this.#polls.cancelAll();
       this.#emu.free();
     }
   };

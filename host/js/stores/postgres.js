@@ -40,12 +40,11 @@
  * store's own pool. Errors of the store's own pool's idle connections go to `observe` listeners
  * (a module with a logger), never to the console.
  */
-import { realClock } from "../lib/clock.js";
 import { StoreError } from "./errors.js";
 import {
   ACQUISITION,
   POLL_MS,
-  Waits,
+  QueuePolls,
   acquisition,
   checkArgs,
   checkDataValue,
@@ -60,7 +59,7 @@ import {
   fencedError,
   Listeners,
   lockDecision,
-  longPoll,
+  loadOptional,
   redact,
   timed,
   versionId,
@@ -262,16 +261,8 @@ function statements(p) {
 }
 
 async function loadPg() {
-  try {
-    const pg = await import("pg");
-    return pg.Pool ? pg : pg.default;
-  } catch (cause) {
-    throw new StoreError(
-      "Unavailable",
-      "PostgresStore with { connectionString } needs the npm package pg, which could not be loaded: install it with `npm install pg`",
-      { cause },
-    );
-  }
+  const pg = await loadOptional(() => import("pg"), "pg", "PostgresStore with { connectionString }");
+  return pg.Pool ? pg : pg.default;
 }
 
 /**
@@ -310,14 +301,13 @@ export class PostgresStore {
   #poolSize;
   #prefix;
   #sql;
-  #pollMs;
   #sweepMs;
   #connecting;
   #migrating;
   #ready = false;
   #nextSweep = 0;
   #sweeping = null;
-  #waits = new Waits(realClock);
+  #polls;
   #closed = false;
   #listeners = new Listeners();
 
@@ -357,8 +347,7 @@ export class PostgresStore {
         "PostgresStore: prefix must be a lower-case SQL name: a letter or _, then letters, digits or _ (40 at most)",
       );
     }
-    if (!(Number.isFinite(pollMs) && pollMs > 0))
-      throw new TypeError("PostgresStore: pollMs must be a positive number");
+    this.#polls = new QueuePolls({ store: "PostgresStore", intervalMs: pollMs, closed: () => this.#closed });
     if (!(Number.isFinite(sweepMs) && sweepMs >= 0)) {
       throw new TypeError("PostgresStore: sweepMs must be 0 (no background sweeps) or a positive number");
     }
@@ -368,7 +357,6 @@ export class PostgresStore {
     this.#poolSize = poolSize;
     this.#prefix = prefix;
     this.#sql = statements(prefix);
-    this.#pollMs = pollMs;
     this.#sweepMs = sweepMs;
   }
 
@@ -738,28 +726,20 @@ export class PostgresStore {
       return;
     }
     await this.#query("queueAdd", [queue, priority === 0 ? 0 : priority, value, ttl]); // -0 is 0
-    this.#waits.wake(queue);
+    this.#polls.wake(queue);
   }
 
   async queueRead(queue, count, allOrNothing, waitSeconds, invisibilitySeconds) {
     checkArgs("queueRead", [queue, count, allOrNothing, waitSeconds, invisibilitySeconds]);
     const invisibleMs = checkRead(count, invisibilitySeconds);
     checkText(queue, "queue");
-    return longPoll({
-      readOnce: async () => {
-        const readId = crypto.randomUUID().toUpperCase();
-        const rows = await this.#query("queueRead", [queue, count, invisibleMs, readId, allOrNothing]);
-        if (rows.length === 0) return undefined;
-        // RETURNING has no order: put the items back in queue order.
-        rows.sort((a, b) => b.priority - a.priority || compareIds(a.id, b.id));
-        return { values: rows.map((r) => r.value), readId };
-      },
-      waitSeconds,
-      intervalMs: this.#pollMs,
-      waits: this.#waits,
-      clock: realClock,
-      key: queue,
-      closed: () => this.#closed,
+    return this.#polls.read(queue, waitSeconds, async () => {
+      const readId = crypto.randomUUID().toUpperCase();
+      const rows = await this.#query("queueRead", [queue, count, invisibleMs, readId, allOrNothing]);
+      if (rows.length === 0) return undefined;
+      // RETURNING has no order: put the items back in queue order.
+      rows.sort((a, b) => b.priority - a.priority || compareIds(a.id, b.id));
+      return { values: rows.map((r) => r.value), readId };
     });
   }
 
@@ -777,7 +757,7 @@ export class PostgresStore {
   async close() {
     if (this.#closed) return;
     this.#closed = true;
-    this.#waits.cancelAll();
+    this.#polls.cancelAll();
     await this.#sweeping;
     if (!this.#own || !this.#connecting) return;
     let pool;

@@ -38,12 +38,11 @@
  * module with a logger), never to the console.
  */
 import { createHash } from "node:crypto";
-import { realClock } from "../lib/clock.js";
 import { StoreError } from "./errors.js";
 import {
   checkArgs,
   POLL_MS,
-  Waits,
+  QueuePolls,
   checkDataValue,
   checkMemoryValue,
   checkNames,
@@ -54,7 +53,7 @@ import {
   expirationMs,
   fencedError,
   Listeners,
-  longPoll,
+  loadOptional,
   redact,
   timed,
   utf8Length,
@@ -288,26 +287,13 @@ function clientOf(client) {
   return undefined;
 }
 
-async function loadRedis() {
-  try {
-    return await import("redis");
-  } catch (cause) {
-    throw new StoreError(
-      "Unavailable",
-      "RedisStore with { url } needs the npm package redis, which could not be loaded: install it with `npm install redis`",
-      { cause },
-    );
-  }
-}
-
 export class RedisStore {
   #client;
   #own;
   #url;
   #prefix;
-  #pollMs;
   #connecting;
-  #waits = new Waits(realClock);
+  #polls;
   #closed = false;
   #listeners = new Listeners();
 
@@ -331,12 +317,11 @@ export class RedisStore {
     if (typeof prefix !== "string" || prefix === "" || /[{}]/.test(prefix)) {
       throw new TypeError("RedisStore: prefix must be a non-empty string without { or }");
     }
-    if (!(Number.isFinite(pollMs) && pollMs > 0)) throw new TypeError("RedisStore: pollMs must be a positive number");
+    this.#polls = new QueuePolls({ store: "RedisStore", intervalMs: pollMs, closed: () => this.#closed });
     this.#url = url;
     this.#client = adapted;
     this.#own = url !== undefined;
     this.#prefix = prefix;
-    this.#pollMs = pollMs;
   }
 
   /**
@@ -394,7 +379,7 @@ export class RedisStore {
       return this.#client;
     }
     this.#connecting ??= (async () => {
-      const { createClient } = await loadRedis();
+      const { createClient } = await loadOptional(() => import("redis"), "redis", "RedisStore with { url }");
       const where = redact(this.#url);
       let connected = false;
       let client;
@@ -570,25 +555,17 @@ export class RedisStore {
     }
     const score = priority === 0 ? 0 : -priority; // -0 and 0 are one priority
     await this.#script("queueAdd", this.#queueKeys(queue), [value, ttl, score]);
-    this.#waits.wake(queue);
+    this.#polls.wake(queue);
   }
 
   async queueRead(queue, count, allOrNothing, waitSeconds, invisibilitySeconds) {
     checkArgs("queueRead", [queue, count, allOrNothing, waitSeconds, invisibilitySeconds]);
     const invisibleMs = checkRead(count, invisibilitySeconds);
     const keys = this.#queueKeys(queue);
-    return longPoll({
-      readOnce: async () => {
-        const readId = crypto.randomUUID().toUpperCase();
-        const values = await this.#script("queueRead", keys, [count, allOrNothing ? "1" : "0", invisibleMs, readId]);
-        return values ? { values, readId } : undefined;
-      },
-      waitSeconds,
-      intervalMs: this.#pollMs,
-      waits: this.#waits,
-      clock: realClock,
-      key: queue,
-      closed: () => this.#closed,
+    return this.#polls.read(queue, waitSeconds, async () => {
+      const readId = crypto.randomUUID().toUpperCase();
+      const values = await this.#script("queueRead", keys, [count, allOrNothing ? "1" : "0", invisibleMs, readId]);
+      return values ? { values, readId } : undefined;
     });
   }
 
@@ -601,7 +578,7 @@ export class RedisStore {
   async close() {
     if (this.#closed) return;
     this.#closed = true;
-    this.#waits.cancelAll();
+    this.#polls.cancelAll();
     if (!this.#own || !this.#connecting) return;
     let client;
     try {
