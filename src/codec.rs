@@ -36,6 +36,7 @@ use crate::value::{Key, Path, Table, Value};
 use std::fmt;
 
 pub mod json;
+pub mod luau;
 
 /// How deep containers may nest, in both directions.
 pub const MAX_DEPTH: usize = 512;

@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
-mod luau_text;
+pub(crate) mod luau_text;
 
 /// An insertion-ordered Luau table (the hash part; sequences are [`Value::Array`]).
 pub type Table = IndexMap<Key, Value>;

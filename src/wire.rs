@@ -12,8 +12,8 @@
 //! JSON: that is what the stores hold.
 
 use crate::session::{
-    Call, CallId, CallOutcome, Command, CommandId, Data, Event, Input, KeyInfo, Reply, Session,
-    SessionId, Snapshot, SnapshotValue, State, StoreResult,
+    Call, CallId, CallOutcome, Command, CommandId, Data, Event, Input, KeyInfo, LoadedValue, Reply,
+    Session, SessionId, Snapshot, SnapshotValue, State, StoreResult,
 };
 use crate::template::{template_patch as patch_of, Patch};
 use crate::value::{write_json_string, Key, Table, Value};
@@ -47,7 +47,7 @@ pub enum Format {
 
 /// Whether this build serves Luau hosts. The JS wasm never reads or writes the Luau value
 /// text, and with this false its code drops out of that wasm (a few KiB of its size budget).
-const LUAU_HOSTS: bool = cfg!(any(feature = "cabi", not(target_arch = "wasm32")));
+pub(crate) const LUAU_HOSTS: bool = cfg!(any(feature = "cabi", not(target_arch = "wasm32")));
 
 impl Format {
     /// A host value; `root` names it in refusals. Empty text is nil.
@@ -268,23 +268,32 @@ pub fn snapshot(
     user_ids: &[u8],
     error: Option<String>,
 ) -> Result<Snapshot, String> {
-    match error {
-        Some(message) => Err(message),
-        None => Ok(Snapshot {
-            value: match format {
-                // Kept as text: a save stores it as it is when it is already canonical.
-                Format::Json => {
-                    let json =
-                        std::str::from_utf8(value).map_err(|_| "Value: not UTF-8".to_owned())?;
-                    // Empty text is nil, as `Format::read` has it.
-                    SnapshotValue::Json(if json.is_empty() { "null" } else { json }.to_owned())
-                }
-                Format::Luau => SnapshotValue::Tree(format.read(value, "Value")?),
-            },
-            metadata: format.read(metadata, "Metadata")?,
-            user_ids: format.read(user_ids, "UserIds")?,
-        }),
+    if let Some(message) = error {
+        return Err(message);
     }
+    let metadata = format.read(metadata, "Metadata");
+    let user_ids = format.read(user_ids, "UserIds");
+    let value = match format {
+        // Kept as text: a save stores it as it is when it is already canonical.
+        Format::Json => {
+            let json = std::str::from_utf8(value).map_err(|_| "Value: not UTF-8".to_owned())?;
+            // Empty text is nil, as `Format::read` has it.
+            SnapshotValue::Json(if json.is_empty() { "null" } else { json }.to_owned())
+        }
+        // Kept as text: a save transcodes it with no tree when it is ordinary.
+        Format::Luau => {
+            // The value's refusal comes before the others', as when it was read here.
+            if metadata.is_err() || user_ids.is_err() {
+                format.read(value, "Value")?;
+            }
+            SnapshotValue::Luau(value.to_vec())
+        }
+    };
+    Ok(Snapshot {
+        value,
+        metadata: metadata?,
+        user_ids: user_ids?,
+    })
 }
 
 /// A `DataGet` result: `value_json` is `None` when the key does not exist.
@@ -501,7 +510,14 @@ pub fn event(format: Format, event: &Event) -> String {
             user_ids,
         } => {
             session(&mut out, "Loaded", *s);
-            push_value(format, &mut out, "value", value);
+            match value {
+                LoadedValue::Tree(value) => push_value(format, &mut out, "value", value),
+                // JSON carries it exactly, so every host takes it inline.
+                LoadedValue::Json(json) => {
+                    push_key(&mut out, "value");
+                    out.push_str(json);
+                }
+            }
             push_value(format, &mut out, "metadata", metadata);
             push_value(format, &mut out, "userIds", user_ids);
         }
@@ -639,6 +655,28 @@ pub fn template_patch(format: Format, value: &[u8], template: &[u8]) -> Result<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The value stays text for the save to transcode; when the metadata or user ids are
+    /// refused too, the value's refusal still comes first, as when it was read here.
+    #[test]
+    fn a_luau_snapshot_keeps_its_value_text_and_refuses_the_value_first() {
+        let ok = snapshot(Format::Luau, b"{s1:an1;}", b"{}", b"[]", None).unwrap();
+        assert_eq!(ok.value, SnapshotValue::Luau(b"{s1:an1;}".to_vec()));
+        let cycle = b"{s1:x?cycle;}";
+        let function = b"{s1:f?function;}";
+        let err = snapshot(Format::Luau, function, cycle, b"", None).unwrap_err();
+        assert_eq!(err, "Value.f: a function cannot be stored");
+        let err = snapshot(Format::Luau, function, b"{}", cycle, None).unwrap_err();
+        assert_eq!(err, "Value.f: a function cannot be stored");
+        let err = snapshot(Format::Luau, b"{s1:an1;}", cycle, b"", None).unwrap_err();
+        assert_eq!(
+            err,
+            "Metadata.x: a table that contains itself cannot be stored"
+        );
+        // The value itself is judged by the save (`codec::luau` or the tree).
+        let later = snapshot(Format::Luau, function, b"{}", b"", None).unwrap();
+        assert_eq!(later.value, SnapshotValue::Luau(function.to_vec()));
+    }
 
     #[test]
     fn store_errors_that_can_never_succeed_are_not_retried_d19() {

@@ -168,6 +168,7 @@ fn bad_input_is_an_error_reply_not_a_trap() {
 }
 
 /// An argument to a module export: a number, or a text written into memory (`ptr, len`).
+#[derive(Clone, Copy)]
 enum Arg<'a> {
     I(u32),
     F(f64),
@@ -429,6 +430,34 @@ fn module_surface_drives_one_open_by_hand() {
     assert_eq!(patch, r#"{"patchText":"{s7:replace{s1:a{n42;t}}}"}"#);
     let usage = host.json("usage", &[I(m), F(session), T("{s1:an1;}"), T("{}")]);
     assert_eq!(usage[0], 7);
+    // Compressed, an ordinary value goes straight to compressed text (`codec::luau`):
+    // `JSONEncode("*#a␡>1␡")`. Every error is still the tree path's, the value's first.
+    let compress = T("{s8:Compress{}}");
+    let usage = host.json("usage", &[I(m), F(session), T("{s1:an1;}"), compress]);
+    assert_eq!(usage[0], 9);
+    let bad_decimals = T("{s8:Compress{s8:Decimalss1:x}}");
+    let usage = |value: &'static str, metadata, session| [I(m), F(session), T(value), metadata];
+    let function = "Value.f: a function cannot be stored";
+    for (args, want) in [
+        (usage("{s1:f?function;}", bad_decimals, session), function),
+        (
+            usage("{s1:f?function;}", T("{s1:x?cycle;}"), session),
+            function,
+        ),
+        (usage("{s1:f?function;}", compress, 99.0), function),
+        (
+            usage("{s1:an1;}", bad_decimals, session),
+            "Metadata.Compress.Decimals must be a number, got a string",
+        ),
+        (usage("{s1:an1;}", compress, 99.0), "unknown session"),
+        (usage("{n1;t", compress, session), "malformed value text"),
+    ] {
+        let err = host.reply("usage", &args).unwrap_err();
+        assert!(err.contains(want), "{err}");
+    }
+    // Unusual tables take the tree path: the key 1 twice (a host bug) keeps the last value.
+    let usage = host.json("usage", &[I(m), F(session), T("{n1;tn1;f}"), compress]);
+    assert_eq!(usage[0], 5);
     // An unknown handle is an error reply, not a trap.
     assert!(host.reply("poll_command", &[I(99)]).is_err());
 }

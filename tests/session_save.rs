@@ -414,3 +414,102 @@ fn a_save_after_one_answered_without_a_store_call_waits_for_the_next_host_turn()
     }
     assert_eq!(d.now, t);
 }
+
+/// A Luau host's value text is transcoded straight to what the save stores (`codec::luau`);
+/// what is stored, sent and answered is what the tree read from the same text gives, the
+/// refusals' messages included, compressed or not.
+#[test]
+fn a_luau_snapshot_stores_what_the_tree_of_its_value_text_stores() {
+    let texts: [&[u8]; 10] = [
+        b"{s5:Coinsn3;s5:Items{n1;s5:Swordn2;{s1:xn1.5;}}s4:Bags{}}",
+        // a hole, a mixed table, number keys out of order: the tree decides
+        b"{n1;s5:Swordn3;s3:Bow}",
+        b"{n1;n1;n2;n2;s1:xn3;}",
+        b"{n2;s1:bn1;s1:a}",
+        // `1` beside `"1"`: refused uncompressed, stored compressed
+        b"{n1;ts1:1f}",
+        // refusals
+        b"{s1:f?function;}",
+        b"{s1:a{s1:xnnan;}}",
+        b"{s1:as1:\xff}",
+        b"{s1:a",
+        // nil: the key is removed
+        b"",
+    ];
+    let compress = json(r#"{"Compress":{"Level":2,"Decimals":3,"Safety":true}}"#);
+    // Settings the save refuses: a refused value is still named first.
+    let bad_decimals = json(r#"{"Compress":{"Decimals":"x"}}"#);
+    for metadata in [json("{}"), compress, bad_decimals] {
+        for text in texts {
+            let (mut ours, s) = quiet();
+            ours.host_mut(s).metadata = metadata.clone();
+            ours.snapshot_text = Some(text.to_vec());
+            let (mut tree, t) = quiet();
+            tree.host_mut(t).metadata = metadata.clone();
+            match Value::from_luau_text(text, "Value") {
+                Ok(value) => tree.host_mut(t).value = value,
+                Err(e) => tree.snapshot_error = Some(e.to_string()),
+            }
+            let what = String::from_utf8_lossy(text);
+            assert_eq!(ours.run(s, Call::Save), tree.run(t, Call::Save), "{what}");
+            for kind in ["DataSet", "DataRemove"] {
+                let sent = |d: &Driver| -> Vec<Command> {
+                    d.sent(kind).into_iter().map(|(_, c)| c).collect()
+                };
+                assert_eq!(sent(&ours), sent(&tree), "{kind} of {what}");
+            }
+            assert_eq!(
+                ours.m.session(s).unwrap().compressed_value(),
+                tree.m.session(t).unwrap().compressed_value(),
+                "{what}"
+            );
+            // Usage() of the text, when it needs no tree, is the tree's.
+            if let Some(usage) = ours.m.usage_of_value_text(s, text, &metadata) {
+                let value = Value::from_luau_text(text, "Value").unwrap();
+                assert_eq!(Ok(usage), tree.m.usage(t, &value, &metadata), "{what}");
+            }
+        }
+    }
+}
+
+/// A compressed load with no template to apply is decoded straight to the JSON the `Loaded`
+/// event carries (`codec::json`), exactly the tree's JSON; a template needs the tree.
+#[test]
+fn a_compressed_load_without_a_template_is_decoded_straight_to_json() {
+    use datastore_module::session::{Event, LoadedValue};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let (mut d, s) = quiet();
+    let value = json(r#"{"Coins":1,"Items":["a",{"b":-0}],"Bag":{},"None":[]}"#);
+    d.host_mut(s).value = value.clone();
+    d.host_mut(s).metadata = json(r#"{"Compress":{}}"#);
+    assert_eq!(d.run(s, Call::Save), Reply::saved());
+    let loaded = Rc::new(RefCell::new(Vec::new()));
+    let seen = loaded.clone();
+    d.hook = Some(Box::new(move |_, _, event| {
+        if let Event::Loaded { value, .. } = event {
+            seen.borrow_mut().push(value.clone());
+        }
+    }));
+    let other = d.hidden("Player", "1");
+    d.run(other, Call::Read { template: None });
+    let template = json(r#"{"Gems":5}"#);
+    d.run(
+        other,
+        Call::Read {
+            template: Some(template),
+        },
+    );
+    let with_gems = json(r#"{"Coins":1,"Items":["a",{"b":-0}],"Bag":{},"None":[],"Gems":5}"#);
+    assert_eq!(
+        *loaded.borrow(),
+        [
+            LoadedValue::Json(value.to_json_string()),
+            LoadedValue::Tree(with_gems)
+        ]
+    );
+    assert_eq!(
+        d.host(other).value.to_json_string(),
+        r#"{"Coins":1,"Items":["a",{"b":-0}],"Bag":{},"None":[],"Gems":5}"#
+    );
+}

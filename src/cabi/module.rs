@@ -302,21 +302,34 @@ pub unsafe extern "C" fn usage(
     metadata_len: u32,
 ) -> *mut u8 {
     respond((|| {
-        let v = Format::Luau.read(value_text(value_ptr, value_len, "Value")?, "Value")?;
+        let value = value_text(value_ptr, value_len, "Value")?;
         let meta = Format::Luau.read(
             value_text(metadata_ptr, metadata_len, "Metadata")?,
             "Metadata",
-        )?;
+        );
+        // Compressed, an ordinary value needs no tree (`codec::luau`); anything else, and every
+        // error, comes from the tree below.
+        if let Ok(meta) = &meta {
+            let fast = with(handle, |m| {
+                Ok(m.usage_of_value_text(SessionId(session as u64), value, meta))
+            });
+            if let Ok(Some((n, fraction))) = fast {
+                return Ok(usage_reply(n, fraction));
+            }
+        }
+        let v = Format::Luau.read(value, "Value")?;
+        let meta = meta?;
         with(handle, |m| {
             let (n, fraction) = m
                 .usage(SessionId(session as u64), &v, &meta)
                 .map_err(|e| e.to_string())?;
-            Ok(format!(
-                "[{n},{}]",
-                Value::Number(fraction).to_json_string()
-            ))
+            Ok(usage_reply(n, fraction))
         })
     })())
+}
+
+fn usage_reply(n: usize, fraction: f64) -> String {
+    format!("[{n},{}]", Value::Number(fraction).to_json_string())
 }
 
 /// `DataGet` done: an empty `value` means the key does not exist.

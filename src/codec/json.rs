@@ -61,6 +61,15 @@ fn has_duplicate<'k>(n: usize, key: impl Fn(usize) -> &'k [u8]) -> bool {
     }
 }
 
+/// [`has_duplicate`] of keys given as ranges of `text`.
+pub(super) fn has_duplicate_range(keys: &[Range<usize>], text: &[u8]) -> bool {
+    has_duplicate(keys.len(), |i| {
+        keys.get(i)
+            .and_then(|range| text.get(range.clone()))
+            .unwrap_or_default()
+    })
+}
+
 /// The large-table case: the keys in order off a heap, where equal keys come out one after
 /// the other. (A heap rather than `sort`, whose small-array networks cost 8 KB of wasm.)
 fn sorted_has_duplicate(keys: Vec<&[u8]>) -> bool {
@@ -160,12 +169,7 @@ fn check_canonical(json: &str) -> Option<()> {
                     stack.pop();
                 }
                 (b'}', Some(base)) => {
-                    let own = keys.get(base..).unwrap_or_default();
-                    if has_duplicate(own.len(), |i| {
-                        own.get(i)
-                            .and_then(|range| bytes.get(range.clone()))
-                            .unwrap_or_default()
-                    }) {
+                    if has_duplicate_range(keys.get(base..).unwrap_or_default(), bytes) {
                         return None;
                     }
                     keys.truncate(base);
@@ -410,12 +414,7 @@ fn stream_compress(json: &str, settings: &Settings) -> Option<String> {
                             // Equal keys encode alike. (Safety may also make two different
                             // keys alike, which only sends a rare value to the reference.)
                             let own = keys.get(*key_base..).unwrap_or_default();
-                            let out = &encoder.out;
-                            if has_duplicate(own.len(), |i| {
-                                own.get(i)
-                                    .and_then(|range| out.get(range.clone()))
-                                    .unwrap_or_default()
-                            }) {
+                            if has_duplicate_range(own, &encoder.out) {
                                 return None;
                             }
                             keys.truncate(*key_base);
@@ -682,7 +681,7 @@ enum KeyKind {
 }
 
 /// The whole text as JSON (`Some(None)` for nil), or `None` where the reference must decide.
-fn stream_decompress(text: &str, decimals: f64) -> Option<Option<String>> {
+pub(crate) fn stream_decompress(text: &str, decimals: f64) -> Option<Option<String>> {
     let mut decoder = Decoder::new(text, decimals);
     // JSON spells the same data a little longer.
     let mut out = String::with_capacity(text.len() + text.len() / 4 + 16);

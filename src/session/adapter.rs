@@ -2,6 +2,7 @@
 //! (`Metadata.Compress`) and `usage`, in the shapes the session needs (errors as text).
 
 use crate::value::Value;
+use crate::wire::LUAU_HOSTS;
 use crate::{codec, template, usage};
 
 /// §10.1: nil takes a copy of the template; a table gets the template's missing non-number
@@ -24,11 +25,55 @@ pub(crate) fn compress_json(json: &str, compress_table: &Value) -> Result<String
     codec::json::compress(json, "Value", &settings).map_err(|e| e.to_string())
 }
 
+/// What the Luau transcoders answer in a build without them: the JS wasm never gets value text
+/// ([`crate::wire::LUAU_HOSTS`]), and this keeps their code out of it.
+const NO_LUAU: &str = "Value: this build does not read Luau value text";
+
+/// [`compress`] of a value given as Luau value text (no tree when the text is ordinary). A
+/// refusal of the value comes before one of the settings, as when the value is read first.
+pub(crate) fn compress_luau(text: &[u8], compress_table: &Value) -> Result<String, String> {
+    if !LUAU_HOSTS {
+        return Err(NO_LUAU.into());
+    }
+    match codec::Settings::from_compress_table(compress_table) {
+        Ok(settings) => codec::luau::compress(text, "Value", &settings).map_err(|e| e.to_string()),
+        Err(e) => {
+            Value::from_luau_text(text, "Value").map_err(|e| e.to_string())?;
+            Err(e.to_string())
+        }
+    }
+}
+
+/// [`compress_luau`] when it needs no tree: `None` when the settings or the value are for the
+/// reference to judge.
+pub(crate) fn compress_luau_fast(text: &[u8], compress_table: &Value) -> Option<String> {
+    if !LUAU_HOSTS {
+        return None;
+    }
+    let settings = codec::Settings::from_compress_table(compress_table).ok()?;
+    codec::luau::stream_compress(text, &settings)
+}
+
+/// The JSON an uncompressed save stores for a value given as Luau value text.
+pub(crate) fn luau_to_json(text: &[u8]) -> Result<String, String> {
+    if !LUAU_HOSTS {
+        return Err(NO_LUAU.into());
+    }
+    codec::luau::to_json(text, "Value").map_err(|e| e.to_string())
+}
+
 /// `Decompress(text, 10 ^ (Compress.Decimals or 3))`.
 pub(crate) fn decompress(text: &str, compress_table: &Value) -> Result<Value, String> {
     let decimals = codec::Settings::decimals_to_read(compress_table).map_err(|e| e.to_string())?;
     codec::decompress(text, decimals)
         .map_err(|e| format!("cannot decompress the stored value: {e}"))
+}
+
+/// [`decompress`] as the JSON text of the value when it needs no tree (`codec::json`): `None`
+/// where the tree decides (also for nil, and for every error).
+pub(crate) fn decompress_to_json(text: &str, compress_table: &Value) -> Option<String> {
+    let decimals = codec::Settings::decimals_to_read(compress_table).ok()?;
+    codec::json::stream_decompress(text, decimals)?
 }
 
 /// `Usage()` without compression: `JSONEncode(Value)`'s length and its fraction of 4 MB.

@@ -255,18 +255,43 @@ pub struct Snapshot {
     pub user_ids: Value,
 }
 
-/// A snapshot's `Value`: a tree, or the JSON text a JS host writes, which a save stores as it
-/// is when it is already what the core would write (`codec::json::is_canonical`), and reads
-/// into a tree only when not (issue 12: the tree cost most of a save's CPU).
+/// A snapshot's `Value`: a tree, or the text a host writes. A JS host's JSON is stored as it
+/// is when it is already what the core would write (`codec::json::is_canonical`), and read
+/// into a tree only when not (issue 12: the tree cost most of a save's CPU). A Luau host's
+/// value text is transcoded straight to what the save stores (`codec::luau`), and read into a
+/// tree only when it is unusual (issue 13).
 #[derive(Clone, Debug, PartialEq)]
 pub enum SnapshotValue {
     Tree(Value),
     Json(String),
+    /// The Luau value text (`Value::from_luau_text`); empty is nil.
+    Luau(Vec<u8>),
 }
 
 impl From<Value> for SnapshotValue {
     fn from(value: Value) -> SnapshotValue {
         SnapshotValue::Tree(value)
+    }
+}
+
+/// The value of [`Event::Loaded`]: a tree, or, when the stored data was compressed and JSON
+/// carries it exactly (every table a sequence or keyed by strings) and no template changes it,
+/// the JSON text written straight from the compressed text (`codec::json`; issue 13: building
+/// the tree only to write it out again was most of a load's cost). Hosts write both alike.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LoadedValue {
+    Tree(Value),
+    /// Exactly `Value::to_json_string` of the tree the decoder would build.
+    Json(String),
+}
+
+impl LoadedValue {
+    /// The value as a tree (JSON text read back: it is what `Value::to_json_string` wrote).
+    pub fn into_tree(self) -> Value {
+        match self {
+            LoadedValue::Tree(value) => value,
+            LoadedValue::Json(json) => Value::from_json_str(&json, "Value").unwrap_or_default(),
+        }
     }
 }
 
@@ -415,7 +440,7 @@ pub enum Event {
     /// tables; the load replaces them entirely). The templates of every caller are applied.
     Loaded {
         session: SessionId,
-        value: Value,
+        value: LoadedValue,
         metadata: Value,
         user_ids: Value,
     },
@@ -863,6 +888,21 @@ impl Module {
             .get_mut(&session)
             .ok_or_else(|| UnknownSession.to_string())?;
         s.usage(value, metadata)
+    }
+
+    /// [`Module::usage`] for a value given as Luau value text, when it needs no tree: the
+    /// session exists and the value is nil, or compression is on and the value is one
+    /// `codec::luau` transcodes. `None` otherwise: [`Module::usage`] with the value read into a
+    /// tree then gives the answer, or the error.
+    pub fn usage_of_value_text(
+        &mut self,
+        session: SessionId,
+        text: &[u8],
+        metadata: &Value,
+    ) -> Option<(usize, f64)> {
+        self.sessions
+            .get_mut(&session)?
+            .usage_of_value_text(text, metadata)
     }
 
     /// The host's answer to a command. Returns false (and does nothing) for an unknown or

@@ -13,8 +13,8 @@ use super::lock::unexpected;
 use super::retry::{Attempt, RETRY_BUDGET_MS};
 use super::task::Kind;
 use super::{
-    empty_table, secs_to_ms, Command, Data, Event, Fence, KeyInfo, Response, Session, Snapshot,
-    SnapshotValue, State, StoreResult,
+    empty_table, secs_to_ms, Command, Data, Event, Fence, KeyInfo, LoadedValue, Response, Session,
+    Snapshot, SnapshotValue, State, StoreResult,
 };
 use crate::codec;
 use crate::value::{JsonText, Key, Value};
@@ -99,7 +99,7 @@ impl SaveOp {
 /// A successful load, not yet installed.
 #[derive(Debug)]
 pub(crate) struct Loaded {
-    value: Value,
+    value: LoadedValue,
     metadata: Value,
     user_ids: Value,
     created_time: f64,
@@ -120,8 +120,13 @@ fn compress_table(metadata: &Value) -> Option<&Value> {
 }
 
 /// §7.1 steps 2–3: key info and compression detection. A value that cannot be decoded is an
-/// error for this load (D5) and installs nothing.
-fn decode_loaded(value: Value, info: Option<KeyInfo>) -> Result<Box<Loaded>, String> {
+/// error for this load (D5) and installs nothing. Without `templates` to apply, compressed data
+/// that JSON carries exactly is decoded to its JSON text, not to a tree.
+fn decode_loaded(
+    value: Value,
+    info: Option<KeyInfo>,
+    templates: bool,
+) -> Result<Box<Loaded>, String> {
     let (metadata, user_ids, created_time, updated_time, version) = match info {
         None => (
             empty_table(),
@@ -154,9 +159,13 @@ fn decode_loaded(value: Value, info: Option<KeyInfo>) -> Result<Box<Loaded>, Str
                     value.type_name()
                 ));
             };
-            (adapter::decompress(&text, compress)?, Some(text))
+            let value = match adapter::decompress_to_json(&text, compress) {
+                Some(json) if !templates => LoadedValue::Json(json),
+                _ => LoadedValue::Tree(adapter::decompress(&text, compress)?),
+            };
+            (value, Some(text))
         }
-        None => (value, None),
+        None => (LoadedValue::Tree(value), None),
     };
     Ok(Box::new(Loaded {
         value,
@@ -193,7 +202,9 @@ impl Session {
     pub(crate) fn load_result(&mut self, io: &mut Io, mut attempt: Attempt, result: StoreResult) {
         let message = match result {
             StoreResult::Got { value, info } => {
-                return self.resume_task(io, OpOutcome::Load(decode_loaded(value, info)))
+                let templates = self.tasks.has_templates();
+                return self
+                    .resume_task(io, OpOutcome::Load(decode_loaded(value, info, templates)));
             }
             StoreResult::Error(message) => (message, true),
             StoreResult::Invalid(message) => (message, false),
@@ -211,10 +222,17 @@ impl Session {
 
     /// Applies the callers' templates in join order and hands the value to the host.
     pub(crate) fn install(&mut self, io: &mut Io, loaded: Loaded, templates: Vec<Value>) {
-        let mut value = loaded.value;
-        for template in &templates {
-            adapter::apply_template(&mut value, template);
-        }
+        let value = match loaded.value {
+            // Templates were known when the load was decoded, and kept it a tree.
+            LoadedValue::Json(json) if templates.is_empty() => LoadedValue::Json(json),
+            value => {
+                let mut value = value.into_tree();
+                for template in &templates {
+                    adapter::apply_template(&mut value, template);
+                }
+                LoadedValue::Tree(value)
+            }
+        };
         self.created_time = loaded.created_time;
         self.updated_time = loaded.updated_time;
         self.version = loaded.version;
@@ -351,6 +369,7 @@ impl Session {
             SnapshotValue::Json(json) if !codec::json::is_canonical(&json) => SnapshotValue::Tree(
                 Value::from_json_str(&json, "Value").map_err(|e| e.to_string())?,
             ),
+            SnapshotValue::Luau(text) if text.is_empty() => SnapshotValue::Tree(Value::Nil),
             other => other,
         };
         let value = match (value, compress_table(&metadata)) {
@@ -359,6 +378,13 @@ impl Session {
                 self.compressed(adapter::compress_json(&json, compress)?)
             }
             (SnapshotValue::Json(json), None) => JsonText::canonical(&json),
+            (SnapshotValue::Luau(text), Some(compress)) => {
+                self.compressed(adapter::compress_luau(&text, compress)?)
+            }
+            // `codec::luau` writes what `JsonText::of` would.
+            (SnapshotValue::Luau(text), None) => {
+                JsonText::canonical(&adapter::luau_to_json(&text)?)
+            }
             (SnapshotValue::Tree(value), Some(compress)) => {
                 self.compressed(adapter::compress(&value, compress)?)
             }
@@ -530,6 +556,19 @@ impl Session {
     }
 
     // ---- Usage() (§10.3) ----
+
+    /// [`Session::usage`] of value text, when no tree is needed (`Module::usage_of_value_text`).
+    pub(crate) fn usage_of_value_text(
+        &mut self,
+        text: &[u8],
+        metadata: &Value,
+    ) -> Option<(usize, f64)> {
+        if text.is_empty() {
+            return Some((0, 0.0));
+        }
+        self.compressed_value = adapter::compress_luau_fast(text, compress_table(metadata)?)?;
+        Some(adapter::usage_of_compressed(&self.compressed_value))
+    }
 
     pub(crate) fn usage(
         &mut self,

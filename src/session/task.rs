@@ -170,6 +170,14 @@ impl TaskQueue {
         }
     }
 
+    /// Whether a waiter of the running task brought a template (one that
+    /// [`TaskQueue::templates`] would take).
+    pub fn has_templates(&self) -> bool {
+        self.running
+            .as_ref()
+            .is_some_and(|r| r.task.waiters.iter().any(|w| w.template.is_some()))
+    }
+
     /// Takes the templates of the running task's waiters, in join order.
     pub fn templates(&mut self) -> Vec<Value> {
         self.running

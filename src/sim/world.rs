@@ -727,6 +727,7 @@ impl Sim {
                 user_ids,
                 ..
             } => {
+                let value = value.into_tree();
                 let v = tag(&value);
                 host.value = value;
                 host.metadata = metadata;

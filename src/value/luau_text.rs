@@ -143,13 +143,29 @@ struct Reader<'a> {
 }
 
 /// The digits of a whole number up to 15 of them (no sign, no leading zero): exact as f64.
-fn small_whole(digits: &[u8]) -> Option<u64> {
+pub(crate) fn small_whole(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 15 || (digits.len() > 1 && digits[0] == b'0') {
         return None;
     }
     digits.iter().try_fold(0u64, |n, &d| {
         d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0'))
     })
+}
+
+/// The number a `n…;` run (without `n` and `;`) holds, finite or not; `None` when it is not a
+/// number. The one place value text numbers are read, so the reader and the transcoders
+/// (`codec::luau`) cannot read one differently.
+pub(crate) fn parse_number(run: &[u8]) -> Option<f64> {
+    // Most numbers are whole (counts, ids, sequence keys): no float parsing for them.
+    let (negative, digits) = match run.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, run),
+    };
+    if let Some(n) = small_whole(digits) {
+        let n = n as f64;
+        return Some(if negative { -n } else { n });
+    }
+    std::str::from_utf8(run).ok()?.parse::<f64>().ok()
 }
 
 /// A key or value as read, before it is known which it is.
@@ -181,21 +197,12 @@ impl<'a> Reader<'a> {
 
     fn number(&mut self) -> Result<f64, ValueError> {
         let run = self.until(b';')?;
-        // Most numbers are whole (counts, ids, sequence keys): no float parsing for them.
-        let (negative, digits) = match run.split_first() {
-            Some((b'-', rest)) => (true, rest),
-            _ => (false, run),
-        };
-        if let Some(n) = small_whole(digits) {
-            let n = n as f64;
-            return Ok(if negative { -n } else { n });
-        }
         let text = std::str::from_utf8(run).unwrap_or("?");
-        match text.parse::<f64>() {
-            Ok(n) if n.is_finite() => Ok(n),
-            Ok(n) if n.is_nan() => Err(self.path.error("nan cannot be stored".into())),
-            Ok(_) => Err(self.path.error(format!("{text} cannot be stored"))),
-            Err(_) => Err(self.malformed(&format!("{text:?} is not a number"))),
+        match parse_number(run) {
+            Some(n) if n.is_finite() => Ok(n),
+            Some(n) if n.is_nan() => Err(self.path.error("nan cannot be stored".into())),
+            Some(_) => Err(self.path.error(format!("{text} cannot be stored"))),
+            None => Err(self.malformed(&format!("{text:?} is not a number"))),
         }
     }
 

@@ -8,7 +8,7 @@
 use datastore_module::fence::{fence_refusal, lock_decision, Fence, LockDecision, LockMode};
 use datastore_module::session::{
     Call, CallId, CallOutcome, Command, CommandId, Config, Event, KeyInfo, Module, Reply, Response,
-    SessionId, Snapshot, State, StoreResult,
+    SessionId, Snapshot, SnapshotValue, State, StoreResult,
 };
 use datastore_module::value::{Key, Table, Value};
 use std::collections::BTreeMap;
@@ -427,6 +427,9 @@ pub struct Driver<B: Backend = FakeStore> {
     pub on_saving: Option<SavingHook>,
     /// The next snapshot fails with this message.
     pub snapshot_error: Option<String>,
+    /// The next snapshot's value as this Luau value text, as a Luau host hands it over
+    /// (instead of the host's tree).
+    pub snapshot_text: Option<Vec<u8>>,
     in_flight: Vec<(u64, u64, CommandId, StoreResult)>,
     seq: u64,
     random: u8,
@@ -507,6 +510,7 @@ impl<B: Backend> Driver<B> {
             hook: None,
             on_saving: None,
             snapshot_error: None,
+            snapshot_text: None,
             in_flight: Vec::new(),
             seq: 0,
             random: 0,
@@ -634,7 +638,7 @@ impl<B: Backend> Driver<B> {
                 user_ids,
             } => {
                 let host = self.hosts.entry(*session).or_default();
-                host.value = value.clone();
+                host.value = value.clone().into_tree();
                 host.metadata = metadata.clone();
                 host.user_ids = user_ids.clone();
             }
@@ -651,7 +655,10 @@ impl<B: Backend> Driver<B> {
                 let snapshot = match self.snapshot_error.take() {
                     Some(message) => Err(message),
                     None => Ok(Snapshot {
-                        value: host.value.clone().into(),
+                        value: match self.snapshot_text.take() {
+                            Some(text) => SnapshotValue::Luau(text),
+                            None => host.value.clone().into(),
+                        },
                         metadata: host.metadata.clone(),
                         user_ids: host.user_ids.clone(),
                     }),
