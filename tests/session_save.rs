@@ -415,6 +415,42 @@ fn a_save_after_one_answered_without_a_store_call_waits_for_the_next_host_turn()
     assert_eq!(d.now, t);
 }
 
+#[test]
+fn a_store_answer_between_them_lets_the_next_save_start_at_once() {
+    // A Close whose save is answered without a store call (D16: nothing changed) releases the
+    // lock; that answer, and the next Open's, come in host turns of their own, so the Save
+    // after them writes at once, as the original's would, instead of waiting for a timer turn
+    // (a Luau host's next frame). Store answers only: no timer runs and no time passes.
+    let (mut d, s) = quiet();
+    assert_eq!(d.run(s, Call::Save), Reply::saved()); // a write
+    let close = d.call(s, Call::Close);
+    d.complete_in_flight();
+    assert!(
+        d.reply_of(&close).is_some(),
+        "closed on store answers alone"
+    );
+    assert_eq!(d.store.count("DataSet"), 1, "Close's save was a D16 skip");
+    let open = d.call(s, Call::Open { template: None });
+    d.complete_in_flight();
+    assert_eq!(d.reply_of(&open), Some(success()));
+    d.host_mut(s).value = json(r#"{"Coins":7}"#);
+    let save = d.call(s, Call::Save);
+    d.complete_in_flight();
+    assert_eq!(d.store.count("DataSet"), 2, "the save wrote at once");
+    assert_eq!(d.reply_of(&save), Some(Reply::saved()));
+    // With no store answer in between, a skipped save still holds the next one back.
+    let skipped = d.call(s, Call::Save);
+    d.complete_in_flight();
+    assert_eq!(d.reply_of(&skipped), Some(Reply::saved())); // D16: no write
+    let again = d.call(s, Call::Save);
+    d.complete_in_flight();
+    assert!(
+        d.reply_of(&again).is_none(),
+        "waits for the next timer turn"
+    );
+    assert_eq!(d.store.count("DataSet"), 2);
+}
+
 /// A Luau host's value text is transcoded straight to what the save stores (`codec::luau`);
 /// what is stored, sent and answered is what the tree read from the same text gives, the
 /// refusals' messages included, compressed or not.

@@ -520,6 +520,11 @@ impl Session {
         command: CommandId,
         result: StoreResult,
     ) {
+        // A store's answer reaches the core in a host turn of its own (the host waited for it),
+        // so a save that finished without a store call before it no longer shares a turn with
+        // the next save: that one need not wait for a timer turn (`begin_save`). A handler that
+        // saves on every `Saved` makes no store call between its saves, so it still waits.
+        self.save_finished = None;
         match owner {
             Owner::Task => self.on_task_result(io, command, result),
             Owner::Free(call) => self.on_free_result(io, call, command, result),
