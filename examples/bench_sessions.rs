@@ -83,6 +83,7 @@ fn drain(m: &mut Module, now: u64, value: &str) {
                     value: SnapshotValue::Json(value.to_owned()),
                     metadata: Value::Table(Default::default()),
                     user_ids: Value::Array(vec![]),
+                    same_texts: false,
                 };
                 m.provide_snapshot(now, session, Ok(snapshot));
             }

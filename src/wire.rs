@@ -260,12 +260,14 @@ pub fn property(s: &Session, name: &str) -> Option<String> {
     })
 }
 
-/// The host's `Value`, `Metadata` and `UserIds`, or the conversion `error`.
+/// The host's `Value`, `Metadata` and `UserIds`, or the conversion `error`; `same_texts`:
+/// [`Snapshot::same_texts`].
 pub fn snapshot(
     format: Format,
     value: &[u8],
     metadata: &[u8],
     user_ids: &[u8],
+    same_texts: bool,
     error: Option<String>,
 ) -> Result<Snapshot, String> {
     if let Some(message) = error {
@@ -293,6 +295,7 @@ pub fn snapshot(
         value,
         metadata: metadata?,
         user_ids: user_ids?,
+        same_texts,
     })
 }
 
@@ -660,21 +663,21 @@ mod tests {
     /// refused too, the value's refusal still comes first, as when it was read here.
     #[test]
     fn a_luau_snapshot_keeps_its_value_text_and_refuses_the_value_first() {
-        let ok = snapshot(Format::Luau, b"{s1:an1;}", b"{}", b"[]", None).unwrap();
+        let ok = snapshot(Format::Luau, b"{s1:an1;}", b"{}", b"[]", false, None).unwrap();
         assert_eq!(ok.value, SnapshotValue::Luau(b"{s1:an1;}".to_vec()));
         let cycle = b"{s1:x?cycle;}";
         let function = b"{s1:f?function;}";
-        let err = snapshot(Format::Luau, function, cycle, b"", None).unwrap_err();
+        let err = snapshot(Format::Luau, function, cycle, b"", false, None).unwrap_err();
         assert_eq!(err, "Value.f: a function cannot be stored");
-        let err = snapshot(Format::Luau, function, b"{}", cycle, None).unwrap_err();
+        let err = snapshot(Format::Luau, function, b"{}", cycle, false, None).unwrap_err();
         assert_eq!(err, "Value.f: a function cannot be stored");
-        let err = snapshot(Format::Luau, b"{s1:an1;}", cycle, b"", None).unwrap_err();
+        let err = snapshot(Format::Luau, b"{s1:an1;}", cycle, b"", false, None).unwrap_err();
         assert_eq!(
             err,
             "Metadata.x: a table that contains itself cannot be stored"
         );
         // The value itself is judged by the save (`codec::luau` or the tree).
-        let later = snapshot(Format::Luau, function, b"{}", b"", None).unwrap();
+        let later = snapshot(Format::Luau, function, b"{}", b"", false, None).unwrap();
         assert_eq!(later.value, SnapshotValue::Luau(function.to_vec()));
     }
 

@@ -8,7 +8,7 @@ fn quiet() -> (Driver, datastore_module::session::SessionId) {
     let (d, s, _) = opened_with(datastore_module::session::Config::default(), false);
     (d, s)
 }
-use datastore_module::session::{Call, Command, Input, Reply, Response, State};
+use datastore_module::session::{Call, Command, Input, Reply, Response, Snapshot, State};
 use datastore_module::value::Value;
 
 #[test]
@@ -268,6 +268,92 @@ fn after_a_failed_write_an_equal_save_is_written_again_d16() {
         "the store may hold anything now"
     );
     assert_eq!(d.store.data[ID].value, json(r#"{"Coins":1}"#));
+}
+
+// `same_texts` (the host's word that its texts are those of its last snapshot) is trusted: the
+// tests below hand over a changed value with it, so a write shows the texts were read and none
+// shows they were not.
+
+#[test]
+fn the_same_texts_as_a_stored_snapshot_are_skipped_without_reading_them_d16() {
+    let (mut d, s) = quiet();
+    d.run(s, Call::Save);
+    d.host_mut(s).value = json(r#"{"Coins":2}"#);
+    d.same_texts = true;
+    d.clear_log();
+    assert_eq!(d.run(s, Call::Save), Reply::saved());
+    assert_eq!(d.sent("DataSet").len(), 0);
+    assert_eq!(d.signals(s), ["Saving", "Saved(Saved)"]);
+}
+
+#[test]
+fn the_same_texts_after_a_failed_write_are_read_and_written_d16() {
+    let (mut d, s) = quiet();
+    d.run(s, Call::Save);
+    d.host_mut(s).value = json(r#"{"Coins":2}"#);
+    d.store
+        .fault("DataSet", 3, Fault::ApplyThenError("timeout".into()));
+    assert_eq!(d.run(s, Call::Save).response, Response::Error);
+    d.host_mut(s).value = json(r#"{"Coins":3}"#);
+    d.same_texts = true;
+    d.clear_log();
+    assert_eq!(d.run(s, Call::Save), Reply::saved());
+    assert_eq!(d.sent("DataSet").len(), 1);
+    assert_eq!(d.store.data[ID].value, json(r#"{"Coins":3}"#));
+}
+
+#[test]
+fn a_snapshot_nobody_waited_for_ends_what_same_texts_stands_for_d16() {
+    let (mut d, s) = quiet();
+    d.run(s, Call::Save);
+    // The host hands over other texts when no save waits (a late snapshot): they are its last.
+    let late = Snapshot {
+        value: json(r#"{"Coins":7}"#).into(),
+        metadata: json("{}"),
+        user_ids: json("[]"),
+        same_texts: false,
+    };
+    assert!(!d.m.provide_snapshot(d.now, s, Ok(late)));
+    d.host_mut(s).value = json(r#"{"Coins":3}"#);
+    d.same_texts = true;
+    d.clear_log();
+    assert_eq!(d.run(s, Call::Save), Reply::saved());
+    assert_eq!(d.sent("DataSet").len(), 1);
+    assert_eq!(d.store.data[ID].value, json(r#"{"Coins":3}"#));
+}
+
+#[test]
+fn a_failed_snapshot_ends_what_same_texts_stands_for_d16() {
+    let (mut d, s) = quiet();
+    d.run(s, Call::Save);
+    d.snapshot_error = Some("the host could not convert Value".into());
+    assert_eq!(d.run(s, Call::Save).response, Response::Error);
+    d.host_mut(s).value = json(r#"{"Coins":3}"#);
+    d.same_texts = true;
+    d.clear_log();
+    assert_eq!(d.run(s, Call::Save), Reply::saved());
+    assert_eq!(d.sent("DataSet").len(), 1);
+}
+
+#[test]
+fn usage_ends_what_same_texts_stands_for_so_compressed_value_is_the_save_s_d16() {
+    let (mut d, s) = quiet();
+    d.host_mut(s).metadata = json(r#"{"Compress":{}}"#);
+    d.run(s, Call::Save);
+    let saved = d.m.session(s).unwrap().compressed_value().to_owned();
+    // Usage() of another value sets CompressedValue to that value's text.
+    d.m.usage(s, &json(r#"{"Coins":99}"#), &json(r#"{"Compress":{}}"#))
+        .unwrap();
+    assert_ne!(d.m.session(s).unwrap().compressed_value(), saved);
+    d.same_texts = true;
+    d.clear_log();
+    assert_eq!(d.run(s, Call::Save), Reply::saved());
+    assert_eq!(d.sent("DataSet").len(), 0, "the payload is the one stored");
+    assert_eq!(
+        d.m.session(s).unwrap().compressed_value(),
+        saved,
+        "the texts were read again, so CompressedValue is this save's"
+    );
 }
 
 #[test]

@@ -252,7 +252,9 @@ pub extern "C" fn set_process_queue_connections(
 }
 
 /// The host's `Value`, `Metadata` and `UserIds` after the `Saving` handlers ran, or a non-empty
-/// `error` (the value could not be converted: the save answers "Error" with it).
+/// `error` (the value could not be converted: the save answers "Error" with it). `same_texts`
+/// non-zero: the three texts are byte for byte those this session's last `provide_snapshot`
+/// was given ([`crate::session::Snapshot::same_texts`]; they are still passed in full).
 ///
 /// # Safety
 /// Text ranges must be readable host inputs written with `alloc`.
@@ -268,6 +270,7 @@ pub unsafe extern "C" fn provide_snapshot(
     metadata_len: u32,
     user_ids_ptr: *const u8,
     user_ids_len: u32,
+    same_texts: u32,
     error_ptr: *const u8,
     error_len: u32,
 ) {
@@ -279,6 +282,7 @@ pub unsafe extern "C" fn provide_snapshot(
             value_text(value_ptr, value_len, "Value")?,
             value_text(metadata_ptr, metadata_len, "Metadata")?,
             value_text(user_ids_ptr, user_ids_len, "UserIds")?,
+            same_texts != 0,
             error,
         )
     })();

@@ -215,6 +215,9 @@ impl WasmModule {
                 value,
                 metadata,
                 texts.next(None)?,
+                // Keeping each session's last texts to compare would cost a JS host more
+                // memory than the transcode it saves (issue 12).
+                false,
                 error,
             )
         })();

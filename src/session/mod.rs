@@ -253,6 +253,12 @@ pub struct Snapshot {
     pub value: SnapshotValue,
     pub metadata: Value,
     pub user_ids: Value,
+    /// The host's word that these are, byte for byte, the texts of the last snapshot it handed
+    /// this session (a Luau host compares its interned strings for free). The core then takes
+    /// that snapshot's payload digest instead of building the payload again (issue 13: a Close
+    /// after a Save transcoded the whole value only to find it unchanged), when it still has
+    /// one; otherwise it reads these texts as usual. A host that cannot tell sends `false`.
+    pub same_texts: bool,
 }
 
 /// A snapshot's `Value`: a tree, or the text a host writes. A JS host's JSON is stored as it
@@ -592,6 +598,10 @@ pub struct Session {
     pub(crate) op: Option<flow::Op>,
     /// The digest of what the last successful write stored (D16); `None` when unknown.
     pub(crate) last_written: Option<save::Digest>,
+    /// The digest of the payload built from the last snapshot the host handed over, while
+    /// [`Snapshot::same_texts`] may stand for it; `None` when that snapshot built none, or when
+    /// `CompressedValue` has changed since (a load, `Usage()`).
+    pub(crate) last_snapshot: Option<save::Digest>,
     /// The fence sequence of the last data write try sent ([`crate::fence`]).
     pub(crate) write_seq: u64,
     /// The session closed because its lease lapsed (D22); saves queued before that answer the
@@ -756,6 +766,7 @@ impl Module {
             tasks: TaskQueue::default(),
             op: None,
             last_written: None,
+            last_snapshot: None,
             write_seq: 0,
             lapsed: false,
             free_ops: queue::FreeOps::default(),

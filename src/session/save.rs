@@ -238,6 +238,7 @@ impl Session {
         self.version = loaded.version;
         if let Some(text) = loaded.compressed {
             self.compressed_value = text;
+            self.last_snapshot = None;
         }
         // Anyone may have written since our last write: D16 must compare against a fresh one.
         self.last_written = None;
@@ -337,19 +338,40 @@ impl Session {
         io: &mut Io,
         snapshot: Result<Snapshot, String>,
     ) -> bool {
+        // Whatever happens to it, this is now the host's last snapshot: the digest of the one
+        // before no longer stands for `same_texts`.
+        let previous = self.last_snapshot.take();
         let deadline = match &self.op {
             Some(Op::Save(SaveOp::Snapshot { deadline })) => *deadline,
             _ => return false,
         };
         io.cancel_timer(Some(deadline));
         self.op = None;
-        match snapshot.and_then(|s| self.payload_for(s)) {
+        let snapshot = match snapshot {
+            Err(message) => {
+                self.save_failed(io, message);
+                return true;
+            }
+            Ok(snapshot) => snapshot,
+        };
+        // D16 on the host's texts: the same texts as a snapshot whose payload the store holds.
+        if let Some(digest) =
+            previous.filter(|&d| snapshot.same_texts && self.last_written == Some(d))
+        {
+            self.last_snapshot = Some(digest);
+            self.save_succeeded(io, false, digest, None);
+            return true;
+        }
+        match self.payload_for(snapshot) {
             Err(message) => self.save_failed(io, message),
             Ok(payload) => {
                 let digest = payload.digest(io.digest_key);
+                if matches!(payload, Payload::Set(_)) {
+                    self.last_snapshot = Some(digest);
+                }
                 if self.last_written == Some(digest) {
                     // D16: the store already holds exactly this.
-                    self.save_succeeded(io, &payload, digest, None);
+                    self.save_succeeded(io, matches!(payload, Payload::Remove), digest, None);
                 } else {
                     self.write_try(io, payload, digest, Attempt::default());
                 }
@@ -363,6 +385,7 @@ impl Session {
             value,
             metadata,
             user_ids,
+            same_texts: _,
         } = snapshot;
         // Text that is not already what the core would write is read into a tree.
         let value = match value {
@@ -469,10 +492,10 @@ impl Session {
         };
         let message = match (&payload, result) {
             (Payload::Set(_), StoreResult::Written { version }) => {
-                return self.save_succeeded(io, &payload, digest, Some(version))
+                return self.save_succeeded(io, false, digest, Some(version))
             }
             (Payload::Remove, StoreResult::Done | StoreResult::Written { .. }) => {
-                return self.save_succeeded(io, &payload, digest, None)
+                return self.save_succeeded(io, true, digest, None)
             }
             (_, StoreResult::Error(message)) => (message, true),
             (_, StoreResult::Invalid(message)) => (message, false),
@@ -495,28 +518,24 @@ impl Session {
         }
     }
 
+    /// A save landed (or D16 found it already stored); `removed` when it was a `Remove`.
     fn save_succeeded(
         &mut self,
         io: &mut Io,
-        payload: &Payload,
+        removed: bool,
         digest: Digest,
         version: Option<String>,
     ) {
         self.save_time = Some(io.now);
         self.save_finished = (!self.save_sent).then_some(io.turn);
-        match payload {
-            Payload::Remove => {
-                self.created_time = 0.0;
-                self.updated_time = 0.0;
-                self.version.clear();
-                io.emit(Event::MetadataReset { session: self.sid });
-            }
-            Payload::Set(_) => {
-                // D1: compressed saves update Version too.
-                if let Some(version) = version {
-                    self.version = version;
-                }
-            }
+        if removed {
+            self.created_time = 0.0;
+            self.updated_time = 0.0;
+            self.version.clear();
+            io.emit(Event::MetadataReset { session: self.sid });
+        } else if let Some(version) = version {
+            // D1: compressed saves update Version too.
+            self.version = version;
         }
         self.last_written = Some(digest);
         io.emit(Event::Saved {
@@ -567,6 +586,7 @@ impl Session {
             return Some((0, 0.0));
         }
         self.compressed_value = adapter::compress_luau_fast(text, compress_table(metadata)?)?;
+        self.last_snapshot = None;
         Some(adapter::usage_of_compressed(&self.compressed_value))
     }
 
@@ -581,6 +601,7 @@ impl Session {
         match compress_table(metadata) {
             Some(compress) => {
                 self.compressed_value = adapter::compress(value, compress)?;
+                self.last_snapshot = None;
                 Ok(adapter::usage_of_compressed(&self.compressed_value))
             }
             None => Ok(adapter::usage(value)),

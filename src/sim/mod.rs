@@ -419,6 +419,8 @@ pub struct Stats {
     pub snapshot_failures: u64,
     /// Edits made by `Saving` handlers.
     pub saving_edits: u64,
+    /// Snapshots handed over as the same texts as the session's last one (`same_texts`).
+    pub same_texts: u64,
     /// ProcessQueue handlers disconnected (and later connected again).
     pub disconnects: u64,
     pub gifts_direct: u64,
@@ -461,6 +463,7 @@ impl Stats {
         self.quick_visits += other.quick_visits;
         self.snapshot_failures += other.snapshot_failures;
         self.saving_edits += other.saving_edits;
+        self.same_texts += other.same_texts;
         self.disconnects += other.disconnects;
         self.gifts_direct += other.gifts_direct;
         self.gifts_queued += other.gifts_queued;

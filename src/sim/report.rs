@@ -111,8 +111,8 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "          game code: {} Saving handlers edited, {} snapshots failed, {} ProcessQueue handlers disconnected",
-            s.saving_edits, s.snapshot_failures, s.disconnects
+            "          game code: {} Saving handlers edited, {} snapshots failed, {} snapshots the same texts as the last, {} ProcessQueue handlers disconnected",
+            s.saving_edits, s.snapshot_failures, s.same_texts, s.disconnects
         )?;
         writeln!(
             f,

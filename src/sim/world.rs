@@ -103,6 +103,9 @@ pub(crate) struct Host {
     pub release: bool,
     /// A ProcessQueue handler is connected, since then.
     pub listening_since: Option<u64>,
+    /// The last snapshot handed over, as exact text (`Debug`), for an honest
+    /// [`Snapshot::same_texts`], as a Luau host compares its strings.
+    pub last_snapshot: Option<String>,
 }
 
 /// A call waiting for its `CallDone`.
@@ -546,6 +549,7 @@ impl Sim {
                 wedge_reported: false,
                 release: false,
                 listening_since: None,
+                last_snapshot: None,
             },
         );
         self.servers[srv].dirty = true;
@@ -785,6 +789,7 @@ impl Sim {
                 host.saving_at = self.now;
                 let snapshot = if unconvertible {
                     self.stats.snapshot_failures += 1;
+                    host.last_snapshot = None;
                     Err("the host could not convert Value".to_owned())
                 } else {
                     // Half the saves hand their value over as JSON text, as the JS host
@@ -794,10 +799,15 @@ impl Sim {
                     } else {
                         SnapshotValue::Tree(host.value.clone())
                     };
+                    let texts = format!("{:?}", (&value, &host.metadata, &host.user_ids));
+                    let same_texts = host.last_snapshot.as_ref() == Some(&texts);
+                    self.stats.same_texts += u64::from(same_texts);
+                    host.last_snapshot = Some(texts);
                     Ok(Snapshot {
                         value,
                         metadata: host.metadata.clone(),
                         user_ids: host.user_ids.clone(),
+                        same_texts,
                     })
                 };
                 self.tr(

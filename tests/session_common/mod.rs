@@ -430,6 +430,8 @@ pub struct Driver<B: Backend = FakeStore> {
     /// The next snapshot's value as this Luau value text, as a Luau host hands it over
     /// (instead of the host's tree).
     pub snapshot_text: Option<Vec<u8>>,
+    /// The next snapshot's [`Snapshot::same_texts`] (then false again).
+    pub same_texts: bool,
     in_flight: Vec<(u64, u64, CommandId, StoreResult)>,
     seq: u64,
     random: u8,
@@ -511,6 +513,7 @@ impl<B: Backend> Driver<B> {
             on_saving: None,
             snapshot_error: None,
             snapshot_text: None,
+            same_texts: false,
             in_flight: Vec::new(),
             seq: 0,
             random: 0,
@@ -661,6 +664,7 @@ impl<B: Backend> Driver<B> {
                         },
                         metadata: host.metadata.clone(),
                         user_ids: host.user_ids.clone(),
+                        same_texts: std::mem::take(&mut self.same_texts),
                     }),
                 };
                 self.m.provide_snapshot(self.now, *session, snapshot);
