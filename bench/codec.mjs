@@ -143,8 +143,8 @@ if (!existsSync(original)) {
       2,
     ),
     row("Open/Save/Close", ours.cycle_ms, theirs.cycle_ms, 3),
-    ...["open", "save", "close"].map((step) => ({
-      what: `  of which ${step[0].toUpperCase()}${step.slice(1)}`,
+    ...["open", "save", "close", "open_template"].map((step) => ({
+      what: step === "open_template" ? "Open(template), alone" : `  of which ${step[0].toUpperCase()}${step.slice(1)}`,
       "ours ms": ours[`${step}_ms`].toFixed(1),
       "original ms": theirs[`${step}_ms`].toFixed(1),
       "ours / original": `${(ours[`${step}_ms`] / theirs[`${step}_ms`]).toFixed(1)}×`,

@@ -146,6 +146,159 @@ fn insert_at(table: &mut Value, path: &[Key], value: &Value) {
     }
 }
 
+/// [`apply_template`] on the JSON text of a value, as `Value::to_json_string` writes it, for a
+/// load decoded straight to JSON (issue 13: building the tree only to fill in a template cost an
+/// `Open(template)` five times a plain `Open` without wasm). The missing entries' JSON is
+/// spliced in where the tree would append them, so the text is exactly the tree's.
+///
+/// `None` when the text cannot say what the tree would be, and the caller takes the tree: a
+/// template entry that would turn a sequence into a mixed table, a key present as `null`, a
+/// key that is not a string, a default JSON does not carry exactly, or text not in that form.
+pub fn apply_template_json(json: &str, template: &Value) -> Option<String> {
+    let bytes = json.as_bytes();
+    match (bytes.first(), template) {
+        (Some(b'n'), _) if json == "null" => template
+            .json_round_trips()
+            .then(|| template.to_json_string()),
+        (Some(b'{' | b'['), Value::Table(_) | Value::Array(_)) => {
+            let mut out = String::with_capacity(json.len() + 64);
+            let end = reconcile_json(json, 0, template, &mut out)?;
+            (end == bytes.len()).then_some(out)
+        }
+        _ => Some(json.to_owned()),
+    }
+}
+
+/// Writes the table at `at` (`{` or `[`) with `template`'s missing entries added; gives the
+/// position after it.
+fn reconcile_json(json: &str, at: usize, template: &Value, out: &mut String) -> Option<usize> {
+    let bytes = json.as_bytes();
+    let end = skip_json(bytes, at)?;
+    let entries: Vec<(&Key, &Value)> = reconciled_entries(template).collect();
+    if entries.is_empty() {
+        out.push_str(&json[at..end]);
+        return Some(end);
+    }
+    let mut keys = Vec::with_capacity(entries.len());
+    for (key, default) in &entries {
+        let Key::String(name) = key else { return None };
+        if !default.json_round_trips() {
+            return None;
+        }
+        let mut quoted = String::new();
+        crate::value::write_json_string(name, &mut quoted);
+        keys.push(quoted);
+    }
+    if bytes[at] == b'[' {
+        // A sequence gets string keys only when empty (then it is a table of them alone).
+        if end != at + 2 {
+            return None;
+        }
+        out.push('{');
+        for (i, ((_, default), key)) in entries.iter().zip(&keys).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(key);
+            out.push(':');
+            default.write_json(out);
+        }
+        out.push('}');
+        return Some(end);
+    }
+    // The object's members: where each key's value starts and ends.
+    let mut members: Vec<(&str, usize, usize)> = Vec::new();
+    let mut pos = at + 1;
+    while bytes.get(pos) != Some(&b'}') {
+        if !members.is_empty() {
+            (bytes.get(pos) == Some(&b',')).then_some(())?;
+            pos += 1;
+        }
+        let key_end = skip_json(bytes, pos)?;
+        (bytes.get(pos) == Some(&b'"') && bytes.get(key_end) == Some(&b':')).then_some(())?;
+        let value_end = skip_json(bytes, key_end + 1)?;
+        members.push((&json[pos..key_end], key_end + 1, value_end));
+        pos = value_end;
+    }
+    let mut missing = Vec::new();
+    // Sub-tables both sides have, by position, with their templates.
+    let mut nested: Vec<(usize, &Value)> = Vec::new();
+    for ((_, default), key) in entries.iter().zip(&keys) {
+        match members.iter().find(|(k, ..)| k == key) {
+            None => missing.push((key, *default)),
+            Some((_, start, _)) if json[*start..].starts_with("null") => return None,
+            Some((_, start, _)) => {
+                if matches!(bytes[*start], b'{' | b'[') && default.is_table() {
+                    nested.push((*start, *default));
+                }
+            }
+        }
+    }
+    nested.sort_by_key(|(start, _)| *start);
+    let mut copied = at;
+    for (start, default) in nested {
+        out.push_str(&json[copied..start]);
+        copied = reconcile_json(json, start, default, out)?;
+    }
+    // Up to the closing brace, then the missing entries in the template's order.
+    out.push_str(&json[copied..end - 1]);
+    for (i, (key, default)) in missing.into_iter().enumerate() {
+        if i > 0 || !members.is_empty() {
+            out.push(',');
+        }
+        out.push_str(key);
+        out.push(':');
+        default.write_json(out);
+    }
+    out.push('}');
+    Some(end)
+}
+
+/// The position after the JSON value (or object key) starting at `at`; `None` if there is none.
+fn skip_json(bytes: &[u8], at: usize) -> Option<usize> {
+    let mut pos = at;
+    let mut depth = 0usize;
+    loop {
+        match *bytes.get(pos)? {
+            b'"' => {
+                pos += 1;
+                loop {
+                    match *bytes.get(pos)? {
+                        b'"' => break,
+                        b'\\' => pos += 2,
+                        _ => pos += 1,
+                    }
+                }
+                pos += 1;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                pos += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                pos += 1;
+            }
+            b',' | b':' if depth > 0 => pos += 1,
+            b',' | b':' => return None,
+            _ => {
+                // A number or a literal: up to the next delimiter.
+                let start = pos;
+                while bytes
+                    .get(pos)
+                    .is_some_and(|b| !matches!(b, b',' | b':' | b'}' | b']'))
+                {
+                    pos += 1;
+                }
+                (pos > start).then_some(())?;
+            }
+        }
+        if depth == 0 {
+            return Some(pos);
+        }
+    }
+}
+
 /// `table[key]` as Luau reads it (nil values are absent); `None` for non-tables too.
 fn get<'a>(table: &'a Value, key: &Key) -> Option<&'a Value> {
     let found = match table {
@@ -418,6 +571,79 @@ pub(crate) mod tests {
         })
     }
 
+    /// What `apply_template_json` must give when it gives anything: the tree's JSON, and only
+    /// for a tree that JSON carries exactly.
+    fn check_json_path(value: &Value, template: &Value) -> Option<String> {
+        let spliced = apply_template_json(&value.to_json_string(), template)?;
+        let tree = applied(value, template);
+        assert!(tree.json_round_trips(), "{value:?} with {template:?}");
+        assert_eq!(
+            spliced,
+            tree.to_json_string(),
+            "{value:?} with {template:?}"
+        );
+        Some(spliced)
+    }
+
+    #[test]
+    fn a_template_is_spliced_into_json_as_the_tree_would_have_it() {
+        let value = json(
+            r#"{"Coins":10,"Inventory":[{"Id":"Sword"}],"Stats":{"Level":3},"Quests":[],"Name":"a\"b"}"#,
+        );
+        let template = json(
+            r#"{"Coins":0,"Gems":5,"Stats":{"Level":1,"Xp":0.25},"Quests":{"Daily":[]},"Settings":{"Music":true},"a\"b":"é"}"#,
+        );
+        // Missing keys at the end, in the template's order; an empty sequence takes string keys.
+        assert!(check_json_path(&value, &template).is_some());
+        // Each template in turn, as the joined callers' are.
+        assert!(
+            check_json_path(&applied(&value, &template), &json(r#"{"Gems":1,"New":{}}"#)).is_some()
+        );
+        // Nothing to add, a nil value, a value that is no table, a template that is none.
+        assert!(check_json_path(&value, &json(r#"{"Coins":0}"#)).is_some());
+        assert!(check_json_path(&Value::Nil, &template).is_some());
+        assert!(check_json_path(&Value::Number(1.0), &template).is_some());
+        assert!(check_json_path(&value, &Value::Number(1.0)).is_some());
+        assert!(check_json_path(&json("{}"), &template).is_some());
+    }
+
+    #[test]
+    fn json_the_text_cannot_reconcile_exactly_is_left_to_the_tree() {
+        let value = json(r#"{"Items":[1,2],"Gone":null}"#);
+        // A string key for a non-empty sequence makes a mixed table; a present null is
+        // replaced where it stands; a default with a number key is not JSON; nor a bool key.
+        assert_eq!(
+            check_json_path(&value, &json(r#"{"Items":{"Max":3}}"#)),
+            None
+        );
+        let with_nil = table(vec![(Key::String("Gone".into()), Value::Nil)]);
+        assert_eq!(check_json_path(&with_nil, &json(r#"{"Gone":1}"#)), None);
+        let mixed = table(vec![(Key::Number(2.0), Value::Bool(true))]);
+        assert_eq!(
+            check_json_path(&value, &table(vec![(Key::String("New".into()), mixed)])),
+            None
+        );
+        assert_eq!(
+            check_json_path(&value, &table(vec![(Key::Bool(true), Value::Bool(true))])),
+            None
+        );
+        assert_eq!(apply_template_json("{\"a\":", &json(r#"{"b":1}"#)), None);
+        assert_eq!(apply_template_json("{\"a\":1}}", &json(r#"{"b":1}"#)), None);
+    }
+
+    /// `value` with every table key a string (its text), so that JSON carries it exactly.
+    fn json_exact(value: Value) -> Value {
+        match value {
+            Value::Array(items) => Value::Array(items.into_iter().map(json_exact).collect()),
+            Value::Table(map) => Value::Table(
+                map.into_iter()
+                    .map(|(k, v)| (Key::String(k.to_luau_string()), json_exact(v)))
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+
     fn value_or_nil() -> impl Strategy<Value = Value> {
         prop_oneof![1 => Just(Value::Nil), 6 => value_strategy()]
     }
@@ -432,6 +658,15 @@ pub(crate) mod tests {
             let mut patched = value.clone();
             apply_patch(&mut patched, &patch);
             prop_assert_eq!(patched, applied(&value, &template));
+        }
+
+        #[test]
+        fn a_template_spliced_into_json_is_the_tree_s_json(
+            // The JSON a load decodes to is only ever that of a tree JSON carries exactly.
+            value in value_or_nil().prop_map(json_exact),
+            template in value_or_nil(),
+        ) {
+            check_json_path(&value, &template);
         }
 
         #[test]

@@ -11,6 +11,29 @@ pub(crate) fn apply_template(value: &mut Value, template: &Value) {
     template::apply_template(value, template);
 }
 
+/// Whether templates are spliced into a load's JSON ([`apply_templates_json`]). Not in the JS
+/// wasm: there the tree is quick, and the splicing code would take it over its size budget
+/// (`tests/js/wasm.test.mjs`); it is for the Luau hosts, where building the tree cost an
+/// `Open(template)` five times a plain `Open` (issue 13).
+pub(crate) const TEMPLATES_ON_JSON: bool = LUAU_HOSTS;
+
+/// [`apply_template`] of each template in turn on a value's JSON text, as
+/// `Value::to_json_string` writes it; `None` when the tree must do it
+/// ([`template::apply_template_json`]), or in a build without [`TEMPLATES_ON_JSON`].
+pub(crate) fn apply_templates_json(json: &str, templates: &[Value]) -> Option<String> {
+    if !TEMPLATES_ON_JSON {
+        return None;
+    }
+    let mut out: Option<String> = None;
+    for template in templates {
+        out = Some(template::apply_template_json(
+            out.as_deref().unwrap_or(json),
+            template,
+        )?);
+    }
+    out
+}
+
 /// `Compress(value, …)` with the settings of `Metadata.Compress`.
 pub(crate) fn compress(value: &Value, compress_table: &Value) -> Result<String, String> {
     let settings =

@@ -120,8 +120,9 @@ fn compress_table(metadata: &Value) -> Option<&Value> {
 }
 
 /// §7.1 steps 2–3: key info and compression detection. A value that cannot be decoded is an
-/// error for this load (D5) and installs nothing. Without `templates` to apply, compressed data
-/// that JSON carries exactly is decoded to its JSON text, not to a tree.
+/// error for this load (D5) and installs nothing. Compressed data that JSON carries exactly is
+/// decoded to its JSON text, not to a tree; with `templates` to apply, only in a build that
+/// splices them into JSON ([`adapter::TEMPLATES_ON_JSON`], [`Session::install`]).
 fn decode_loaded(
     value: Value,
     info: Option<KeyInfo>,
@@ -159,9 +160,12 @@ fn decode_loaded(
                     value.type_name()
                 ));
             };
-            let value = match adapter::decompress_to_json(&text, compress) {
-                Some(json) if !templates => LoadedValue::Json(json),
-                _ => LoadedValue::Tree(adapter::decompress(&text, compress)?),
+            let json = (!templates || adapter::TEMPLATES_ON_JSON)
+                .then(|| adapter::decompress_to_json(&text, compress))
+                .flatten();
+            let value = match json {
+                Some(json) => LoadedValue::Json(json),
+                None => LoadedValue::Tree(adapter::decompress(&text, compress)?),
             };
             (value, Some(text))
         }
@@ -220,18 +224,24 @@ impl Session {
         }
     }
 
+    fn templates_on_tree(value: LoadedValue, templates: &[Value]) -> LoadedValue {
+        let mut value = value.into_tree();
+        for template in templates {
+            adapter::apply_template(&mut value, template);
+        }
+        LoadedValue::Tree(value)
+    }
+
     /// Applies the callers' templates in join order and hands the value to the host.
     pub(crate) fn install(&mut self, io: &mut Io, loaded: Loaded, templates: Vec<Value>) {
         let value = match loaded.value {
-            // Templates were known when the load was decoded, and kept it a tree.
             LoadedValue::Json(json) if templates.is_empty() => LoadedValue::Json(json),
-            value => {
-                let mut value = value.into_tree();
-                for template in &templates {
-                    adapter::apply_template(&mut value, template);
-                }
-                LoadedValue::Tree(value)
-            }
+            // Templates spliced into the JSON when its text can say what the tree would be.
+            LoadedValue::Json(json) => match adapter::apply_templates_json(&json, &templates) {
+                Some(json) => LoadedValue::Json(json),
+                None => Self::templates_on_tree(LoadedValue::Json(json), &templates),
+            },
+            value => Self::templates_on_tree(value, &templates),
         };
         self.created_time = loaded.created_time;
         self.updated_time = loaded.updated_time;
