@@ -173,9 +173,9 @@ pub fn apply_template_json(json: &str, template: &Value) -> Option<String> {
 /// position after it.
 fn reconcile_json(json: &str, at: usize, template: &Value, out: &mut String) -> Option<usize> {
     let bytes = json.as_bytes();
-    let end = skip_json(bytes, at)?;
     let entries: Vec<(&Key, &Value)> = reconciled_entries(template).collect();
     if entries.is_empty() {
+        let end = skip_json(bytes, at)?;
         out.push_str(&json[at..end]);
         return Some(end);
     }
@@ -191,7 +191,7 @@ fn reconcile_json(json: &str, at: usize, template: &Value, out: &mut String) -> 
     }
     if bytes[at] == b'[' {
         // A sequence gets string keys only when empty (then it is a table of them alone).
-        if end != at + 2 {
+        if bytes.get(at + 1) != Some(&b']') {
             return None;
         }
         out.push('{');
@@ -204,9 +204,9 @@ fn reconcile_json(json: &str, at: usize, template: &Value, out: &mut String) -> 
             default.write_json(out);
         }
         out.push('}');
-        return Some(end);
+        return Some(at + 2);
     }
-    // The object's members: where each key's value starts and ends.
+    // The object's members: where each key's value starts and ends (one scan of the text).
     let mut members: Vec<(&str, usize, usize)> = Vec::new();
     let mut pos = at + 1;
     while bytes.get(pos) != Some(&b'}') {
@@ -220,6 +220,7 @@ fn reconcile_json(json: &str, at: usize, template: &Value, out: &mut String) -> 
         members.push((&json[pos..key_end], key_end + 1, value_end));
         pos = value_end;
     }
+    let end = pos + 1;
     let mut missing = Vec::new();
     // Sub-tables both sides have, by position, with their templates.
     let mut nested: Vec<(usize, &Value)> = Vec::new();
