@@ -649,3 +649,10 @@ fn a_compressed_load_is_decoded_straight_to_json_templates_included() {
         ]
     );
 }
+
+#[test]
+fn loaded_json_that_cannot_be_read_is_an_error_not_nil() {
+    use datastore_module::session::LoadedValue;
+    assert!(LoadedValue::Json("{".into()).into_tree().is_err());
+    assert_eq!(LoadedValue::Json("[1]".into()).into_tree(), Ok(json("[1]")));
+}

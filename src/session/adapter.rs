@@ -20,7 +20,7 @@ pub(crate) const TEMPLATES_ON_JSON: bool = LUAU_HOSTS;
 /// [`apply_template`] of each template in turn on a value's JSON text, as
 /// `Value::to_json_string` writes it; `None` when the tree must do it
 /// ([`template::apply_template_json`]), or in a build without [`TEMPLATES_ON_JSON`].
-pub(crate) fn apply_templates_json(json: &str, templates: &[Value]) -> Option<String> {
+pub(crate) fn apply_templates_json(json: &str, templates: &[&Value]) -> Option<String> {
     if !TEMPLATES_ON_JSON {
         return None;
     }

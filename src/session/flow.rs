@@ -332,8 +332,7 @@ impl Session {
             }
             (Step::OpenUnlock(reply), OpOutcome::Unlock) => self.finish(io, reply),
             (Step::ReadLoad, OpOutcome::Load(Ok(loaded))) => {
-                let templates = self.tasks.templates();
-                self.install(io, *loaded, templates);
+                self.install(io, *loaded);
                 self.finish(io, Reply::success());
             }
             (Step::ReadLoad, OpOutcome::Load(Err(message))) => {
@@ -397,8 +396,7 @@ impl Session {
             self.start_save_timer(io);
             self.start_lock_timer(io);
         }
-        let templates = self.tasks.templates();
-        self.install(io, loaded, templates);
+        self.install(io, loaded);
         if !self.process_queue.running && self.process_queue.connections > 0 {
             io.defer(Deferred::StartProcessQueue(self.sid));
         }

@@ -292,11 +292,14 @@ pub enum LoadedValue {
 }
 
 impl LoadedValue {
-    /// The value as a tree (JSON text read back: it is what `Value::to_json_string` wrote).
-    pub fn into_tree(self) -> Value {
+    /// The value as a tree (JSON text read back: it is what `Value::to_json_string` wrote, so
+    /// an error here is a core bug, reported rather than read as nil).
+    pub fn into_tree(self) -> Result<Value, String> {
         match self {
-            LoadedValue::Tree(value) => value,
-            LoadedValue::Json(json) => Value::from_json_str(&json, "Value").unwrap_or_default(),
+            LoadedValue::Tree(value) => Ok(value),
+            LoadedValue::Json(json) => {
+                Value::from_json_str(&json, "Value").map_err(|e| e.to_string())
+            }
         }
     }
 }

@@ -109,6 +109,32 @@ pub(crate) struct Loaded {
     compressed: Option<String>,
 }
 
+impl Loaded {
+    /// Applies the callers' templates in join order: spliced into the JSON when its text can say
+    /// what the tree would be, else on the tree.
+    fn with_templates(mut self: Box<Self>, templates: &[&Value]) -> Result<Box<Self>, String> {
+        if templates.is_empty() {
+            return Ok(self);
+        }
+        let value = std::mem::replace(&mut self.value, LoadedValue::Tree(Value::Nil));
+        let spliced = match &value {
+            LoadedValue::Json(json) => adapter::apply_templates_json(json, templates),
+            LoadedValue::Tree(_) => None,
+        };
+        self.value = match spliced {
+            Some(json) => LoadedValue::Json(json),
+            None => {
+                let mut tree = value.into_tree()?;
+                for template in templates {
+                    adapter::apply_template(&mut tree, template);
+                }
+                LoadedValue::Tree(tree)
+            }
+        };
+        Ok(self)
+    }
+}
+
 /// `Metadata.Compress` when it is a table (compression on).
 fn compress_table(metadata: &Value) -> Option<&Value> {
     match metadata {
@@ -122,7 +148,7 @@ fn compress_table(metadata: &Value) -> Option<&Value> {
 /// §7.1 steps 2–3: key info and compression detection. A value that cannot be decoded is an
 /// error for this load (D5) and installs nothing. Compressed data that JSON carries exactly is
 /// decoded to its JSON text, not to a tree; with `templates` to apply, only in a build that
-/// splices them into JSON ([`adapter::TEMPLATES_ON_JSON`], [`Session::install`]).
+/// splices them into JSON ([`adapter::TEMPLATES_ON_JSON`], [`Loaded::with_templates`]).
 fn decode_loaded(
     value: Value,
     info: Option<KeyInfo>,
@@ -206,9 +232,12 @@ impl Session {
     pub(crate) fn load_result(&mut self, io: &mut Io, mut attempt: Attempt, result: StoreResult) {
         let message = match result {
             StoreResult::Got { value, info } => {
-                let templates = self.tasks.has_templates();
-                return self
-                    .resume_task(io, OpOutcome::Load(decode_loaded(value, info, templates)));
+                // The callers' templates apply here, where a value that cannot take them
+                // fails the load rather than installing something else.
+                let templates = self.tasks.templates();
+                let loaded = decode_loaded(value, info, !templates.is_empty())
+                    .and_then(|loaded| loaded.with_templates(&templates));
+                return self.resume_task(io, OpOutcome::Load(loaded));
             }
             StoreResult::Error(message) => (message, true),
             StoreResult::Invalid(message) => (message, false),
@@ -224,25 +253,10 @@ impl Session {
         }
     }
 
-    fn templates_on_tree(value: LoadedValue, templates: &[Value]) -> LoadedValue {
-        let mut value = value.into_tree();
-        for template in templates {
-            adapter::apply_template(&mut value, template);
-        }
-        LoadedValue::Tree(value)
-    }
-
-    /// Applies the callers' templates in join order and hands the value to the host.
-    pub(crate) fn install(&mut self, io: &mut Io, loaded: Loaded, templates: Vec<Value>) {
-        let value = match loaded.value {
-            LoadedValue::Json(json) if templates.is_empty() => LoadedValue::Json(json),
-            // Templates spliced into the JSON when its text can say what the tree would be.
-            LoadedValue::Json(json) => match adapter::apply_templates_json(&json, &templates) {
-                Some(json) => LoadedValue::Json(json),
-                None => Self::templates_on_tree(LoadedValue::Json(json), &templates),
-            },
-            value => Self::templates_on_tree(value, &templates),
-        };
+    /// Hands the loaded value, the callers' templates applied ([`Loaded::with_templates`]), to
+    /// the host.
+    pub(crate) fn install(&mut self, io: &mut Io, loaded: Loaded) {
+        let value = loaded.value;
         self.created_time = loaded.created_time;
         self.updated_time = loaded.updated_time;
         self.version = loaded.version;

@@ -170,23 +170,15 @@ impl TaskQueue {
         }
     }
 
-    /// Whether a waiter of the running task brought a template (one that
-    /// [`TaskQueue::templates`] would take).
-    pub fn has_templates(&self) -> bool {
+    /// The templates of the running task's waiters, in join order.
+    pub fn templates(&self) -> Vec<&Value> {
         self.running
             .as_ref()
-            .is_some_and(|r| r.task.waiters.iter().any(|w| w.template.is_some()))
-    }
-
-    /// Takes the templates of the running task's waiters, in join order.
-    pub fn templates(&mut self) -> Vec<Value> {
-        self.running
-            .as_mut()
             .map(|r| {
                 r.task
                     .waiters
-                    .iter_mut()
-                    .filter_map(|w| w.template.take())
+                    .iter()
+                    .filter_map(|w| w.template.as_ref())
                     .collect()
             })
             .unwrap_or_default()

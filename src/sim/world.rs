@@ -731,7 +731,10 @@ impl Sim {
                 user_ids,
                 ..
             } => {
-                let value = value.into_tree();
+                let (value, unreadable) = match value.into_tree() {
+                    Ok(value) => (value, None),
+                    Err(message) => (Value::Nil, Some(message)),
+                };
                 let v = tag(&value);
                 host.value = value;
                 host.metadata = metadata;
@@ -745,6 +748,10 @@ impl Sim {
                         v,
                     },
                 );
+                if let Some(message) = unreadable {
+                    let message = format!("a Loaded value the host cannot read: {message}");
+                    self.violation(super::Invariant::Durability, Some(key), message);
+                }
             }
             Event::MetadataReset { .. } => {
                 host.metadata = Value::Table(Table::new());

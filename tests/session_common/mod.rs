@@ -641,7 +641,7 @@ impl<B: Backend> Driver<B> {
                 user_ids,
             } => {
                 let host = self.hosts.entry(*session).or_default();
-                host.value = value.clone().into_tree();
+                host.value = value.clone().into_tree().expect("the core's own JSON");
                 host.metadata = metadata.clone();
                 host.user_ids = user_ids.clone();
             }
