@@ -10,6 +10,7 @@ mod faults;
 mod hostile;
 mod http;
 mod model;
+mod native;
 mod runtime;
 mod scheduler;
 mod server;
@@ -59,6 +60,9 @@ options:
   --stop-after S     shut every server down after S seconds on the clock
   --no-wasm          no `wasm` global, as in Roblox: the module runs its core translated
                      into Luau (luau/DataStoreCore.luau) instead of the wasm
+  --native MODE      which chunks run as machine code: marked (default, as Roblox's
+                     servers: those with a `--!native` hot comment or `@native` functions),
+                     all, or none (the interpreter only, as a VM without code generation)
   --model FILE.rbxm  puts the model's instances in ServerStorage (require takes a
                      ModuleScript, which gets `script`), e.g. the packaged module
   -h, --help         this text
@@ -146,6 +150,7 @@ fn parse_run(argv: &[String]) -> Result<Command, String> {
             }
             "--faults" => options.faults = Some(value(arg, &mut it)?),
             "--model" => options.models.push(PathBuf::from(value(arg, &mut it)?)),
+            "--native" => options.native = native::Native::parse(&value(arg, &mut it)?)?,
             "--servers" => servers = Some(number(value(arg, &mut it)?, arg)? as usize),
             "--players" => options.players = number(value(arg, &mut it)?, arg)? as u32,
             "--stop-after" => {

@@ -38,9 +38,10 @@ pub fn install(lua: &Lua, rt_table: &Table, ctx: &Ctx) -> mlua::Result<()> {
         })?,
     )?;
 
+    let native = ctx.rt.options.native;
     rt_table.set(
         "load_module",
-        prim(lua, "require", |lua, args: Args| {
+        prim(lua, "require", move |lua, args: Args| {
             let source = args.bytes(1)?;
             let name = args.string(2)?;
             let load = || -> mlua::Result<Function> {
@@ -53,10 +54,14 @@ pub fn install(lua: &Lua, rt_table: &Table, ctx: &Ctx) -> mlua::Result<()> {
                 // A module loads after the prelude has made the globals final, so, as the
                 // globals, its environment is safe: builtins keep Luau's fast paths.
                 env.set_safeenv(true);
-                lua.load(source)
+                native.before_load(lua, &source);
+                let loaded = lua
+                    .load(source)
                     .set_name(format!("={name}"))
                     .set_environment(env)
-                    .into_function()
+                    .into_function();
+                lua.enable_jit(false);
+                loaded
             };
             ret(lua, load().map_err(|e| e.to_string())?)
         })?,

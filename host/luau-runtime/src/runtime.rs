@@ -54,6 +54,8 @@ pub struct Options {
     pub no_wasm: bool,
     /// `--model`: Roblox models (`.rbxm`) whose instances every server has in `ServerStorage`.
     pub models: Vec<PathBuf>,
+    /// `--native`: which chunks are compiled to machine code.
+    pub native: crate::native::Native,
 }
 
 /// What a waiting thread gets when it is resumed.

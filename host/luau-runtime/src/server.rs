@@ -4,7 +4,8 @@
 //! `services`, `http` and `wasm`, and then the prelude (`prelude.luau`) builds the Roblox-shaped
 //! globals from them. `require` is Luau's own require-by-string (mlua's file-system requirer):
 //! `require("./x")` loads `x.luau` next to the requiring file, `../` goes up, `.luaurc` aliases
-//! work, and each server has its own module cache.
+//! work, and each server has its own module cache. Chunks that ask for native code get it
+//! (`native.rs`).
 
 use std::path::Path;
 use std::rc::Rc;
@@ -70,6 +71,9 @@ pub fn start(rt: &Rc<Runtime>, index: usize, script: &Path) -> Result<(), String
     let source = std::fs::read(script)
         .map_err(|e| format!("error: cannot read {}: {e}", script.display()))?;
     let lua = Lua::new();
+    // Native code only for the chunks that ask (native.rs), as on Roblox's servers.
+    lua.enable_jit(false);
+    let native = rt.options.native;
     let many = rt.options.scripts.len() > 1;
     let job_id = crate::http::guid(&rt.rng, false).to_ascii_lowercase();
     rt.servers.borrow_mut().push(Server {
@@ -90,6 +94,10 @@ pub fn start(rt: &Rc<Runtime>, index: usize, script: &Path) -> Result<(), String
         server: index,
     };
     let setup = || -> mlua::Result<mlua::Thread> {
+        lua.globals().raw_set(
+            "require",
+            lua.create_require_function(crate::native::Requirer::new(native))?,
+        )?;
         let primitives = lua.create_table()?;
         install(&lua, &primitives, &ctx)?;
         crate::services::install(&lua, &primitives, &ctx)?;
@@ -114,11 +122,13 @@ pub fn start(rt: &Rc<Runtime>, index: usize, script: &Path) -> Result<(), String
         // The globals are final: mark them safe, as Roblox's are, so builtins (`buffer.*`,
         // `bit32.*`, `math.*`, …) take Luau's fast path instead of a full call.
         lua.globals().set_safeenv(true);
+        native.before_load(&lua, &source);
         let main = lua
             .load(&source[..])
             .set_name(format!("@{}", script.display()))
-            .into_function()?;
-        lua.create_thread(main)
+            .into_function();
+        lua.enable_jit(false);
+        lua.create_thread(main?)
     };
     let main = setup().map_err(|e| crate::runtime::describe(&e))?;
     rt.servers.borrow_mut()[index].phase = Phase::Running { main: main.clone() };
