@@ -10,6 +10,8 @@ JS_FULL_WASM := target/wasm-js-emulator/$(WASM_TARGET)/wasm/datastore_module.was
 CABI_WASM := target/wasm-cabi/$(WASM_TARGET)/release/datastore_module.wasm
 # The same core translated into Luau, for Luau VMs without a wasm host (Roblox; issue 13).
 LUAU_CORE := luau/DataStoreCore.luau
+# Its parts, which hold its functions (PARTS in tools/wasm2luau/src/main.rs; default.project.json).
+LUAU_PARTS := $(foreach k,1 2 3 4,luau/DataStoreCore$(k).luau)
 NODE_TEST := node --test --test-reporter=spec --unhandled-rejections=strict
 # Every Luau file StyLua formats (settings: .stylua.toml).
 LUAU_SOURCES := luau tests/luau bench examples host/luau-runtime/src tools/wasm2luau/src
@@ -24,15 +26,17 @@ setup:
 setup-test:
 	@scripts/setup.sh test
 
-build: setup pkg/.stamp luau/DataStoreModule.wasm $(LUAU_CORE)
+build: setup pkg/.stamp luau/DataStoreModule.wasm $(LUAU_CORE) $(LUAU_PARTS)
 
 # The Luau module loads the C-ABI wasm from next to itself (gitignored; optimised like pkg/'s).
 luau/DataStoreModule.wasm: $(CABI_WASM) scripts/wasm-opt.sh
 	@scripts/wasm-opt.sh $< $@
 
-# tools/wasm2luau translates the optimised wasm into one ModuleScript (gitignored, like the wasm).
-$(LUAU_CORE): luau/DataStoreModule.wasm tools/wasm2luau/Cargo.toml $(wildcard tools/wasm2luau/src/*.rs tools/wasm2luau/src/*.luau tools/wasm2luau/src/*/*.rs)
-	@cargo run --quiet -p wasm2luau -- $< $@
+# tools/wasm2luau translates the optimised wasm into a ModuleScript and its parts
+# DataStoreCore1–4.luau, which hold the functions, each small enough for Luau to compile to
+# native code (gitignored, like the wasm).
+$(LUAU_CORE) $(LUAU_PARTS) &: luau/DataStoreModule.wasm tools/wasm2luau/Cargo.toml $(wildcard tools/wasm2luau/src/*.rs tools/wasm2luau/src/*.luau tools/wasm2luau/src/*/*.rs)
+	@cargo run --quiet -p wasm2luau -- $< $(LUAU_CORE)
 
 # The Luau module for Roblox (issue 13): default.project.json's ModuleScript tree as a model file
 # (.rbxm) for Studio, built by Rojo from crates.io (pinned; the first run compiles it into
@@ -43,7 +47,7 @@ ROJO_VERSION := 7.7.1
 ROJO := target/rojo/bin/rojo
 PACKAGE := target/package/DataStoreModule.rbxm
 
-package: setup $(LUAU_CORE) $(ROJO)
+package: setup $(LUAU_CORE) $(LUAU_PARTS) $(ROJO)
 	@mkdir -p $(dir $(PACKAGE))
 	$(ROJO) build default.project.json --output $(PACKAGE)
 	PACKAGE_RBXM=$(CURDIR)/$(PACKAGE) cargo test --quiet -p luau-runtime --test package
@@ -107,7 +111,7 @@ test-browser: build
 # Each script runs twice: on the wasm, and with --no-wasm on the translated core; the packaged
 # tree (default.project.json as a .rbxm) runs with --model. Then the translator's own tests (each
 # instruction family on wasmi and on Luau, compared) and the packer's.
-test-luau: luau/DataStoreModule.wasm $(LUAU_CORE)
+test-luau: luau/DataStoreModule.wasm $(LUAU_CORE) $(LUAU_PARTS)
 	@echo "== Luau: tests/luau/ on host/luau-runtime, with the wasm and with --no-wasm"
 	CABI_WASM=$(CABI_WASM) cargo test --quiet -p luau-runtime
 	@echo "== wasm2luau: instructions on wasmi and translated to Luau"

@@ -58,11 +58,24 @@ fn main() -> mlua::Result<()> {
         }
         let started = Instant::now();
         let exports: Table = lua.load(&source).set_name("=DataStoreCore").eval()?;
+        // Its parts, beside it: DataStoreCore1.luau, …
+        let parts = lua.create_table()?;
+        for k in 1..=exports.get::<usize>("parts")? {
+            let path = core.replace(".luau", &format!("{k}.luau"));
+            let part = std::fs::read_to_string(&path).expect("read a part of the core");
+            parts.push(
+                lua.load(part)
+                    .set_name(format!("=DataStoreCore{k}"))
+                    .eval::<Function>()?,
+            )?;
+        }
         let load_ms = started.elapsed().as_secs_f64() * 1000.0;
         let imports: Table = lua
             .load("{ host = { random_fill = function() end, log = function() end } }")
             .eval()?;
-        let instance: Table = exports.get::<Function>("instantiate")?.call(imports)?;
+        let instance: Table = exports
+            .get::<Function>("instantiate")?
+            .call((imports, parts))?;
         let driver = lua.load(DRIVER).into_function()?;
         let samples: Rc<RefCell<HashMap<usize, usize>>> = Rc::default();
         if safe && std::env::var_os("SAMPLE").is_some() {

@@ -124,6 +124,12 @@ struct Translator<'a> {
     done: Option<String>,
 }
 
+/// Global `g` in the table `G` the module's parts share (`lib.rs`): its value (an i64's low
+/// half) and an i64's high half.
+pub(crate) fn global(g: u32) -> (String, String) {
+    (format!("G[{}]", 2 * g + 1), format!("G[{}]", 2 * g + 2))
+}
+
 pub(crate) fn translate(
     m: &Module,
     index: u32,
@@ -303,7 +309,11 @@ impl Translator<'_> {
             return Err(Error("the function has no end".into()));
         };
         let mut out = String::from("function(");
-        let params: Vec<String> = (0..self.params).flat_map(|j| self.local_names(j)).collect();
+        // Every wasm value is a Luau number: saying so lets native code skip the type checks.
+        let params: Vec<String> = (0..self.params)
+            .flat_map(|j| self.local_names(j))
+            .map(|name| format!("{name}: number"))
+            .collect();
         out.push_str(&params.join(", "));
         out.push_str(")\n");
         let mut zeroed: Vec<String> = Vec::new();
@@ -1010,26 +1020,24 @@ impl Translator<'_> {
                     memory: true,
                     ..Deps::default()
                 };
+                let (lo, hi) = global(g);
                 if self.m.globals[g as usize] == ValType::I64 {
-                    self.push(Value::Wide {
-                        lo: format!("g{g}"),
-                        hi: format!("gh{g}"),
-                        deps,
-                    });
+                    self.push(Value::Wide { lo, hi, deps });
                 } else {
-                    self.push_num(format!("g{g}"), 0, deps);
+                    self.push_num(lo, 0, deps);
                 }
             }
             O::GlobalSet { global_index } => {
                 let g = *global_index;
                 let value = self.pop();
                 self.settle_memory();
+                let (glo, ghi) = global(g);
                 match value {
-                    Value::Wide { lo, hi, .. } => self.emit(&format!("g{g}, gh{g} = {lo}, {hi}")),
+                    Value::Wide { lo, hi, .. } => self.emit(&format!("{glo}, {ghi} = {lo}, {hi}")),
                     other => {
                         self.stack.push(other);
                         let (code, _, _) = self.pop_num();
-                        self.emit(&format!("g{g} = {code}"));
+                        self.emit(&format!("{glo} = {code}"));
                     }
                 }
             }

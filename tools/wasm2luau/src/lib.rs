@@ -1,7 +1,12 @@
-//! Translates a wasm module ahead of time into one Luau ModuleScript, so the core's C-ABI build
+//! Translates a wasm module ahead of time into Luau ModuleScripts, so the core's C-ABI build
 //! (`src/cabi.rs`) runs on any Luau VM, Roblox included, where no wasm host exists (issue 13).
 //!
-//! The output returns `{ instantiate = function(imports) -> instance }`; the instance has the
+//! The output is a module and its parts ([`Translation`]). The parts hold the functions, each
+//! part marked `--!native` and small enough (with enough of them) for Luau to compile to machine
+//! code as one unit; each returns a function that defines its functions into the state the
+//! parts share (the function table `F`, the globals `G`, the indirect-call table, and its own
+//! view `M` of the memory buffer, which memory growth replaces in every part). The module
+//! returns `{ instantiate = function(imports, parts) -> instance, parts = n }`; the instance has the
 //! methods of the wasm host contract (`luau/HOST.md`): `call`, `read`, `write` and `size`. An
 //! import `module.name` is `imports[module][name]`, called as `f(instance, ...)` with the wasm
 //! arguments (each i32 as its unsigned value, each i64 as two such halves, low first).
@@ -56,20 +61,42 @@ pub(crate) struct Module {
 }
 
 /// How to translate.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Options {
     /// Count calls of each function in a global table `PROFILE` (by function index): where the
     /// time goes, for tuning the translation. Not for shipping.
     pub profile: bool,
+    /// Into how many parts the functions go (at least one). Luau compiles each ModuleScript to
+    /// native code as one unit, within limits (by default 1M IR instructions and one 4 MiB
+    /// block of code): beyond them, functions of the part run on the interpreter instead.
+    pub parts: usize,
 }
 
-/// The Luau source of `wasm`, as one ModuleScript.
-pub fn translate(wasm: &[u8]) -> Result<String, Error> {
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            profile: false,
+            parts: 1,
+        }
+    }
+}
+
+/// The translation: the module itself, and the parts it is instantiated with.
+#[derive(Clone, Debug)]
+pub struct Translation {
+    /// `{ instantiate = function(imports, parts) -> instance, parts = n }`.
+    pub main: String,
+    /// Each returns a function that defines its functions into the instance being built.
+    pub parts: Vec<String>,
+}
+
+/// The Luau source of `wasm`, in one part.
+pub fn translate(wasm: &[u8]) -> Result<Translation, Error> {
     translate_with(wasm, Options::default())
 }
 
 /// [`translate`] with options.
-pub fn translate_with(wasm: &[u8], options: Options) -> Result<String, Error> {
+pub fn translate_with(wasm: &[u8], options: Options) -> Result<Translation, Error> {
     Validator::new_with_features(features()).validate_all(wasm)?;
     let mut m = Module {
         types: Vec::new(),
@@ -187,31 +214,42 @@ pub fn translate_with(wasm: &[u8], options: Options) -> Result<String, Error> {
         .map(|i| m.types.iter().position(|t| *t == m.types[i]).unwrap() as u32)
         .collect();
 
+    // Each function's code, then the parts: runs of functions in index order, about equal in
+    // size, each one compile unit (a ModuleScript) for native code generation.
+    let mut codes = Vec::with_capacity(bodies.len());
+    for (n, body) in bodies.iter().enumerate() {
+        let index = (m.imports.len() + n) as u32;
+        let code = func::translate(&m, index, body, options.profile)
+            .map_err(|e| Error(format!("function {index}: {e}")))?;
+        codes.push(format!("F[{}] = {code}", index + 1));
+    }
+    let parts = split(&codes, options.parts.max(1));
+
     let mut out = String::new();
     out.push_str(HEADER);
     out.push_str(PRELUDE);
     if options.profile {
         out.push_str("PROFILE = {}\n");
     }
-    out.push_str("\nlocal function instantiate(imports: any): any\n");
+    out.push_str("\nlocal function instantiate(imports: any, parts: { (any) -> () }): any\n");
+    let _ = writeln!(
+        out,
+        "if #parts ~= {n} then error(`instantiate: expects the {n} parts of the core, got {{#parts}}`, 2) end",
+        n = parts.len()
+    );
     let (pages, max) = memory.unwrap_or((0, Some(0)));
     // A buffer holds at most 1 GiB.
     let max = max.unwrap_or(16384).min(16384);
     let _ = writeln!(out, "local M = buffer.create({})", pages * 65536);
     let _ = writeln!(out, "local F = table.create({})", m.funcs.len());
-    for (i, (ty, init)) in m.globals.iter().zip(&global_inits).enumerate() {
+    let mut globals = Vec::new();
+    for (ty, init) in m.globals.iter().zip(&global_inits) {
         match ty {
-            ValType::I64 => {
-                let _ = writeln!(out, "local g{i}, gh{i} = {init}");
-            }
-            _ => {
-                let _ = writeln!(out, "local g{i} = {init}");
-            }
+            ValType::I64 => globals.push(init.clone()),
+            _ => globals.push(format!("{init}, 0")),
         }
     }
-    if m.globals.len() > 150 {
-        return Err(unsupported("more than 150 globals"));
-    }
+    let _ = writeln!(out, "local G = {{ {} }}", globals.join(", "));
     let _ = writeln!(out, "{}", MEMORY.replace("MAXPAGES", &max.to_string()));
     out.push_str("local instance\nlocal TF, TT = table.create(");
     let _ = writeln!(out, "{table_size}), table.create({table_size})");
@@ -222,14 +260,7 @@ pub fn translate_with(wasm: &[u8], options: Options) -> Result<String, Error> {
             i + 1
         );
     }
-    let ops_count = bodies.len();
-    for (n, body) in bodies.iter().enumerate() {
-        let index = (m.imports.len() + n) as u32;
-        let code = func::translate(&m, index, body, options.profile)
-            .map_err(|e| Error(format!("function {index}: {e}")))?;
-        let _ = write!(out, "F[{}] = {code}", index + 1);
-    }
-    debug_assert_eq!(ops_count, m.funcs.len() - m.imports.len());
+    out.push_str(SHARE);
     // The table: slot i's function and the canonical index of its type (filled below; the
     // functions see it as an upvalue).
     for (offset, items) in &elements {
@@ -265,8 +296,47 @@ pub fn translate_with(wasm: &[u8], options: Options) -> Result<String, Error> {
     if let Some(start) = start {
         let _ = writeln!(out, "F[{}]()", start + 1);
     }
-    out.push_str("return instance\nend\n\nreturn table.freeze({ instantiate = instantiate })\n");
-    Ok(out)
+    let _ = writeln!(
+        out,
+        "return instance\nend\n\nreturn table.freeze({{ instantiate = instantiate, parts = {} }})",
+        parts.len()
+    );
+    let count = parts.len();
+    let parts = parts
+        .into_iter()
+        .enumerate()
+        .map(|(k, codes)| {
+            let mut part = PART_HEADER
+                .replace("PART", &(k + 1).to_string())
+                .replace("COUNT", &count.to_string());
+            part.push_str(PRELUDE);
+            part.push_str(PART_OPEN);
+            for code in codes {
+                part.push_str(code);
+            }
+            part.push_str("end\n");
+            part
+        })
+        .collect();
+    Ok(Translation { main: out, parts })
+}
+
+/// The functions' codes in `count` runs of about equal size (fewer when there are fewer
+/// functions).
+fn split(codes: &[String], count: usize) -> Vec<Vec<&String>> {
+    let total: usize = codes.iter().map(String::len).sum();
+    let target = total.div_ceil(count);
+    let mut parts: Vec<Vec<&String>> = vec![Vec::new()];
+    let mut size = 0;
+    for code in codes {
+        if size >= target && parts.len() < count {
+            parts.push(Vec::new());
+            size = 0;
+        }
+        parts.last_mut().expect("a part").push(code);
+        size += code.len();
+    }
+    parts
 }
 
 /// How often each instruction occurs in `wasm`'s code, by wasmparser's name for it: what a
@@ -370,25 +440,59 @@ fn escape(bytes: &[u8]) -> String {
 const HEADER: &str = "\
 --!optimize 2
 -- Generated by tools/wasm2luau from the core's C-ABI wasm (issue 13): do not edit, rebuild with
--- `make build`. `require` it and call `instantiate(imports)` for an instance with the methods of
--- the wasm host contract (luau/HOST.md): call, read, write, size.
+-- `make build`. `require` it and its parts, and call `instantiate(imports, parts)` for an
+-- instance with the methods of the wasm host contract (luau/HOST.md): call, read, write, size.
+";
+
+/// A part's first lines: `--!native` asks Roblox (and luau-runtime) to compile it to machine
+/// code, which is where the translated functions gain most (several times faster).
+const PART_HEADER: &str = "\
+--!optimize 2
+--!native
+-- Generated by tools/wasm2luau from the core's C-ABI wasm (issue 13): do not edit, rebuild with
+-- `make build`. Part PART of COUNT of the core's functions: the core's `instantiate` calls what
+-- this returns with the state the parts share.
+";
+
+/// A part's state: the tables every part shares, and its own view of the memory buffer, which
+/// `GROW` replaces in every part.
+const PART_OPEN: &str = "\
+return function(S: any)
+local F, G, TF, TT, GROW = S.F, S.G, S.TF, S.TT, S.GROW
+local M: buffer = S.M
+table.insert(S.views, function(grown: buffer)
+\tM = grown
+end)
+";
+
+/// What the parts share (`PART_OPEN`); then each part defines its functions into `F`.
+const SHARE: &str = "\
+local shared = { F = F, G = G, TF = TF, TT = TT, GROW = GROW, M = M, views = views }
+for _, part in parts do
+\tpart(shared)
+end
 ";
 
 const PRELUDE: &str = include_str!("prelude.luau");
 
-/// Memory growth: it replaces the buffer `M`, so it lives inside `instantiate`.
+/// Memory growth: it replaces the buffer `M`, in this module and in every part's view of it,
+/// so it lives inside `instantiate`.
 const MEMORY: &str = "\
+local views: { (buffer) -> () } = {}
 local function GROW(n: number): number
-	local old = buffer.len(M) // 65536
-	if old + n > MAXPAGES then
-		return 4294967295
-	end
-	if n > 0 then
-		local grown = buffer.create((old + n) * 65536)
-		buffer.copy(grown, 0, M)
-		M = grown
-	end
-	return old
+\tlocal old = buffer.len(M) // 65536
+\tif old + n > MAXPAGES then
+\t\treturn 4294967295
+\tend
+\tif n > 0 then
+\t\tlocal grown = buffer.create((old + n) * 65536)
+\t\tbuffer.copy(grown, 0, M)
+\t\tM = grown
+\t\tfor _, view in views do
+\t\t\tview(grown)
+\t\tend
+\tend
+\treturn old
 end";
 
 /// The instance: the host contract's methods over `F`, `M` and `EXPORTS`.

@@ -1,17 +1,68 @@
-//! Runs one module two ways, on wasmi and translated to Luau (mlua's Luau VM), and compares
-//! every call: the same results bit for bit (any NaN matches any NaN), or the same kind of trap.
+//! Runs one module three ways, on wasmi and translated to Luau (mlua's Luau VM) twice: in one
+//! part on the interpreter, and in two parts compiled to native code (as Roblox runs the core's
+//! parts, `--!native`), and compares every call: the same results bit for bit (any NaN matches
+//! any NaN), or the same kind of trap.
 
 use mlua::{Function, Lua, MultiValue, Table, Value as LuaValue, Variadic};
+use wasm2luau::Options;
 use wasmi::{Engine, Linker, Module, Store, Val, ValType, F32, F64};
 
 pub struct Both {
     store: Store<()>,
     instance: wasmi::Instance,
-    _lua: Lua,
-    luau: Table,
-    call: Function,
+    /// The interpreted translation, then the native one.
+    luau: [Translated; 2],
     /// How many calls were compared.
     pub calls: usize,
+}
+
+/// One translation of the module, instantiated on its own Luau VM.
+struct Translated {
+    _lua: Lua,
+    instance: Table,
+    call: Function,
+    what: &'static str,
+}
+
+impl Translated {
+    fn new(wasm: &[u8], native: bool) -> Translated {
+        let options = Options {
+            parts: if native { 2 } else { 1 },
+            ..Options::default()
+        };
+        let translation = wasm2luau::translate_with(wasm, options).expect("translate");
+        let lua = Lua::new();
+        lua.enable_jit(native);
+        let parts = lua.create_table().unwrap();
+        for (k, part) in translation.parts.iter().enumerate() {
+            let define: Function = lua
+                .load(part)
+                .set_name(format!("=part{}", k + 1))
+                .eval()
+                .unwrap_or_else(|e| panic!("part {} does not load: {e}", k + 1));
+            parts.push(define).unwrap();
+        }
+        let exports: Table = lua
+            .load(&translation.main)
+            .set_name("=translated")
+            .eval()
+            .unwrap_or_else(|e| panic!("the translation does not load: {e}"));
+        let instantiate: Function = exports.get("instantiate").unwrap();
+        let imports: Table = lua
+            .load("{ host = { add = function(_, a, b) return (a + b) % 2^32 end } }")
+            .eval()
+            .unwrap();
+        let instance: Table = instantiate
+            .call((imports, parts))
+            .expect("instantiate on Luau");
+        let call: Function = instance.get("call").unwrap();
+        Translated {
+            _lua: lua,
+            instance,
+            call,
+            what: if native { "native Luau" } else { "Luau" },
+        }
+    }
 }
 
 /// A call's outcome in a form both engines give: values by kind and bits, or a trap's kind.
@@ -65,26 +116,10 @@ impl Both {
             .instantiate_and_start(&mut store, &module)
             .expect("instantiate on wasmi");
 
-        let source = wasm2luau::translate(&wasm).expect("translate");
-        let lua = Lua::new();
-        let exports: Table = lua
-            .load(&source)
-            .set_name("=translated")
-            .eval()
-            .unwrap_or_else(|e| panic!("the translation does not load: {e}"));
-        let instantiate: Function = exports.get("instantiate").unwrap();
-        let imports: Table = lua
-            .load("{ host = { add = function(_, a, b) return (a + b) % 2^32 end } }")
-            .eval()
-            .unwrap();
-        let luau: Table = instantiate.call(imports).expect("instantiate on Luau");
-        let call: Function = luau.get("call").unwrap();
         Both {
             store,
             instance,
-            _lua: lua,
-            luau,
-            call,
+            luau: [Translated::new(&wasm, false), Translated::new(&wasm, true)],
             calls: 0,
         }
     }
@@ -106,7 +141,8 @@ impl Both {
         }
     }
 
-    fn on_luau(&mut self, name: &str, args: &[Val]) -> Outcome {
+    fn on_luau(&self, engine: usize, name: &str, args: &[Val]) -> Outcome {
+        let luau = &self.luau[engine];
         let func = self.instance.get_func(&self.store, name).unwrap();
         let types: Vec<ValType> = func.ty(&self.store).results().to_vec();
         let numbers: Variadic<f64> = args
@@ -119,9 +155,9 @@ impl Both {
                 other => panic!("no Luau number for {other:?}"),
             })
             .collect();
-        match self
+        match luau
             .call
-            .call::<MultiValue>((self.luau.clone(), name, numbers))
+            .call::<MultiValue>((luau.instance.clone(), name, numbers))
         {
             Ok(values) => Outcome::Values(
                 values
@@ -162,11 +198,14 @@ impl Both {
     /// Calls `name` on both engines and asserts the outcomes agree; returns wasmi's.
     pub fn check(&mut self, name: &str, args: &[Val]) -> Outcome {
         let expected = self.on_wasmi(name, args);
-        let got = self.on_luau(name, args);
-        assert_eq!(
-            got, expected,
-            "{name}{args:?}: Luau (left) vs wasmi (right)"
-        );
+        for engine in 0..self.luau.len() {
+            let got = self.on_luau(engine, name, args);
+            let what = self.luau[engine].what;
+            assert_eq!(
+                got, expected,
+                "{name}{args:?}: {what} (left) vs wasmi (right)"
+            );
+        }
         self.calls += 1;
         expected
     }
