@@ -16,7 +16,8 @@
 // - RedisStore against a hand-rolled node-redis session doing the same four round trips (SET NX
 //   PX, GET, SET, compare-and-delete) on the same redis-server (started here, as the tests start
 //   theirs), same process, at 1 and 100 in flight (targets 0.8x and 0.5x), with the Node CPU each
-//   cycle costs, and RedisStore's own four calls without the module (the store's share);
+//   cycle costs, RedisStore's own four calls without the module (the store's share), and the
+//   redis-server's own CPU per cycle for ours and the baseline (what bounds a server's rate);
 // - LmdbStore and MemoryStore cycles per second (no target: the store's own cost dominates);
 // - CPU per auto-save round, module only and on MemoryStore, with and without changes (D16);
 // - store requests per idle session-hour against the original protocol's (target: DataStore
@@ -205,6 +206,23 @@ function storeAlone(store) {
   };
 }
 
+/**
+ * The redis-server's CPU per cycle of `one` (µs): its main thread's user and system time (INFO
+ * cpu) over 2,000 cycles, 100 in flight. Redis runs commands on that one thread, so this bounds
+ * the cycles per second a server can take, whatever the client costs.
+ */
+async function serverTime(client, one, keys) {
+  const n = Math.min(2000, keys);
+  const cpu = async () => {
+    const info = await client.sendCommand(["INFO", "cpu"]);
+    const field = (name) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)[1]);
+    return field("used_cpu_user_main_thread") + field("used_cpu_sys_main_thread");
+  };
+  const before = await cpu();
+  await run(one, n, 100);
+  return (((await cpu()) - before) * 1e6) / n;
+}
+
 async function redisFigures(keys) {
   const server = await startRedis();
   const { createClient } = await import("redis");
@@ -246,6 +264,7 @@ async function redisFigures(keys) {
       }
       figures[inFlight] = best;
     }
+    figures.serverUs = { ours: await serverTime(client, ours(), keys), theirs: await serverTime(client, theirs, keys) };
     return figures;
   } finally {
     await store.close();
@@ -601,6 +620,15 @@ async function main() {
       verdict(r >= target, `${fixed(r, 2)}x`),
     );
     row(`  Node CPU per cycle`, `${fixed(ours.cpuUs)} µs`, `${fixed(theirs.cpuUs)} µs`);
+    if (inFlight === 100) {
+      // The server's share, which no client change moves (fenced scripts against plain commands).
+      const { ours: server, theirs: theirServer } = redis.serverUs;
+      row(
+        `  redis-server CPU per cycle (one thread: at most ${fixed(1e6 / server)} / ${fixed(1e6 / theirServer)} cycles/s)`,
+        `${fixed(server)} µs`,
+        `${fixed(theirServer)} µs`,
+      );
+    }
     row(
       `  RedisStore's four calls alone, no module: /s; Node CPU per cycle`,
       `${fixed(alone.perSecond)}; ${fixed(alone.cpuUs)} µs`,
