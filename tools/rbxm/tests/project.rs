@@ -29,7 +29,11 @@ fn wally_publishes_every_file_the_project_packs() {
     let wally = std::fs::read_to_string(root().join("wally.toml")).unwrap();
     let mut files = vec![];
     paths(&project["tree"], &mut files);
-    assert_eq!(files.len(), 4, "the module and its three parts: {files:?}");
+    assert_eq!(
+        files.len(),
+        8,
+        "the module, Signal, ValueText, the core and its four parts: {files:?}"
+    );
     for file in ["default.project.json", "wally.toml"]
         .into_iter()
         .chain(files.iter().map(String::as_str))
