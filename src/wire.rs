@@ -602,9 +602,28 @@ pub fn event(format: Format, event: &Event) -> String {
 /// field `patch` of a JSON object (`patchText` when JSON cannot carry it: a number key on a
 /// path, say), so path keys keep their types.
 pub fn template_patch(format: Format, value: &[u8], template: &[u8]) -> Result<String, String> {
-    let v = format.read(value, "Value")?;
-    let template = format.read(template, "template")?;
-    let patch = patch_of(&v, &template);
+    // A Luau host's value text streams to JSON, which the patch is read off without the tree
+    // when it can be (`template_patch_json`); the value is read first either way, so its
+    // refusal comes before the template's, as it always has.
+    let streamed = if LUAU_HOSTS && format == Format::Luau {
+        crate::codec::luau::stream_json(value)
+    } else {
+        None
+    };
+    let patch = match streamed {
+        Some(json) => {
+            let template = format.read(template, "template")?;
+            match crate::template::template_patch_json(&json, &template) {
+                Some(patch) => patch,
+                None => patch_of(&format.read(value, "Value")?, &template),
+            }
+        }
+        None => {
+            let v = format.read(value, "Value")?;
+            let template = format.read(template, "template")?;
+            patch_of(&v, &template)
+        }
+    };
     if LUAU_HOSTS && format == Format::Luau {
         let mut out = Table::new();
         match patch {
