@@ -151,10 +151,14 @@ if (!existsSync(original)) {
         2,
       ),
       row(mode, "Open/Save/Close", ours.cycle_ms, theirs.cycle_ms, 3),
-      ...["open", "save", "close", "open_template"].map((step) =>
+      ...["open", "save", "close", "open_template", "reconcile"].map((step) =>
         row(
           mode,
-          step === "open_template" ? "Open(template), alone" : `  of which ${step[0].toUpperCase()}${step.slice(1)}`,
+          step === "open_template"
+            ? "Open(template), alone"
+            : step === "reconcile"
+              ? "Reconcile(template) of an open session, alone"
+              : `  of which ${step[0].toUpperCase()}${step.slice(1)}`,
           ours[`${step}_ms`],
           theirs[`${step}_ms`],
         ),
