@@ -38,6 +38,18 @@ pub struct Insert {
     pub value: Value,
 }
 
+impl Insert {
+    /// `default` for the missing `key` of the table at `path`.
+    fn missing(path: &[Key], key: &Key, default: &Value) -> Insert {
+        let mut at = path.to_vec();
+        at.push(key.clone());
+        Insert {
+            path: at,
+            value: default.clone(),
+        }
+    }
+}
+
 impl Patch {
     /// Whether applying the patch would change nothing.
     pub fn is_empty(&self) -> bool {
@@ -98,14 +110,7 @@ pub fn template_patch(value: &Value, template: &Value) -> Patch {
 fn collect_inserts(target: &Value, template: &Value, path: &mut Vec<Key>, out: &mut Vec<Insert>) {
     for (key, default) in reconciled_entries(template) {
         match get(target, key) {
-            None => {
-                let mut at = path.clone();
-                at.push(key.clone());
-                out.push(Insert {
-                    path: at,
-                    value: default.clone(),
-                });
-            }
+            None => out.push(Insert::missing(path, key, default)),
             Some(existing) if existing.is_table() && default.is_table() => {
                 path.push(key.clone());
                 collect_inserts(existing, default, path, out);
@@ -309,14 +314,7 @@ fn collect_inserts_json(
         let mut quoted = String::new();
         crate::value::write_json_string(name, &mut quoted);
         match members.iter().find(|(k, ..)| *k == quoted) {
-            None => {
-                let mut at = path.clone();
-                at.push(key.clone());
-                out.push(Insert {
-                    path: at,
-                    value: default.clone(),
-                });
-            }
+            None => out.push(Insert::missing(path, key, default)),
             Some((_, start, _)) if json[*start..].starts_with("null") => return None,
             Some((_, start, _)) => {
                 if matches!(bytes[*start], b'{' | b'[') && default.is_table() {
