@@ -4,7 +4,7 @@
 //! bench_sessions -- [sessions]`.
 
 use datastore_module::session::{
-    Call, Command, Config, Event, Module, Snapshot, SnapshotValue, StoreResult,
+    Call, Command, Config, Event, LoadedValue, Module, Snapshot, SnapshotValue, StoreResult,
 };
 use datastore_module::value::Value;
 use std::time::Instant;
@@ -92,7 +92,7 @@ fn drain(m: &mut Module, now: u64, value: &str) {
             busy = true;
             let result = match command {
                 Command::DataGet { .. } => StoreResult::Got {
-                    value: Value::Nil,
+                    value: LoadedValue::Tree(Value::Nil),
                     info: None,
                 },
                 Command::DataSet { .. } => StoreResult::Written {

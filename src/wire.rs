@@ -311,12 +311,12 @@ pub fn got(
     (|| -> Result<StoreResult, String> {
         let Some(text) = value_json else {
             return Ok(StoreResult::Got {
-                value: Value::Nil,
+                value: LoadedValue::Tree(Value::Nil),
                 info: None,
             });
         };
         Ok(StoreResult::Got {
-            value: value(text, "stored value")?,
+            value: LoadedValue::from_stored_json(text, "stored value")?,
             info: Some(KeyInfo {
                 version: version.to_owned(),
                 created_time,
@@ -698,6 +698,32 @@ mod tests {
         // The value itself is judged by the save (`codec::luau` or the tree).
         let later = snapshot(Format::Luau, function, b"{}", b"", false, None).unwrap();
         assert_eq!(later.value, SnapshotValue::Luau(function.to_vec()));
+    }
+
+    /// A stored value already in the core's own JSON is handed on as that text; any other
+    /// text is read into the tree it means, and the host sees the same value either way.
+    #[test]
+    fn a_canonical_stored_value_stays_text_and_any_other_is_read() {
+        let loaded = |text: &str| match got(Some(text), "v1", 1.0, 2.0, "[]", "{}") {
+            StoreResult::Got { value, .. } => value,
+            other => panic!("{other:?}"),
+        };
+        let canonical = r#"{"Coins":10,"Items":["a","b"],"Ratio":0.1}"#;
+        assert_eq!(loaded(canonical), LoadedValue::Json(canonical.into()));
+        for (text, tree_json) in [
+            (r#"{ "Coins": 10 }"#, r#"{"Coins":10}"#),
+            (r#"{"a":1,"a":2}"#, r#"{"a":2}"#),
+            (r#"{"x":1e2}"#, r#"{"x":100}"#),
+        ] {
+            let LoadedValue::Tree(tree) = loaded(text) else {
+                panic!("{text} should be read into a tree");
+            };
+            assert_eq!(tree.to_json_string(), tree_json);
+        }
+        assert!(matches!(
+            got(Some("{"), "v1", 1.0, 2.0, "[]", "{}"),
+            StoreResult::Error(_)
+        ));
     }
 
     #[test]

@@ -292,6 +292,19 @@ pub enum LoadedValue {
 }
 
 impl LoadedValue {
+    /// A stored value's JSON text: kept as text when it is already what the core would write
+    /// (`codec::json::is_canonical`), read into a tree only when not. A load that applies no
+    /// template then hands the host the text it read, with no tree built and written out again
+    /// (issue 12: that round trip was a third of the core's work in a JS cycle).
+    pub fn from_stored_json(json: &str, root: &str) -> Result<LoadedValue, String> {
+        if crate::codec::json::is_canonical(json) {
+            return Ok(LoadedValue::Json(json.to_owned()));
+        }
+        Value::from_json_str(json, root)
+            .map(LoadedValue::Tree)
+            .map_err(|e| e.to_string())
+    }
+
     /// The value as a tree (JSON text read back: it is what `Value::to_json_string` wrote, so
     /// an error here is a core bug, reported rather than read as nil).
     pub fn into_tree(self) -> Result<Value, String> {
@@ -406,7 +419,10 @@ pub struct KeyInfo {
 pub enum StoreResult {
     /// `DataGet`: the stored value (nil when absent) and its key info (`None` when the key
     /// does not exist).
-    Got { value: Value, info: Option<KeyInfo> },
+    Got {
+        value: LoadedValue,
+        info: Option<KeyInfo>,
+    },
     /// `DataSet`: the new version.
     Written { version: String },
     /// `DataRemove`, `LockRelease`, `QueueAdd`, `QueueRemove`.

@@ -150,7 +150,7 @@ fn compress_table(metadata: &Value) -> Option<&Value> {
 /// decoded to its JSON text, not to a tree; with `templates` to apply, only in a build that
 /// splices them into JSON ([`adapter::TEMPLATES_ON_JSON`], [`Loaded::with_templates`]).
 fn decode_loaded(
-    value: Value,
+    value: LoadedValue,
     info: Option<KeyInfo>,
     templates: bool,
 ) -> Result<Box<Loaded>, String> {
@@ -180,11 +180,12 @@ fn decode_loaded(
     };
     let (value, compressed) = match compress_table(&metadata) {
         Some(compress) => {
-            let Value::String(text) = value else {
-                return Err(format!(
+            let text = match value.into_tree()? {
+                Value::String(text) => text,
+                other => return Err(format!(
                     "Metadata.Compress is set but the stored value is a {}, not compressed text",
-                    value.type_name()
-                ));
+                    other.type_name()
+                )),
             };
             let json = (!templates || adapter::TEMPLATES_ON_JSON)
                 .then(|| adapter::decompress_to_json(&text, compress))
@@ -195,7 +196,7 @@ fn decode_loaded(
             };
             (value, Some(text))
         }
-        None => (LoadedValue::Tree(value), None),
+        None => (value, None),
     };
     Ok(Box::new(Loaded {
         value,

@@ -7,9 +7,10 @@ use std::collections::HashMap;
 use super::trace::{After, Detail, Res, Tr};
 use super::world::{gift_of, tag, tag_text, Ev, Sim};
 use super::ReadCache;
+use crate::codec;
 use crate::emulator::{ErrorKind, Op, StoreError, DEFAULT_INVISIBILITY_S, LOCK_KEY};
 use crate::fence::{LockDecision, LockMode};
-use crate::session::{self, Command, CommandId, StoreResult};
+use crate::session::{self, Command, CommandId, LoadedValue, StoreResult};
 use crate::value::{Table, Value};
 
 /// Roblox re-reads a queue this often during a long poll.
@@ -264,6 +265,18 @@ impl Sim {
                             ),
                             metadata: Value::Table(info.metadata),
                         };
+                        // Half the loads hand the value over as the JSON text a JS host
+                        // reads from its store (the other half of the saves' parity), so
+                        // the core's text path runs under every fault mix too.
+                        let json = v
+                            .is_some_and(|v| v % 2 == 1)
+                            .then(|| value.to_json_string());
+                        let value = match json {
+                            Some(json) if codec::json::is_canonical(&json) => {
+                                LoadedValue::Json(json)
+                            }
+                            _ => LoadedValue::Tree(value),
+                        };
                         (
                             StoreResult::Got {
                                 value,
@@ -274,7 +287,7 @@ impl Sim {
                     }
                     Ok(None) => (
                         StoreResult::Got {
-                            value: Value::Nil,
+                            value: LoadedValue::Tree(Value::Nil),
                             info: None,
                         },
                         Res::Got(None, cached),

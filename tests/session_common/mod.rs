@@ -7,8 +7,8 @@
 
 use datastore_module::fence::{fence_refusal, lock_decision, Fence, LockDecision, LockMode};
 use datastore_module::session::{
-    Call, CallId, CallOutcome, Command, CommandId, Config, Event, KeyInfo, Module, Reply, Response,
-    SessionId, Snapshot, SnapshotValue, State, StoreResult,
+    Call, CallId, CallOutcome, Command, CommandId, Config, Event, KeyInfo, LoadedValue, Module,
+    Reply, Response, SessionId, Snapshot, SnapshotValue, State, StoreResult,
 };
 use datastore_module::value::{Key, Table, Value};
 use std::collections::BTreeMap;
@@ -161,11 +161,11 @@ impl FakeStore {
             Command::DataGet { name, scope, key } => {
                 match self.data.get(&FakeStore::key(name, scope, key)) {
                     None => StoreResult::Got {
-                        value: Value::Nil,
+                        value: LoadedValue::Tree(Value::Nil),
                         info: None,
                     },
                     Some(e) => StoreResult::Got {
-                        value: e.value.clone(),
+                        value: LoadedValue::Tree(e.value.clone()),
                         info: Some(KeyInfo {
                             version: e.version.clone(),
                             created_time: e.created,
