@@ -12,8 +12,8 @@
 //! JSON: that is what the stores hold.
 
 use crate::session::{
-    Call, CallId, CallOutcome, Command, CommandId, Data, Event, Input, KeyInfo, LoadedValue, Reply,
-    Session, SessionId, Snapshot, SnapshotValue, State, StoreResult,
+    Call, CallId, CallOutcome, Command, CommandId, Data, DataKey, Event, Input, KeyInfo,
+    LoadedValue, Reply, Session, SessionId, Snapshot, SnapshotValue, State, StoreResult,
 };
 use crate::template::{template_patch as patch_of, Patch};
 use crate::value::{write_json_string, Key, Table, Value};
@@ -401,7 +401,12 @@ fn write_command(CommandId(id): CommandId, command: &Command, values: bool) -> S
     let mut out = String::with_capacity(160);
     out.push_str("{\"id\":");
     out.push_str(itoa::Buffer::new().format(id));
-    push_str(&mut out, "kind", command.name());
+    // The host calls one store method per kind: an acquisition that also loads is its own.
+    let kind = match command {
+        Command::LockAcquire { load: Some(_), .. } => "LockAcquireAndGet",
+        _ => command.name(),
+    };
+    push_str(&mut out, "kind", kind);
     match command {
         Command::DataGet { name, scope, key } => {
             push_str(&mut out, "name", name);
@@ -444,10 +449,16 @@ fn write_command(CommandId(id): CommandId, command: &Command, values: bool) -> S
             token,
             held,
             ttl_s,
+            load,
         } => {
             push_str(&mut out, "map", map);
             push_str(&mut out, "owner", owner);
             push_int(&mut out, "token", *token);
+            if let Some(DataKey { name, scope, key }) = load {
+                push_str(&mut out, "name", name);
+                push_str(&mut out, "scope", scope);
+                push_str(&mut out, "key", key);
+            }
             out.push_str(if held.is_some() {
                 ",\"renew\":true"
             } else {
@@ -498,7 +509,14 @@ fn write_command(CommandId(id): CommandId, command: &Command, values: bool) -> S
 
 /// An event as JSON (`{"kind", "session", …}`; values inline).
 pub fn event(format: Format, event: &Event) -> String {
-    let mut out = String::from("{");
+    let mut out = String::new();
+    push_event(format, &mut out, event);
+    out
+}
+
+/// Appends [`event`]'s text to `out`.
+pub fn push_event(format: Format, out: &mut String, event: &Event) {
+    out.push('{');
     let session = |out: &mut String, kind: &str, SessionId(s): SessionId| {
         out.push_str("\"kind\":\"");
         out.push_str(kind);
@@ -512,45 +530,45 @@ pub fn event(format: Format, event: &Event) -> String {
             metadata,
             user_ids,
         } => {
-            session(&mut out, "Loaded", *s);
+            session(out, "Loaded", *s);
             match value {
-                LoadedValue::Tree(value) => push_value(format, &mut out, "value", value),
+                LoadedValue::Tree(value) => push_value(format, out, "value", value),
                 // JSON carries it exactly, so every host takes it inline.
                 LoadedValue::Json(json) => {
-                    push_key(&mut out, "value");
+                    push_key(out, "value");
                     out.push_str(json);
                 }
             }
-            push_value(format, &mut out, "metadata", metadata);
-            push_value(format, &mut out, "userIds", user_ids);
+            push_value(format, out, "metadata", metadata);
+            push_value(format, out, "userIds", user_ids);
         }
-        Event::MetadataReset { session: s } => session(&mut out, "MetadataReset", *s),
+        Event::MetadataReset { session: s } => session(out, "MetadataReset", *s),
         Event::StateChanged { session: s, state } => {
-            session(&mut out, "StateChanged", *s);
-            push_key(&mut out, "state");
+            session(out, "StateChanged", *s);
+            push_key(out, "state");
             out.push_str(state_json(*state));
         }
-        Event::Saving { session: s } => session(&mut out, "Saving", *s),
+        Event::Saving { session: s } => session(out, "Saving", *s),
         Event::Saved {
             session: s,
             response,
             data,
         } => {
-            session(&mut out, "Saved", *s);
+            session(out, "Saved", *s);
             out.push(',');
             reply_fields(
                 &Reply {
                     response: *response,
                     data: data.clone(),
                 },
-                &mut out,
+                out,
             );
         }
         Event::AttemptsChanged {
             session: s,
             remaining,
         } => {
-            session(&mut out, "AttemptsChanged", *s);
+            session(out, "AttemptsChanged", *s);
             let _ = write!(out, ",\"remaining\":{remaining}");
         }
         Event::ProcessQueue {
@@ -558,20 +576,20 @@ pub fn event(format: Format, event: &Event) -> String {
             id,
             values,
         } => {
-            session(&mut out, "ProcessQueue", *s);
-            push_str(&mut out, "id", id);
-            push_value(format, &mut out, "values", &Value::Array(values.clone()));
+            session(out, "ProcessQueue", *s);
+            push_str(out, "id", id);
+            push_value(format, out, "values", &Value::Array(values.clone()));
         }
-        Event::DisconnectAll { session: s } => session(&mut out, "DisconnectAll", *s),
+        Event::DisconnectAll { session: s } => session(out, "DisconnectAll", *s),
         Event::CallDone {
             call: CallId(call),
             session: s,
             reply,
         } => {
-            session(&mut out, "CallDone", *s);
-            push_int(&mut out, "call", *call);
+            session(out, "CallDone", *s);
+            push_int(out, "call", *call);
             out.push(',');
-            reply_fields(reply, &mut out);
+            reply_fields(reply, out);
         }
         Event::BindToCloseDone(report) => {
             let _ = write!(
@@ -584,16 +602,15 @@ pub fn event(format: Format, event: &Event) -> String {
                     out.push(',');
                 }
                 out.push_str("{\"id\":");
-                write_json_string(id, &mut out);
+                write_json_string(id, out);
                 out.push_str(",\"error\":");
-                write_json_string(message, &mut out);
+                write_json_string(message, out);
                 out.push('}');
             }
             out.push(']');
         }
     }
     out.push('}');
-    out
 }
 
 /// How to reconcile the host's live value with a template in place (behaviour.md §10.1):

@@ -4,7 +4,7 @@
 mod session_common;
 
 use datastore_module::session::{
-    Call, Command, Config, Input, Reply, Response, State, LEASE_LAPSED, REFRESH_FIRST,
+    Call, Command, Config, DataKey, Input, Reply, Response, State, LEASE_LAPSED, REFRESH_FIRST,
 };
 use session_common::*;
 
@@ -391,4 +391,99 @@ fn a_slow_save_gives_way_to_the_refresh_only_when_the_lease_is_at_risk_d22() {
             attempts as i64
         );
     }
+}
+
+/// A fencing store that reads in the request that acquires (`Config::load_with_lock`).
+fn loading_with_lock() -> Driver {
+    let config = Config {
+        fencing: true,
+        load_with_lock: true,
+        ..Config::default()
+    };
+    let mut store = FakeStore::new();
+    store.fencing = true;
+    store.put("Player/global/1", json(r#"{"Coins":7}"#), json("{}"));
+    Driver::with(config, store)
+}
+
+fn load_of(command: &Command) -> Option<DataKey> {
+    match command {
+        Command::LockAcquire { load, .. } => load.clone(),
+        other => panic!("not a lock: {other:?}"),
+    }
+}
+
+#[test]
+fn open_loads_in_the_request_that_acquires_when_the_store_offers_it() {
+    let mut d = loading_with_lock();
+    let s = d.new_session("Player", "1");
+    assert_eq!(d.open(s), Reply::success());
+    assert_eq!(d.host(s).value, json(r#"{"Coins":7}"#));
+    assert_eq!(d.store.count("LockAcquire"), 1);
+    assert_eq!(d.store.count("DataGet"), 0, "no second round trip");
+    let key = DataKey {
+        name: "Player".into(),
+        scope: "global".into(),
+        key: "1".into(),
+    };
+    assert_eq!(load_of(&d.sent("LockAcquire")[0].1), Some(key));
+    // Refreshes never load.
+    let t0 = d.now;
+    d.advance_to(t0 + 61 * T_SEC);
+    let sent = d.sent("LockAcquire");
+    assert_eq!(sent.len(), 2);
+    assert_eq!(load_of(&sent[1].1), None);
+}
+
+#[test]
+fn without_the_fence_open_loads_after_the_lock_answers() {
+    let mut d = loading_with_lock();
+    let config = Config {
+        load_with_lock: true,
+        ..Config::default()
+    };
+    d.m = datastore_module::session::Module::new(config);
+    let s = d.new_session("Player", "1");
+    assert_eq!(d.open(s), Reply::success());
+    assert_eq!(load_of(&d.sent("LockAcquire")[0].1), None);
+    assert_eq!(d.store.count("DataGet"), 1);
+    assert_eq!(d.host(s).value, json(r#"{"Coins":7}"#));
+}
+
+#[test]
+fn a_lock_held_elsewhere_reads_nothing() {
+    let mut d = loading_with_lock();
+    d.store
+        .locks
+        .insert("Player/global/1".into(), ("THEIRS".into(), u64::MAX));
+    let s = d.new_session("Player", "1");
+    assert_eq!(d.open(s).response, Response::Locked);
+    assert_eq!(d.store.count("DataGet"), 0);
+    assert_eq!(d.host(s).value, datastore_module::value::Value::Nil);
+}
+
+#[test]
+fn a_failed_read_in_the_acquiring_request_is_tried_again_alone() {
+    let mut d = loading_with_lock();
+    d.store
+        .fault("DataGet", 1, Fault::Error("502: busy".into()));
+    let s = d.new_session("Player", "1");
+    assert_eq!(d.open(s), Reply::success());
+    assert_eq!(d.host(s).value, json(r#"{"Coins":7}"#));
+    assert_eq!(
+        d.store.count("LockAcquire"),
+        1,
+        "the lock is not taken again"
+    );
+    assert_eq!(d.store.count("DataGet"), 1, "the second try of the load");
+    // Three failed tries end the Open with the read's error, and the lock is given back.
+    let mut d = loading_with_lock();
+    d.store
+        .fault("DataGet", 3, Fault::Error("502: busy".into()));
+    let s = d.new_session("Player", "1");
+    let answer = d.open(s);
+    assert_eq!(answer, reply(Response::Error, "502: busy"));
+    assert_eq!(d.store.count("DataGet"), 2);
+    assert_eq!(d.store.count("LockRelease"), 1);
+    assert_eq!(d.store.holder("Player/global/1", d.now), None);
 }

@@ -185,6 +185,21 @@ export interface Store {
     renew: boolean,
     held?: number | null,
   ): Promise<LockResult>;
+  /**
+   * Optional (RedisStore has it): a new acquisition, as `lockAcquire(map, owner, ttlSeconds,
+   * token, false)`, that when it writes also reads the data key after the write, in the same
+   * atomic step, and answers what `dataGet(name, scope, key)` would as `entry`. `map` is
+   * `${name}/${scope}/${key}`. A fencing store that has it saves each `Open` a round trip.
+   */
+  lockAcquireAndGet?(
+    map: string,
+    owner: string,
+    ttlSeconds: number,
+    token: number,
+    name: string,
+    scope: string,
+    key: string,
+  ): Promise<{ ok: true; entry: StoredEntry | undefined } | { ok: false; holder: string }>;
   /** Deletes the lock if it is `owner`'s and of the acquisition of `token`; otherwise nothing. */
   lockRelease(map: string, owner: string, token: number): Promise<void>;
   /** Adds an item living `expirationSeconds` (0–3,888,000); higher `priority` is read first. */
@@ -337,6 +352,16 @@ export class RedisStore implements Store {
   );
   /** Errors and reconnects of the store's own client (`{ url }`); a module with a logger adds itself. */
   observe(listener: StoreListener): () => void;
+  /** `Store.lockAcquireAndGet`: one script takes the lock and reads the record. */
+  lockAcquireAndGet(
+    map: string,
+    owner: string,
+    ttlSeconds: number,
+    token: number,
+    name: string,
+    scope: string,
+    key: string,
+  ): Promise<{ ok: true; entry: StoredEntry | undefined } | { ok: false; holder: string }>;
 }
 /** Its `Store` methods, as that interface documents them, and `connect()`/`ping()`. */
 export interface RedisStore extends StoreLifecycle {}

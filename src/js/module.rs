@@ -48,6 +48,36 @@ impl<'a> Texts<'a> {
     }
 }
 
+/// A read's result: `texts` holds the value, the user ids and the metadata, one after another.
+fn got(
+    found: bool,
+    texts: &[u8],
+    value_len: u32,
+    user_ids_len: u32,
+    version: &str,
+    created_time: f64,
+    updated_time: f64,
+) -> StoreResult {
+    if !found {
+        return wire::got(None, "", 0.0, 0.0, "[]", "{}");
+    }
+    let mut texts = Texts { bytes: texts };
+    (|| {
+        let value = texts.next_str(Some(value_len))?;
+        let user_ids = texts.next_str(Some(user_ids_len))?;
+        let metadata = texts.next_str(None)?;
+        Ok(wire::got(
+            Some(value),
+            version,
+            created_time,
+            updated_time,
+            user_ids,
+            metadata,
+        ))
+    })()
+    .unwrap_or_else(StoreResult::Error)
+}
+
 /// One server's worth of sessions, driven by `host/js/lib/module.js`.
 #[wasm_bindgen]
 pub struct WasmModule {
@@ -56,13 +86,16 @@ pub struct WasmModule {
 
 #[wasm_bindgen]
 impl WasmModule {
-    /// `seed` seeds retry jitter (host randomness); `fencing` says the store fences writes.
+    /// `seed` seeds retry jitter (host randomness); `fencing` says the store fences writes;
+    /// `load_with_lock` that it reads a key in the request that acquires a lock
+    /// (`lockAcquireAndGet`).
     #[wasm_bindgen(constructor)]
-    pub fn new(seed: f64, fencing: bool) -> WasmModule {
+    pub fn new(seed: f64, fencing: bool, load_with_lock: bool) -> WasmModule {
         WasmModule {
             core: Module::new(Config {
                 seed: seed as u64,
                 fencing,
+                load_with_lock,
                 ..Config::default()
             }),
         }
@@ -264,24 +297,43 @@ impl WasmModule {
         created_time: f64,
         updated_time: f64,
     ) {
-        let mut texts = Texts { bytes: texts };
-        let result = (|| {
-            if !found {
-                return Ok(wire::got(None, "", 0.0, 0.0, "[]", "{}"));
-            }
-            let value = texts.next_str(Some(value_len))?;
-            let user_ids = texts.next_str(Some(user_ids_len))?;
-            let metadata = texts.next_str(None)?;
-            Ok(wire::got(
-                Some(value),
-                version,
-                created_time,
-                updated_time,
-                user_ids,
-                metadata,
-            ))
-        })()
-        .unwrap_or_else(StoreResult::Error);
+        let result = got(
+            found,
+            texts,
+            value_len,
+            user_ids_len,
+            version,
+            created_time,
+            updated_time,
+        );
+        self.complete(now_ms, command, result);
+    }
+
+    /// `LockAcquireAndGet` acquired: what its read found, as in `completeGot`.
+    #[wasm_bindgen(js_name = completeAcquiredGot)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn complete_acquired_got(
+        &mut self,
+        now_ms: f64,
+        command: f64,
+        found: bool,
+        texts: &[u8],
+        value_len: u32,
+        user_ids_len: u32,
+        version: &str,
+        created_time: f64,
+        updated_time: f64,
+    ) {
+        let got = got(
+            found,
+            texts,
+            value_len,
+            user_ids_len,
+            version,
+            created_time,
+            updated_time,
+        );
+        let result = StoreResult::AcquiredAndGot(Box::new(got));
         self.complete(now_ms, command, result);
     }
 
@@ -367,11 +419,21 @@ impl WasmModule {
         Some(wire::command_lines(id, &command))
     }
 
-    /// The next event as JSON (`{"kind", "session", …}`; values inline).
-    #[wasm_bindgen(js_name = pollEvent)]
-    pub fn poll_event(&mut self) -> Option<String> {
-        let event = self.core.poll_event()?;
-        Some(wire::event(wire::Format::Json, &event))
+    /// Every event waiting, as one JSON array of them (each `{"kind", "session", …}`, values
+    /// inline), in order; `None` when there are none. One call and one `JSON.parse` for the
+    /// events of a loop run, where one each cost a wasm crossing and a text decode apiece.
+    #[wasm_bindgen(js_name = pollEvents)]
+    pub fn poll_events(&mut self) -> Option<String> {
+        let first = self.core.poll_event()?;
+        let mut out = String::with_capacity(512);
+        out.push('[');
+        wire::push_event(wire::Format::Json, &mut out, &first);
+        while let Some(event) = self.core.poll_event() {
+            out.push(',');
+            wire::push_event(wire::Format::Json, &mut out, &event);
+        }
+        out.push(']');
+        Some(out)
     }
 
     #[wasm_bindgen(js_name = bindToClose)]

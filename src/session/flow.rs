@@ -59,7 +59,9 @@ pub(crate) enum OpOutcome {
 
 #[derive(Debug)]
 pub(crate) enum LockOutcome {
-    Success,
+    /// With what the read sent in the same request answered, when one was
+    /// ([`super::Config::load_with_lock`]).
+    Success(Option<Box<StoreResult>>),
     Locked(String),
     /// A refresh found its entry gone (D22).
     Lapsed,
@@ -314,9 +316,19 @@ impl Session {
         };
         match (step, outcome) {
             (Step::OpenLock, OpOutcome::Lock(lock)) => match lock {
-                LockOutcome::Success => {
+                LockOutcome::Success(got) => {
                     self.tasks.set_step(Step::OpenLoad);
-                    self.begin_load(io);
+                    match got {
+                        // The load's first try went out with the lock's.
+                        Some(got) => {
+                            let attempt = Attempt {
+                                tries: 1,
+                                ..Attempt::default()
+                            };
+                            self.load_result(io, attempt, *got)
+                        }
+                        None => self.begin_load(io),
+                    }
                 }
                 LockOutcome::Locked(holder) => self.finish(io, Reply::locked(holder)),
                 LockOutcome::Error(message) => self.finish(io, Reply::error(message)),
@@ -445,7 +457,7 @@ impl Session {
     /// LockTask steps 2–5.
     fn lock_refreshed(&mut self, io: &mut Io, before: i64, lock: LockOutcome) {
         let reply = match lock {
-            LockOutcome::Success => Reply::success(),
+            LockOutcome::Success(_) => Reply::success(),
             LockOutcome::Locked(holder) => {
                 return self.lose_lock_now(io, before, Reply::locked(holder))
             }

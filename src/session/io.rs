@@ -172,6 +172,11 @@ impl Io {
             Command::QueueRead { wait_s, .. } => {
                 super::secs_to_ms(*wait_s).saturating_add(self.config.queue_read_grace_ms)
             }
+            // A lock that also loads waits as long as the load would.
+            Command::LockAcquire { load: Some(_), .. } => self
+                .config
+                .data_timeout_ms
+                .max(self.config.memory_timeout_ms),
             Command::LockAcquire { .. }
             | Command::LockRelease { .. }
             | Command::QueueAdd { .. }

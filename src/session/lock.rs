@@ -12,7 +12,7 @@ use super::flow::{LockOutcome, Op, OpOutcome};
 use super::io::{Io, Owner, TimerKey, TimerWhat};
 use super::retry::Attempt;
 use super::task::Kind;
-use super::{secs_to_ms, Command, Session, StoreResult};
+use super::{secs_to_ms, Command, DataKey, Session, StoreResult};
 use crate::fence::ACQUISITION;
 
 /// The lock margin: the entry outlives the session's own give-up time by this much.
@@ -61,6 +61,8 @@ pub(crate) struct LockOp {
     interval: f64,
     attempts: f64,
     ttl_s: f64,
+    /// The try in flight also loads the session's key (`Config::load_with_lock`).
+    load: bool,
 }
 
 /// A result that does not belong to the command it answers.
@@ -105,18 +107,29 @@ impl Session {
             self.lock.acquisitions * ACQUISITION
         };
         self.lock.last_token = op.token;
+        // Only Open makes new acquisitions; its load follows at once.
+        op.load = !op.renew && io.config.load_with_lock && io.config.fencing;
         let command = Command::LockAcquire {
             map: self.id.clone(),
             owner: self.unique_id.clone(),
             token: op.token,
             held: op.renew.then_some(self.lock.token),
             ttl_s: op.ttl_s,
+            load: op.load.then(|| DataKey {
+                name: self.name.clone(),
+                scope: self.scope.clone(),
+                key: self.key_text.clone(),
+            }),
         };
         op.attempt.command = Some(io.send(self.sid, Owner::Task, command));
         self.op = Some(Op::Lock(op));
     }
 
     pub(crate) fn lock_result(&mut self, io: &mut Io, mut op: LockOp, result: StoreResult) {
+        let (result, got) = match result {
+            StoreResult::AcquiredAndGot(got) if op.load => (StoreResult::Acquired, Some(got)),
+            other => (other, None),
+        };
         let message = match result {
             StoreResult::Acquired => {
                 let budget = op.interval * op.attempts;
@@ -126,7 +139,7 @@ impl Session {
                 self.lock.token = op.token;
                 // No event: only LockTask reports changes (§8.3).
                 self.attempts_remaining = op.attempts as i64;
-                return self.resume_task(io, OpOutcome::Lock(LockOutcome::Success));
+                return self.resume_task(io, OpOutcome::Lock(LockOutcome::Success(got)));
             }
             StoreResult::Locked { holder } => {
                 return self.resume_task(io, OpOutcome::Lock(LockOutcome::Locked(holder)))

@@ -352,12 +352,18 @@ pub enum Command {
     /// [`crate::fence`]: a new acquisition (`held` is `None`) or a refresh of the acquisition
     /// whose last known token is `held`, for `ttl_s` seconds → [`StoreResult::Acquired`],
     /// [`StoreResult::Locked`] or (a refresh whose entry is gone) [`StoreResult::Lapsed`].
+    ///
+    /// With `load` (a new acquisition by `Open`, on a store that offers it:
+    /// [`Config::load_with_lock`]), the same request then reads that data key as `DataGet`
+    /// does, after the acquisition has applied, and an acquisition answers
+    /// [`StoreResult::AcquiredAndGot`]. One round trip instead of two.
     LockAcquire {
         map: String,
         owner: String,
         token: u64,
         held: Option<u64>,
         ttl_s: f64,
+        load: Option<DataKey>,
     },
     /// Delete entry `"Id"` of `map` if it is `owner`'s and of the acquisition of `token`
     /// (expiry 0) → any result; ignored.
@@ -383,6 +389,15 @@ pub enum Command {
     },
     /// `Queue:RemoveAsync(readId)` → [`StoreResult::Done`].
     QueueRemove { queue: String, read_id: String },
+}
+
+/// A data key: what `DataGet` names, and what a [`Command::LockAcquire`] that also loads
+/// names.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataKey {
+    pub name: String,
+    pub scope: String,
+    pub key: String,
 }
 
 impl Command {
@@ -429,6 +444,9 @@ pub enum StoreResult {
     Done,
     /// `LockAcquire`: the entry now holds our UniqueId.
     Acquired,
+    /// `LockAcquire` with `load`: the entry now holds our UniqueId, and the read that followed
+    /// it answered this (`Got`, or the read's own `Error` or `Invalid`).
+    AcquiredAndGot(Box<StoreResult>),
     /// `LockAcquire` (or `LockRelease`): someone else holds the entry.
     Locked { holder: String },
     /// `LockAcquire` with `renew`: the entry is gone or belongs to another acquisition, so
@@ -511,6 +529,13 @@ pub struct Config {
     pub seed: u64,
     /// The store can fence data writes by lock owner (LMDB, Redis, the emulator; not Roblox).
     pub fencing: bool,
+    /// The store can read a data key in the request that acquires the lock, after the
+    /// acquisition applied (Redis: one script; not Roblox, whose MemoryStore and DataStore are
+    /// separate services). `Open` then sends one `LockAcquire` with `load` instead of a
+    /// `LockAcquire` and then a `DataGet`. Used only with `fencing`: the read is then as fresh
+    /// as a `DataGet` sent after the answer, since a late write of the previous holder is
+    /// refused either way; without the fence such a write could land after an earlier read.
+    pub load_with_lock: bool,
     /// Deadline for `DataGet`, `DataSet` and `DataRemove`. A save is only sent while the lock
     /// lease has at least this much room left (D8).
     pub data_timeout_ms: u64,
@@ -530,6 +555,7 @@ impl Default for Config {
         Config {
             seed: 0,
             fencing: false,
+            load_with_lock: false,
             data_timeout_ms: 15_000,
             memory_timeout_ms: 10_000,
             queue_read_grace_ms: 10_000,

@@ -182,10 +182,12 @@ fn decode_loaded(
         Some(compress) => {
             let text = match value.into_tree()? {
                 Value::String(text) => text,
-                other => return Err(format!(
+                other => {
+                    return Err(format!(
                     "Metadata.Compress is set but the stored value is a {}, not compressed text",
                     other.type_name()
-                )),
+                ))
+                }
             };
             let json = (!templates || adapter::TEMPLATES_ON_JSON)
                 .then(|| adapter::decompress_to_json(&text, compress))

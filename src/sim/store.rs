@@ -10,7 +10,7 @@ use super::ReadCache;
 use crate::codec;
 use crate::emulator::{ErrorKind, Op, StoreError, DEFAULT_INVISIBILITY_S, LOCK_KEY};
 use crate::fence::{LockDecision, LockMode};
-use crate::session::{self, Command, CommandId, LoadedValue, StoreResult};
+use crate::session::{self, Command, CommandId, DataKey, LoadedValue, StoreResult};
 use crate::value::{Table, Value};
 
 /// Roblox re-reads a queue this often during a long poll.
@@ -231,71 +231,7 @@ impl Sim {
         }
         let mut stored_after: Option<Option<u64>> = None;
         let (result, res, latency) = match command {
-            Command::DataGet { name, scope, key } => {
-                let use_cache = self.cfg.read_cache == ReadCache::Roblox;
-                let sent = self.emu.fault_counts().get(Op::DataGet).requests;
-                let reply = self
-                    .emu
-                    .data_get(now, client, &name, &scope, &key, use_cache);
-                // A cache hit never reaches the pretend network, so it is not counted as a request.
-                let cached =
-                    reply.is_ok() && self.emu.fault_counts().get(Op::DataGet).requests == sent;
-                if cached {
-                    self.stats.cached_loads += 1;
-                    let fresh = self.emu.inspect_data(&name, &scope, &key).map(|(v, _)| v);
-                    let served = reply
-                        .result
-                        .as_ref()
-                        .ok()
-                        .and_then(|e| e.as_ref().map(|(v, _)| v));
-                    if fresh.as_ref() != served {
-                        self.stats.stale_loads += 1;
-                    }
-                }
-                let latency = reply.latency_ms;
-                let (result, res) = match reply.result {
-                    Ok(Some((value, info))) => {
-                        let v = tag(&value);
-                        let info = session::KeyInfo {
-                            version: info.version,
-                            created_time: info.created_ms as f64,
-                            updated_time: info.updated_ms as f64,
-                            user_ids: Value::Array(
-                                info.user_ids.into_iter().map(Value::Number).collect(),
-                            ),
-                            metadata: Value::Table(info.metadata),
-                        };
-                        // Half the loads hand the value over as the JSON text a JS host
-                        // reads from its store (the other half of the saves' parity), so
-                        // the core's text path runs under every fault mix too.
-                        let json = v
-                            .is_some_and(|v| v % 2 == 1)
-                            .then(|| value.to_json_string());
-                        let value = match json {
-                            Some(json) if codec::json::is_canonical(&json) => {
-                                LoadedValue::Json(json)
-                            }
-                            _ => LoadedValue::Tree(value),
-                        };
-                        (
-                            StoreResult::Got {
-                                value,
-                                info: Some(info),
-                            },
-                            Res::Got(v, cached),
-                        )
-                    }
-                    Ok(None) => (
-                        StoreResult::Got {
-                            value: LoadedValue::Tree(Value::Nil),
-                            info: None,
-                        },
-                        Res::Got(None, cached),
-                    ),
-                    Err(e) => failed(e),
-                };
-                (result, res, latency)
-            }
+            Command::DataGet { name, scope, key } => self.data_get(client, &name, &scope, &key),
             Command::DataSet {
                 name,
                 scope,
@@ -359,12 +295,22 @@ impl Sim {
                 token,
                 held,
                 ttl_s,
+                load,
             } => {
                 let mode = LockMode::acquire_or_renew(held);
                 let reply = self.emu.lock(now, client, &map, mode, &owner, token, ttl_s);
-                let latency = reply.latency_ms;
+                let mut latency = reply.latency_ms;
                 let (result, res) = match reply.result {
-                    Ok(LockDecision::Write) => (StoreResult::Acquired, Res::Acquired),
+                    Ok(LockDecision::Write) => match &load {
+                        // A store that reads in the acquiring request (Redis's script) reads
+                        // right after the entry is written, and answers both together.
+                        Some(DataKey { name, scope, key }) => {
+                            let (got, _, read_latency) = self.data_get(client, name, scope, key);
+                            latency += read_latency;
+                            (StoreResult::AcquiredAndGot(Box::new(got)), Res::Acquired)
+                        }
+                        None => (StoreResult::Acquired, Res::Acquired),
+                    },
                     Ok(LockDecision::Locked(holder)) => self.locked_by(holder),
                     Ok(LockDecision::Lapsed) => {
                         let deadline = session::Config::default().memory_timeout_ms;
@@ -579,6 +525,73 @@ impl Sim {
                 self.check_exclusion(gs);
             }
         }
+    }
+
+    /// A `DataGet` on the emulator, now: its result, its trace line and its latency.
+    fn data_get(
+        &mut self,
+        client: u32,
+        name: &str,
+        scope: &str,
+        key: &str,
+    ) -> (StoreResult, Res, u64) {
+        let now = self.now;
+        let use_cache = self.cfg.read_cache == ReadCache::Roblox;
+        let sent = self.emu.fault_counts().get(Op::DataGet).requests;
+        let reply = self.emu.data_get(now, client, name, scope, key, use_cache);
+        // A cache hit never reaches the pretend network, so it is not counted as a request.
+        let cached = reply.is_ok() && self.emu.fault_counts().get(Op::DataGet).requests == sent;
+        if cached {
+            self.stats.cached_loads += 1;
+            let fresh = self.emu.inspect_data(name, scope, key).map(|(v, _)| v);
+            let served = reply
+                .result
+                .as_ref()
+                .ok()
+                .and_then(|e| e.as_ref().map(|(v, _)| v));
+            if fresh.as_ref() != served {
+                self.stats.stale_loads += 1;
+            }
+        }
+        let latency = reply.latency_ms;
+        let (result, res) = match reply.result {
+            Ok(Some((value, info))) => {
+                let v = tag(&value);
+                let info = session::KeyInfo {
+                    version: info.version,
+                    created_time: info.created_ms as f64,
+                    updated_time: info.updated_ms as f64,
+                    user_ids: Value::Array(info.user_ids.into_iter().map(Value::Number).collect()),
+                    metadata: Value::Table(info.metadata),
+                };
+                // Half the loads hand the value over as the JSON text a JS host
+                // reads from its store (the other half of the saves' parity), so
+                // the core's text path runs under every fault mix too.
+                let json = v
+                    .is_some_and(|v| v % 2 == 1)
+                    .then(|| value.to_json_string());
+                let value = match json {
+                    Some(json) if codec::json::is_canonical(&json) => LoadedValue::Json(json),
+                    _ => LoadedValue::Tree(value),
+                };
+                (
+                    StoreResult::Got {
+                        value,
+                        info: Some(info),
+                    },
+                    Res::Got(v, cached),
+                )
+            }
+            Ok(None) => (
+                StoreResult::Got {
+                    value: LoadedValue::Tree(Value::Nil),
+                    info: None,
+                },
+                Res::Got(None, cached),
+            ),
+            Err(e) => failed(e),
+        };
+        (result, res, latency)
     }
 
     // ---- the long poll -------------------------------------------------------------------

@@ -483,6 +483,9 @@ impl Sim {
         let config = session::Config {
             seed: self.rng.next_u64(),
             fencing: self.cfg.fencing,
+            // Half the servers load in the request that acquires (a Redis-like store); the
+            // core uses it only with fencing.
+            load_with_lock: (self.seed + srv as u64) % 2 == 1,
             ..session::Config::default()
         };
         self.servers.push(Server {

@@ -155,27 +155,30 @@ impl FakeStore {
         Some(rule.fault.clone())
     }
 
+    /// `DataGet`, alone or in the request that acquires a lock.
+    fn get(&self, name: &str, scope: &str, key: &str) -> StoreResult {
+        match self.data.get(&FakeStore::key(name, scope, key)) {
+            None => StoreResult::Got {
+                value: LoadedValue::Tree(Value::Nil),
+                info: None,
+            },
+            Some(e) => StoreResult::Got {
+                value: LoadedValue::Tree(e.value.clone()),
+                info: Some(KeyInfo {
+                    version: e.version.clone(),
+                    created_time: e.created,
+                    updated_time: e.updated,
+                    user_ids: e.user_ids.clone(),
+                    metadata: e.metadata.clone(),
+                }),
+            },
+        }
+    }
+
     fn apply(&mut self, now: u64, command: &Command) -> (u64, StoreResult) {
         let latency = self.latency;
         let result = match command {
-            Command::DataGet { name, scope, key } => {
-                match self.data.get(&FakeStore::key(name, scope, key)) {
-                    None => StoreResult::Got {
-                        value: LoadedValue::Tree(Value::Nil),
-                        info: None,
-                    },
-                    Some(e) => StoreResult::Got {
-                        value: LoadedValue::Tree(e.value.clone()),
-                        info: Some(KeyInfo {
-                            version: e.version.clone(),
-                            created_time: e.created,
-                            updated_time: e.updated,
-                            user_ids: e.user_ids.clone(),
-                            metadata: e.metadata.clone(),
-                        }),
-                    },
-                }
-            }
+            Command::DataGet { name, scope, key } => self.get(name, scope, key),
             Command::DataSet {
                 name,
                 scope,
@@ -224,10 +227,21 @@ impl FakeStore {
                 token,
                 held,
                 ttl_s,
+                load,
             } => {
                 let mode = LockMode::acquire_or_renew(*held);
                 match self.lock(map, mode, owner, *token, *ttl_s, now) {
-                    LockDecision::Write => StoreResult::Acquired,
+                    LockDecision::Write => match load {
+                        // The read can fail on its own (a `DataGet` fault applies to it).
+                        Some(k) => StoreResult::AcquiredAndGot(Box::new(
+                            match self.take_fault("DataGet") {
+                                Some(Fault::Error(message)) => StoreResult::Error(message),
+                                Some(Fault::Invalid(message)) => StoreResult::Invalid(message),
+                                _ => self.get(&k.name, &k.scope, &k.key),
+                            },
+                        )),
+                        None => StoreResult::Acquired,
+                    },
                     LockDecision::Locked(Value::String(holder)) => StoreResult::Locked { holder },
                     LockDecision::Lapsed => StoreResult::Lapsed,
                     other => StoreResult::Error(format!("unexpected {other:?}")),

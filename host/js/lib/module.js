@@ -211,8 +211,13 @@ class ModuleHost {
     this.lastReading = -Infinity;
     this.clockWarned = false;
     // Every JS store fences data writes (lock owner, acquisition and write sequence, D22); a
-    // store may say otherwise.
-    this.core = new wasm.WasmModule(seed ?? Math.floor(Math.random() * 2 ** 52), store.fencing !== false);
+    // store may say otherwise. A store with `lockAcquireAndGet` reads a session's data in the
+    // request that takes its lock (the core uses it only with the fence).
+    this.core = new wasm.WasmModule(
+      seed ?? Math.floor(Math.random() * 2 ** 52),
+      store.fencing !== false,
+      typeof store.lockAcquireAndGet === "function",
+    );
     /** session id → DataStore */
     this.sessions = new Map();
     /** call id → resolve */
@@ -412,7 +417,9 @@ class ModuleHost {
     this.pumpQueued = false;
     for (let busy = true; busy;) {
       busy = false;
-      for (let e; (e = this.core.pollEvent()) !== undefined; busy = true) this.event(JSON.parse(e));
+      for (let events; (events = this.core.pollEvents()) !== undefined; busy = true) {
+        for (const e of JSON.parse(events)) this.event(e);
+      }
       for (let c; (c = this.core.pollCommand()) !== undefined; busy = true) this.execute(commandOf(c));
     }
     if (this.retired.size > 0 || this.couriers.size > 0) this.release();
@@ -685,6 +692,7 @@ function targetOf(c) {
     case "DataRemove":
       return `${c.kind} ${c.name}/${c.scope}/${c.key}`;
     case "LockAcquire":
+    case "LockAcquireAndGet":
     case "LockRelease":
       return `${c.kind} ${c.map}`;
     default:
@@ -782,33 +790,7 @@ const COMMANDS = {
   DataGet: {
     method: "dataGet",
     run: (s, c) => s.dataGet(c.name, c.scope, c.key),
-    read(r) {
-      if (r === undefined || r === null) {
-        return (core, now, id) => core.completeGot(now, id, false, NO_BYTES, 0, 0, "", 0, 0);
-      }
-      const entry = fields(r, "an entry", {
-        value: "string",
-        version: "string",
-        createdTime: "number",
-        updatedTime: "number",
-        userIds: "array",
-        metadata: "object",
-      });
-      return (core, now, id) => {
-        const texts = bytesOf([entry.value, entry.userIds, entry.metadata], LENGTHS);
-        core.completeGot(
-          now,
-          id,
-          true,
-          texts,
-          LENGTHS[0],
-          LENGTHS[1],
-          entry.version,
-          entry.createdTime,
-          entry.updatedTime,
-        );
-      };
-    },
+    read: (r) => gotWith(r, "completeGot"),
   },
   DataSet: {
     method: "dataSet",
@@ -832,6 +814,16 @@ const COMMANDS = {
       if (lapsed === true) return (core, now, id) => core.completeLapsed(now, id);
       if (typeof holder === "string") return (core, now, id) => core.completeLocked(now, id, holder);
       throw new BadResult("a lock result that is not ok and has neither a holder string nor lapsed: true");
+    },
+  },
+  LockAcquireAndGet: {
+    method: "lockAcquireAndGet",
+    run: (s, c) => s.lockAcquireAndGet(c.map, c.owner, c.ttl, c.token, c.name, c.scope, c.key),
+    read(r) {
+      const { ok, holder, entry } = fields(r, "a lock result", { ok: "boolean" }, ["holder", "entry"]);
+      if (ok) return gotWith(entry, "completeAcquiredGot");
+      if (typeof holder === "string") return (core, now, id) => core.completeLocked(now, id, holder);
+      throw new BadResult("a lock result that is not ok and has no holder string");
     },
   },
   LockRelease: {
@@ -859,6 +851,29 @@ const COMMANDS = {
     read: () => done,
   },
 };
+
+/**
+ * The completion that hands the core a read's entry (`undefined` or `null`: the key is
+ * missing) through `method`: `completeGot`, or `completeAcquiredGot` for a read made with an
+ * acquisition.
+ */
+function gotWith(r, method) {
+  if (r === undefined || r === null) {
+    return (core, now, id) => core[method](now, id, false, NO_BYTES, 0, 0, "", 0, 0);
+  }
+  const entry = fields(r, "an entry", {
+    value: "string",
+    version: "string",
+    createdTime: "number",
+    updatedTime: "number",
+    userIds: "array",
+    metadata: "object",
+  });
+  return (core, now, id) => {
+    const texts = bytesOf([entry.value, entry.userIds, entry.metadata], LENGTHS);
+    core[method](now, id, true, texts, LENGTHS[0], LENGTHS[1], entry.version, entry.createdTime, entry.updatedTime);
+  };
+}
 
 /** The completion of a command whose result carries nothing. */
 const done = (core, now, id) => core.completeDone(now, id);

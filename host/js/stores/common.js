@@ -28,6 +28,7 @@ const SIGNATURES = {
   dataSet: ["name", "scope", "key", "value:json", "userIds:json", "metadata:json", "fence:fence"],
   dataRemove: ["name", "scope", "key", "fence:fence"],
   lockAcquire: ["map", "owner", "ttlSeconds:number", "token:token", "renew:boolean", "held:held"],
+  lockAcquireAndGet: ["map", "owner", "ttlSeconds:number", "token:token", "name", "scope", "key"],
   lockRelease: ["map", "owner", "token:token"],
   queueAdd: ["queue", "value:json", "expirationSeconds:number", "priority:number"],
   queueRead: ["queue", "count:number", "allOrNothing:boolean", "waitSeconds:wait", "invisibilitySeconds:number"],

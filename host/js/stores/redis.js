@@ -86,6 +86,32 @@ end
 local function acq(token) return math.floor(token / 4294967296) end`;
 
 /**
+ * Shared Lua: the lock table of src/fence.rs on the entry KEYS[1], for \`owner\` (strings as
+ * given: the token is stored as its own text). Returns 1 written (ttl 0: deleted), 0 and the
+ * holder when another holds it, 2 when a refresh's entry lapsed.
+ */
+const ACQUIRE = `${LOCK}
+local function acquire(owner, ttl, token, renew, held)
+  local holder, e = lockOf(KEYS[1])
+  local t = tonumber(token)
+  if holder and holder ~= owner then return 0, holder end
+  if renew then
+    if not holder or e < tonumber(held) or e > t then return 2 end
+  elseif holder and e > t then
+    return 0, holder
+  end
+  redis.call('DEL', KEYS[1])
+  if tonumber(ttl) > 0 then
+    redis.call('HSET', KEYS[1], 'o', owner, 't', token)
+    redis.call('PEXPIRE', KEYS[1], ttl)
+  end
+  return 1
+end`;
+
+/** The data hash's fields a read returns, in this order. */
+const DATA_FIELDS = ["v", "c", "u", "n", "ids", "meta"];
+
+/**
  * Shared Lua: refuse a fenced write (src/fence.rs). KEYS[1] is the data hash, KEYS[2] the lock;
  * ARGV[1] '1' when fenced, ARGV[2..4] the fence's owner, token and seq. The key's mark (the last
  * fenced write applied) is in the data hash: `fo` owner, `ft` token, `fs` seq.
@@ -132,21 +158,17 @@ return {'OK'}`,
 
   // KEYS: lock. ARGV: owner, ttl ms, token, renew ('1'/'0'), held. The lock table of
   // src/fence.rs: {1} written (0 ms: deleted), {0, holder} locked, {2} lapsed.
-  lockAcquire: `${LOCK}
-local holder, e = lockOf(KEYS[1])
-local t = tonumber(ARGV[3])
-if holder and holder ~= ARGV[1] then return {0, holder} end
-if ARGV[4] == '1' then
-  if not holder or e < tonumber(ARGV[5]) or e > t then return {2} end
-elseif holder and e > t then
-  return {0, holder}
-end
-redis.call('DEL', KEYS[1])
-if tonumber(ARGV[2]) > 0 then
-  redis.call('HSET', KEYS[1], 'o', ARGV[1], 't', ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return {1}`,
+  lockAcquire: `${ACQUIRE}
+local r, holder = acquire(ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1', ARGV[5])
+return {r, holder}`,
+
+  // KEYS: lock, data. ARGV: owner, ttl ms, token. A new acquisition, then, when it is
+  // written, the data fields read after it: {1, v, c, u, n, ids, meta} or {0, holder}.
+  lockAcquireAndGet: `${ACQUIRE}
+local r, holder = acquire(ARGV[1], ARGV[2], ARGV[3], false, '0')
+if r ~= 1 then return {r, holder} end
+local f = redis.call('HMGET', KEYS[2], ${DATA_FIELDS.map((f) => `'${f}'`).join(", ")})
+return {1, f[1], f[2], f[3], f[4], f[5], f[6]}`,
 
   // KEYS: lock. ARGV: owner, token. Deletes the entry only if it is owner's, of token's acquisition.
   lockRelease: `${LOCK}
@@ -483,22 +505,11 @@ export class RedisStore {
     const client = await this.#connected();
     let fields;
     try {
-      fields = await client.hmGet(this.#dataKey(name, scope, key), ["v", "c", "u", "n", "ids", "meta"]);
+      fields = await client.hmGet(this.#dataKey(name, scope, key), DATA_FIELDS);
     } catch (e) {
       throw lifted(e);
     }
-    const [value, created, updated, writes, userIds, metadata] = fields;
-    if (value === null || value === undefined) return undefined;
-    const createdTime = Number(created);
-    const updatedTime = Number(updated);
-    return {
-      value,
-      createdTime,
-      updatedTime,
-      version: versionId(createdTime, Number(writes), updatedTime),
-      userIds,
-      metadata,
-    };
+    return entryOf(fields, 0);
   }
 
   async dataSet(name, scope, key, value, userIds, metadata, fence = null) {
@@ -543,6 +554,24 @@ export class RedisStore {
       default:
         return { ok: false, holder: reply[1] };
     }
+  }
+
+  /**
+   * A new acquisition and, when it is written, the read of the data key after it, in one script
+   * (one round trip): `{ ok: true, entry }` (entry as `dataGet`'s) or `{ ok: false, holder }`.
+   * `map` is the session's `name/scope/key`, so both keys share a cluster slot.
+   */
+  async lockAcquireAndGet(map, owner, ttlSeconds, token, name, scope, key) {
+    checkArgs("lockAcquireAndGet", [map, owner, ttlSeconds, token, name, scope, key]);
+    checkNames(name, scope, key);
+    const ttl = expirationMs(ttlSeconds);
+    const reply = await this.#script(
+      "lockAcquireAndGet",
+      [this.#lockKey(map), this.#dataKey(name, scope, key)],
+      [owner, ttl, token],
+    );
+    if (Number(reply[0]) !== 1) return { ok: false, holder: reply[1] };
+    return { ok: true, entry: entryOf(reply, 1) };
   }
 
   async lockRelease(map, owner, token) {
@@ -601,6 +630,23 @@ export class RedisStore {
       throw lifted(e);
     }
   }
+}
+
+/** The entry a read found: the data fields (DATA_FIELDS) from `reply[at]` on; undefined when
+ * there is no value. */
+function entryOf(reply, at) {
+  const value = reply[at];
+  if (value === null || value === undefined) return undefined;
+  const createdTime = Number(reply[at + 1]);
+  const updatedTime = Number(reply[at + 2]);
+  return {
+    value,
+    createdTime,
+    updatedTime,
+    version: versionId(createdTime, Number(reply[at + 3]), updatedTime),
+    userIds: reply[at + 4],
+    metadata: reply[at + 5],
+  };
 }
 
 /** A fence as script arguments: fenced?, owner, token, seq. */

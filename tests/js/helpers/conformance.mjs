@@ -183,6 +183,9 @@ export function conformance(kind, maker) {
           queueRead: ["q", 1, false, 0, 10],
           queueRemove: ["q", "id"],
         };
+        if (typeof env.a.lockAcquireAndGet === "function") {
+          good.lockAcquireAndGet = ["Players/global/k", "OWNER", 10, ACQ, "Players", "global", "k"];
+        }
         const names = /^(?:async )?\w+\(([^)]*)\)/;
         for (const [method, args] of Object.entries(good)) {
           const params = env.a[method]
@@ -418,6 +421,43 @@ export function conformance(kind, maker) {
         await env.b.lockAcquire(map, "OWNER-B", 30, ACQ, false);
         await env.a.lockRelease(map, "OWNER-A", ACQ);
         assert.deepEqual(await env.a.lockAcquire(map, "OWNER-A", 30, ACQ, false), { ok: false, holder: "OWNER-B" });
+      });
+    });
+
+    // ---- acquire and read (optional) --------------------------------------------------------
+
+    describe("lockAcquireAndGet (a store that reads in the acquiring request)", () => {
+      const skip = () => typeof env.a.lockAcquireAndGet !== "function";
+      const acquireAndGet = (store, key, owner, token) =>
+        store.lockAcquireAndGet(`Players/global/${key}`, owner, 30, token, "Players", "global", key);
+
+      test("a free lock is acquired and the key read after it, as dataGet reads it", async (t) => {
+        if (skip()) return t.skip("the store does not offer it");
+        const key = fresh("k");
+        assert.deepEqual(await acquireAndGet(env.a, key, "OWNER-A", ACQ), { ok: true, entry: undefined });
+        await env.a.dataSet("Players", "global", key, '{"Coins":3}', "[9]", '{"m":1}', fence("OWNER-A", ACQ));
+        // The same acquisition again, by its owner: written, and the write is seen.
+        const again = await acquireAndGet(env.a, key, "OWNER-A", ACQ);
+        assert.equal(again.ok, true);
+        assert.deepEqual(again.entry, await env.a.dataGet("Players", "global", key));
+        assert.equal(again.entry.value, '{"Coins":3}');
+        // It is an acquisition like lockAcquire's: the owner refreshes it, anyone else is told.
+        assert.deepEqual(await env.a.lockAcquire(`Players/global/${key}`, "OWNER-A", 30, ACQ + 1, true, ACQ), {
+          ok: true,
+        });
+        assert.deepEqual(await env.b.lockAcquire(`Players/global/${key}`, "OWNER-B", 30, ACQ, false), {
+          ok: false,
+          holder: "OWNER-A",
+        });
+      });
+
+      test("a lock held by another, or by a newer acquisition, reads nothing", async (t) => {
+        if (skip()) return t.skip("the store does not offer it");
+        const key = fresh("k");
+        await env.a.dataSet("Players", "global", key, "1", "[]", "{}", null);
+        await env.b.lockAcquire(`Players/global/${key}`, "OWNER-B", 30, 2 * ACQ, false);
+        assert.deepEqual(await acquireAndGet(env.a, key, "OWNER-A", ACQ), { ok: false, holder: "OWNER-B" });
+        assert.deepEqual(await acquireAndGet(env.b, key, "OWNER-B", ACQ), { ok: false, holder: "OWNER-B" });
       });
     });
 
