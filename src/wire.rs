@@ -553,6 +553,7 @@ pub fn push_event(format: Format, out: &mut String, event: &Event) {
             session: s,
             response,
             data,
+            wrote,
         } => {
             session(out, "Saved", *s);
             out.push(',');
@@ -563,6 +564,9 @@ pub fn push_event(format: Format, out: &mut String, event: &Event) {
                 },
                 out,
             );
+            if *wrote {
+                out.push_str(",\"wrote\":true");
+            }
         }
         Event::AttemptsChanged {
             session: s,

@@ -512,6 +512,7 @@ impl Session {
                 session: self.sid,
                 response: Response::Error,
                 data: Data::Text(LEASE_LAPSED.into()),
+                wrote: false,
             });
         }
         io.emit(Event::StateChanged {

@@ -498,6 +498,9 @@ pub enum Event {
         session: SessionId,
         response: Response,
         data: Data,
+        /// A data write (or remove) went out for this save and landed; `false` for one that
+        /// answered without a store call (D16: nothing new) or failed. Hosts count saves by it.
+        wrote: bool,
     },
     /// Fire `AttemptsChanged(remaining, session)`.
     AttemptsChanged { session: SessionId, remaining: i64 },

@@ -569,6 +569,7 @@ impl Session {
             session: self.sid,
             response: Response::Saved,
             data: Data::Value,
+            wrote: self.save_sent,
         });
         self.resume_task(io, OpOutcome::Save(Ok(())));
     }
@@ -579,6 +580,7 @@ impl Session {
             session: self.sid,
             response: Response::Error,
             data: Data::Text(message.clone()),
+            wrote: false,
         });
         self.resume_task(io, OpOutcome::Save(Err(message)));
     }

@@ -194,8 +194,6 @@ class ModuleHost {
     this.obs = obs;
     /** `${kind} ${target}` → tries made so far, for targets whose last call failed (retries) */
     this.failing = new Map();
-    /** `name/scope/key` of data writes done since their session's last Saved event */
-    this.written = new Set();
     /** sessions whose State is true */
     this.opened = new Set();
     /** the shutdown in progress: when it started and how many sessions it has closed */
@@ -537,21 +535,18 @@ class ModuleHost {
   }
 
   /**
-   * Counts a `Saved` event: saved (a data write went out since the last one), skipped (the
+   * Counts a `Saved` event: saved (its data write landed: the core's `wrote`), skipped (the
    * core answered without a write: nothing new), or failed.
    */
   saved(ds, e) {
-    const counts = this.obs.counts;
-    const id = ds.Id;
+    const obs = this.obs;
     if (e.response === Response.Saved) {
-      const wrote = this.written.delete(id);
-      if (wrote) counts.saves++;
-      else counts.savesSkipped++;
-      this.obs.emit(wrote ? "save.saved" : "save.skipped", { id });
+      if (e.wrote === true) obs.counts.saves++;
+      else obs.counts.savesSkipped++;
+      if (obs.on) obs.emit(e.wrote === true ? "save.saved" : "save.skipped", { id: ds.Id });
     } else {
-      this.written.delete(id);
-      counts.saveFailures++;
-      this.obs.emit("save.failed", { id, error: e.text });
+      obs.counts.saveFailures++;
+      if (obs.on) obs.emit("save.failed", { id: ds.Id, error: e.text });
     }
   }
 
@@ -647,8 +642,8 @@ class ModuleHost {
   /**
    * What a finished store call tells the operator: its latency, a failure (remembered, so the
    * next call for the same target counts as a retry), a fenced write, a refresh that found the
-   * lock lapsed or taken, a data write (for the next `Saved` event). A result of the wrong
-   * shape counts as a success here; the core is told it failed.
+   * lock lapsed or taken. A result of the wrong shape counts as a success here; the core is
+   * told it failed.
    */
   observe(c, result, failed) {
     const obs = this.obs;
@@ -674,9 +669,7 @@ class ModuleHost {
       return;
     }
     if (this.failing.size > 0) this.failing.delete(targetOf(c));
-    if (c.kind === "DataSet" || c.kind === "DataRemove") {
-      this.written.add(`${c.name}/${c.scope}/${c.key}`);
-    } else if (c.kind === "LockAcquire" && c.renew && lostLock(result)) {
+    if (c.kind === "LockAcquire" && c.renew && lostLock(result)) {
       obs.counts.locksLost++;
       const holder = lostLock(result) === "taken" ? result.holder : undefined;
       obs.emit("lock.lost", { id: c.map, reason: lostLock(result), holder });
