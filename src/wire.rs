@@ -87,6 +87,11 @@ impl Format {
 /// an array when none is nil. What they mean is the core's decision
 /// ([`crate::session::SessionArgs::from_args`]).
 pub fn session_args(format: Format, text: &[u8]) -> Result<Vec<Value>, String> {
+    if format == Format::Json {
+        if let Some(args) = plain_args(text) {
+            return Ok(args);
+        }
+    }
     match format.read(text, "arguments")? {
         Value::Array(args) => Ok(args),
         Value::Table(mut table) => Ok((1..=3)
@@ -101,6 +106,61 @@ pub fn session_args(format: Format, text: &[u8]) -> Result<Vec<Value>, String> {
             "arguments: expected an object or an array, got {}",
             other.type_name()
         )),
+    }
+}
+
+/// What [`session_args`] reads from the JS host's usual arguments, `{"1":"Player","2":12}`,
+/// without the JSON reader (a third of what opening a session cost): keys `"1"` to `"3"` in
+/// order, each a string with no escape or control character or a whole number of at most 15
+/// digits. `None` for anything else, which the reader then reads.
+fn plain_args(text: &[u8]) -> Option<Vec<Value>> {
+    let mut args = vec![Value::Nil, Value::Nil, Value::Nil];
+    let mut pos = 1;
+    if text.first() != Some(&b'{') {
+        return None;
+    }
+    if text.get(1) == Some(&b'}') {
+        return (text.len() == 2).then_some(args);
+    }
+    let mut last = b'0';
+    loop {
+        let key = text.get(pos..pos + 4)?;
+        let n = key[1];
+        if key[0] != b'"' || !(b'1'..=b'3').contains(&n) || n <= last || &key[2..] != b"\":" {
+            return None;
+        }
+        pos += 4;
+        let value = match *text.get(pos)? {
+            b'"' => {
+                let len = text.get(pos + 1..)?.iter().position(|&b| b == b'"')?;
+                let raw = &text[pos + 1..pos + 1 + len];
+                if raw.iter().any(|&b| b < 0x20 || b == b'\\') {
+                    return None;
+                }
+                pos += len + 2;
+                Value::String(std::str::from_utf8(raw).ok()?.to_owned())
+            }
+            b'0'..=b'9' => {
+                let len = text[pos..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
+                if len > 15 || (len > 1 && text[pos] == b'0') {
+                    return None;
+                }
+                let digits = std::str::from_utf8(&text[pos..pos + len]).ok()?;
+                pos += len;
+                Value::Number(digits.parse::<u64>().ok()? as f64)
+            }
+            _ => return None,
+        };
+        args[usize::from(n - b'1')] = value;
+        last = n;
+        match *text.get(pos)? {
+            b',' => pos += 1,
+            b'}' => return (pos + 1 == text.len()).then_some(args),
+            _ => return None,
+        }
     }
 }
 
@@ -745,6 +805,52 @@ mod tests {
             got(Some("{"), "v1", 1.0, 2.0, "[]", "{}"),
             StoreResult::Error(_)
         ));
+    }
+
+    /// The plain reading agrees with the reader on what it takes, and leaves the rest to it.
+    #[test]
+    fn plain_session_arguments_read_as_the_reader_reads_them() {
+        let read = |text: &str| {
+            let mut table = match Format::Json.read(text.as_bytes(), "arguments") {
+                Ok(Value::Table(table)) => table,
+                other => panic!("{text}: {other:?}"),
+            };
+            (1..=3)
+                .map(|i| {
+                    table
+                        .swap_remove(&Key::String(i.to_string()))
+                        .unwrap_or_default()
+                })
+                .collect::<Vec<_>>()
+        };
+        for text in [
+            r#"{}"#,
+            r#"{"1":"Player"}"#,
+            r#"{"1":"Player","2":0}"#,
+            r#"{"1":"Player","2":"global","3":"key é ☃"}"#,
+            r#"{"1":"Player","3":123456789012345}"#,
+            r#"{"2":"x"}"#,
+            r#"{"1":""}"#,
+        ] {
+            let plain = plain_args(text.as_bytes()).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(format!("{plain:?}"), format!("{:?}", read(text)), "{text}");
+        }
+        for text in [
+            r#"{"1":"a\"b"}"#,
+            r#"{"1":-1}"#,
+            r#"{"1":1.5}"#,
+            r#"{"1":01}"#,
+            r#"{"1":1234567890123456}"#,
+            r#"{"2":"a","1":"b"}"#,
+            r#"{"1":"a","1":"b"}"#,
+            r#"{"1":true}"#,
+            r#"{"4":"a"}"#,
+            r#"{"1":"a"} "#,
+            r#"{"1":"a",}"#,
+            r#"[1]"#,
+        ] {
+            assert_eq!(plain_args(text.as_bytes()), None, "{text}");
+        }
     }
 
     #[test]
