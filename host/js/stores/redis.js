@@ -69,30 +69,27 @@ const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
- * Shared Lua: the lock entry of a key, as its holder and token (nil, 0 when absent). The entry
- * is a hash (`o` owner, `t` token); a plain string (a lock written before tokens) is its owner
- * with token 0.
+ * Shared Lua: the lock entry of a key, as its holder and token (nil, 0 when absent), and whether
+ * it is a plain string (a lock written before tokens: its owner, with token 0). The entry is a
+ * hash (`o` owner, `t` token), read with one HMGET; only a key of another type costs more.
  */
 const LOCK = `local function lockOf(k)
-  local kind = redis.call('TYPE', k)['ok']
-  if kind == 'hash' then
-    local f = redis.call('HMGET', k, 'o', 't')
-    return f[1], tonumber(f[2]) or 0
-  elseif kind == 'string' then
-    return redis.call('GET', k), 0
-  end
-  return nil, 0
+  local f = redis.pcall('HMGET', k, 'o', 't')
+  if not f.err then return f[1] or nil, tonumber(f[2]) or 0, false end
+  local g = redis.pcall('GET', k)
+  if type(g) == 'string' then return g, 0, true end
+  return nil, 0, true
 end
 local function acq(token) return math.floor(token / 4294967296) end`;
 
 /**
- * Shared Lua: the lock table of src/fence.rs on the entry KEYS[1], for \`owner\` (strings as
+ * Shared Lua: the lock table of src/fence.rs on the entry KEYS[1], for `owner` (strings as
  * given: the token is stored as its own text). Returns 1 written (ttl 0: deleted), 0 and the
  * holder when another holds it, 2 when a refresh's entry lapsed.
  */
 const ACQUIRE = `${LOCK}
 local function acquire(owner, ttl, token, renew, held)
-  local holder, e = lockOf(KEYS[1])
+  local holder, e, other = lockOf(KEYS[1])
   local t = tonumber(token)
   if holder and holder ~= owner then return 0, holder end
   if renew then
@@ -100,10 +97,12 @@ local function acquire(owner, ttl, token, renew, held)
   elseif holder and e > t then
     return 0, holder
   end
-  redis.call('DEL', KEYS[1])
   if tonumber(ttl) > 0 then
+    if other then redis.call('DEL', KEYS[1]) end
     redis.call('HSET', KEYS[1], 'o', owner, 't', token)
     redis.call('PEXPIRE', KEYS[1], ttl)
+  else
+    redis.call('DEL', KEYS[1])
   end
   return 1
 end`;
@@ -114,17 +113,19 @@ const DATA_FIELDS = ["v", "c", "u", "n", "ids", "meta"];
 /**
  * Shared Lua: refuse a fenced write (src/fence.rs). KEYS[1] is the data hash, KEYS[2] the lock;
  * ARGV[1] '1' when fenced, ARGV[2..4] the fence's owner, token and seq. The key's mark (the last
- * fenced write applied) is in the data hash: `fo` owner, `ft` token, `fs` seq.
+ * fenced write applied) is in the data hash: `fo` owner, `ft` token, `fs` seq. `live` is the
+ * record's `c` (created ms), there exactly while it has a value (`v` and `c` go together).
  */
 const FENCE = `${LOCK}
 local fenced = ARGV[1] == '1'
+local m = redis.call('HMGET', KEYS[1], 'fo', 'ft', 'fs', 'c')
+local live = m[4]
 if fenced then
   local holder, e = lockOf(KEYS[2])
   if not holder then return {'FENCED', 'none'} end
   if holder ~= ARGV[2] then return {'FENCED', 'holder', holder} end
   local a = acq(tonumber(ARGV[3]))
   if acq(e) ~= a then return {'FENCED', 'acquisition'} end
-  local m = redis.call('HMGET', KEYS[1], 'fo', 'ft', 'fs')
   if m[1] == ARGV[2] and acq(tonumber(m[2])) == a and tonumber(m[3]) >= tonumber(ARGV[4]) then
     return {'FENCED', 'seq', m[3]}
   end
@@ -138,16 +139,20 @@ const SCRIPTS = {
   dataSet: `${FENCE}
 ${NOW}
 local created = now
-if redis.call('HEXISTS', KEYS[1], 'v') == 1 then created = tonumber(redis.call('HGET', KEYS[1], 'c')) end
+if live then created = tonumber(live) end
 local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
-redis.call('HSET', KEYS[1], 'v', ARGV[5], 'c', string.format('%.0f', created), 'u', string.format('%.0f', now), 'ids', ARGV[6], 'meta', ARGV[7])
-mark()
-redis.call('PERSIST', KEYS[1])
-return {'OK', string.format('%.0f', created), string.format('%.0f', now), n}`,
+local c, u = string.format('%.0f', created), string.format('%.0f', now)
+if fenced then
+  redis.call('HSET', KEYS[1], 'v', ARGV[5], 'c', c, 'u', u, 'ids', ARGV[6], 'meta', ARGV[7], 'fo', ARGV[2], 'ft', ARGV[3], 'fs', ARGV[4])
+else
+  redis.call('HSET', KEYS[1], 'v', ARGV[5], 'c', c, 'u', u, 'ids', ARGV[6], 'meta', ARGV[7])
+end
+-- Only a removed record (a tombstone) has an expiry.
+if not live then redis.call('PERSIST', KEYS[1]) end
+return {'OK', c, u, n}`,
 
   // KEYS: data, lock. ARGV: fenced?, owner, token, seq, tombstone lifetime ms.
   dataRemove: `${FENCE}
-local live = redis.call('HEXISTS', KEYS[1], 'v') == 1
 if live then
   redis.call('HDEL', KEYS[1], 'v', 'c', 'u', 'ids', 'meta')
   redis.call('HINCRBY', KEYS[1], 'n', 1)
