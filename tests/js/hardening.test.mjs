@@ -64,7 +64,8 @@ async function capturing(name, body) {
 async function openThroughFault(method, instead, message) {
   const { clock, store, server } = world();
   let failing = true;
-  const module = server(faulty(store, (name) => (failing && name === method ? instead : undefined)));
+  const base = method === "lockAcquireAndGet" ? readingWithLock(store) : store;
+  const module = server(faulty(base, (name) => (failing && name === method ? instead : undefined)));
   const ds = module.new("Player", 1);
   const opening = ds.Open();
   await clock.advance(TRIES_MS);
@@ -75,6 +76,25 @@ async function openThroughFault(method, instead, message) {
   await clock.advance(TRIES_MS); // a lock that a bad answer hid expires on its own
   assert.deepEqual(await ds.Open(), ["Success", undefined], "the core is intact");
   assert.deepEqual(await ds.Destroy(), ["Saved", undefined]);
+}
+
+/**
+ * `store` with `lockAcquireAndGet` made of its own `lockAcquire` and `dataGet` (the emulator has
+ * no single request for both; on one thread nothing runs between them).
+ */
+function readingWithLock(store) {
+  return new Proxy(store, {
+    get(target, name) {
+      if (name !== "lockAcquireAndGet") {
+        const v = Reflect.get(target, name);
+        return typeof v === "function" ? v.bind(target) : v;
+      }
+      return async (map, owner, ttl, token, dsName, scope, key) => {
+        const lock = await target.lockAcquire(map, owner, ttl, token, false);
+        return lock.ok ? { ok: true, entry: await target.dataGet(dsName, scope, key) } : lock;
+      };
+    },
+  });
 }
 
 /** A valid stored entry holding `value`. */
@@ -134,11 +154,33 @@ describe("a store call that fails in any way fails only its command", () => {
     ["lockAcquire", { ok: "yes" }, /a lock result whose ok is a string, not a boolean/],
     ["lockAcquire", { ok: false }, /neither a holder string nor lapsed/],
     ["lockAcquire", { ok: false, holder: 12 }, /neither a holder string nor lapsed/],
+    ["lockAcquireAndGet", undefined, /store\.lockAcquireAndGet resolved with undefined where a lock result belongs/],
+    ["lockAcquireAndGet", { ok: true }, /a lock result with ok true and no entry/],
+    ["lockAcquireAndGet", { ok: true, entry: 5 }, /resolved with number 5 where an entry belongs/],
+    ["lockAcquireAndGet", { ok: true, entry: { ...entry(), version: 7 } }, /an entry whose version is number 7/],
+    ["lockAcquireAndGet", { ok: false }, /a lock result that is not ok and has no holder string/],
   ];
   for (const [method, result, message] of shapes) {
     test(`${method} resolving ${JSON.stringify(result) ?? String(result)}: Open answers Error naming what is wrong`, () =>
       openThroughFault(method, () => Promise.resolve(result), message));
   }
+
+  test("a store with lockAcquireAndGet: Open takes the lock and the record in one call", async () => {
+    const { store, server } = world();
+    const first = server().new("Player", 1);
+    await first.Open();
+    first.Value = { Coins: 5 };
+    assert.deepEqual(await first.Close(), ["Saved", { Coins: 5 }]);
+    const calls = [];
+    const module = server(faulty(readingWithLock(store), (name) => void calls.push(name)));
+    const ds = module.new("Player", 1);
+    assert.deepEqual(await ds.Open(), ["Success", undefined]);
+    assert.deepEqual(ds.Value, { Coins: 5 });
+    assert.deepEqual(calls, ["lockAcquireAndGet"]);
+    const [response] = await server(readingWithLock(store)).new("Player", 1).Open();
+    assert.equal(response, "Locked");
+    assert.deepEqual(await ds.Destroy(), ["Saved", { Coins: 5 }]);
+  });
 
   test("a dataSet resolving a version that is not a string: Save answers Error; the next Save works", async () => {
     const { clock, store, server } = world();

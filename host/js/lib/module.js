@@ -814,6 +814,8 @@ const COMMANDS = {
     run: (s, c) => s.lockAcquireAndGet(c.map, c.owner, c.ttl, c.token, c.name, c.scope, c.key),
     read(r) {
       const { ok, holder, entry } = fields(r, "a lock result", { ok: "boolean" }, ["holder", "entry"]);
+      // An entry left out is not a missing key: a session must never open empty by mistake.
+      if (ok && !("entry" in r)) throw new BadResult("a lock result with ok true and no entry");
       if (ok) return gotWith(entry, "completeAcquiredGot");
       if (typeof holder === "string") return (core, now, id) => core.completeLocked(now, id, holder);
       throw new BadResult("a lock result that is not ok and has no holder string");
