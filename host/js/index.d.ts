@@ -353,15 +353,7 @@ export class RedisStore implements Store {
   /** Errors and reconnects of the store's own client (`{ url }`); a module with a logger adds itself. */
   observe(listener: StoreListener): () => void;
   /** `Store.lockAcquireAndGet`: one script takes the lock and reads the record. */
-  lockAcquireAndGet(
-    map: string,
-    owner: string,
-    ttlSeconds: number,
-    token: number,
-    name: string,
-    scope: string,
-    key: string,
-  ): Promise<{ ok: true; entry: StoredEntry | undefined } | { ok: false; holder: string }>;
+  lockAcquireAndGet: NonNullable<Store["lockAcquireAndGet"]>;
 }
 /** Its `Store` methods, as that interface documents them, and `connect()`/`ping()`. */
 export interface RedisStore extends StoreLifecycle {}

@@ -48,36 +48,6 @@ impl<'a> Texts<'a> {
     }
 }
 
-/// A read's result: `texts` holds the value, the user ids and the metadata, one after another.
-fn got(
-    found: bool,
-    texts: &[u8],
-    value_len: u32,
-    user_ids_len: u32,
-    version: &str,
-    created_time: f64,
-    updated_time: f64,
-) -> StoreResult {
-    if !found {
-        return wire::got(None, "", 0.0, 0.0, "[]", "{}");
-    }
-    let mut texts = Texts { bytes: texts };
-    (|| {
-        let value = texts.next_str(Some(value_len))?;
-        let user_ids = texts.next_str(Some(user_ids_len))?;
-        let metadata = texts.next_str(None)?;
-        Ok(wire::got(
-            Some(value),
-            version,
-            created_time,
-            updated_time,
-            user_ids,
-            metadata,
-        ))
-    })()
-    .unwrap_or_else(StoreResult::Error)
-}
-
 /// One server's worth of sessions, driven by `host/js/lib/module.js`.
 #[wasm_bindgen]
 pub struct WasmModule {
@@ -283,12 +253,15 @@ impl WasmModule {
     /// A `DataGet` result. `found` false: the key does not exist (the rest is not read). Else
     /// `texts` holds the value's JSON (`value_len` bytes), the user ids' (`user_ids_len`) and
     /// the metadata's, one after another.
+    /// A read's result (`DataGet`, or with `acquired` the read of a `LockAcquire` that also
+    /// loaded and was written): `texts` holds the value, the user ids and the metadata.
     #[wasm_bindgen(js_name = completeGot)]
     #[allow(clippy::too_many_arguments)]
     pub fn complete_got(
         &mut self,
         now_ms: f64,
         command: f64,
+        acquired: bool,
         found: bool,
         texts: &[u8],
         value_len: u32,
@@ -297,43 +270,30 @@ impl WasmModule {
         created_time: f64,
         updated_time: f64,
     ) {
-        let result = got(
-            found,
-            texts,
-            value_len,
-            user_ids_len,
-            version,
-            created_time,
-            updated_time,
-        );
-        self.complete(now_ms, command, result);
-    }
-
-    /// `LockAcquireAndGet` acquired: what its read found, as in `completeGot`.
-    #[wasm_bindgen(js_name = completeAcquiredGot)]
-    #[allow(clippy::too_many_arguments)]
-    pub fn complete_acquired_got(
-        &mut self,
-        now_ms: f64,
-        command: f64,
-        found: bool,
-        texts: &[u8],
-        value_len: u32,
-        user_ids_len: u32,
-        version: &str,
-        created_time: f64,
-        updated_time: f64,
-    ) {
-        let got = got(
-            found,
-            texts,
-            value_len,
-            user_ids_len,
-            version,
-            created_time,
-            updated_time,
-        );
-        let result = StoreResult::AcquiredAndGot(Box::new(got));
+        let mut texts = Texts { bytes: texts };
+        let got = if !found {
+            wire::got(None, "", 0.0, 0.0, "[]", "{}")
+        } else {
+            (|| {
+                let value = texts.next_str(Some(value_len))?;
+                let user_ids = texts.next_str(Some(user_ids_len))?;
+                let metadata = texts.next_str(None)?;
+                Ok(wire::got(
+                    Some(value),
+                    version,
+                    created_time,
+                    updated_time,
+                    user_ids,
+                    metadata,
+                ))
+            })()
+            .unwrap_or_else(StoreResult::Error)
+        };
+        let result = if acquired {
+            StoreResult::AcquiredAndGot(Box::new(got))
+        } else {
+            got
+        };
         self.complete(now_ms, command, result);
     }
 

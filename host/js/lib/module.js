@@ -783,7 +783,7 @@ const COMMANDS = {
   DataGet: {
     method: "dataGet",
     run: (s, c) => s.dataGet(c.name, c.scope, c.key),
-    read: (r) => gotWith(r, "completeGot"),
+    read: (r) => gotWith(r, false),
   },
   DataSet: {
     method: "dataSet",
@@ -816,7 +816,7 @@ const COMMANDS = {
       const { ok, holder, entry } = fields(r, "a lock result", { ok: "boolean" }, ["holder", "entry"]);
       // An entry left out is not a missing key: a session must never open empty by mistake.
       if (ok && !("entry" in r)) throw new BadResult("a lock result with ok true and no entry");
-      if (ok) return gotWith(entry, "completeAcquiredGot");
+      if (ok) return gotWith(entry, true);
       if (typeof holder === "string") return (core, now, id) => core.completeLocked(now, id, holder);
       throw new BadResult("a lock result that is not ok and has no holder string");
     },
@@ -849,12 +849,11 @@ const COMMANDS = {
 
 /**
  * The completion that hands the core a read's entry (`undefined` or `null`: the key is
- * missing) through `method`: `completeGot`, or `completeAcquiredGot` for a read made with an
- * acquisition.
+ * missing); `acquired` for the read of a `lockAcquireAndGet` that took the lock.
  */
-function gotWith(r, method) {
+function gotWith(r, acquired) {
   if (r === undefined || r === null) {
-    return (core, now, id) => core[method](now, id, false, NO_BYTES, 0, 0, "", 0, 0);
+    return (core, now, id) => core.completeGot(now, id, acquired, false, NO_BYTES, 0, 0, "", 0, 0);
   }
   const entry = fields(r, "an entry", {
     value: "string",
@@ -866,7 +865,9 @@ function gotWith(r, method) {
   });
   return (core, now, id) => {
     const texts = bytesOf([entry.value, entry.userIds, entry.metadata], LENGTHS);
-    core[method](now, id, true, texts, LENGTHS[0], LENGTHS[1], entry.version, entry.createdTime, entry.updatedTime);
+    const [valueLength, userIdsLength] = LENGTHS;
+    const { version, createdTime, updatedTime } = entry;
+    core.completeGot(now, id, acquired, true, texts, valueLength, userIdsLength, version, createdTime, updatedTime);
   };
 }
 
