@@ -250,12 +250,21 @@ export interface ModuleStats {
   queueItemsDelivered: number;
   /** Signal handlers that threw. */
   handlerErrors: number;
-  /** Per store command kind (`DataGet`, `DataSet`, `DataRemove`, `LockAcquire`, `LockRelease`, `QueueAdd`, `QueueRead`, `QueueRemove`). */
+  /** Per store command kind (`DataGet`, `DataSet`, `DataRemove`, `LockAcquire`, `LockAcquireAndGet`, `LockRelease`, `QueueAdd`, `QueueRead`, `QueueRemove`). */
   latency: Partial<Record<StoreCommand, CommandLatency>>;
 }
 
+/** `LockAcquireAndGet` is an `Open`'s lock and load in one call, on a store that offers it. */
 export type StoreCommand =
-  "DataGet" | "DataSet" | "DataRemove" | "LockAcquire" | "LockRelease" | "QueueAdd" | "QueueRead" | "QueueRemove";
+  | "DataGet"
+  | "DataSet"
+  | "DataRemove"
+  | "LockAcquire"
+  | "LockAcquireAndGet"
+  | "LockRelease"
+  | "QueueAdd"
+  | "QueueRead"
+  | "QueueRemove";
 
 /**
  * A pino-shaped logger: each level called as `(object, message)`. pino, and anything with these
