@@ -39,6 +39,27 @@ pub(crate) enum Step {
     LockLostUnlock(Reply),
 }
 
+impl Step {
+    /// The step's name, for the internal-error message (its replies are not worth printing).
+    fn name(&self) -> &'static str {
+        match self {
+            Step::Start => "Start",
+            Step::OpenLock => "OpenLock",
+            Step::OpenLoad => "OpenLoad",
+            Step::OpenUnlock(_) => "OpenUnlock",
+            Step::ReadLoad => "ReadLoad",
+            Step::SaveWrite => "SaveWrite",
+            Step::CloseSave => "CloseSave",
+            Step::CloseUnlock(_) => "CloseUnlock",
+            Step::DestroySave => "DestroySave",
+            Step::DestroyUnlock(_) => "DestroyUnlock",
+            Step::LockRefresh { .. } => "LockRefresh",
+            Step::LockLostSave(_) => "LockLostSave",
+            Step::LockLostUnlock(_) => "LockLostUnlock",
+        }
+    }
+}
+
 /// The running task's I/O operation.
 #[derive(Debug)]
 pub(crate) enum Op {
@@ -55,6 +76,17 @@ pub(crate) enum OpOutcome {
     Unlock,
     Load(Result<Box<Loaded>, String>),
     Save(Result<(), String>),
+}
+
+impl OpOutcome {
+    fn name(&self) -> &'static str {
+        match self {
+            OpOutcome::Lock(_) => "a lock's outcome",
+            OpOutcome::Unlock => "an unlock's outcome",
+            OpOutcome::Load(_) => "a load's outcome",
+            OpOutcome::Save(_) => "a save's outcome",
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -390,7 +422,11 @@ impl Session {
             }
             (step, outcome) => {
                 // D5: whatever went wrong, the callers get an answer and the queue goes on.
-                let message = format!("internal error: task step {step:?} cannot take {outcome:?}");
+                let message = format!(
+                    "internal error: task step {} cannot take {}",
+                    step.name(),
+                    outcome.name()
+                );
                 self.finish(io, Reply::error(message));
             }
         }

@@ -67,7 +67,7 @@ pub(crate) struct LockOp {
 
 /// A result that does not belong to the command it answers.
 pub(crate) fn unexpected(command: &str, result: &StoreResult) -> String {
-    format!("the store answered {command} with {result:?}")
+    format!("the store answered {command} with {}", result.kind())
 }
 
 impl Session {

@@ -465,6 +465,22 @@ pub enum StoreResult {
 }
 
 impl StoreResult {
+    /// The result's kind, for messages (`"Got"`, `"Acquired"`, …): never the values it carries.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreResult::Got { .. } => "Got",
+            StoreResult::Written { .. } => "Written",
+            StoreResult::Done => "Done",
+            StoreResult::Acquired => "Acquired",
+            StoreResult::AcquiredAndGot(_) => "AcquiredAndGot",
+            StoreResult::Locked { .. } => "Locked",
+            StoreResult::Lapsed => "Lapsed",
+            StoreResult::Read { .. } => "Read",
+            StoreResult::Error(_) => "Error",
+            StoreResult::Invalid(_) => "Invalid",
+        }
+    }
+
     /// A failure's message and whether the same request may succeed if sent again; `None` for
     /// an answer.
     pub(crate) fn failure(&self) -> Option<(&str, bool)> {
