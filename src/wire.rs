@@ -443,7 +443,9 @@ pub fn command_lines(id: CommandId, command: &Command) -> String {
             metadata,
             ..
         } => {
-            for text in [value, user_ids, metadata] {
+            let texts = [value, user_ids, metadata];
+            out.reserve(texts.iter().map(|t| t.as_str().len() + 1).sum());
+            for text in texts {
                 out.push('\n');
                 out.push_str(text.as_str());
             }

@@ -121,10 +121,10 @@ fn check_canonical(json: &str) -> Option<()> {
     let bytes = json.as_bytes();
     let mut pos = 0;
     // The containers being read, innermost last: `None` an array, `Some(base)` an object
-    // whose keys start at `keys[base]`.
-    let mut stack: Vec<Option<usize>> = Vec::new();
+    // whose keys start at `keys[base]`. Sized for a player record, so they rarely grow.
+    let mut stack: Vec<Option<usize>> = Vec::with_capacity(16);
     // The keys of the objects being read, as ranges of `json` (inside the quotes).
-    let mut keys: Vec<Range<usize>> = Vec::new();
+    let mut keys: Vec<Range<usize>> = Vec::with_capacity(64);
     let mut number = String::new();
     loop {
         // A value starts here.
