@@ -656,3 +656,38 @@ fn loaded_json_that_cannot_be_read_is_an_error_not_nil() {
     assert!(LoadedValue::Json("{".into()).into_tree().is_err());
     assert_eq!(LoadedValue::Json("[1]".into()).into_tree(), Ok(json("[1]")));
 }
+
+/// A JS host's value text whose write would be the last write again is skipped (D16) before
+/// it is checked or copied; any change to the value, the metadata or the user ids still
+/// writes, and so does the first save after a load (the store may hold anything then).
+#[test]
+fn a_js_snapshot_the_same_as_the_last_write_is_skipped_and_any_change_written_d16() {
+    let (mut d, s) = quiet();
+    d.json_snapshots = true;
+    let writes = |d: &mut Driver| {
+        d.clear_log();
+        assert_eq!(d.run(s, Call::Save), Reply::saved());
+        d.sent("DataSet").len()
+    };
+    assert_eq!(writes(&mut d), 1, "the first save after the load");
+    assert_eq!(writes(&mut d), 0, "unchanged");
+    d.host_mut(s).value = json(r#"{"Coins":2}"#);
+    assert_eq!(writes(&mut d), 1, "a changed value");
+    assert_eq!(writes(&mut d), 0);
+    d.host_mut(s).metadata = json(r#"{"Note":"x"}"#);
+    assert_eq!(writes(&mut d), 1, "changed metadata");
+    assert_eq!(writes(&mut d), 0);
+    d.host_mut(s).user_ids = json("[7]");
+    assert_eq!(writes(&mut d), 1, "changed user ids");
+    assert_eq!(writes(&mut d), 0);
+    assert_eq!(d.store.data[ID].value, json(r#"{"Coins":2}"#));
+    assert_eq!(d.store.data[ID].user_ids, json("[7]"));
+    // Compressed, the payload is not the value's text: the digest of the payload decides.
+    d.host_mut(s).metadata = json(r#"{"Compress":{"Level":2}}"#);
+    assert_eq!(writes(&mut d), 1, "compression on");
+    assert_eq!(writes(&mut d), 0, "compressed and unchanged");
+    assert_eq!(
+        d.signals(s).last().map(String::as_str),
+        Some("Saved(Saved)")
+    );
+}

@@ -446,6 +446,8 @@ pub struct Driver<B: Backend = FakeStore> {
     pub snapshot_text: Option<Vec<u8>>,
     /// The next snapshot's [`Snapshot::same_texts`] (then false again).
     pub same_texts: bool,
+    /// Snapshots hand the value over as its JSON text, as the JS host does.
+    pub json_snapshots: bool,
     in_flight: Vec<(u64, u64, CommandId, StoreResult)>,
     seq: u64,
     random: u8,
@@ -528,6 +530,7 @@ impl<B: Backend> Driver<B> {
             snapshot_error: None,
             snapshot_text: None,
             same_texts: false,
+            json_snapshots: false,
             in_flight: Vec::new(),
             seq: 0,
             random: 0,
@@ -674,6 +677,9 @@ impl<B: Backend> Driver<B> {
                     None => Ok(Snapshot {
                         value: match self.snapshot_text.take() {
                             Some(text) => SnapshotValue::Luau(text),
+                            None if self.json_snapshots => {
+                                SnapshotValue::Json(host.value.to_json_string())
+                            }
                             None => host.value.clone().into(),
                         },
                         metadata: host.metadata.clone(),
