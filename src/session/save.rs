@@ -402,29 +402,31 @@ impl Session {
             self.save_succeeded(io, false, digest, None);
             return true;
         }
+        let metadata = JsonText::of(&snapshot.metadata);
+        let user_ids = JsonText::of(&snapshot.user_ids);
         // D16 before any checking, for a JS host's text: sent as it is (no compression), it
         // would be the write's payload; when that payload's digest is the last write's, the
         // store holds exactly these bytes, which were checked then. An unchanged save skips
         // the canonical check and the payload (issue 12: they were most of its cost).
-        if let (Some(written), SnapshotValue::Json(json)) = (self.last_written, &snapshot.value) {
-            if compress_table(&snapshot.metadata).is_none() {
-                let digest = set_digest(
-                    io.digest_key,
-                    json,
-                    JsonText::of(&snapshot.metadata).as_str(),
-                    JsonText::of(&snapshot.user_ids).as_str(),
-                );
-                if digest == written {
-                    self.last_snapshot = Some(digest);
-                    self.save_succeeded(io, false, digest, None);
-                    return true;
-                }
-            }
+        let as_sent = match &snapshot.value {
+            SnapshotValue::Json(json) if compress_table(&snapshot.metadata).is_none() => Some(
+                set_digest(io.digest_key, json, metadata.as_str(), user_ids.as_str()),
+            ),
+            _ => None,
+        };
+        if let Some(digest) = as_sent.filter(|&d| self.last_written == Some(d)) {
+            self.last_snapshot = Some(digest);
+            self.save_succeeded(io, false, digest, None);
+            return true;
         }
-        match self.payload_for(snapshot) {
+        match self.payload_for(snapshot, metadata, user_ids) {
             Err(message) => self.save_failed(io, message),
-            Ok(payload) => {
-                let digest = payload.digest(io.digest_key);
+            Ok((payload, sent_as_is)) => {
+                // The text went out as it came: its digest is the one just taken.
+                let digest = match as_sent {
+                    Some(digest) if sent_as_is => digest,
+                    _ => payload.digest(io.digest_key),
+                };
                 if matches!(payload, Payload::Set(_)) {
                     self.last_snapshot = Some(digest);
                 }
@@ -439,11 +441,18 @@ impl Session {
         true
     }
 
-    fn payload_for(&mut self, snapshot: Snapshot) -> Result<Payload, String> {
+    /// The write a snapshot makes (`metadata_text` and `user_ids_text` its tables' JSON), and
+    /// whether its value goes out as the host's own JSON text.
+    fn payload_for(
+        &mut self,
+        snapshot: Snapshot,
+        metadata_text: JsonText,
+        user_ids_text: JsonText,
+    ) -> Result<(Payload, bool), String> {
         let Snapshot {
             value,
             metadata,
-            user_ids,
+            user_ids: _,
             same_texts: _,
         } = snapshot;
         // Text that is not already what the core would write is read into a tree.
@@ -454,8 +463,10 @@ impl Session {
             SnapshotValue::Luau(text) if text.is_empty() => SnapshotValue::Tree(Value::Nil),
             other => other,
         };
+        let sent_as_is =
+            matches!(value, SnapshotValue::Json(_)) && compress_table(&metadata).is_none();
         let value = match (value, compress_table(&metadata)) {
-            (SnapshotValue::Tree(Value::Nil), _) => return Ok(Payload::Remove),
+            (SnapshotValue::Tree(Value::Nil), _) => return Ok((Payload::Remove, false)),
             (SnapshotValue::Json(json), Some(compress)) => {
                 self.compressed(adapter::compress_json(&json, compress)?)
             }
@@ -478,11 +489,12 @@ impl Session {
         metadata
             .check_json_keys("Metadata")
             .map_err(|e| e.to_string())?;
-        Ok(Payload::Set(Box::new(Stored {
+        let stored = Stored {
             value,
-            metadata: JsonText::of(&metadata),
-            user_ids: JsonText::of(&user_ids),
-        })))
+            metadata: metadata_text,
+            user_ids: user_ids_text,
+        };
+        Ok((Payload::Set(Box::new(stored)), sent_as_is))
     }
 
     /// Compressed text as the value a save stores (a JSON string), kept as `CompressedValue`.
