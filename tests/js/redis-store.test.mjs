@@ -139,12 +139,31 @@ test("with { client } the store uses it and leaves it open on close", async () =
   await assert.rejects(store.dataGet("P", "global", "k"), (e) => e instanceof StoreError && e.kind === "Closed");
 });
 
-test("scripts are loaded again after the server forgets them", async () => {
-  const store = new RedisStore({ client, prefix: "flush" });
-  assert.deepEqual(await store.lockAcquire("m", "A", 30, 2 ** 32, false), { ok: true });
-  await client.scriptFlush();
-  assert.deepEqual(await store.lockAcquire("m", "B", 30, 2 ** 32, false), { ok: false, holder: "A" });
-});
+// The store's own client sends scripts through its raw `sendCommand`, a client passed in
+// through `evalSha`: both load a script the server has lost.
+for (const made of ["client", "url"]) {
+  test(`scripts are loaded again after the server forgets them ({ ${made} })`, async () => {
+    const prefix = `flush-${made}`;
+    const store = new RedisStore(made === "url" ? { url: server.url, prefix } : { client, prefix });
+    try {
+      assert.deepEqual(await store.lockAcquire("m", "A", 30, 2 ** 32, false), { ok: true });
+      await client.scriptFlush();
+      assert.deepEqual(await store.lockAcquire("m", "B", 30, 2 ** 32, false), { ok: false, holder: "A" });
+      await client.scriptFlush();
+      const version = await store.dataSet("P", "global", "k", '{"a":1}', "[]", "{}", null);
+      assert.deepEqual(await store.dataGet("P", "global", "k"), {
+        value: '{"a":1}',
+        version,
+        createdTime: Number(await client.hGet(`${prefix}:{P/global/k}:data:1.6`, "c")),
+        updatedTime: Number(await client.hGet(`${prefix}:{P/global/k}:data:1.6`, "u")),
+        userIds: "[]",
+        metadata: "{}",
+      });
+    } finally {
+      await store.close();
+    }
+  });
+}
 
 test("a server that cannot be reached gives a Transient error, and the next call tries again", async () => {
   const spare = await startRedis();
