@@ -11,7 +11,10 @@
 // - with Metadata.Compress, what loads is what the package's own codec gives for the value, and
 //   saved again it loads the same;
 // - a session that keeps changing its value in place and saving leaves the store holding exactly
-//   the value of its last "Saved", and writes nothing for a save with no change (D16).
+//   the value of its last "Saved", and writes nothing for a save with no change (D16);
+// - Reconcile(template), and Open(template) on an open session, leave the value as behaviour.md
+//   §10.1's algorithm does, written out here on the JS objects (a `length` key is not put on an
+//   array, which cannot hold it as data).
 //
 // VALUE_SEED and VALUE_CASES change the run.
 import assert from "node:assert/strict";
@@ -274,6 +277,86 @@ describe("a session that keeps changing its value", () => {
       const after = await entryOf(store);
       assert.deepStrictEqual(JSON.parse(after.value), ds.Value, `step ${step}: the store holds the value saved`);
       if (!change && before !== undefined) assert.equal(after.version, before.version, `step ${step}: no write`);
+    }
+  });
+});
+
+describe("Reconcile fills in what the value lacks, as §10.1 says", () => {
+  /** Plain objects and arrays: the tables of the core's model. */
+  const isTable = (v) =>
+    typeof v === "object" &&
+    v !== null &&
+    (Array.isArray(v) || [Object.prototype, null].includes(Object.getPrototypeOf(v)));
+
+  /** A deep copy of the tables, with everything else (a function too) as it is. */
+  function copy(v) {
+    if (!isTable(v)) return v;
+    if (Array.isArray(v)) return v.map(copy);
+    const out = {};
+    for (const key of Object.keys(v)) {
+      Object.defineProperty(out, key, { value: copy(v[key]), writable: true, enumerable: true, configurable: true });
+    }
+    return out;
+  }
+
+  /** behaviour.md §10.1 on JS objects (array elements are number keys, never reconciled). */
+  function reconcile(target, template) {
+    if (Array.isArray(template)) return;
+    for (const key of Object.keys(template)) {
+      const have = Array.isArray(target) || !Object.hasOwn(target, key) ? undefined : target[key];
+      if (have === undefined || have === null) {
+        // An array cannot take `length` as data; the module leaves it out.
+        if (key === "length" && Array.isArray(target)) continue;
+        const value = copy(template[key]);
+        Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+      } else if (isTable(have) && isTable(template[key])) reconcile(have, template[key]);
+    }
+  }
+
+  /** A value made from `template`: keys taken out, others changed, some added, a function kept. */
+  function valueFrom(template, next, seed) {
+    if (!isTable(template) || Array.isArray(template)) return next() < 0.5 ? copy(template) : valueOf(seed);
+    const value = {};
+    for (const key of Object.keys(template)) {
+      const r = next();
+      const item =
+        r < 0.3 ? undefined : r < 0.4 ? valueOf(seed + 1) : r < 0.45 ? null : valueFrom(template[key], next, seed + 2);
+      if (item !== undefined)
+        Object.defineProperty(value, key, { value: item, writable: true, enumerable: true, configurable: true });
+    }
+    if (next() < 0.3) value.Extra = valueOf(seed + 3);
+    if (next() < 0.2) value.Hook = () => {};
+    return value;
+  }
+
+  test("a template's length key is not put on an array; neither Reconcile nor Open throws", async () => {
+    const { clock, server } = world();
+    const ds = server().new("Player", 1);
+    await within(clock, ds.Open());
+    const template = { Bag: { length: 3, Size: 8 } };
+    ds.Value = { Bag: ["Sword"] };
+    ds.Reconcile(template);
+    assert.deepEqual([...ds.Value.Bag], ["Sword"]);
+    assert.equal(ds.Value.Bag.Size, 8, "other keys land as named properties (no save stores them)");
+    ds.Value = { Bag: ["Shield"] };
+    assert.deepEqual(await within(clock, ds.Open(template)), ["Success", undefined]);
+    assert.equal(ds.Value.Bag.length, 1);
+  });
+
+  test(`random values and templates (${CASES} pairs)`, async () => {
+    const { clock, server } = world();
+    const ds = server().new("Player", 1);
+    await within(clock, ds.Open());
+    for (let seed = FIRST_SEED; seed < FIRST_SEED + CASES; seed++) {
+      const next = random(seed * 31);
+      const template = valueOf(seed);
+      const value = next() < 0.05 ? undefined : valueFrom(template, next, seed * 1000);
+      const expected = value === undefined ? copy(template) : copy(value);
+      if (value !== undefined && isTable(expected) && isTable(template)) reconcile(expected, template);
+      ds.Value = value;
+      if (seed % 2 === 0) ds.Reconcile(template);
+      else assert.deepEqual(await within(clock, ds.Open(template)), ["Success", undefined], `seed ${seed}`);
+      assert.deepStrictEqual(ds.Value, expected, `seed ${seed}`);
     }
   });
 });

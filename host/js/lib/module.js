@@ -17,7 +17,7 @@ import { checkClock, describe } from "./clock.js";
 import { Observer, checkObservers, errorText } from "./observe.js";
 import { Signal } from "./signal.js";
 import { bytes, bytesOf } from "./utf8.js";
-import { toJson } from "./value.js";
+import { MAX_DEPTH, toJson } from "./value.js";
 
 export const Response = Object.freeze({
   Success: "Success",
@@ -755,6 +755,37 @@ function commandOf(text) {
   return c;
 }
 
+/**
+ * What the core's patch for a template reads of a value (behaviour.md §10.1): along the
+ * template's objects, each of its keys that the value has as an own property (not undefined or
+ * null, which are absent keys), as an object where both hold a table and as `true` where not.
+ * The patch made from it is the one the whole value gives, and the rest of the value (most of a
+ * player's record) is neither walked nor copied: Reconcile reads only the template's keys, as
+ * the original's does. An array's elements are number keys, which a template never fills in.
+ * Past the core's nesting limit the value itself goes, for the core's refusal.
+ */
+function templateShape(value, template, depth) {
+  if (!isTable(value) || !isTable(template)) return value === undefined || value === null ? undefined : true;
+  if (depth > MAX_DEPTH) return value;
+  // No prototype: a "__proto__" key is an own property like any other.
+  const shape = Object.create(null);
+  if (Array.isArray(template)) return shape;
+  for (const key of Object.keys(template)) {
+    const have = Array.isArray(value) || !Object.hasOwn(value, key) ? undefined : value[key];
+    if (have === undefined || have === null) continue;
+    shape[key] = isTable(have) && isTable(template[key]) ? templateShape(have, template[key], depth + 1) : true;
+  }
+  return shape;
+}
+
+/** An array or a plain object: what the core reads as a table. */
+function isTable(v) {
+  if (typeof v !== "object" || v === null) return false;
+  if (Array.isArray(v)) return true;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
 /** Node's setTimeout takes at most 2^31 - 1 ms (more fires at once). */
 const MAX_DELAY_MS = 2 ** 31 - 1;
 
@@ -1131,7 +1162,8 @@ class DataStore {
    */
   _reconcile(template) {
     // toJson, not JSON.stringify: it keeps -0.
-    const texts = bytesOf([toJson(this.#value, "Value"), toJson(template, "template")], LENGTHS);
+    const shape = toJson(templateShape(this.#value, template, 0), "Value");
+    const texts = bytesOf([shape, toJson(template, "template")], LENGTHS);
     const patch = JSON.parse(this.#host.wasm.templatePatch(texts, LENGTHS[0]));
     if (patch.replace !== undefined) {
       this.#value = patch.replace;
@@ -1141,7 +1173,12 @@ class DataStore {
       let target = this.#value;
       // Every step but the last is an own property of the live value (the core read it there).
       for (let i = 0; i < path.length - 1; i++) target = target[path[i]];
-      Object.defineProperty(target, path[path.length - 1], {
+      const key = path[path.length - 1];
+      // A template key lands on an array as a named property, which no save stores (as a mixed
+      // table in Luau), except `length`, which an array cannot take as data: left out, rather
+      // than a RangeError out of Reconcile or Open.
+      if (key === "length" && Array.isArray(target)) continue;
+      Object.defineProperty(target, key, {
         value,
         writable: true,
         enumerable: true,
