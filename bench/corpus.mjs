@@ -1,7 +1,8 @@
 // A deterministic, realistic player-data corpus: nested dictionaries, inventory arrays, floats
 // and strings, grown to a target JSON size. Same seed, same bytes, on every machine.
 
-function rng(seed) {
+/** mulberry32: a small seeded generator of numbers in [0, 1). */
+export function rng(seed) {
   let s = seed >>> 0;
   return () => {
     s = (s + 0x6d2b79f5) >>> 0;

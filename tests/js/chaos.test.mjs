@@ -24,6 +24,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createModule, decompress, ManualClock, MemoryStore, realClock, StoreError } from "../../pkg/node.mjs";
 import { Signal } from "../../pkg/lib/signal.js";
+import { rng } from "../../bench/corpus.mjs";
 
 const SEQUENCES = Number(process.env.CHAOS_SEQUENCES ?? 300);
 const REAL_SEQUENCES = Number(process.env.CHAOS_REAL_SEQUENCES ?? 2);
@@ -48,16 +49,9 @@ const WORST = {
 const BACKGROUND = 2 * MEMORY_OP + SAVE;
 const SHUTDOWN_MS = 25_000;
 
-/** mulberry32: a small seeded generator. */
+/** Seeded draws (mulberry32, as the bench corpus makes its records), and choices made of them. */
 function random(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = rng(seed);
   return {
     next,
     chance: (p) => next() < p,

@@ -20,8 +20,8 @@ import { createModule, ManualClock, MemoryStore, StoreError } from "../../pkg/no
 import { Signal } from "../../pkg/lib/signal.js";
 import { faulty } from "./helpers/faulty.mjs";
 import { signalWhenReady } from "./helpers/processes.mjs";
+import { START, world } from "./helpers/world.mjs";
 
-const START = Date.UTC(2026, 3, 1, 12, 0, 0);
 const PENDING = Symbol("pending");
 /** Every store call's worst case: 3 tries of 15 s and 2 s of backoff, with room to spare. */
 const TRIES_MS = 60_000;
@@ -35,13 +35,6 @@ async function peek(promise) {
   );
   for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
   return settled;
-}
-
-function world() {
-  const clock = new ManualClock(START);
-  const store = new MemoryStore({ clock });
-  let seed = 0;
-  return { clock, store, server: (s = store, c = clock) => createModule({ store: s, clock: c, seed: ++seed }) };
 }
 
 /** Runs `body` with console[name] collecting its calls instead of printing. */

@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { createModule, ManualClock, MemoryStore, Response } from "../../pkg/node.mjs";
+import { START, world, within } from "./helpers/world.mjs";
 
-const START = Date.UTC(2026, 3, 1, 12, 0, 0);
 // The original's messages, shared with the Luau module's test (tests/luau/module/errors.luau).
 const ERRORS = JSON.parse(readFileSync(new URL("../vectors/errors.json", import.meta.url), "utf8"));
 const READONLY = { name: "TypeError", message: ERRORS.readonly.message };
@@ -19,19 +19,6 @@ const PENDING = Symbol("pending");
 
 /** The promise's outcome if it has settled once the queued work ran, else PENDING. */
 const peek = (promise) => Promise.race([promise, new Promise((resolve) => setImmediate(() => resolve(PENDING)))]);
-
-function world({ faults } = {}) {
-  const clock = new ManualClock(START);
-  const store = new MemoryStore({ clock, faults });
-  let seed = 0;
-  return { clock, store, server: (s = store) => createModule({ store: s, clock, seed: ++seed }) };
-}
-
-/** Runs the clock `ms` while `promise` works (retries and backoff wait on the clock). */
-async function within(clock, promise, ms = 10_000) {
-  await clock.advance(ms);
-  return promise;
-}
 
 /** The store as one server sees it, counting its calls by kind. */
 function counting(store) {

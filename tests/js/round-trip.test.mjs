@@ -3,23 +3,9 @@
 // two modules on one store are two Roblox servers.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { createModule, ManualClock, MemoryStore } from "../../pkg/node.mjs";
+import { world, within } from "./helpers/world.mjs";
 
-const START = Date.UTC(2026, 3, 1, 12, 0, 0);
 const COMPRESSED = '{"Compress":{"Level":2,"Decimals":3,"Safety":true}}';
-
-function world() {
-  const clock = new ManualClock(START);
-  const store = new MemoryStore({ clock });
-  let seed = 0;
-  return { clock, store, server: () => createModule({ store, clock, seed: ++seed }) };
-}
-
-/** Runs the clock `ms` while `promise` works (retries and backoff wait on the clock). */
-async function within(clock, promise, ms = 10_000) {
-  await clock.advance(ms);
-  return promise;
-}
 
 /** The stored entry's value as JSON text. */
 const storedText = async (store, key = "1") => (await store.dataGet("Player", "global", key))?.value;

@@ -19,23 +19,12 @@
 // VALUE_SEED and VALUE_CASES change the run.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { compress, createModule, decompress, ManualClock, MemoryStore } from "../../pkg/node.mjs";
+import { compress, decompress } from "../../pkg/node.mjs";
+import { rng as random } from "../../bench/corpus.mjs";
+import { world, within } from "./helpers/world.mjs";
 
 const FIRST_SEED = Number(process.env.VALUE_SEED ?? 1);
 const CASES = Number(process.env.VALUE_CASES ?? 150);
-const START = Date.UTC(2026, 3, 1, 12, 0, 0);
-
-/** mulberry32: a small seeded generator. */
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Keys and strings that have broken JSON code somewhere. */
 const ODD_TEXTS = [
@@ -148,19 +137,6 @@ function valueOf(seed) {
     const text = textOf(next, 0);
     if (text.startsWith("{") || next() < 0.2) return JSON.parse(text);
   }
-}
-
-function world() {
-  const clock = new ManualClock(START);
-  const store = new MemoryStore({ clock });
-  let seed = 0;
-  return { clock, store, server: () => createModule({ store, clock, seed: ++seed }) };
-}
-
-/** Runs the clock while `promise` works (SaveDelay, retries and backoff wait on the clock). */
-async function within(clock, promise, ms = 10_000) {
-  await clock.advance(ms);
-  return promise;
 }
 
 const entryOf = (store) => store.dataGet("Player", "global", "1");
