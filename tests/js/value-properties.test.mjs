@@ -10,6 +10,7 @@
 //   the store holds its JSON;
 // - with Metadata.Compress, what loads is what the package's own codec gives for the value, and
 //   saved again it loads the same;
+// - queued, a value reaches the owner's ProcessQueue exactly;
 // - a session that keeps changing its value in place and saving leaves the store holding exactly
 //   the value of its last "Saved", and writes nothing for a save with no change (D16);
 // - Reconcile(template), and Open(template) on an open session, leave the value as behaviour.md
@@ -208,6 +209,29 @@ describe("random values survive a save and a load", () => {
       const twice = decompress(compress(expected, settings), { Decimals: settings.Decimals });
       assert.deepStrictEqual(third.Value, twice, `seed ${seed}: saved again and loaded`);
     }
+  });
+});
+
+describe("random values sent through the queue", () => {
+  test(`reach the owner's ProcessQueue exactly, in order (${CASES} values)`, async () => {
+    const { clock, server } = world();
+    const owner = server().new("Player", 1);
+    await within(clock, owner.Open());
+    const received = [];
+    owner.ProcessQueue.Connect(async (id, values) => {
+      received.push(...values);
+      await owner.Remove(id);
+    });
+    const sender = server().new("Player", 1);
+    const sent = [];
+    for (let seed = FIRST_SEED; seed < FIRST_SEED + CASES; seed++) {
+      const value = valueOf(seed);
+      const [response, message] = await within(clock, sender.Queue(value), 1);
+      assert.equal(response, "Success", `seed ${seed}: ${message}`);
+      sent.push(value);
+    }
+    for (let i = 0; i < 60 && received.length < sent.length; i++) await clock.advance(5_000);
+    assert.deepStrictEqual(received, sent);
   });
 });
 
