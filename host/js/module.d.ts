@@ -155,7 +155,10 @@ export interface DataStoreMembers<T = unknown, Fields extends CustomFields<Field
   Remove(id: string): Promise<QueueResult>;
   /** A deep copy of `Value`. Synchronous: throws an `Error` naming the path if `Value` cannot be stored. */
   Clone(): T | undefined;
-  /** Fills what `Value` lacks from `template`, in place. Throws like `Clone` for what cannot be stored. */
+  /**
+   * Fills what `Value` lacks from `template`, in place, reading only the template's keys of
+   * `Value` (as the original does). Throws like `Clone` if `template` cannot be stored.
+   */
   Reconcile(template: T): void;
   /** `[characters, fraction of the 4 MB limit]`. Throws like `Clone` for what cannot be stored. */
   Usage(): [characters: number, fraction: number];
