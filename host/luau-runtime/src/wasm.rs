@@ -96,10 +96,18 @@ pub(crate) fn resolve(path: &str, source: Option<&str>) -> PathBuf {
     }
 }
 
+/// How deep an instance's calls may go. The core recurses about three frames per level of a
+/// value's nesting, and values nest up to 512 levels, so it needs some 1,600 (luau/HOST.md).
+/// wasmi's default of 1,000 trapped a Reconcile of a value 400 levels deep, and a trap does not
+/// restore the module's stack pointer, so the instance's later calls read out of bounds.
+const MAX_CALL_DEPTH: usize = 4096;
+
 fn load(ctx: &Ctx, path: &Path) -> Result<WasmInstance, String> {
     let what = path.display();
     let bytes = std::fs::read(path).map_err(|e| format!("wasm.load: cannot read {what}: {e}"))?;
-    let engine = Engine::default();
+    let mut config = wasmi::Config::default();
+    config.set_max_recursion_depth(MAX_CALL_DEPTH);
+    let engine = Engine::new(&config);
     let module = Module::new(&engine, &bytes[..])
         .map_err(|e| format!("wasm.load: {what} is not a valid module: {e}"))?;
     for import in module.imports() {

@@ -242,6 +242,7 @@ scripts! {
     module_unchanged_saves => "tests/luau/module/unchanged_saves.luau", ensure_cabi_wasm;
     module_templates_odd_shapes => "tests/luau/module/templates_odd_shapes.luau", ensure_cabi_wasm;
     module_large_values => "tests/luau/module/large_values.luau", ensure_cabi_wasm;
+    module_deep_values => "tests/luau/module/deep_values.luau", ensure_cabi_wasm;
     module_reconcile => "tests/luau/module/reconcile.luau", ensure_cabi_wasm;
     module_uncached_load => "tests/luau/module/uncached_load.luau", ensure_cabi_wasm;
     module_errors => "tests/luau/module/errors.luau", ensure_cabi_wasm;
