@@ -22,6 +22,7 @@
 //   redis-server's own CPU per cycle for ours and the baseline (what bounds a server's rate);
 // - LmdbStore and MemoryStore cycles per second (no target: the store's own cost dominates);
 // - CPU per auto-save round, module only and on MemoryStore, with and without changes (D16);
+// - Reconcile(template) of a 1 KB and a 64 KB record (it reads only the template's keys);
 // - store requests per idle session-hour against the original protocol's (target: DataStore
 //   writes at most 10 % of its 120).
 //
@@ -520,6 +521,33 @@ async function autoSaveRounds(n, emulated) {
   return { changed, unchanged };
 }
 
+// ---- Reconcile -----------------------------------------------------------------------------------
+
+/**
+ * µs per `Reconcile(template)` of an open session holding a record of about `bytes` of JSON, the
+ * template the seed README's: only the template's keys of the value are read, so the record's
+ * size should not show.
+ */
+async function reconcileUs(bytes) {
+  const clock = new ManualClock(START);
+  const module = createModule({ store: new NullStore(), clock });
+  const ds = module.new("Player", "reconcile");
+  const opened = ds.Open();
+  await clock.advance(1_000);
+  await opened;
+  ds.Value = playerData(bytes, 7);
+  const template = { Coins: 0, Level: 1, Inventory: [], Settings: { Music: true }, Tutorial: { Done: false } };
+  const n = Math.max(200, Math.round(scaled(2_000_000) / bytes));
+  let best = Infinity;
+  for (let k = 0; k < 3; k++) {
+    const start = performance.now();
+    for (let i = 0; i < n; i++) ds.Reconcile(template);
+    best = Math.min(best, ((performance.now() - start) * 1000) / n);
+  }
+  await closeAll(module, clock);
+  return best;
+}
+
 // ---- requests per idle session-hour ---------------------------------------------------------------
 
 async function idleHour(n, { processQueue = false } = {}) {
@@ -673,6 +701,11 @@ async function main() {
       );
     }
   }
+
+  // 5b. Reconcile, whose cost must not follow the record's size.
+  const small = await reconcileUs(1024);
+  const large = await reconcileUs(64 * 1024);
+  row("Reconcile(template) of an open session: 1 KB / 64 KB record", `${fixed(small, 1)} / ${fixed(large, 1)} µs`);
 
   // 6. Requests per idle session-hour (per-session counts do not depend on N; the queue's long
   // polls make that variant slow).
