@@ -20,6 +20,7 @@
 // VALUE_SEED and VALUE_CASES change the run.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { runInNewContext } from "node:vm";
 import { compress, decompress } from "../../pkg/node.mjs";
 import { rng as random } from "../../bench/corpus.mjs";
 import { world, within } from "./helpers/world.mjs";
@@ -341,6 +342,17 @@ describe("Reconcile fills in what the value lacks, as §10.1 says", () => {
     ds.Value = { Bag: ["Shield"] };
     assert.deepEqual(await within(clock, ds.Open(template)), ["Success", undefined]);
     assert.equal(ds.Value.Bag.length, 1);
+  });
+
+  test("another realm's objects are tables too, as a save reads them", async () => {
+    const { clock, server } = world();
+    const ds = server().new("Player", 1);
+    await within(clock, ds.Open());
+    ds.Value = runInNewContext("({ Stats: { Level: 3 } })");
+    ds.Reconcile({ Stats: { Level: 1, Xp: 0 }, Coins: 0 });
+    assert.equal(ds.Value.Stats.Xp, 0, "filled in inside the other realm's object");
+    assert.equal(ds.Value.Stats.Level, 3);
+    assert.equal(ds.Value.Coins, 0);
   });
 
   test(`random values and templates (${CASES} pairs)`, async () => {

@@ -17,7 +17,7 @@ import { checkClock, describe } from "./clock.js";
 import { Observer, checkObservers, errorText } from "./observe.js";
 import { Signal } from "./signal.js";
 import { bytes, bytesOf } from "./utf8.js";
-import { MAX_DEPTH, toJson } from "./value.js";
+import { isPlainObject, MAX_DEPTH, toJson } from "./value.js";
 
 export const Response = Object.freeze({
   Success: "Success",
@@ -778,12 +778,9 @@ function templateShape(value, template, depth) {
   return shape;
 }
 
-/** An array or a plain object: what the core reads as a table. */
+/** An array or a plain object (the walk's `isPlainObject`): what the core reads as a table. */
 function isTable(v) {
-  if (typeof v !== "object" || v === null) return false;
-  if (Array.isArray(v)) return true;
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
+  return typeof v === "object" && v !== null && (Array.isArray(v) || isPlainObject(v));
 }
 
 /** Node's setTimeout takes at most 2^31 - 1 ms (more fires at once). */

@@ -97,12 +97,7 @@ function storableTable(table, depth) {
     // No named properties (a hole would have been refused above).
     return Object.keys(table).length === length;
   }
-  const proto = Object.getPrototypeOf(table);
-  if (proto !== ObjectPrototype && proto !== null) {
-    // Another realm's Object.prototype, or a null-prototype parent: plain, unless it has
-    // enumerable properties (which the walk would see and JSON.stringify drop).
-    if (Object.getPrototypeOf(proto) !== null || inheritedKey(proto) !== undefined) return false;
-  }
+  if (!isPlainObject(table)) return false;
   for (const key in table) {
     const item = table[key];
     if (typeof item === "object") {
@@ -110,6 +105,17 @@ function storableTable(table, depth) {
     } else if (!storable(item, depth)) return false;
   }
   return true;
+}
+
+/**
+ * Whether a non-array object is data: its prototype is Object.prototype, none, or one without
+ * a prototype of its own and without enumerable properties (another realm's Object.prototype,
+ * or a null-prototype parent), which the walk would see and JSON.stringify drop.
+ */
+export function isPlainObject(object) {
+  const proto = Object.getPrototypeOf(object);
+  if (proto === ObjectPrototype || proto === null) return true;
+  return Object.getPrototypeOf(proto) === null && inheritedKey(proto) === undefined;
 }
 
 function walk(value, ancestors, path) {
