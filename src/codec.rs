@@ -41,11 +41,6 @@ pub mod luau;
 /// How deep containers may nest, in both directions.
 pub const MAX_DEPTH: usize = 512;
 
-/// The largest `Decimals` setting accepted. `10^15` is the last power of ten below 2^53: with
-/// more decimals, the scaled value of every non-integer above 9 is past 2^53, where a double
-/// has no digits left to keep, so larger settings only make numbers unwritable.
-pub const MAX_DECIMALS: f64 = 15.0;
-
 /// The `Metadata.Compress` settings that matter when encoding.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
@@ -71,50 +66,30 @@ impl Default for Settings {
 impl Settings {
     /// Reads `Metadata.Compress` the way the original's save does (§7.2, §9.1):
     /// `Level or 2` (only the number 2 means array mode, so `nil` and `false` do too),
-    /// `Decimals or 3`, and `Safety` on when nil or `true`, off for any other value.
+    /// `Decimals or 3` ([`Settings::decimals_of`]), and `Safety` on when nil or `true`, off
+    /// for any other value.
     ///
-    /// `Decimals` must be a whole number from 0 to [`MAX_DECIMALS`]; anything else is an error
-    /// here, where the original coerced or failed (a string), or silently lost data: with
-    /// `Decimals = -5` it stored 1.5 as 0, and a fraction such as 2.5 gives a scale that is not
-    /// a power of ten. Every Level and Safety value is kept as the original reads it: none of
-    /// them loses data (Level only picks `|` or `*` for sequences, and with Safety off a string
-    /// holding DEL is refused, D9).
+    /// Every setting the original accepts is accepted: a record it wrote with `Decimals = 1.5`
+    /// or `20` must be saved again by the next server. What a setting cannot carry is refused
+    /// per number, with its path (a fraction whose scaled value is not finite, or does not read
+    /// back as itself); the rounding to `10^-Decimals` is the setting's, as it is at 3.
     pub fn from_compress_table(compress: &Value) -> Result<Settings, CodecError> {
-        let get = |name: &str| -> &Value {
-            match compress {
-                Value::Table(t) => t.get(&Key::String(name.to_owned())).unwrap_or(&Value::Nil),
-                _ => &Value::Nil,
-            }
-        };
         if !compress.is_table() {
             return Err(CodecError::new(format!(
                 "Metadata.Compress must be a table, got a {}",
                 compress.type_name()
             )));
         }
-        let array_mode = match get("Level") {
-            Value::Nil | Value::Bool(false) => true,
-            Value::Number(level) => *level == 2.0,
+        let array_mode = match field(compress, "Level") {
+            None | Some(Value::Nil | Value::Bool(false)) => true,
+            Some(Value::Number(level)) => *level == 2.0,
             _ => false,
         };
-        let decimals = match get("Decimals") {
-            Value::Nil | Value::Bool(false) => 3.0,
-            Value::Number(d) if (0.0..=MAX_DECIMALS).contains(d) && d.fract() == 0.0 => *d,
-            Value::Number(d) => {
-                return Err(CodecError::new(format!(
-                    "Metadata.Compress.Decimals must be a whole number from 0 to {MAX_DECIMALS}, \
-                     got {}",
-                    crate::value::luau_number_to_string(*d)
-                )))
-            }
-            other => {
-                return Err(CodecError::new(format!(
-                    "Metadata.Compress.Decimals must be a number, got a {}",
-                    other.type_name()
-                )))
-            }
-        };
-        let safety = matches!(get("Safety"), Value::Nil | Value::Bool(true));
+        let decimals = Settings::decimals_of(compress)?;
+        let safety = matches!(
+            field(compress, "Safety"),
+            None | Some(Value::Nil | Value::Bool(true))
+        );
         Ok(Settings {
             array_mode,
             decimals,
@@ -122,25 +97,40 @@ impl Settings {
         })
     }
 
-    /// The `Decimals` a *decoder* uses (`10 ^ (Decimals or 3)`): any finite number, since a
-    /// record written by the original with, say, `Decimals = 1.5` must still open. Only
-    /// writing is held to whole numbers from 0 to [`MAX_DECIMALS`].
-    pub fn decimals_to_read(compress: &Value) -> Result<f64, CodecError> {
-        let decimals = match compress {
-            Value::Table(t) => t.get(&Key::String("Decimals".into())),
-            _ => None,
+    /// `Decimals` as the original's `10 ^ (Decimals or 3)` takes it, for reading and writing:
+    /// nil or false is 3, a number is itself, and a string is the number Luau's arithmetic makes
+    /// of it (`"3"`, `" 0x10 "`). It must be finite: the original hangs or stores nothing of
+    /// every fraction with an infinite one.
+    pub fn decimals_of(compress: &Value) -> Result<f64, CodecError> {
+        let decimals = match field(compress, "Decimals") {
+            None | Some(Value::Nil | Value::Bool(false)) => return Ok(3.0),
+            Some(Value::Number(d)) => Some(*d),
+            Some(Value::String(text)) => crate::value::luau_string_to_number(text),
+            Some(other) => {
+                return Err(CodecError::new(format!(
+                    "Metadata.Compress.Decimals must be a number, got a {}",
+                    other.type_name()
+                )))
+            }
         };
         match decimals {
-            None | Some(Value::Nil | Value::Bool(false)) => Ok(3.0),
-            Some(Value::Number(d)) if d.is_finite() => Ok(*d),
-            Some(other) => Err(CodecError::new(format!(
-                "Metadata.Compress.Decimals must be a number, got {}",
-                match other {
-                    Value::Number(n) => crate::value::luau_number_to_string(*n),
-                    other => format!("a {}", other.type_name()),
-                }
+            Some(d) if d.is_finite() => Ok(d),
+            Some(d) => Err(CodecError::new(format!(
+                "Metadata.Compress.Decimals must be a finite number, got {}",
+                crate::value::luau_number_to_string(d)
             ))),
+            None => Err(CodecError::new(
+                "Metadata.Compress.Decimals must be a number, got a string that is not one".into(),
+            )),
         }
+    }
+}
+
+/// `compress[name]`, when `compress` is a table.
+fn field<'a>(compress: &'a Value, name: &str) -> Option<&'a Value> {
+    match compress {
+        Value::Table(t) => t.get(&Key::String(name.to_owned())),
+        _ => None,
     }
 }
 
@@ -233,11 +223,24 @@ fn find_special(bytes: &[u8], from: usize) -> Option<usize> {
 
 /// Encodes `value` as the original's `Compress(value, level, 10 ^ decimals, safety)` would,
 /// except that what the original would lose or corrupt (D9) is an error naming its path.
+///
+/// Refusals name a sequence's elements as JS does, from 0 (`Value.list[0]`): the tree came from
+/// JSON. [`compress_luau_value`] names them as Luau does.
 pub fn compress(value: &Value, settings: &Settings) -> Result<String, CodecError> {
+    encode(value, settings, 0)
+}
+
+/// [`compress`] of a value read from the Luau value text: refusals name a sequence's elements
+/// from 1 (`Value.list[1]`), as Luau indexes them and as the value text's own refusals do.
+pub fn compress_luau_value(value: &Value, settings: &Settings) -> Result<String, CodecError> {
+    encode(value, settings, 1)
+}
+
+fn encode(value: &Value, settings: &Settings, first_index: usize) -> Result<String, CodecError> {
     let mut encoder = Encoder::new(settings, 256);
     match encoder.value(value, 0) {
         Ok(()) => {}
-        Err(err) => return Err(err.into_codec_error()),
+        Err(err) => return Err(err.into_codec_error(first_index)),
     }
     encoder.finish()
 }
@@ -274,11 +277,12 @@ impl EncodeError {
         self
     }
 
-    fn into_codec_error(self) -> CodecError {
+    /// The error, its path naming a sequence's element `i` as `[i + first_index]`.
+    fn into_codec_error(self, first_index: usize) -> CodecError {
         let mut path = Path::new("Value");
         for step in self.reversed_path.iter().rev() {
             match step {
-                Step::Index(i) => path.push_index(*i),
+                Step::Index(i) => path.push_index(*i + first_index),
                 Step::Key(k) => path.push_key(k),
             }
         }
@@ -469,9 +473,13 @@ impl Encoder {
             } else {
                 (b')', (n * self.scale).round())
             };
-            if !scaled.is_finite() {
+            if !scaled.is_finite() || self.scale == 0.0 {
+                // 10^Decimals past the doubles (over 308) or below them (under -323): the
+                // original's reader would get ∞, or 0 / 0.
                 return Err(EncodeError::new(format!(
-                    "{n} cannot be stored with this Decimals setting (the scaled number is not finite)"
+                    "{} cannot be stored with this Decimals setting (10^Decimals leaves no \
+                     finite scaled number)",
+                    crate::value::luau_number_to_string(n)
                 )));
             }
             self.out.push(tag);
@@ -1344,48 +1352,73 @@ mod tests {
         assert!(!read(r#"{"Safety":"yes"}"#).unwrap().safety);
         assert!(!read(r#"{"Safety":1}"#).unwrap().safety);
         assert_eq!(read(r#"{"Decimals":false}"#).unwrap().decimals, 3.0);
-        let err = read(r#"{"Decimals":"3"}"#).unwrap_err();
-        assert_eq!(
-            err.message,
-            "Metadata.Compress.Decimals must be a number, got a string"
-        );
         assert!(read("true").is_err());
     }
 
     #[test]
-    fn decimals_must_be_a_whole_number_from_0_to_15() {
-        let read = |text: &str| Settings::from_compress_table(&json(text));
-        for ok in [0.0, 1.0, 3.0, 15.0] {
-            let s = read(&format!(r#"{{"Decimals":{ok}}}"#)).unwrap();
-            assert_eq!(s.decimals, ok);
-        }
-        // With Decimals = -5 the original stored 1.5 as 0.
-        for (bad, shown) in [
-            ("-5", "-5"),
-            ("2.5", "2.5"),
-            ("16", "16"),
-            ("1e300", "1e+300"),
+    fn decimals_is_any_finite_number_or_numeric_string_as_in_the_original() {
+        let read = |text: &str| Settings::from_compress_table(&json(text)).map(|s| s.decimals);
+        for (text, d) in [
+            ("{}", 3.0),
+            (r#"{"Decimals":false}"#, 3.0),
+            (r#"{"Decimals":0}"#, 0.0),
+            (r#"{"Decimals":2.5}"#, 2.5),
+            (r#"{"Decimals":-5}"#, -5.0),
+            (r#"{"Decimals":20}"#, 20.0),
+            (r#"{"Decimals":"3"}"#, 3.0),
+            (r#"{"Decimals":" 0x10\n"}"#, 16.0),
+            (r#"{"Decimals":"-1.5e0"}"#, -1.5),
         ] {
-            let err = read(&format!(r#"{{"Decimals":{bad}}}"#)).unwrap_err();
-            assert_eq!(
-                err.message,
-                format!(
-                    "Metadata.Compress.Decimals must be a whole number from 0 to 15, got {shown}"
-                )
-            );
+            assert_eq!(read(text).unwrap(), d, "{text}");
+            assert_eq!(Settings::decimals_of(&json(text)).unwrap(), d, "{text}");
+        }
+        for (text, message) in [
+            (
+                r#"{"Decimals":"x"}"#,
+                "must be a number, got a string that is not one",
+            ),
+            (
+                r#"{"Decimals":"3x"}"#,
+                "must be a number, got a string that is not one",
+            ),
+            (r#"{"Decimals":"inf"}"#, "must be a finite number, got inf"),
+            (r#"{"Decimals":true}"#, "must be a number, got a boolean"),
+        ] {
+            let err = read(text).unwrap_err();
+            assert!(err.message.contains(message), "{text}: {}", err.message);
         }
         let mut t = Table::new();
         t.insert("Decimals".into(), Value::Number(f64::NAN));
         assert!(Settings::from_compress_table(&Value::Table(t)).is_err());
-        // Reading is lenient: records the original wrote with any Decimals still open.
-        for (text, d) in [
-            (r#"{"Decimals":2.5}"#, 2.5),
-            (r#"{"Decimals":-5}"#, -5.0),
-            ("{}", 3.0),
-        ] {
-            assert_eq!(Settings::decimals_to_read(&json(text)).unwrap(), d);
+        // The original's rounding to 10^-Decimals, whatever the setting: with -1, to tens.
+        let settings = |d: f64| Settings {
+            decimals: d,
+            ..Settings::default()
+        };
+        assert_eq!(
+            compress(&Value::Number(1.25), &settings(-1.0)).unwrap(),
+            ")0"
+        );
+        assert_eq!(
+            compress(&Value::Number(17.5), &settings(-1.0)).unwrap(),
+            ")2"
+        );
+        // 10^1.5: 1.5 is stored as round(47.43…) = 47, read back as 47 / 31.62….
+        let text = compress(&Value::Number(1.5), &settings(1.5)).unwrap();
+        assert_eq!(text, ")L");
+        assert_eq!(
+            decompress(&text, 1.5).unwrap(),
+            Value::Number(47.0 / 10f64.powf(1.5))
+        );
+        // Whole numbers never use the scale; fractions past what it allows are refused.
+        for d in [400.0, -400.0] {
+            assert_eq!(compress(&Value::Number(7.0), &settings(d)).unwrap(), ">7");
+            let err = compress(&Value::Number(1.5), &settings(d)).unwrap_err();
+            assert!(
+                err.message.contains("leaves no finite scaled number"),
+                "{d}: {err}"
+            );
         }
-        assert!(Settings::decimals_to_read(&json(r#"{"Decimals":"x"}"#)).is_err());
     }
 
     #[test]

@@ -131,6 +131,36 @@ pub fn luau_number_to_string(n: f64) -> String {
     crate::usage::LuauNumber::new(n).as_str().to_owned()
 }
 
+/// The number Luau's arithmetic makes of a string (`10 ^ "3"`; `luaO_str2d`, which is C's
+/// `strtod`): surrounding whitespace, a sign, decimal digits with an optional fraction and
+/// exponent, `inf`/`infinity`/`nan`, or hexadecimal digits after `0x`. `None` where Luau raises
+/// "attempt to perform arithmetic on a string value".
+pub fn luau_string_to_number(text: &str) -> Option<f64> {
+    // C's isspace: space, \t, \n, \v, \f, \r.
+    let text = text.trim_matches(|c: char| matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r'));
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let magnitude = match digits.get(..2) {
+        Some("0x" | "0X") => {
+            let hex = &digits[2..];
+            if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            // Each digit as a double, as strtod does past 2^53.
+            hex.bytes().fold(0.0, |n, b| {
+                n * 16.0 + f64::from((b as char).to_digit(16).unwrap_or(0))
+            })
+        }
+        // Rust reads what strtod does here, a leading sign aside (taken above).
+        _ if digits.starts_with(['+', '-']) => return None,
+        _ => digits.parse::<f64>().ok()?,
+    };
+    Some(if negative { -magnitude } else { magnitude })
+}
+
 impl Value {
     /// Luau's `type()` name, for messages.
     pub fn type_name(&self) -> &'static str {

@@ -12,7 +12,7 @@ use proptest::prelude::*;
 
 fn reference_compress(text: &[u8], settings: &Settings) -> Result<String, String> {
     let value = Value::from_luau_text(text, "Value").map_err(|e| e.to_string())?;
-    codec::compress(&value, settings).map_err(|e| e.to_string())
+    codec::compress_luau_value(&value, settings).map_err(|e| e.to_string())
 }
 
 fn reference_json(text: &[u8]) -> Result<String, String> {

@@ -8,10 +8,12 @@ export interface CompressOptions {
   /** `2` (the default) writes arrays compactly; any other value writes every table as pairs. */
   Level?: number;
   /**
-   * Decimal places kept for non-integer numbers (the scale is `10 ^ Decimals`): a whole number
-   * from 0 to 15, anything else throws. Default 3.
+   * Decimal places kept for non-integer numbers (the scale is `10 ^ Decimals`). Default 3. Any
+   * finite number, or a string Luau reads as one (`"3"`), as the original takes it; a fraction
+   * the setting cannot carry (the scale overflows, or the digits would change) is refused with
+   * its path.
    */
-  Decimals?: number;
+  Decimals?: number | string;
   /** `true` (the default) replaces DEL (U+007F) in strings with a space; otherwise such strings are rejected. */
   Safety?: boolean;
 }

@@ -19,6 +19,7 @@ if [[ ! -f $ORIGINAL ]]; then
 fi
 
 COUNT=$(sed -n 's/^local COUNT = \([0-9]*\)$/\1/p' scripts/differential/generate.luau)
+ODD_COUNT=$(sed -n 's/^local ODD_COUNT = \([0-9]*\)$/\1/p' scripts/differential/generate.luau)
 mkdir -p "$OUT"
 trap 'rm -f "$OUT/values.jsonl.tmp"' EXIT
 # By absolute path: the script's require of the original climbs above the working directory.
@@ -35,7 +36,9 @@ Generated; do not edit. Regenerate with \`make vectors-original\` (scripts/diffe
 which runs scripts/differential/generate.luau on host/luau-runtime with \`--virtual-time --seed
 $SEED\`; it needs ../shared/reference/original-1.2). Seed $SEED: $COUNT random values, each
 saved without compression and with two of the 16 \`Metadata.Compress\` settings (Level 1|2 ×
-Decimals 0|2|3|5 × Safety true|false, in turn), $LINES cases.
+Decimals 0|2|3|5 × Safety true|false, in turn), then $ODD_COUNT more saved once each with an
+odd \`Decimals\` the original takes as \`10 ^ Decimals\` (1.5, -1, 20, "3", 0.5, -3, 16, " 2 ",
+in turn): $LINES cases.
 
 The values: nested tables (sequences, sequences built out of order, holes such as
 \`{"a", nil, "c"}\`, sparse and mixed tables, userId, negative, fractional and boolean keys,
@@ -51,7 +54,8 @@ Each case is what the original did: a session opens a fresh key, sets \`Value\` 
 - \`id\`: the case's number (its DataStore key was \`case<id>\`).
 - \`value\`: the Value, in the Luau value text (src/value/luau_text.rs; luau/ValueText.luau wrote it).
   Its tables' pairs are in the order the original iterated (and so compressed) them.
-- \`compress\`: \`null\` (no compression) or \`{"Level", "Decimals", "Safety"}\`.
+- \`compress\`: \`null\` (no compression) or \`{"Level", "Decimals", "Safety"}\` (\`Decimals\` a
+  number, or a string for the odd settings that are strings).
 - \`stored\`: what the DataStore held after the save: the compressed text, or, without
   compression, \`HttpService:JSONEncode\` of the stored value (compare it as parsed JSON: object
   order is Luau's hash order). \`null\` when nothing was stored. Without compression, what is

@@ -311,13 +311,14 @@ pub unsafe extern "C" fn usage(
             value_text(metadata_ptr, metadata_len, "Metadata")?,
             "Metadata",
         );
-        // Compressed, an ordinary value needs no tree (`codec::luau`); anything else, and every
-        // error, comes from the tree below.
+        // Compressed, the value goes through `codec::luau` (no tree for an ordinary one); a nil
+        // value needs nothing; anything else comes from the tree below.
         if let Ok(meta) = &meta {
-            let fast = with(handle, |m| {
+            let text = with(handle, |m| {
                 Ok(m.usage_of_value_text(SessionId(session as u64), value, meta))
             });
-            if let Ok(Some((n, fraction))) = fast {
+            if let Ok(Some(usage)) = text {
+                let (n, fraction) = usage?;
                 return Ok(usage_reply(n, fraction));
             }
         }

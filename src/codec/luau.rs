@@ -9,7 +9,7 @@
 //!
 //! Each handles the shapes real data has — every table a sequence whose keys come as `1, 2, 3,
 //! …` in order, or keyed by strings alone — and hands anything else to the tree-based reference
-//! ([`Value::from_luau_text`], then [`super::compress`] or [`Value::to_json_string`]), which then
+//! ([`Value::from_luau_text`], then [`super::compress_luau_value`] or [`Value::to_json_string`]), which then
 //! decides from scratch:
 //!
 //! - every refusal (`?function;` and the other markers, NaN and infinities, strings that are
@@ -30,14 +30,14 @@ use crate::value::{write_json_number, write_json_string, Value, ValueError};
 use std::ops::Range;
 
 /// `compress(value)` for a value given as value text: [`Value::from_luau_text`] (paths in
-/// refusals start at `root`) followed by [`super::compress`], with the same result and error
+/// refusals start at `root`) followed by [`super::compress_luau_value`], with the same result and error
 /// text. Empty text is nil, which compresses to `""`.
 pub fn compress(text: &[u8], root: &str, settings: &Settings) -> Result<String, CodecError> {
     if let Some(compressed) = stream_compress(text, settings) {
         return Ok(compressed);
     }
     let value = Value::from_luau_text(text, root).map_err(|e| CodecError::new(e.to_string()))?;
-    super::compress(&value, settings)
+    super::compress_luau_value(&value, settings)
 }
 
 /// The JSON an uncompressed save stores for a value given as value text:
@@ -354,7 +354,7 @@ mod tests {
 
     fn reference_compress(text: &[u8], settings: &Settings) -> Result<String, String> {
         let value = Value::from_luau_text(text, "Value").map_err(|e| e.to_string())?;
-        super::super::compress(&value, settings).map_err(|e| e.to_string())
+        super::super::compress_luau_value(&value, settings).map_err(|e| e.to_string())
     }
 
     fn reference_json(text: &[u8]) -> Result<String, String> {

@@ -67,16 +67,6 @@ pub(crate) fn compress_luau(text: &[u8], compress_table: &Value) -> Result<Strin
     }
 }
 
-/// [`compress_luau`] when it needs no tree: `None` when the settings or the value are for the
-/// reference to judge.
-pub(crate) fn compress_luau_fast(text: &[u8], compress_table: &Value) -> Option<String> {
-    if !LUAU_HOSTS {
-        return None;
-    }
-    let settings = codec::Settings::from_compress_table(compress_table).ok()?;
-    codec::luau::stream_compress(text, &settings)
-}
-
 /// The JSON an uncompressed save stores for a value given as Luau value text.
 pub(crate) fn luau_to_json(text: &[u8]) -> Result<String, String> {
     if !LUAU_HOSTS {
@@ -87,7 +77,7 @@ pub(crate) fn luau_to_json(text: &[u8]) -> Result<String, String> {
 
 /// `Decompress(text, 10 ^ (Compress.Decimals or 3))`.
 pub(crate) fn decompress(text: &str, compress_table: &Value) -> Result<Value, String> {
-    let decimals = codec::Settings::decimals_to_read(compress_table).map_err(|e| e.to_string())?;
+    let decimals = codec::Settings::decimals_of(compress_table).map_err(|e| e.to_string())?;
     codec::decompress(text, decimals)
         .map_err(|e| format!("cannot decompress the stored value: {e}"))
 }
@@ -95,7 +85,7 @@ pub(crate) fn decompress(text: &str, compress_table: &Value) -> Result<Value, St
 /// [`decompress`] as the JSON text of the value when it needs no tree (`codec::json`): `None`
 /// where the tree decides (also for nil, and for every error).
 pub(crate) fn decompress_to_json(text: &str, compress_table: &Value) -> Option<String> {
-    let decimals = codec::Settings::decimals_to_read(compress_table).ok()?;
+    let decimals = codec::Settings::decimals_of(compress_table).ok()?;
     codec::json::stream_decompress(text, decimals)?
 }
 

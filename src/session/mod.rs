@@ -965,16 +965,16 @@ impl Module {
         s.usage(value, metadata)
     }
 
-    /// [`Module::usage`] for a value given as Luau value text, when it needs no tree: the
-    /// session exists and the value is nil, or compression is on and the value is one
-    /// `codec::luau` transcodes. `None` otherwise: [`Module::usage`] with the value read into a
-    /// tree then gives the answer, or the error.
+    /// [`Module::usage`] for a value given as Luau value text, when the session exists and the
+    /// value is nil or compression is on (refusals then name paths as Luau does, `Value[1]`).
+    /// `None` otherwise: [`Module::usage`] with the value read into a tree then gives the
+    /// answer, or the error.
     pub fn usage_of_value_text(
         &mut self,
         session: SessionId,
         text: &[u8],
         metadata: &Value,
-    ) -> Option<(usize, f64)> {
+    ) -> Option<Result<(usize, f64), String>> {
         self.sessions
             .get_mut(&session)?
             .usage_of_value_text(text, metadata)

@@ -649,18 +649,22 @@ impl Session {
 
     // ---- Usage() (§10.3) ----
 
-    /// [`Session::usage`] of value text, when no tree is needed (`Module::usage_of_value_text`).
+    /// [`Session::usage`] of value text when compression is on (`Module::usage_of_value_text`),
+    /// refusals naming paths as Luau does; `None` without compression.
     pub(crate) fn usage_of_value_text(
         &mut self,
         text: &[u8],
         metadata: &Value,
-    ) -> Option<(usize, f64)> {
+    ) -> Option<Result<(usize, f64), String>> {
         if text.is_empty() {
-            return Some((0, 0.0));
+            return Some(Ok((0, 0.0)));
         }
-        self.compressed_value = adapter::compress_luau_fast(text, compress_table(metadata)?)?;
-        self.last_snapshot = None;
-        Some(adapter::usage_of_compressed(&self.compressed_value))
+        let compress = compress_table(metadata)?;
+        Some(adapter::compress_luau(text, compress).map(|compressed| {
+            self.compressed_value = compressed;
+            self.last_snapshot = None;
+            adapter::usage_of_compressed(&self.compressed_value)
+        }))
     }
 
     pub(crate) fn usage(

@@ -124,12 +124,15 @@ describe("what would change on the way is refused: Error, nothing written", () =
     }
   });
 
-  test("Metadata.Compress.Decimals that is negative, fractional or above 15", async () => {
-    for (const Decimals of [-5, 2.5, 16]) {
+  test("Metadata.Compress.Decimals that no number is, or whose scale leaves no digits", async () => {
+    for (const [Decimals, message] of [
+      ["many", /Metadata\.Compress\.Decimals must be a number, got a string that is not one/],
+      [400, /^Value\.x: 1\.5 cannot be stored with this Decimals setting/],
+    ]) {
       await refused((ds) => {
         ds.Metadata = { Compress: { Decimals } };
         ds.Value = { x: 1.5 };
-      }, /Metadata\.Compress\.Decimals must be a whole number from 0 to 15/);
+      }, message);
     }
   });
 });
