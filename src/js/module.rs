@@ -171,6 +171,10 @@ impl WasmModule {
             },
             "UniqueId" => s.unique_id().into(),
             "Hidden" => s.hidden().into(),
+            // Not DataStore properties: the parts of `Id` as the core wrote them, for
+            // `module.sessions()`.
+            "Name" => s.name().into(),
+            "Scope" => s.scope().into(),
             "State" => s.state().as_option().map_or(JsValue::NULL, JsValue::from),
             "SaveInterval" => s.save_interval().into(),
             "SaveDelay" => s.save_delay().into(),

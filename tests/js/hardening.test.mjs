@@ -20,7 +20,7 @@ import { createModule, ManualClock, MemoryStore, StoreError } from "../../pkg/no
 import { Signal } from "../../pkg/lib/signal.js";
 import { faulty } from "./helpers/faulty.mjs";
 import { signalWhenReady } from "./helpers/processes.mjs";
-import { START, world } from "./helpers/world.mjs";
+import { START, within, world } from "./helpers/world.mjs";
 
 const PENDING = Symbol("pending");
 /** Every store call's worst case: 3 tries of 15 s and 2 s of backoff, with room to spare. */
@@ -524,6 +524,94 @@ describe("under a ManualClock, what needs no store time needs no advance", () =>
 });
 
 // ---- 4. one misuse contract ---------------------------------------------------------------------
+
+describe("the caller's code the driver runs cannot change what a call carries", () => {
+  /** A server whose clock reads NaN once when told to, and whose onEvent then queues a value
+   * of the same length as the session's (so a refilled shared buffer would still parse). */
+  function reentrant() {
+    const base = new ManualClock(START);
+    const store = new MemoryStore({ clock: base });
+    const state = { breakNext: false };
+    const clock = {
+      now: () => (state.breakNext ? ((state.breakNext = false), NaN) : base.now()),
+      setTimeout: (fn, ms) => base.setTimeout(fn, ms),
+      clearTimeout: (id) => base.clearTimeout(id),
+    };
+    let other;
+    const server = createModule({
+      store,
+      clock,
+      onEvent: (e) => {
+        if (e.type === "clock.broken") other.Queue({ coins: 999, lvl: 9 });
+      },
+    });
+    other = server.new("Ops", "alerts");
+    return { base, store, server, state };
+  }
+
+  test("a clock reading that makes an observer call the module, during Save", async () => {
+    const { base, store, server, state } = reentrant();
+    const ds = server.new("Player", 1);
+    assert.equal((await within(base, ds.Open()))[0], "Success");
+    ds.Value = { coins: 100, lvl: 1 };
+    ds.Saving.Once(() => (state.breakNext = true)); // the snapshot's clock reading
+    assert.deepEqual(await within(base, ds.Save()), ["Saved", { coins: 100, lvl: 1 }]);
+    assert.equal((await store.dataGet("Player", "global", "1")).value, '{"coins":100,"lvl":1}');
+  });
+
+  test("a clock reading that makes an observer call the module, during Open(template)", async () => {
+    const { base, server, state } = reentrant();
+    const ds = server.new("Player", 1);
+    state.breakNext = true; // the call's clock reading
+    assert.equal((await within(base, ds.Open({ coins: 100, lvl: 1 })))[0], "Success");
+    assert.deepEqual(ds.Value, { coins: 100, lvl: 1 });
+  });
+
+  test("an async onEvent or logger whose promise rejects is reported once, like one that throws", async () => {
+    // Reported to the logger's error when there is a logger, else to console.error.
+    const logged = [];
+    const logger = {
+      debug: async () => Promise.reject(new Error("log transport down")),
+      info() {},
+      warn() {},
+      error: (_, text) => logged.push([text]),
+    };
+    for (const [observers, reports] of [
+      [{ onEvent: async () => Promise.reject(new Error("metrics backend down")) }, undefined],
+      [{ logger }, logged],
+    ]) {
+      const clock = new ManualClock(START);
+      const server = createModule({ store: new MemoryStore({ clock }), clock, ...observers });
+      const ds = server.new("Player", 1);
+      const printed = await capturing("error", async () => {
+        assert.equal((await within(clock, ds.Open()))[0], "Success");
+        ds.Value = { coins: 1 };
+        assert.equal((await within(clock, ds.Save()))[0], "Saved");
+        assert.equal((await within(clock, ds.Save()))[0], "Saved");
+      });
+      const reported = reports ?? printed;
+      assert.equal(reported.length, 1, "reported once");
+      assert.match(
+        String(reported[0][0]),
+        /threw \(reported once; events go on\): (metrics backend|log transport) down/,
+      );
+    }
+  });
+
+  test("Open(template) of an open session whose Value cannot take it answers Error, and stays open", async () => {
+    const { clock, server } = world();
+    const ds = server().new("Player", 1);
+    assert.equal((await within(clock, ds.Open()))[0], "Success");
+    ds.Value = Object.freeze({ coins: 1 });
+    const [response, message] = await peek(ds.Open({ coins: 0, gems: 0 }));
+    assert.equal(response, "Error");
+    assert.match(message, /^Value: the template cannot be filled in: .*gems/);
+    assert.equal(ds.State, true);
+    ds.Value = { coins: 1 };
+    assert.deepEqual(await peek(ds.Open({ coins: 0, gems: 0 })), ["Success", undefined]);
+    assert.deepEqual(ds.Value, { coins: 1, gems: 0 });
+  });
+});
 
 describe("misuse: wrong types throw, values that cannot be stored answer Error", () => {
   const cycle = {};

@@ -395,4 +395,20 @@ describe("sessions()", () => {
     );
     void c;
   });
+
+  test("numbers in the Id are split as the core wrote them (the way Luau prints them)", () => {
+    const { server } = world();
+    const { module } = server();
+    module.new("Player", -0);
+    module.new("Player", 1e-7);
+    module.new(-0, "s", "k");
+    assert.deepEqual(
+      module.sessions().map(({ id, name, scope }) => ({ id, name, scope })),
+      [
+        { id: "Player/global/-0", name: "Player", scope: "global" },
+        { id: "Player/global/1e-07", name: "Player", scope: "global" },
+        { id: "-0/s/k", name: "-0", scope: "s" },
+      ],
+    );
+  });
 });

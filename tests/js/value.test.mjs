@@ -42,6 +42,22 @@ test("unpaired surrogates, class instances and cycles are refused", () => {
   assert.match(refusal(a), /^value\.b\.c: a cycle cannot be stored/);
 });
 
+test("keys with unpaired surrogates and objects with a toJSON method are refused", () => {
+  // JSON.stringify would write the key as \ud800, which no JSON reader takes as text.
+  assert.match(refusal({ a: [{ "\ud800": 1 }] }), /^value\.a\[0\]\["\\ud800"\]: a key with an unpaired surrogate/);
+  // JSON.stringify would write what toJSON returns: a method the walk does not see (not
+  // enumerable, or inherited) would change what is stored.
+  const hidden = { coins: 100 };
+  Object.defineProperty(hidden, "toJSON", { value: () => ({ coins: 0 }) });
+  assert.match(refusal({ p: hidden }), /^value\.p: an object with a toJSON method cannot be stored/);
+  const list = [1, 2];
+  Object.defineProperty(list, "toJSON", { value: () => "gone" });
+  assert.match(refusal(list), /^value: an object with a toJSON method cannot be stored/);
+  const parent = Object.create(null);
+  Object.defineProperty(parent, "toJSON", { value: () => 42 });
+  assert.match(refusal(Object.assign(Object.create(parent), { a: 1 })), /^value: an object with a toJSON/);
+});
+
 test("deep nesting is refused, not a stack overflow", () => {
   let v = 1;
   for (let i = 0; i < 100_000; i++) v = [v];

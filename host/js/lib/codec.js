@@ -15,7 +15,10 @@ export function bindCodec(wasm) {
    * @returns {string}
    */
   function compress(value, options) {
-    return wasm.compressJson(bytes(toJson(value, "value")), toJson(options, "options"));
+    // Everything that may run the caller's code (getters) before the shared buffer is filled.
+    const json = toJson(value, "value");
+    const settings = toJson(options, "options");
+    return wasm.compressJson(bytes(json), settings);
   }
 
   /**
@@ -27,7 +30,8 @@ export function bindCodec(wasm) {
     if (typeof text !== "string") {
       throw new TypeError(`decompress: expected a string, got ${describe(text)}`);
     }
-    const json = wasm.decompressToJson(bytes(text), toJson(options, "options"));
+    const settings = toJson(options, "options");
+    const json = wasm.decompressToJson(bytes(text), settings);
     return json === undefined ? undefined : JSON.parse(json);
   }
 

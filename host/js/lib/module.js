@@ -251,24 +251,19 @@ class ModuleHost {
   }
 
   /**
-   * The sessions this module holds and has not destroyed: `Id`, its name, scope and key (read
-   * back from the `Id` the core made, with the name as the caller gave it), whether it is open,
-   * hidden, and its UniqueId.
+   * The sessions this module holds and has not destroyed: `Id`, its name, scope and key (the
+   * name and scope as the core wrote them into `Id`: a number the way Luau prints it), whether
+   * it is open, hidden, and its UniqueId.
    */
   list() {
     const out = [];
     for (const [sid, ds] of this.sessions) {
       if (this.retired.has(sid)) continue;
-      const id = this.core.property(sid, "Id");
-      const key = this.core.property(sid, "Key");
-      const name = String(JSON.parse(ds._args)["1"] ?? "");
-      const keyText = String(key);
-      const scope = id.slice(name.length + 1, id.length - keyText.length - 1);
       out.push({
-        id,
-        name,
-        scope,
-        key,
+        id: this.core.property(sid, "Id"),
+        name: this.core.property(sid, "Name"),
+        scope: this.core.property(sid, "Scope"),
+        key: this.core.property(sid, "Key"),
         state: this.core.property(sid, "State") === true ? "open" : "closed",
         hidden: this.core.property(sid, "Hidden"),
         uniqueId: this.core.property(sid, "UniqueId"),
@@ -392,13 +387,25 @@ class ModuleHost {
   }
 
   callAs(sid, ds, kind, arg, expiration, priority, text) {
+    // The clock first: reading it may run the caller's code (a clock, or an observer told it is
+    // broken), which may call the module and so refill the shared buffer `bytes` writes.
+    const now = this.now();
     const json = arg === undefined ? NO_BYTES : bytes(arg);
-    const out = JSON.parse(this.core.call(this.now(), sid, kind, json, expiration, priority, text));
+    const out = JSON.parse(this.core.call(now, sid, kind, json, expiration, priority, text));
     this.schedule();
     if (out.pending !== undefined) {
       return new Promise((resolve) => this.calls.set(out.pending, { ds, resolve }));
     }
-    if (out.reconcile !== undefined) ds._reconcile(out.reconcile);
+    if (out.reconcile !== undefined) {
+      // Open(template) on an open session fills the live value in place, which a frozen value,
+      // a throwing getter or a revoked Proxy refuses: where the original raises out of Open,
+      // this answers "Error" (no promise of ours rejects). The session stays open.
+      try {
+        ds._reconcile(out.reconcile);
+      } catch (e) {
+        return Promise.resolve([Response.Error, `Value: the template cannot be filled in: ${errorText(e)}`]);
+      }
+    }
     return Promise.resolve([out.response, ds._data(out)]);
   }
 
@@ -1209,8 +1216,10 @@ class DataStore {
       // A getter or Proxy in the value may throw anything.
       error = failureText(e, "Value: reading it threw");
     }
+    // The clock before the shared buffer is filled (see `callAs`).
+    const now = host.now();
     const texts = bytesOf([value ?? "null", metadata ?? "{}", userIds ?? "[]"], LENGTHS);
-    host.core.provideSnapshot(host.now(), this.#sid, texts, LENGTHS[0], LENGTHS[1], error);
+    host.core.provideSnapshot(now, this.#sid, texts, LENGTHS[0], LENGTHS[1], error);
   }
 
   /** @internal keeps the last core properties once the core forgets a destroyed session */

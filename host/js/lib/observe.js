@@ -102,16 +102,22 @@ export class Observer {
     const event = { type, time: Date.now(), ...fields };
     const [level, message] = EVENTS[type] ?? ["info", type];
     try {
-      this.onEvent?.(event);
+      this.#settle("onEvent", this.onEvent?.(event));
     } catch (e) {
       this.#broke("onEvent", e);
     }
     if (this.logger === undefined) return;
     try {
-      this.logger[level](event, `DataStoreModule: ${message}`);
+      this.#settle(`logger.${level}`, this.logger[level](event, `DataStoreModule: ${message}`));
     } catch (e) {
       this.#broke(`logger.${level}`, e);
     }
+  }
+
+  /** An async observer's rejection is reported as its throw would be, never left unhandled
+   * (which ends a Node process). */
+  #settle(what, result) {
+    if (typeof result?.then === "function") result.then(undefined, (e) => this.#broke(what, e));
   }
 
   /** A warning that goes to the logger when there is one, else to the console. */

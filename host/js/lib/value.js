@@ -3,8 +3,9 @@
  *
  * This is the JS host's half of value conversion, and the only place that knows which JS values
  * a DataStore cannot hold: NaN, ±Infinity, functions, symbols, BigInt, cycles, holes and
- * `undefined`/`null` inside arrays, strings with unpaired surrogates, arrays with named
- * properties (`JSON.stringify` would drop them), and anything but plain objects and arrays.
+ * `undefined`/`null` inside arrays, strings and keys with unpaired surrogates, arrays with named
+ * properties (`JSON.stringify` would drop them), objects with a `toJSON` method (it would write
+ * what that returns), and anything but plain objects and arrays.
  * `undefined`/`null` object properties are absent keys, as nil is in Luau.
  *
  * Nothing may change on the way: what passes the walk is written exactly. `JSON.stringify`
@@ -94,11 +95,13 @@ function storableTable(table, depth) {
         if (item === null || !storableTable(item, depth + 1)) return false;
       } else if (item === undefined || !storable(item, depth)) return false;
     }
-    // No named properties (a hole would have been refused above).
-    return Object.keys(table).length === length;
+    // No named properties (a hole would have been refused above), and nothing for
+    // JSON.stringify to call instead of writing the elements.
+    return Object.keys(table).length === length && typeof table.toJSON !== "function";
   }
-  if (!isPlainObject(table)) return false;
+  if (!isPlainObject(table) || typeof table.toJSON === "function") return false;
   for (const key in table) {
+    if (!key.isWellFormed()) return false;
     const item = table[key];
     if (typeof item === "object") {
       if (item !== null && !storableTable(item, depth + 1)) return false;
@@ -160,6 +163,7 @@ function walk(value, ancestors, path) {
       path?.push(step(named));
       throw new Refusal("an array's named property cannot be stored (only its elements are data)");
     }
+    refuseToJson(value);
   } else {
     const proto = Object.getPrototypeOf(value);
     if (proto !== null && Object.getPrototypeOf(proto) !== null) {
@@ -167,6 +171,7 @@ function walk(value, ancestors, path) {
         `a ${value.constructor?.name ?? "class"} object cannot be stored (only plain objects and arrays)`,
       );
     }
+    refuseToJson(value);
     const inherited = proto === ObjectPrototype || proto === null ? undefined : inheritedKey(proto);
     if (inherited !== undefined) {
       path?.push(step(inherited));
@@ -174,11 +179,20 @@ function walk(value, ancestors, path) {
     }
     for (const key in value) {
       path?.push(step(key));
+      if (!key.isWellFormed()) throw new Refusal("a key with an unpaired surrogate cannot be stored");
       walk(value[key], ancestors, path);
       path?.pop();
     }
   }
   ancestors.pop();
+}
+
+/** JSON.stringify would write what a `toJSON` method returns (an own non-enumerable one, or an
+ * inherited one; an enumerable one is refused as a function). */
+function refuseToJson(table) {
+  if (typeof table.toJSON === "function") {
+    throw new Refusal("an object with a toJSON method cannot be stored (only its data can)");
+  }
 }
 
 /** The first enumerable property of a null-prototype object, if any. */
