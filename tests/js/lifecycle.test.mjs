@@ -5,6 +5,7 @@
 // export's signal handling: turned off, or running the application's shutdown hook first.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -73,6 +74,12 @@ describe("MemoryStore and LmdbStore", () => {
       const store = new LmdbStore({ path: join(file, "db") });
       await refused(store.connect(), "Transient", /^LmdbStore: cannot open .*a-file\/db: /);
       await store.close();
+      // The path itself a file, or a device: lmdb crashed the process on /dev/null.
+      for (const path of [file, "/dev/null"]) {
+        const store = new LmdbStore({ path });
+        await refused(store.connect(), "Transient", /is not a directory \(a file or a device is in the way\)/);
+        await store.close();
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -102,6 +109,27 @@ describe("RedisStore", () => {
     // The next try tries again (and fails again: nothing listens).
     await refused(store.connect(), "Transient", /cannot connect/);
     await store.close();
+  });
+
+  test("a server that takes the connection and says nothing fails connect, ping and calls within 10 s", async () => {
+    // A stopped redis-server (SIGSTOP) or something else on the port: the TCP connect succeeds
+    // and the handshake never ends, which node-redis's connectTimeout does not cover.
+    const silent = createServer(() => {});
+    await new Promise((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const store = new RedisStore({ url: `redis://127.0.0.1:${silent.address().port}` });
+    try {
+      const started = Date.now();
+      const outcomes = await Promise.allSettled([store.connect(), store.ping(), store.dataGet("P", "global", "k")]);
+      for (const outcome of outcomes) {
+        assert.equal(outcome.status, "rejected");
+        assert.equal(outcome.reason.kind, "Transient", outcome.reason.message);
+        assert.match(outcome.reason.message, /did not answer within 10 s|PING got no answer within 10 s/);
+      }
+      assert.ok(Date.now() - started < 15_000, "within the timeout");
+    } finally {
+      await store.close();
+      silent.close();
+    }
   });
 
   test("a URL that cannot be used fails connect as Unavailable", async () => {

@@ -41,6 +41,59 @@ async function withStore(prefix, body, options = {}) {
   }
 }
 
+test("a pool passed in that its owner ended is Unavailable (no retry helps), as is a login refused", async () => {
+  const own = new pg.Pool({ connectionString: server.connectionString });
+  own.on("error", () => {});
+  const store = new PostgresStore({ pool: own, prefix: "ended" });
+  assert.equal(await store.dataGet("P", "global", "k"), undefined);
+  await own.end();
+  await rejectsWith(store.dataGet("P", "global", "k"), "Unavailable", /Cannot use a pool after calling end/);
+  await store.close();
+  const url = new URL(server.connectionString);
+  url.username = "nobody";
+  url.password = "wrong";
+  const refused = new PostgresStore({ connectionString: url.href, prefix: "ended" });
+  await rejectsWith(refused.connect(), "Unavailable", /^PostgresStore: cannot connect to .*nobody:\*\*\*@.*\(28/);
+  await refused.close();
+});
+
+test("a connection that dies while the schema migrates is a Transient failure, not a crash", async () => {
+  // The migration's client is checked out of the pool, which watches only idle ones: its
+  // 'error' event had no listener and ended the process. Hold the schema row so the migration
+  // waits on it, then end its backend.
+  const prefix = "dying";
+  const blocker = new pg.Client({ connectionString: server.connectionString });
+  await blocker.connect();
+  try {
+    await blocker.query(`CREATE TABLE ${prefix}_schema (id integer PRIMARY KEY, version integer NOT NULL)`);
+    await blocker.query(`INSERT INTO ${prefix}_schema VALUES (1, 0)`);
+    await blocker.query("BEGIN");
+    await blocker.query(`SELECT * FROM ${prefix}_schema FOR UPDATE`);
+    const connectionString = `${server.connectionString}?application_name=dsm-dying`;
+    await withStore(
+      prefix,
+      async (store) => {
+        const first = store.dataGet("P", "global", "k");
+        for (let i = 0; i < 100; i++) {
+          const [{ n }] = await sql(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'dsm-dying' AND wait_event_type = 'Lock'",
+          );
+          if (n > 0) break;
+          await sleep(20);
+        }
+        await sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'dsm-dying'");
+        await rejectsWith(first, "Transient", /terminat/);
+        await blocker.query("ROLLBACK");
+        // The store recovers: the next command migrates on a fresh connection.
+        assert.equal(await store.dataGet("P", "global", "k"), undefined);
+      },
+      { connectionString },
+    );
+  } finally {
+    await blocker.end();
+  }
+});
+
 test("the first command creates the documented tables, at schema version 1", async () => {
   await withStore("first", async (store) => {
     assert.equal(await store.dataGet("P", "global", "k"), undefined);

@@ -111,6 +111,56 @@ test("a lock written before tokens (a plain string) is its owner's, with token 0
   assert.deepEqual({ ...(await client.hGetAll("legacy:{P/global/old}:lock")) }, { o: "OLD", t: "4294967297" });
 });
 
+test("a fenced write delivered twice (a client re-sending after a lost reply) answers as applied", async () => {
+  // ioredis re-sends commands whose replies a dropped connection lost; the second delivery of a
+  // write that landed must not answer Fenced. With another payload the same seq is refused, as
+  // the store conformance suite checks for every store.
+  const store = new RedisStore({ client, prefix: "twice" });
+  const ACQ = 2 ** 32;
+  const fence = (seq) => ({ owner: "OWNER", token: ACQ, seq });
+  await store.lockAcquire("P/global/k", "OWNER", 30, ACQ, false);
+  const first = await store.dataSet("P", "global", "k", '"5"', "[1]", '{"m":1}', fence(5));
+  assert.equal(await store.dataSet("P", "global", "k", '"5"', "[1]", '{"m":1}', fence(5)), first, "written once");
+  assert.equal((await store.dataGet("P", "global", "k")).version, first);
+  await assert.rejects(store.dataSet("P", "global", "k", '"5"', "[2]", '{"m":1}', fence(5)), { kind: "Fenced" });
+  await store.dataRemove("P", "global", "k", fence(6));
+  await assert.rejects(store.dataSet("P", "global", "k", '"5"', "[1]", '{"m":1}', fence(5)), { kind: "Fenced" });
+  assert.equal(await store.dataGet("P", "global", "k"), undefined);
+});
+
+test("a server that may evict keys when full is refused as Unavailable, by every way in", async () => {
+  // allkeys-lru dropped an acknowledged save's record; volatile-lru, live locks.
+  await client.configSet({ maxmemory: "64mb", "maxmemory-policy": "allkeys-lru" });
+  try {
+    for (const store of [new RedisStore({ url: server.url }), new RedisStore({ client, prefix: "evict" })]) {
+      for (const call of [() => store.connect(), () => store.dataGet("P", "global", "k")]) {
+        await assert.rejects(call(), { kind: "Unavailable", message: /may evict keys .*maxmemory-policy allkeys-lru/ });
+      }
+      await store.close();
+    }
+    await client.configSet("maxmemory-policy", "noeviction");
+    const store = new RedisStore({ url: server.url });
+    await store.connect();
+    assert.equal(await store.dataGet("P", "global", "k"), undefined);
+    await store.close();
+  } finally {
+    await client.configSet({ maxmemory: "0", "maxmemory-policy": "noeviction" });
+  }
+});
+
+test("names with an unpaired surrogate are refused, not merged with U+FFFD", async () => {
+  const store = new RedisStore({ client, prefix: "lone" });
+  await store.dataSet("P", "global", "k\ufffd", '"other"', "[]", "{}", null);
+  for (const call of [
+    () => store.dataGet("P", "global", "k\ud800"),
+    () => store.dataSet("P\udc00", "global", "k", '"x"', "[]", "{}", null),
+    () => store.lockAcquire("P/global/k\ud800", "A", 30, 2 ** 32, false),
+    () => store.queueAdd("q\ud800", '"x"', 60, 0),
+  ]) {
+    await assert.rejects(call(), { kind: "InvalidRequest", message: /unpaired surrogate/ });
+  }
+});
+
 test("queue keys expire with their last item and vanish when the queue empties", async () => {
   const store = new RedisStore({ client, prefix: "tidy" });
   await store.queueAdd("Q", "1", 5, 0);

@@ -108,6 +108,13 @@ export class LmdbStore {
     this.#opening ??= (async () => {
       const { open } = await loadOptional(() => import("lmdb"), "lmdb", "LmdbStore");
       try {
+        // lmdb takes the path as a directory it may create: something else there (a file, a
+        // device such as /dev/null) crashed the process inside the native module.
+        const { statSync } = await import("node:fs");
+        const there = statSync(this.#path, { throwIfNoEntry: false });
+        if (there !== undefined && !there.isDirectory()) {
+          throw new Error(`${this.#path} is not a directory (a file or a device is in the way)`);
+        }
         const env = open({ path: this.#path, maxDbs: 8 });
         this.#dbs = {
           data: env.openDB({ name: "data" }),

@@ -63,6 +63,7 @@ import {
   redact,
   timed,
   versionId,
+  withTimeout,
 } from "./common.js";
 
 /** The schema version this store writes and reads (one more for each step in `MIGRATIONS`). */
@@ -267,8 +268,9 @@ async function loadPg() {
 
 /**
  * Postgres errors as StoreErrors: text Postgres cannot hold is InvalidRequest, out of disk or
- * memory OverQuota, everything else (the connection, a serialization failure, a shutdown)
- * Transient.
+ * memory OverQuota, a login refused or a pool its owner has ended Unavailable (no retry helps
+ * until the setting changes), everything else (the connection, a serialization failure, a
+ * shutdown) Transient.
  */
 function lifted(e) {
   if (e instanceof StoreError) return e;
@@ -276,6 +278,10 @@ function lifted(e) {
   const message = `Postgres: ${e?.message ?? e}${code ? ` (${code})` : ""}`;
   if (code === "22021" || code === "22P05") return new StoreError("InvalidRequest", message, { cause: e });
   if (code === "53100" || code === "53200") return new StoreError("OverQuota", message, { cause: e });
+  // 28000 invalid_authorization_specification, 28P01 invalid_password.
+  if (code === "28000" || code === "28P01" || /^Cannot use a pool after calling end/.test(String(e?.message))) {
+    return new StoreError("Unavailable", message, { cause: e });
+  }
   return new StoreError("Transient", message, { cause: e });
 }
 
@@ -417,32 +423,37 @@ export class PostgresStore {
   /**
    * Reaches the server and brings the schema up to date now, instead of at the first command.
    * Rejects with a `StoreError` naming the server (password hidden): `Unavailable` for a
-   * connection string that cannot be used or a missing `pg`, `Transient` for a server that
-   * refuses, does not answer within 10 s, or refuses the login. Optional; again after a failure
-   * tries again.
+   * connection string that cannot be used, a missing `pg`, a login refused or a pool passed in
+   * that its owner has ended, `Transient` for a server that refuses or does not answer within
+   * 10 s. Optional; again after a failure tries again.
    */
   async connect() {
     try {
       await this.#whenReady();
     } catch (e) {
-      if (e instanceof StoreError && (e.kind === "Closed" || e.kind === "Unavailable")) throw e;
-      throw new StoreError("Transient", `PostgresStore: cannot connect to ${this.#where()}: ${e?.message ?? e}`, {
+      if (e instanceof StoreError && e.kind === "Closed") throw e;
+      if (e instanceof StoreError && e.kind === "Unavailable" && e.message.startsWith("PostgresStore:")) throw e;
+      const kind = e instanceof StoreError && e.kind === "Unavailable" ? "Unavailable" : "Transient";
+      throw new StoreError(kind, `PostgresStore: cannot connect to ${this.#where()}: ${e?.message ?? e}`, {
         cause: e,
       });
     }
   }
 
-  /** One round trip to the server (`SELECT 1`); resolves with its milliseconds. */
+  /** One round trip to the server (`SELECT 1`); resolves with its milliseconds, or rejects
+   * `Transient` when the server does not answer within 10 s. */
   async ping() {
     if (this.#closed) throw closedError("PostgresStore");
     const pool = await this.#connect();
-    return timed(async () => {
-      try {
-        await pool.query("SELECT 1");
-      } catch (e) {
-        throw lifted(e);
-      }
-    });
+    return timed(() =>
+      withTimeout(
+        pool.query("SELECT 1").catch((e) => {
+          throw lifted(e);
+        }),
+        CONNECT_TIMEOUT_MS,
+        `PostgresStore: ${this.#where()} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s`,
+      ),
+    );
   }
 
   /** The pool with the schema in place, or a rejection. */
@@ -500,6 +511,12 @@ export class PostgresStore {
     } catch (e) {
       throw lifted(e);
     }
+    // The pool watches only its idle clients: a checked-out one whose connection drops (a
+    // restart, pg_terminate_backend) emits 'error', which with no listener ends the process,
+    // and may do so after the query in flight has rejected, so the listener stays. A client
+    // whose migration failed is destroyed, not handed back.
+    let failed = false;
+    client.on("error", () => (failed = true));
     try {
       try {
         await client.query(`CREATE TABLE IF NOT EXISTS ${p}_schema (id integer PRIMARY KEY, version integer NOT NULL)`);
@@ -531,9 +548,10 @@ export class PostgresStore {
       }
       return SCHEMA_VERSION;
     } catch (e) {
+      failed = true;
       throw lifted(e);
     } finally {
-      client.release();
+      client.release(failed);
     }
   }
 
@@ -758,7 +776,9 @@ export class PostgresStore {
     if (this.#closed) return;
     this.#closed = true;
     this.#polls.cancelAll();
-    await this.#sweeping;
+    // A sweep in flight finishes first, but close() does not wait for good on one that cannot
+    // (a server that stopped answering, or a pool its owner ended under a query it had queued).
+    if (this.#sweeping) await withTimeout(this.#sweeping, CONNECT_TIMEOUT_MS, "").catch(() => {});
     if (!this.#own || !this.#connecting) return;
     let pool;
     try {

@@ -118,6 +118,11 @@ const DATA_FIELDS = ["v", "c", "u", "n", "ids", "meta"];
  */
 const FENCE = `${LOCK}
 local fenced = ARGV[1] == '1'
+-- The same fenced write applied already (its seq is the mark's): a client that re-sends a
+-- command whose reply it lost (ioredis does after a reconnect) delivers it twice. dataSet
+-- answers it as applied when it carries what was applied; anything else refuses an equal seq
+-- (a remove carries nothing to tell a second delivery from another write).
+local again = false
 local m = redis.call('HMGET', KEYS[1], 'fo', 'ft', 'fs', 'c')
 local live = m[4]
 if fenced then
@@ -127,7 +132,8 @@ if fenced then
   local a = acq(tonumber(ARGV[3]))
   if acq(e) ~= a then return {'FENCED', 'acquisition'} end
   if m[1] == ARGV[2] and acq(tonumber(m[2])) == a and tonumber(m[3]) >= tonumber(ARGV[4]) then
-    return {'FENCED', 'seq', m[3]}
+    again = tonumber(m[3]) == tonumber(ARGV[4])
+    if not again then return {'FENCED', 'seq', m[3]} end
   end
 end
 local function mark()
@@ -137,6 +143,11 @@ end`;
 const SCRIPTS = {
   // KEYS: data, lock. ARGV: fenced?, owner, token, seq, value, userIds, metadata.
   dataSet: `${FENCE}
+if again then
+  local d = redis.call('HMGET', KEYS[1], 'v', 'ids', 'meta', 'u', 'n')
+  if live and d[1] == ARGV[5] and d[2] == ARGV[6] and d[3] == ARGV[7] then return {'OK', live, d[4], tonumber(d[5])} end
+  return {'FENCED', 'seq', m[3]}
+end
 ${NOW}
 local created = now
 if live then created = tonumber(live) end
@@ -153,6 +164,7 @@ return {'OK', c, u, n}`,
 
   // KEYS: data, lock. ARGV: fenced?, owner, token, seq, tombstone lifetime ms.
   dataRemove: `${FENCE}
+if again then return {'FENCED', 'seq', m[3]} end
 if live then
   redis.call('HDEL', KEYS[1], 'v', 'c', 'u', 'ids', 'meta')
   redis.call('HINCRBY', KEYS[1], 'n', 1)
@@ -283,8 +295,51 @@ function tag(text) {
 function lifted(e) {
   if (e instanceof StoreError) return e;
   const message = String(e?.message ?? e);
-  const kind = message.startsWith("OOM") ? "OverQuota" : "Transient";
+  // A server that wants a password it was not given, or another one, refuses every call until
+  // the setting changes: trying again cannot help.
+  const kind = message.startsWith("OOM")
+    ? "OverQuota"
+    : /^(NOAUTH|WRONGPASS)\b/.test(message)
+      ? "Unavailable"
+      : "Transient";
   return new StoreError(kind, `Redis: ${message}`, { cause: e });
+}
+
+/**
+ * Refuses a name with an unpaired surrogate: Redis keys are bytes, and the client writes one as
+ * U+FFFD, so "k\ud800" and "k\ufffd" would be one record and one lock.
+ */
+function wellFormed(text, what) {
+  if (!text.isWellFormed()) {
+    throw new StoreError("InvalidRequest", `${what} holds an unpaired surrogate, which a Redis key cannot keep apart`);
+  }
+}
+
+/**
+ * Refuses a server that may evict keys when full (`maxmemory` set, `maxmemory-policy` other than
+ * `noeviction`): an evicted record loses acknowledged saves, an evicted lock lets a second server
+ * open a session that is held. Redis evicts only past `maxmemory`, so 0 (no limit) is fine. A
+ * server that does not allow INFO (an ACL, a managed service) cannot be checked, and is not.
+ */
+async function refuseEviction(client, where) {
+  if (client.info === undefined) return;
+  let text;
+  try {
+    text = String(await client.info());
+  } catch {
+    return;
+  }
+  const field = (name) => new RegExp(`^${name}:(.*)$`, "m").exec(text)?.[1]?.trim();
+  const max = Number(field("maxmemory"));
+  const policy = field("maxmemory_policy");
+  if (max > 0 && policy !== undefined && policy !== "noeviction") {
+    throw new StoreError(
+      "Unavailable",
+      `RedisStore: ${where} may evict keys when full (maxmemory ${max} bytes, maxmemory-policy ${policy}): ` +
+        "an evicted record loses saved data and an evicted lock lets two servers hold one session; " +
+        "set maxmemory-policy noeviction (or maxmemory 0)",
+    );
+  }
 }
 
 /**
@@ -300,6 +355,7 @@ function clientOf(client) {
       evalSha: (sha, keys, args) => client.evalSha(sha, { keys, arguments: args }),
       eval: (script, keys, args) => client.eval(script, { keys, arguments: args }),
       hmGet: (key, fields) => client.hmGet(key, fields),
+      info: typeof client.info === "function" ? () => client.info("memory") : undefined,
       // A node-redis cluster has no keyless PING: a script on one key goes to that key's node.
       ping: () => (typeof client.ping === "function" ? client.ping() : client.eval("return 1", { keys: ["dsm-ping"] })),
       // A cluster has no isOpen before v5; it reports on its own calls.
@@ -313,6 +369,7 @@ function clientOf(client) {
       evalSha: (sha, keys, args) => client.evalsha(sha, keys.length, ...keys, ...args),
       eval: (script, keys, args) => client.eval(script, keys.length, ...keys, ...args),
       hmGet: (key, fields) => client.hmget(key, ...fields),
+      info: typeof client.info === "function" ? () => client.info("memory") : undefined,
       ping: () => client.ping(),
       // "end": closed for good (quit, or out of reconnect tries); every other status still
       // connects, and ioredis queues commands until it has.
@@ -329,6 +386,8 @@ export class RedisStore {
   #url;
   #prefix;
   #connecting;
+  /** the eviction check of a client passed in (`refuseEviction`), once */
+  #evictionChecked;
   #polls;
   #closed = false;
   #listeners = new Listeners();
@@ -343,7 +402,10 @@ export class RedisStore {
     if ((url === undefined) === (client === undefined)) {
       throw new TypeError("RedisStore: give exactly one of { url } or { client }");
     }
-    if (url !== undefined && typeof url !== "string") throw new TypeError("RedisStore: url must be a string");
+    if (url !== undefined && (typeof url !== "string" || url === "")) {
+      // node-redis takes "" for redis://localhost:6379, which is never what an empty setting meant.
+      throw new TypeError("RedisStore: url must be a non-empty string (redis://host:port)");
+    }
     const adapted = client === undefined ? undefined : clientOf(client);
     if (client !== undefined && adapted === undefined) {
       throw new TypeError(
@@ -371,36 +433,37 @@ export class RedisStore {
   }
 
   /**
-   * Connects now (the store's own client) or checks the client passed in, instead of at the
-   * first command. Rejects with a `StoreError` naming the server: `Unavailable` for a URL that
-   * cannot be used or a client that is closed, `Transient` for a server that refuses or does
-   * not answer within 10 s. Calling it is optional, and again after a failure tries again.
+   * Connects now (the store's own client) and checks the server answers a PING, instead of at
+   * the first command. Rejects with a `StoreError` naming the server: `Unavailable` for a URL
+   * that cannot be used, a password missing or wrong, or a client that is closed, `Transient`
+   * for a server that refuses or does not answer within 10 s. Calling it is optional, and again
+   * after a failure tries again.
    */
   async connect() {
     const client = await this.#ready();
-    if (!this.#own) {
-      await withTimeout(
-        client.ping().catch((e) => {
-          throw new StoreError(
-            "Transient",
-            `RedisStore: the ${client.library} client passed in cannot reach its server: ${e?.message ?? e}`,
-            { cause: e },
-          );
-        }),
-        CONNECT_TIMEOUT_MS,
-        `RedisStore: the ${client.library} client passed in did not reach its server within ${CONNECT_TIMEOUT_MS / 1000} s`,
-      );
-    }
+    // One command as well: a server that wants a password the URL lacks takes the connection
+    // and refuses every command (Unavailable, as no retry helps).
+    const who = this.#own ? `RedisStore: ${redact(this.#url)}` : `RedisStore: the ${client.library} client passed in`;
+    await withTimeout(
+      client.ping().catch((e) => {
+        throw new StoreError(lifted(e).kind, `${who} cannot reach its server: ${e?.message ?? e}`, { cause: e });
+      }),
+      CONNECT_TIMEOUT_MS,
+      `${who} did not reach its server within ${CONNECT_TIMEOUT_MS / 1000} s`,
+    );
   }
 
-  /** One round trip to the server (`PING`); resolves with its milliseconds. */
+  /** One round trip to the server (`PING`); resolves with its milliseconds. Connecting first, if
+   * it must, counts in its 10 s. */
   async ping() {
-    const client = await this.#connected();
     return timed(() =>
       withTimeout(
-        client.ping().catch((e) => {
-          throw lifted(e);
-        }),
+        (async () => {
+          const client = await this.#connected();
+          await client.ping().catch((e) => {
+            throw lifted(e);
+          });
+        })(),
         CONNECT_TIMEOUT_MS,
         `RedisStore: PING got no answer within ${CONNECT_TIMEOUT_MS / 1000} s`,
       ),
@@ -412,6 +475,13 @@ export class RedisStore {
     if (this.#closed) throw closedError("RedisStore");
     if (!this.#own) {
       if (this.#client.closed()) throw new StoreError("Unavailable", `RedisStore: ${this.#client.notConnected}`);
+      this.#evictionChecked ??= refuseEviction(this.#client, `the ${this.#client.library} client passed in`).catch(
+        (e) => {
+          this.#evictionChecked = undefined;
+          throw e;
+        },
+      );
+      await this.#evictionChecked;
       return this.#client;
     }
     this.#connecting ??= (async () => {
@@ -443,20 +513,41 @@ export class RedisStore {
       client.on("reconnecting", () => tell("store.connection", { state: "reconnecting" }));
       client.on("end", () => tell("store.connection", { state: "end" }));
       try {
-        await client.connect();
+        // A server that takes the connection and then says nothing (stopped, or not Redis)
+        // would hold the handshake for good: connectTimeout covers only the TCP connect.
+        await withTimeout(
+          client.connect(),
+          CONNECT_TIMEOUT_MS,
+          `RedisStore: ${where} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s`,
+        );
       } catch (e) {
-        throw new StoreError("Transient", `RedisStore: cannot connect to ${where}: ${e?.message ?? e}`, { cause: e });
+        try {
+          client.destroy?.() ?? client.disconnect?.();
+        } catch {
+          // Not connected: nothing to end.
+        }
+        if (e instanceof StoreError) throw e;
+        throw new StoreError(lifted(e).kind, `RedisStore: cannot connect to ${where}: ${e?.message ?? e}`, {
+          cause: e,
+        });
       }
       connected = true;
-      this.#client = clientOf(client);
+      const wrapped = clientOf(client);
       // This client is a standalone node-redis one, whose raw `sendCommand` skips the command
       // parser and the async layer of `evalSha`: 3 to 4 µs of the store's CPU per call, a
       // tenth of a session cycle's (issue 12). A client passed in may be a cluster, whose
       // `sendCommand` takes other arguments, so it keeps `evalSha`.
-      this.#client.evalSha = (sha, keys, args) =>
+      wrapped.evalSha = (sha, keys, args) =>
         client.sendCommand(["EVALSHA", sha, String(keys.length), ...keys, ...args]);
-      this.#client.close = () => (typeof client.close === "function" ? client.close() : client.quit());
-      return this.#client;
+      wrapped.close = () => (typeof client.close === "function" ? client.close() : client.quit());
+      try {
+        await refuseEviction(wrapped, where);
+      } catch (e) {
+        await Promise.resolve(wrapped.close()).catch(() => {});
+        throw e;
+      }
+      this.#client = wrapped;
+      return wrapped;
     })();
     let client;
     try {
@@ -496,14 +587,19 @@ export class RedisStore {
   }
 
   #dataKey(name, scope, key) {
+    wellFormed(name, "name");
+    wellFormed(scope, "scope");
+    wellFormed(key, "key");
     return `${this.#prefix}:{${this.#session(name, scope, key)}}:data:${utf8Length(name)}.${utf8Length(scope)}`;
   }
 
   #lockKey(map) {
+    wellFormed(map, "map");
     return `${this.#prefix}:{${tag(map)}}:lock`;
   }
 
   #queueKeys(queue) {
+    wellFormed(queue, "queue");
     const base = `${this.#prefix}:{${tag(queue)}}:`;
     return ["q", "v", "p", "x", "h", "r", "s"].map((k) => base + k);
   }
