@@ -102,4 +102,20 @@ test("read-only fields and bad handlers throw TypeError", () => {
     name: "TypeError",
     message: "Attempt to Connect failed: Passed value is not a function",
   });
+  // Called on something else, each method says so in the original's words (§13).
+  const other = {};
+  for (const [method, message] of [
+    ["Connect", "Attempt to Connect failed: Passed value is not a Signal"],
+    ["Once", "Attempt to Connect failed: Passed value is not a Signal"],
+    ["Wait", "Attempt to Connect failed: Passed value is not a Signal"],
+    ["DisconnectAll", "Attempt to Connect failed: Passed value is not a Signal"],
+    ["Fire", "Attempt to connect failed: Passed value is not a Signal"],
+  ]) {
+    assert.throws(() => s[method].call(other, () => {}), { name: "TypeError", message });
+  }
+  const connection = s.Connect(() => {});
+  assert.throws(() => connection.Disconnect.call(other), {
+    name: "TypeError",
+    message: "Attempt to Disconnect failed: Passed value is not a Connection",
+  });
 });

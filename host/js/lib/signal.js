@@ -56,6 +56,9 @@ export class Connection {
   }
 
   Disconnect() {
+    if (!(typeof this === "object" && this !== null && #once in this)) {
+      throw new TypeError("Attempt to Disconnect failed: Passed value is not a Connection");
+    }
     const signal = this.#signal;
     if (signal === undefined) return;
     this.#signal = undefined;
@@ -67,6 +70,12 @@ export class Connection {
     if (this.#once) this.Disconnect();
     return this.#handler(...args);
   }
+}
+
+/** The original's check of a signal method's `self` (behaviour.md §13: every method but Fire
+ * says "Connect"; Fire a lower-case "connect"). */
+function check(self, method) {
+  if (!Signal._is(self)) throw new TypeError(`Attempt to ${method} failed: Passed value is not a Signal`);
 }
 
 export class Signal {
@@ -89,6 +98,11 @@ export class Signal {
     this.#onError = onError;
   }
 
+  /** @internal whether `value` is a Signal made by this file */
+  static _is(value) {
+    return typeof value === "object" && value !== null && #count in value;
+  }
+
   /** How many connections (including pending `Wait()`s) are attached. */
   get Connections() {
     return this.#count;
@@ -99,22 +113,26 @@ export class Signal {
 
   /** @param {(...args: any[]) => void} handler */
   Connect(handler, ...extra) {
+    check(this, "Connect");
     return this.#add(handler, extra, false);
   }
 
   /** Like `Connect`, but disconnects after the first firing. */
   Once(handler, ...extra) {
+    check(this, "Connect");
     return this.#add(handler, extra, true);
   }
 
   /** Resolves with the arguments of the next firing (then any `extra`). */
   Wait(...extra) {
+    check(this, "Connect");
     return new Promise((resolve) => {
       this.#add((...args) => resolve(args), extra, true);
     });
   }
 
   DisconnectAll() {
+    check(this, "Connect");
     if (this.#count === 0) return;
     for (let c = this.#head; c !== undefined; c = c._next) c.Disconnect();
   }
@@ -122,6 +140,7 @@ export class Signal {
   /** Runs every handler now, in connection order. Connections made during a firing are
    * reached by it too, and removing one during a firing does not break the walk. */
   Fire(...args) {
+    check(this, "connect");
     for (let c = this.#head; c !== undefined; c = c._next) {
       if (!c.Connected) continue;
       try {
