@@ -66,6 +66,15 @@ test("the work a timer starts settles before advance returns", async () => {
   assert.deepEqual(seen, ["woke", "woke again"]);
 });
 
+test("time stays where milliseconds still add up (Number.MAX_SAFE_INTEGER)", async () => {
+  assert.throws(() => new ManualClock(2 ** 63), RangeError);
+  const clock = new ManualClock(Number.MAX_SAFE_INTEGER - 10);
+  await clock.advance(10);
+  await assert.rejects(clock.advance(1), /passes Number\.MAX_SAFE_INTEGER/);
+  assert.equal(clock.now(), Number.MAX_SAFE_INTEGER);
+  await clock.advance(0); // the queue goes on after a refused advance
+});
+
 test("concurrent advances take turns", async () => {
   const clock = new ManualClock(0);
   await Promise.all([clock.advance(10), clock.advance(20)]);

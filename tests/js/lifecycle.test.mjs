@@ -80,6 +80,14 @@ describe("MemoryStore and LmdbStore", () => {
         await refused(store.connect(), "Transient", /is not a directory \(a file or a device is in the way\)/);
         await store.close();
       }
+      // A directory the kernel will not make: Node's recursive mkdir spun forever under /proc.
+      const proc = new LmdbStore({ path: "/proc/dsm-lc/db" });
+      await refused(proc.connect(), "Transient", /^LmdbStore: cannot open \/proc\/dsm-lc\/db: .*ENOENT/);
+      await proc.close();
+      // Missing parents are made, as lmdb made them.
+      const deep = new LmdbStore({ path: join(dir, "a", "b", "c") });
+      await roundTrip(deep, "lmdb");
+      await deep.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

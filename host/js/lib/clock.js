@@ -64,10 +64,17 @@ export class ManualClock {
   #lastId = 0;
   #queue = Promise.resolve();
 
-  /** @param {number} [startMs] the time `now()` gives before any `advance` (default 0) */
+  /**
+   * @param {number} [startMs] the time `now()` gives before any `advance` (default 0), at most
+   * `Number.MAX_SAFE_INTEGER` in size: past it a timer's `now() + ms` can round back to `now()`,
+   * and a timer that arms the next one would run forever in one `advance`
+   */
   constructor(startMs = 0) {
     if (typeof startMs !== "number" || !Number.isFinite(startMs)) {
       throw new TypeError(`ManualClock: startMs must be a finite number, got ${String(startMs)}`);
+    }
+    if (Math.abs(startMs) > Number.MAX_SAFE_INTEGER) {
+      throw new RangeError(`ManualClock: startMs must be at most Number.MAX_SAFE_INTEGER in size, got ${startMs}`);
     }
     this.#now = startMs;
   }
@@ -108,7 +115,12 @@ export class ManualClock {
     if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
       return Promise.reject(new RangeError(`ManualClock.advance: ms must be a finite number ≥ 0, got ${String(ms)}`));
     }
-    const run = this.#queue.then(() => this.#advance(ms));
+    const run = this.#queue.then(() => {
+      if (this.#now + ms > Number.MAX_SAFE_INTEGER) {
+        throw new RangeError(`ManualClock.advance: ${this.#now} + ${ms} passes Number.MAX_SAFE_INTEGER`);
+      }
+      return this.#advance(ms);
+    });
     this.#queue = run.catch(() => {});
     return run;
   }

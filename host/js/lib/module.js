@@ -273,7 +273,8 @@ class ModuleHost {
   }
 
   /**
-   * The time for the core. A reading that is not a finite number, throws, or is earlier than the
+   * The time for the core. A reading that is not a number, throws, is past
+   * `Number.MAX_SAFE_INTEGER` (where milliseconds no longer add up), or is earlier than the
    * last good one (a broken clock) counts as no time passing: the last good time stands, and the
    * module warns once. A timer that fired says its time has come whatever the clock reads, so
    * the core's deadlines still end even on a clock that stands still.
@@ -285,13 +286,23 @@ class ModuleHost {
     } catch (e) {
       reading = e;
     }
-    if (typeof reading === "number" && Number.isFinite(reading) && reading >= this.lastReading) {
+    if (
+      typeof reading === "number" &&
+      Number.isFinite(reading) &&
+      reading <= Number.MAX_SAFE_INTEGER &&
+      reading >= this.lastReading
+    ) {
       this.lastReading = reading;
       if (reading > this.time) this.time = reading;
     } else if (!this.clockWarned) {
       this.clockWarned = true;
       const what = reading instanceof Error ? `threw ${reading.message}` : `gave ${describe(reading)}`;
-      const why = typeof reading === "number" && Number.isFinite(reading) ? `, earlier than ${this.lastReading}` : "";
+      const why =
+        typeof reading !== "number" || Number.isNaN(reading)
+          ? ""
+          : reading > Number.MAX_SAFE_INTEGER
+            ? ", past Number.MAX_SAFE_INTEGER"
+            : `, earlier than ${this.lastReading}`;
       this.obs.warn("clock.broken", {}, `clock.now() ${what}${why}; the module keeps its last good time (warned once)`);
     }
     return this.time;

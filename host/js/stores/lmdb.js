@@ -25,7 +25,7 @@
  *
  * `lmdb` is loaded when the store is first used, so importing the package never needs it.
  */
-import { resolve as resolvePath } from "node:path";
+import { dirname, resolve as resolvePath } from "node:path";
 import { StoreError } from "./errors.js";
 import {
   checkArgs,
@@ -47,6 +47,21 @@ import {
 } from "./common.js";
 
 const FENCED = Symbol("fenced");
+
+/**
+ * Creates `path` and its missing parents one at a time. lmdb would call Node's recursive
+ * `mkdirSync`, which never returns where the kernel answers ENOENT for a parent that exists
+ * (under /proc); a plain `mkdirSync` there throws that ENOENT instead.
+ */
+function makeDirectory(fs, path) {
+  const parent = dirname(path);
+  if (parent !== path && fs.statSync(parent, { throwIfNoEntry: false }) === undefined) makeDirectory(fs, parent);
+  try {
+    fs.mkdirSync(path);
+  } catch (e) {
+    if (e?.code !== "EEXIST") throw e; // another process made it first
+  }
+}
 
 /** Lifts anything LMDB throws into a Transient StoreError. */
 function lifted(e) {
@@ -110,11 +125,12 @@ export class LmdbStore {
       try {
         // lmdb takes the path as a directory it may create: something else there (a file, a
         // device such as /dev/null) crashed the process inside the native module.
-        const { statSync } = await import("node:fs");
-        const there = statSync(this.#path, { throwIfNoEntry: false });
+        const fs = await import("node:fs");
+        const there = fs.statSync(this.#path, { throwIfNoEntry: false });
         if (there !== undefined && !there.isDirectory()) {
           throw new Error(`${this.#path} is not a directory (a file or a device is in the way)`);
         }
+        if (there === undefined) makeDirectory(fs, this.#path);
         const env = open({ path: this.#path, maxDbs: 8 });
         this.#dbs = {
           data: env.openDB({ name: "data" }),
