@@ -188,13 +188,12 @@ impl Value {
             "[]" => return Ok(Value::Array(Vec::new())),
             _ => {}
         }
-        // Fast path: no key paths kept. Refusals are rare, so only then read again, naming the
-        // path of the offending value.
-        let mut path = Path::new(root);
-        match read_json(text, &mut path, false) {
+        // Fast path: no key paths kept. Refusals and malformed text are rare, so only then read
+        // again, naming the path of the offending value (the fast path's own path has indices
+        // where keys belong).
+        match read_json(text, &mut Path::new(root), false) {
             Ok(value) => Ok(value),
-            Err(None) => Err(path.error("invalid JSON".into())),
-            Err(Some(_)) => {
+            Err(_) => {
                 let mut path = Path::new(root);
                 match read_json(text, &mut path, true) {
                     Ok(value) => Ok(value),
@@ -645,6 +644,26 @@ mod tests {
     }
 
     use super::*;
+
+    /// Malformed text names where it went wrong by the keys on the way (the fast reading kept
+    /// no keys and named `stored value[0][0][1]` here).
+    #[test]
+    fn malformed_json_names_the_path_by_its_keys() {
+        let error = |text: &str| {
+            Value::from_json_str(text, "stored value")
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            error(r#"{"a":{"b":[1,}}"#),
+            "stored value.a.b[1]: invalid JSON"
+        );
+        assert_eq!(
+            error(r#"{"a":[1,2,{"c":tru}]}"#),
+            "stored value.a[2].c: invalid JSON"
+        );
+        assert_eq!(error("[1,"), "stored value[1]: invalid JSON");
+    }
 
     #[test]
     fn keys_that_json_would_merge_are_refused_with_the_path() {

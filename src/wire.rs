@@ -19,13 +19,41 @@ use crate::template::{template_patch as patch_of, Patch};
 use crate::value::{write_json_string, Key, Table, Value};
 use std::fmt::Write;
 
-/// Host time (f64 milliseconds) as the core's clock: negative, NaN and infinite are 0.
+/// The latest host time the core takes, in milliseconds: 2^53 − 1, past which a host's f64
+/// milliseconds no longer add up (about the year 285,000). Past it a deadline a few seconds on
+/// would round to the time itself (at `u64::MAX` it saturates there), and a timer that arms the
+/// next one would run for good inside one `handle_timeout`.
+pub const MAX_HOST_TIME_MS: f64 = 9_007_199_254_740_991.0;
+
+/// Host time (f64 milliseconds) as the core's clock: negative, NaN, infinite and anything past
+/// [`MAX_HOST_TIME_MS`] are 0, which the core's clock ignores (time never runs backwards).
 pub fn now(ms: f64) -> u64 {
-    if ms.is_finite() && ms > 0.0 {
+    if ms > 0.0 && ms <= MAX_HOST_TIME_MS {
         ms as u64
     } else {
         0
     }
+}
+
+/// The longest stored value's JSON a load takes, in bytes. No DataStore holds more than
+/// 4,194,304 bytes of it; a host's own JSON of the value (Roblox's `JSONEncode` of what
+/// `GetAsync` gave) may escape more, so twice that. Anything longer is no record, and reading it
+/// into a tree could take all of the wasm's memory.
+pub const MAX_LOADED_VALUE_BYTES: usize = 2 * crate::emulator::MAX_DATA_VALUE_LEN;
+
+/// The longest `UserIds` or `Metadata` JSON, or queue item, a store result may carry: far more
+/// than Roblox allows (four user ids, 300 characters of metadata, 32 KB items, escaped).
+pub const MAX_LOADED_EXTRA_BYTES: usize = 4 * crate::emulator::MAX_MEMORY_VALUE_LEN;
+
+/// Refuses a text from a store that is longer than `limit` bytes, naming it.
+fn within(text: &str, limit: usize, what: &str) -> Result<(), String> {
+    if text.len() > limit {
+        return Err(format!(
+            "{what}: the store answered {} bytes, more than any record holds (at most {limit})",
+            text.len()
+        ));
+    }
+    Ok(())
 }
 
 fn value(json: &str, root: &str) -> Result<Value, String> {
@@ -375,6 +403,16 @@ pub fn got(
                 info: None,
             });
         };
+        within(text, MAX_LOADED_VALUE_BYTES, "stored value")?;
+        within(user_ids_json, MAX_LOADED_EXTRA_BYTES, "UserIds")?;
+        within(metadata_json, MAX_LOADED_EXTRA_BYTES, "Metadata")?;
+        for (time, name) in [(created_time, "CreatedTime"), (updated_time, "UpdatedTime")] {
+            if !time.is_finite() {
+                return Err(format!(
+                    "{name}: the store answered {time}, not a finite number"
+                ));
+            }
+        }
         Ok(StoreResult::Got {
             value: LoadedValue::from_stored_json(text, "stored value")?,
             info: Some(KeyInfo {
@@ -416,9 +454,19 @@ pub fn read(values_json: &str, read_id: Option<String>) -> StoreResult {
     (|| -> Result<StoreResult, String> {
         let texts: Vec<String> = serde_json::from_str(values_json)
             .map_err(|e| format!("queue items: invalid JSON ({e})"))?;
+        let most = crate::emulator::MAX_QUEUE_READ;
+        if texts.len() > most {
+            return Err(format!(
+                "queue items: the store answered {} items, more than a read takes (at most {most})",
+                texts.len()
+            ));
+        }
         let values = texts
             .iter()
-            .map(|t| value(t, "queue item"))
+            .map(|t| {
+                within(t, MAX_LOADED_EXTRA_BYTES, "queue item")?;
+                value(t, "queue item")
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(StoreResult::Read { values, read_id })
     })()
@@ -852,6 +900,66 @@ mod tests {
             r#"[1]"#,
         ] {
             assert_eq!(plain_args(text.as_bytes()), None, "{text}");
+        }
+    }
+
+    /// A store result too large to be a record, or with times that are no times, is that
+    /// call's failure before anything is parsed (a 120 MB text read into a tree took the
+    /// wasm's 4 GiB and trapped).
+    #[test]
+    fn store_results_too_large_for_any_record_are_refused_unread() {
+        let error = |result: StoreResult| match result {
+            StoreResult::Error(message) => message,
+            other => panic!("{other:?}"),
+        };
+        let big = format!("[{}0]", "0,".repeat(MAX_LOADED_VALUE_BYTES / 2));
+        assert_eq!(
+            error(got(Some(&big), "v1", 1.0, 2.0, "[]", "{}")),
+            format!(
+                "stored value: the store answered {} bytes, more than any record holds (at most 8388608)",
+                big.len()
+            )
+        );
+        let largest = format!("\"{}\"", "a".repeat(MAX_LOADED_VALUE_BYTES - 2));
+        assert!(matches!(
+            got(Some(&largest), "v1", 1.0, 2.0, "[]", "{}"),
+            StoreResult::Got { .. }
+        ));
+        let long = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_LOADED_EXTRA_BYTES));
+        assert!(error(got(Some("1"), "v1", 1.0, 2.0, "[]", &long)).starts_with("Metadata: "));
+        assert!(error(got(Some("1"), "v1", 1.0, 2.0, &long, "{}")).starts_with("UserIds: "));
+        assert_eq!(
+            error(got(Some("1"), "v1", f64::NAN, 2.0, "[]", "{}")),
+            "CreatedTime: the store answered NaN, not a finite number"
+        );
+        assert_eq!(
+            error(got(Some("1"), "v1", 1.0, f64::INFINITY, "[]", "{}")),
+            "UpdatedTime: the store answered inf, not a finite number"
+        );
+        let items = serde_json::to_string(&vec!["1"; 101]).unwrap();
+        assert_eq!(
+            error(read(&items, None)),
+            "queue items: the store answered 101 items, more than a read takes (at most 100)"
+        );
+        let item = serde_json::to_string(&[format!("\"{}\"", "x".repeat(MAX_LOADED_EXTRA_BYTES))])
+            .unwrap();
+        assert!(error(read(&item, None)).starts_with("queue item: the store answered"));
+    }
+
+    /// Times past 2^53 ms are no times: the clock keeps what it had, so deadlines still lie
+    /// ahead (at u64::MAX every timer was due at once, for good).
+    #[test]
+    fn host_times_past_2_to_the_53_are_ignored() {
+        assert_eq!(now(MAX_HOST_TIME_MS), 9_007_199_254_740_991);
+        for ms in [
+            MAX_HOST_TIME_MS * 2.0,
+            2f64.powi(64),
+            f64::MAX,
+            f64::INFINITY,
+            f64::NAN,
+            -1.0,
+        ] {
+            assert_eq!(now(ms), 0, "{ms}");
         }
     }
 

@@ -127,6 +127,13 @@ describe("a store call that fails in any way fails only its command", () => {
     ["rejects with a symbol", rejects(Symbol("x")), /failed with a symbol$/],
     ["rejects with an object whose every read throws", rejects(unreadable), /message cannot be read/],
     ["resolves with a thenable whose then throws", () => ({ then: sync(new Error("bad then")) }), /^bad then$/],
+    // `Promise.resolve` hands a native promise back as it is, so its own `then` ran in the
+    // driver loop: the throw ended the process.
+    [
+      "resolves with a native promise whose own then throws",
+      () => Object.assign(Promise.resolve(entry()), { then: sync(new Error("own then")) }),
+      /^own then$/,
+    ],
   ];
   for (const [name, failure, message] of cases) {
     test(`a dataGet that ${name}: Open answers Error after its tries; the module carries on`, () =>
@@ -143,6 +150,19 @@ describe("a store call that fails in any way fails only its command", () => {
     ["dataGet", { ...entry(), userIds: "5" }, /userIds is a string, not a JSON array/],
     ["dataGet", { ...entry(), metadata: {} }, /metadata is an object, not a JSON object \(text\)/],
     ["dataGet", { ...entry(), value: "{not json" }, /stored value/],
+    ["dataGet", { ...entry(), value: '"\ud800"' }, /an entry whose value has an unpaired surrogate/],
+    ["dataGet", { ...entry(), metadata: '{"a":"\udc00"}' }, /an entry whose metadata has an unpaired surrogate/],
+    // Longer than any record: read into a tree, a text like it took all of wasm's memory.
+    [
+      "dataGet",
+      { ...entry(), value: `[${"0,".repeat(4_194_304)}0]` },
+      /value is 8388611 characters long, more than any/,
+    ],
+    [
+      "dataGet",
+      { ...entry(), value: `["${"é".repeat(4_194_304)}"]` },
+      /stored value: the store answered 8388612 bytes/,
+    ],
     ["lockAcquire", undefined, /store\.lockAcquire resolved with undefined where a lock result belongs/],
     ["lockAcquire", { ok: "yes" }, /a lock result whose ok is a string, not a boolean/],
     ["lockAcquire", { ok: false }, /neither a holder string nor lapsed/],
@@ -154,7 +174,9 @@ describe("a store call that fails in any way fails only its command", () => {
     ["lockAcquireAndGet", { ok: false }, /a lock result that is not ok and has no holder string/],
   ];
   for (const [method, result, message] of shapes) {
-    test(`${method} resolving ${JSON.stringify(result) ?? String(result)}: Open answers Error naming what is wrong`, () =>
+    const shown = JSON.stringify(result) ?? String(result);
+    const name = shown.length > 100 ? `${shown.slice(0, 100)}… (${shown.length} characters)` : shown;
+    test(`${method} resolving ${name}: Open answers Error naming what is wrong`, () =>
       openThroughFault(method, () => Promise.resolve(result), message));
   }
 

@@ -618,10 +618,16 @@ class ModuleHost {
       work = Promise.reject(command === undefined ? new Error(`unknown command ${c.kind}`) : error);
     }
     // One reaction per command (no promise chain), whichever way the store's promise settles.
-    work.then(
-      (result) => this.settle(c, command, result, false),
-      (error) => this.settle(c, command, error, true),
-    );
+    try {
+      work.then(
+        (result) => this.settle(c, command, result, false),
+        (error) => this.settle(c, command, error, true),
+      );
+    } catch (error) {
+      // A native promise the store gave its own `then`, which threw: `Promise.resolve` hands
+      // that promise back as it is, so its `then` runs here. The try failed; settle it next.
+      queueMicrotask(() => this.settle(c, command, error, true));
+    }
   }
 
   /** Hands a command's result (or, when `failed`, what it failed with) to the core, then runs
@@ -816,6 +822,9 @@ const nextTurn =
         return () => globalThis.clearTimeout(id);
       };
 
+/** Twice the 4,194,304 bytes a DataStore value holds, as the core takes it (`wire.rs`). */
+const MAX_LOADED_VALUE_UNITS = 8_388_608;
+
 /** A store result of the wrong shape; its message says what is wrong. */
 class BadResult extends Error {}
 
@@ -883,6 +892,8 @@ const COMMANDS = {
     read(r) {
       if (r === undefined || r === null) return (core, now, id) => core.completeRead(now, id, bytes("[]"), undefined);
       const { values, readId } = fields(r, "a queue read", { values: "strings", readId: "string" });
+      if (!values.every((v) => v.isWellFormed()))
+        throw new BadResult("a queue read whose values have an unpaired surrogate");
       return (core, now, id) => core.completeRead(now, id, bytes(JSON.stringify(values)), readId);
     },
   },
@@ -909,6 +920,16 @@ function gotWith(r, acquired) {
     userIds: "array",
     metadata: "object",
   });
+  // The core refuses a value longer than any record (in bytes); one this long in UTF-16 units
+  // is longer still, and is refused before it is copied into wasm memory, which never shrinks.
+  if (entry.value.length > MAX_LOADED_VALUE_UNITS) {
+    throw new BadResult(`an entry whose value is ${entry.value.length} characters long, more than any record holds`);
+  }
+  for (const name of ["value", "userIds", "metadata"]) {
+    // UTF-8 has no unpaired surrogate: the copy into wasm would hold U+FFFD instead, and the
+    // session would open with a value other than the one stored (and save it so).
+    if (!entry[name].isWellFormed()) throw new BadResult(`an entry whose ${name} has an unpaired surrogate`);
+  }
   return (core, now, id) => {
     const texts = bytesOf([entry.value, entry.userIds, entry.metadata], LENGTHS);
     const [valueLength, userIdsLength] = LENGTHS;
