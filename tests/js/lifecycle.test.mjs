@@ -184,7 +184,8 @@ describe("RedisStore", () => {
     const own = await startRedis();
     const store = new RedisStore({ url: own.url });
     const events = [];
-    createModule({ store, onEvent: (e) => events.push(e) });
+    // Held to the end: a module the application drops stops listening (collected.test.mjs).
+    const module = createModule({ store, onEvent: (e) => events.push(e) });
     try {
       await store.connect();
       await own.stop();
@@ -201,6 +202,7 @@ describe("RedisStore", () => {
         events.some((e) => e.type === "store.connection" && e.state === "reconnecting"),
         JSON.stringify(events),
       );
+      assert.equal(module.stats().sessions, 0);
     } finally {
       await store.close();
     }

@@ -151,41 +151,71 @@ function checkOptions(options) {
  */
 // Shared by every copy of this file in the process (the ESM and the CommonJS entry each load
 // one), so that one handler waits for all of them.
+// Each entry is `{ deref() }`: a `WeakRef` to a module without an `onShutdown` hook (one the
+// application dropped has nothing to close: open sessions keep a module alive through its
+// timers), the module itself for one with a hook, which the application asked to have run.
 const closeOnSignal = (globalThis[Symbol.for("datastore-module.closeOnSignal")] ??= new Set());
 const HARD_STOP_MS = 30_000;
 
 function closeOnSignals(host) {
   if (typeof process !== "object" || typeof process.once !== "function") return;
-  if (closeOnSignal.size === 0) {
-    for (const [signal, code] of [
-      ["SIGINT", 130],
-      ["SIGTERM", 143],
-    ]) {
-      process.once(signal, async () => {
-        const modules = [...closeOnSignal];
-        const exit = () => {
-          for (const module of modules) module.obs.emit("shutdown.exit", { signal, code });
-          process.exit(code);
-        };
-        globalThis.setTimeout(exit, HARD_STOP_MS).unref?.();
-        for (const module of modules) module.obs.emit("shutdown.signal", { signal });
-        const reports = await Promise.allSettled(modules.map(async (module) => module.bindToClose()));
-        await Promise.allSettled(
-          modules.map(async (module, i) => {
-            if (module.onShutdown === undefined) return;
-            try {
-              await module.onShutdown({ signal, report: reports[i].value });
-            } catch (e) {
-              module.obs.error("shutdown.hookFailed", { signal }, "the onShutdown hook threw", e);
-            }
-          }),
-        );
-        exit();
-      });
-    }
+  if (!closeOnSignal.handling) {
+    closeOnSignal.handling = true;
+    handleSignals();
   }
-  closeOnSignal.add(host);
+  for (const entry of closeOnSignal) if (entry.deref() === undefined) closeOnSignal.delete(entry);
+  closeOnSignal.add(host.onShutdown === undefined ? new WeakRef(host) : strongRef(host));
 }
+
+/** A `WeakRef`'s shape for a module kept for good (a closure of its own: one made next to the
+ * signal handlers would keep the first module in their scope). */
+function strongRef(host) {
+  return { deref: () => host };
+}
+
+function handleSignals() {
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ]) {
+    process.once(signal, async () => {
+      const modules = [...closeOnSignal].map((entry) => entry.deref()).filter((module) => module !== undefined);
+      const exit = () => {
+        for (const module of modules) module.obs.emit("shutdown.exit", { signal, code });
+        process.exit(code);
+      };
+      globalThis.setTimeout(exit, HARD_STOP_MS).unref?.();
+      for (const module of modules) module.obs.emit("shutdown.signal", { signal });
+      const reports = await Promise.allSettled(modules.map(async (module) => module.bindToClose()));
+      await Promise.allSettled(
+        modules.map(async (module, i) => {
+          if (module.onShutdown === undefined) return;
+          try {
+            await module.onShutdown({ signal, report: reports[i].value });
+          } catch (e) {
+            module.obs.error("shutdown.hookFailed", { signal }, "the onShutdown hook threw", e);
+          }
+        }),
+      );
+      exit();
+    });
+  }
+}
+
+/** A store listener that reaches the module's observer and nothing else of the module (a closure
+ * made in the constructor would hold the whole module through its scope). */
+function relay(obs) {
+  return (type, fields) => obs.emit(type, fields);
+}
+
+/** Removes the store listener of a module that has been garbage-collected. */
+const unobserve = new FinalizationRegistry((stop) => {
+  try {
+    stop();
+  } catch {
+    // The store's own failure; nothing is left to tell.
+  }
+});
 
 class ModuleHost {
   constructor(wasm, store, clock, seed, obs) {
@@ -243,7 +273,9 @@ class ModuleHost {
     // A store that reports on its own (a client's connection errors) tells the module's observers.
     if (obs.on && typeof store.observe === "function") {
       try {
-        store.observe((type, fields) => obs.emit(type, fields));
+        const stop = store.observe(relay(obs));
+        // The store outlives a module the application drops: the listener then goes too.
+        if (typeof stop === "function") unobserve.register(this, stop);
       } catch (e) {
         obs.error("driver.error", {}, "store.observe threw", e);
       }
@@ -678,9 +710,11 @@ class ModuleHost {
       const kind = storeErrorKind(result);
       const target = targetOf(c);
       if (again !== false) {
+        this.failing.delete(target); // set again below: the newest failure comes last
         this.failing.set(target, c.attempt ?? 1);
-        // A target that fails for good and is never tried again must not stay forever.
-        if (this.failing.size > 10_000) this.failing.clear();
+        // A target that fails for good and is never tried again (its session gone) must not
+        // stay forever: past 10,000 the oldest failure goes, and the tries of the live stay.
+        if (this.failing.size > 10_000) this.failing.delete(this.failing.keys().next().value);
       } else {
         this.failing.delete(target);
       }

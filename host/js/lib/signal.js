@@ -62,13 +62,17 @@ export class Connection {
     const signal = this.#signal;
     if (signal === undefined) return;
     this.#signal = undefined;
+    // A connection the application still holds keeps the ones after it reachable (`_next`),
+    // but not their handlers.
+    this.#handler = undefined;
     signal._unlink(this);
   }
 
   /** @internal gives what the handler returned */
   _call(args) {
+    const handler = this.#handler;
     if (this.#once) this.Disconnect();
-    return this.#handler(...args);
+    return handler(...args);
   }
 }
 
@@ -174,6 +178,7 @@ export class Signal {
     else prev._next = next;
     if (next === undefined) this.#tail = prev;
     else next._prev = prev;
+    connection._prev = undefined;
     this.#count--;
     this.#onCount?.(this.#count);
   }

@@ -245,6 +245,7 @@ scripts! {
     module_deep_values => "tests/luau/module/deep_values.luau", ensure_cabi_wasm;
     module_reconcile => "tests/luau/module/reconcile.luau", ensure_cabi_wasm;
     module_destroyed => "tests/luau/module/destroyed.luau", ensure_cabi_wasm;
+    module_collected => "tests/luau/module/collected.luau", ensure_cabi_wasm;
     module_signals => "tests/luau/module/signals.luau", ensure_cabi_wasm;
     module_uncached_load => "tests/luau/module/uncached_load.luau", ensure_cabi_wasm;
     module_errors => "tests/luau/module/errors.luau", ensure_cabi_wasm;
