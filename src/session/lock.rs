@@ -18,6 +18,13 @@ use crate::fence::ACQUISITION;
 /// The lock margin: the entry outlives the session's own give-up time by this much.
 pub(crate) const LOCK_MARGIN_S: f64 = 30.0;
 
+/// The acquisition tries one session object can make: its tokens (`acquisition × 2^32 +
+/// renewal`, `fence.rs`) stay below 2^53.
+pub(crate) const MAX_ACQUISITIONS: u64 = (1 << 21) - 1;
+/// What `Open` answers once they are used (an `Open` retried without pause for days on a key
+/// held elsewhere).
+const ACQUISITIONS_USED: &str = "this session object has tried to take its lock 2,097,151 times, as many as its lock tokens count; Destroy it and make a new one";
+
 /// D22: what a lapsed lease answers (and what `Saved` reports for the save-on-close it skips).
 pub const LEASE_LAPSED: &str =
     "the session lock lapsed: a refresh found the lock entry gone, so another server may have written; the session closed without saving";
@@ -100,6 +107,11 @@ impl Session {
             .lease_end
             .map_or(0, |end| end.saturating_sub(io.now).div_ceil(1000));
         op.ttl_s = (op.interval * op.attempts + LOCK_MARGIN_S).max(left_s as f64);
+        if !op.renew && self.lock.acquisitions >= MAX_ACQUISITIONS {
+            // Every token of another acquisition would pass the 2^53 a store takes.
+            let outcome = LockOutcome::Error(ACQUISITIONS_USED.into());
+            return self.resume_task(io, OpOutcome::Lock(outcome));
+        }
         op.token = if op.renew {
             self.lock.last_token + 1
         } else {

@@ -1231,6 +1231,40 @@ mod tests {
         Value::String(s.into())
     }
 
+    /// The 2,097,152nd acquisition try of one session object would carry a token of 2^53,
+    /// which every store refuses; Open says so instead, and sends nothing.
+    #[test]
+    fn open_answers_error_once_the_lock_tokens_are_used() {
+        let mut module = Module::new(Config::default());
+        let args = [Value::String("Player".into()), Value::Number(1.0)];
+        let sid = module.open_session(1, &args, false, [7; 16]).unwrap();
+        let s = module.sessions.get_mut(&sid).unwrap();
+        s.lock.acquisitions = lock::MAX_ACQUISITIONS;
+        let Ok(CallOutcome::Pending(call)) = module.call(2, sid, Call::Open { template: None })
+        else {
+            panic!("Open suspends");
+        };
+        let mut reply = None;
+        while let Some(event) = module.poll_event() {
+            if let Event::CallDone {
+                call: done,
+                reply: r,
+                ..
+            } = event
+            {
+                assert_eq!(done, call);
+                reply = Some(r);
+            }
+        }
+        let reply = reply.expect("Open answered");
+        assert_eq!(reply.response, Response::Error);
+        assert!(
+            format!("{:?}", reply.data).contains("tried to take its lock 2,097,151 times"),
+            "{reply:?}"
+        );
+        assert!(module.poll_command().is_none(), "no lock command sent");
+    }
+
     #[test]
     fn numeric_key_and_its_text_share_an_id() {
         let a = args(&[text("Player"), text("global"), Value::Number(456056545.0)]).unwrap();
