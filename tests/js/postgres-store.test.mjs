@@ -322,6 +322,26 @@ test("the store sweeps in the background, at most once per sweepMs", async () =>
   );
 });
 
+test("a background sweep goes on while it finds full batches: a backlog does not pile up", async () => {
+  await withStore(
+    "backlog",
+    async (store) => {
+      await store.connect(); // the tables; no command yet, so no sweep
+      // 1,200 items that expire at once: more than two batches of 500.
+      await sql(
+        `INSERT INTO backlog_queue (queue, id, priority, value, expires_at, invisible_until)
+         SELECT 'gifts', g, 0, '1', clock_timestamp() - interval '1 second', clock_timestamp() - interval '1 second'
+         FROM generate_series(1, 1200) AS g`,
+      );
+      await store.lockAcquire("m", "A", 30, ACQ, false); // a command: the background sweep starts
+      const left = async () => (await sql("SELECT count(*)::int AS n FROM backlog_queue"))[0].n;
+      for (let i = 0; i < 100 && (await left()) > 0; i++) await sleep(20);
+      assert.equal(await left(), 0);
+    },
+    { sweepMs: 60_000 },
+  );
+});
+
 test("reads racing on one queue from two stores get every item exactly once", async () => {
   await withStore("race", async (a) => {
     await withStore("race", async (b) => {

@@ -30,7 +30,8 @@
  * items and tombstones older than 30 days are deleted by `sweep()`, which the store also runs
  * itself, in the background, at most once every `sweepMs`: a few short statements of at most
  * `SWEEP_BATCH` rows each, skipping rows that another transaction has locked, so it never waits
- * on a session's row nor holds many.
+ * on a session's row nor holds many; repeated while they find full batches, for up to
+ * `SWEEP_BUDGET_MS`.
  *
  * `pg` is loaded only for `{ connectionString }`; with `{ pool }` the store uses the given pool
  * (a `pg.Pool`) and leaves ending it to its owner.
@@ -74,6 +75,8 @@ const TOMBSTONE_MS = 30 * 24 * 3600 * 1000;
 
 /** Rows one sweep statement deletes at most. */
 const SWEEP_BATCH = 500;
+/** How long a background sweep goes on while its statements find full batches (a backlog). */
+const SWEEP_BUDGET_MS = 5_000;
 
 /** Times a command whose row changed under it (see the module doc) runs again, at most. */
 const RERUNS = 5;
@@ -599,9 +602,22 @@ export class PostgresStore {
     const now = Date.now(); // only paces this process's sweeps; never compared with data
     if (now < this.#nextSweep) return;
     this.#nextSweep = now + this.#sweepMs;
-    this.#sweeping = this.sweep()
+    this.#sweeping = this.#sweepBacklog()
       .catch(() => {}) // the next one tries again
       .finally(() => (this.#sweeping = null));
+  }
+
+  /**
+   * Sweeps again while a statement deleted a full batch, for up to `SWEEP_BUDGET_MS`: rows that
+   * expire faster than one batch per `sweepMs` (many gifts to players who never come back)
+   * would otherwise pile up for good.
+   */
+  async #sweepBacklog() {
+    const until = Date.now() + SWEEP_BUDGET_MS;
+    for (;;) {
+      const { locks, items, tombstones } = await this.sweep();
+      if (Math.max(locks, items, tombstones) < SWEEP_BATCH || Date.now() >= until || this.#closed) return;
+    }
   }
 
   // ---- data -----------------------------------------------------------------------------------
