@@ -326,10 +326,16 @@ export class LmdbStore implements Store {
   /**
    * @param options.path database directory (default `DATASTORE_PATH`, else `./.datastore`)
    * @param options.pollMs how often a waiting `queueRead` looks for items other processes added (default 2000)
+   * @param options.sweepMs least time between two background sweeps by this store (default 60000; 0: none)
    */
-  constructor(options?: { path?: string; pollMs?: number });
+  constructor(options?: { path?: string; pollMs?: number; sweepMs?: number });
   /** The database directory (absolute). */
   readonly path: string;
+  /**
+   * Deletes expired lock entries, expired queue items and tombstones removed 30 days ago, of the
+   * next 5,000 entries of each database (at most 500 of each a call); resolves with how many went.
+   */
+  sweep(): Promise<{ locks: number; items: number; tombstones: number }>;
 }
 /** Its `Store` methods, as that interface documents them, and `connect()`/`ping()`. */
 export interface LmdbStore extends StoreLifecycle {}

@@ -140,3 +140,62 @@ test("the CommonJS entry's LmdbStore shares the same database", async () => {
     await viaImport.close();
   }
 });
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const ACQ = 2 ** 32;
+
+/** The raw databases of `dir`, through npm `lmdb` itself (a second handle in this process). */
+function raw() {
+  const { open } = createRequire(import.meta.url)("lmdb");
+  const env = open({ path: dir, maxDbs: 8 });
+  const db = (name) => env.openDB({ name });
+  return { env, data: db("data"), locks: db("locks"), queues: db("queues"), meta: db("meta") };
+}
+
+test("sweep() deletes expired locks, expired items with their queue's counter, and month-old tombstones", async () => {
+  const store = new LmdbStore({ path: dir, sweepMs: 0 });
+  try {
+    await store.lockAcquire("short", "A", 0.05, ACQ, false);
+    await store.lockAcquire("long", "A", 30, ACQ, false);
+    await store.queueAdd("gone", '"short"', 0.05, 0);
+    await store.queueAdd("mixed", '"short"', 0.05, 0);
+    await store.queueAdd("mixed", '"long"', 60, 0);
+    for (const key of ["old", "new", "live"]) await store.dataSet("P", "global", key, "1", "[]", "{}", null);
+    await store.dataRemove("P", "global", "old", null);
+    await store.dataRemove("P", "global", "new", null);
+    const db = raw();
+    const old = JSON.stringify(["P", "global", "old"]);
+    await db.data.put(old, { ...db.data.get(old), removedAt: Date.now() - 31 * 86_400_000 });
+    await sleep(100);
+    assert.deepEqual(await store.sweep(), { locks: 1, items: 2, tombstones: 1 });
+    assert.deepEqual(await store.sweep(), { locks: 0, items: 0, tombstones: 0 });
+    assert.deepEqual([...db.locks.getRange({ values: false })], [JSON.stringify("long")]);
+    assert.deepEqual(
+      [...db.queues.getRange()].map(({ value }) => value.value),
+      ['"long"'],
+    );
+    assert.deepEqual([...db.meta.getRange({ values: false })], [["seq", JSON.stringify("mixed")]]);
+    assert.deepEqual([...db.data.getRange({ values: false })].map((k) => JSON.parse(k)[2]).sort(), ["live", "new"]);
+    assert.equal((await store.dataGet("P", "global", "live")).value, "1");
+    await db.env.close();
+  } finally {
+    await store.close();
+  }
+});
+
+test("the store sweeps in the background, going on while it finds full batches", async () => {
+  const store = new LmdbStore({ path: dir, sweepMs: 200 });
+  try {
+    // 1,200 gifts that expire at once: more than two batches of 500.
+    await Promise.all(Array.from({ length: 1200 }, (_, i) => store.queueAdd(`gifts${i % 3}`, String(i), 0.05, 0)));
+    await sleep(300);
+    await store.lockAcquire("m", "A", 30, ACQ, false); // a command: the background sweep starts
+    const db = raw();
+    const left = () => db.queues.getKeysCount() + db.meta.getKeysCount();
+    for (let i = 0; i < 100 && left() > 0; i++) await sleep(20);
+    assert.equal(left(), 0, "every expired item and every emptied queue's counter is gone");
+    await db.env.close();
+  } finally {
+    await store.close();
+  }
+});

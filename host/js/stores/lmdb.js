@@ -21,7 +21,16 @@
  *
  * `value`, `userIds`, `metadata` and queue values are the JSON text the caller gave, stored as
  * strings and handed back as they are. A queue read scans its queue in order, dropping expired
- * items; a queue that empties loses its sequence counter too.
+ * items; a queue that empties loses its sequence counter too. A tombstone also has `removedAt`
+ * (ms).
+ *
+ * Expired lock entries, expired queue items and tombstones removed 30 days ago are deleted by
+ * `sweep()`, which the store also runs itself, in the background, at most once every `sweepMs`:
+ * it looks at up to `SWEEP_SCAN` entries of each database in a read snapshot (going on from where
+ * the last sweep stopped, so a large database is covered over several sweeps), then deletes
+ * what it found, checked again, in one short write transaction; again at once while it finds
+ * full batches, for up to `SWEEP_BUDGET_MS`. Without it, keys nobody touches again (gifts to a
+ * player who never returns, a crashed server's locks, removed keys) stayed for good.
  *
  * `lmdb` is loaded when the store is first used, so importing the package never needs it.
  */
@@ -47,6 +56,26 @@ import {
 } from "./common.js";
 
 const FENCED = Symbol("fenced");
+
+/** Entries of each database one sweep looks at, and deletes at most. */
+const SWEEP_SCAN = 5_000;
+const SWEEP_BATCH = 500;
+/** How long a background sweep goes on while it finds full batches (a backlog). */
+const SWEEP_BUDGET_MS = 5_000;
+/** Tombstones are kept this long after their remove, as Roblox keeps versions (and the fence
+ * mark with them, as RedisStore and PostgresStore do). */
+const TOMBSTONE_MS = 30 * 86_400_000;
+/** No tombstone is larger (its fields, and a fence mark with a 36-character owner). */
+const TOMBSTONE_BYTES = 1024;
+
+/** What a sweep deletes, per database: whether an entry (its value) is due at `now`. */
+const SWEPT = {
+  locks: (lock, now) => lock.expiresAt <= now,
+  queues: (item, now) => item.expiresAt <= now,
+  data: (record, now) =>
+    (record.value === null || record.value === undefined) &&
+    (record.removedAt ?? record.updatedTime) <= now - TOMBSTONE_MS,
+};
 
 /**
  * Creates `path` and its missing parents one at a time. lmdb would call Node's recursive
@@ -76,18 +105,28 @@ export class LmdbStore {
   #dbs;
   #polls;
   #closed = false;
+  #sweepMs;
+  #nextSweep = 0;
+  #sweeping = null;
+  /** Where each database's next sweep starts looking (the last key looked at). */
+  #sweptTo = { locks: undefined, queues: undefined, data: undefined };
 
   /**
-   * @param {{ path?: string, pollMs?: number }} [options] `path`: the database directory
-   *   (default `DATASTORE_PATH`, else `./.datastore`); `pollMs`: how often a waiting `queueRead`
-   *   looks for items another process added (default 2000, Roblox's cadence; items added
-   *   through this store wake it at once)
+   * @param {{ path?: string, pollMs?: number, sweepMs?: number }} [options] `path`: the
+   *   database directory (default `DATASTORE_PATH`, else `./.datastore`); `pollMs`: how often a
+   *   waiting `queueRead` looks for items another process added (default 2000, Roblox's
+   *   cadence; items added through this store wake it at once); `sweepMs`: the least time
+   *   between two background sweeps by this store (default 60000; 0 turns them off)
    */
-  constructor({ path, pollMs = POLL_MS } = {}) {
+  constructor({ path, pollMs = POLL_MS, sweepMs = 60_000 } = {}) {
     const chosen = path ?? globalThis.process?.env?.DATASTORE_PATH ?? "./.datastore";
     if (typeof chosen !== "string" || chosen === "") {
       throw new TypeError("LmdbStore: path must be a non-empty string");
     }
+    if (!(Number.isFinite(sweepMs) && sweepMs >= 0)) {
+      throw new TypeError("LmdbStore: sweepMs must be 0 (no background sweeps) or a positive number");
+    }
+    this.#sweepMs = sweepMs;
     this.#polls = new QueuePolls({ store: "LmdbStore", intervalMs: pollMs, closed: () => this.#closed });
     this.#path = resolvePath(chosen);
   }
@@ -153,11 +192,92 @@ export class LmdbStore {
     if (this.#closed) throw closedError("LmdbStore");
     const dbs = await this.#open();
     if (this.#closed) throw closedError("LmdbStore");
+    let result;
     try {
       // The callback must not throw: in an LMDB batch that could still commit earlier writes.
-      return await this.#env.transaction(() => body(dbs, Date.now()));
+      result = await this.#env.transaction(() => body(dbs, Date.now()));
     } catch (e) {
       throw lifted(e);
+    }
+    this.#maybeSweep();
+    return result;
+  }
+
+  /**
+   * Deletes expired lock entries, expired queue items (and the counter of a queue they leave
+   * empty) and tombstones removed 30 days ago: of the next `SWEEP_SCAN` entries of each
+   * database, at most 500 each. Resolves with how many of each went. The store runs it in the
+   * background (see `sweepMs`); calling it yourself is optional.
+   * @returns {Promise<{ locks: number, items: number, tombstones: number }>}
+   */
+  async sweep() {
+    const found = await this.#read((dbs) => {
+      const now = Date.now();
+      return {
+        locks: this.#due(dbs, "locks", now),
+        queues: this.#due(dbs, "queues", now),
+        data: this.#due(dbs, "data", now),
+      };
+    });
+    const deleted = await this.#write((dbs, now) => {
+      const count = {};
+      for (const name of ["locks", "queues", "data"]) {
+        count[name] = 0;
+        for (const key of found[name]) {
+          const value = dbs[name].get(key);
+          if (value === undefined || !SWEPT[name](value, now)) continue;
+          dbs[name].remove(key);
+          count[name]++;
+        }
+      }
+      for (const q of new Set(found.queues.map(([q]) => q))) {
+        if (dbs.queues.getRange({ start: [q], end: [q, Infinity], limit: 1 }).asArray.length === 0) {
+          dbs.meta.remove(["seq", q]);
+        }
+      }
+      return count;
+    });
+    return { locks: deleted.locks, items: deleted.queues, tombstones: deleted.data };
+  }
+
+  /** In a read snapshot: up to 500 keys of `name` due for deletion, among the next
+   * `SWEEP_SCAN` entries after where the last look stopped (from the start once at the end). */
+  #due(dbs, name, now) {
+    const from = this.#sweptTo[name];
+    const keys = [];
+    let looked = 0;
+    let last;
+    const db = dbs[name];
+    for (const key of db.getRange(from === undefined ? { values: false } : { start: from, values: false })) {
+      if (looked === 0 && from !== undefined && JSON.stringify(key) === JSON.stringify(from)) continue;
+      last = key;
+      // A record is read only when it is small enough to be a tombstone: data values run to 4 MB.
+      const small = name !== "data" || (db.getBinaryFast(key)?.length ?? Infinity) <= TOMBSTONE_BYTES;
+      const value = small ? db.get(key) : undefined;
+      if (value !== undefined && SWEPT[name](value, now)) keys.push(key);
+      if (++looked >= SWEEP_SCAN || keys.length >= SWEEP_BATCH) break;
+    }
+    this.#sweptTo[name] = looked >= SWEEP_SCAN || keys.length >= SWEEP_BATCH ? last : undefined;
+    return keys;
+  }
+
+  /** Starts a background sweep when the last one is `sweepMs` old (never two at once). */
+  #maybeSweep() {
+    if (this.#sweepMs === 0 || this.#sweeping || this.#closed) return;
+    const now = Date.now();
+    if (now < this.#nextSweep) return;
+    this.#nextSweep = now + this.#sweepMs;
+    this.#sweeping = this.#sweepBacklog()
+      .catch(() => {}) // the next one tries again
+      .finally(() => (this.#sweeping = null));
+  }
+
+  /** Sweeps again while it finds full batches (a backlog), for up to `SWEEP_BUDGET_MS`. */
+  async #sweepBacklog() {
+    const until = Date.now() + SWEEP_BUDGET_MS;
+    for (;;) {
+      const { locks, items, tombstones } = await this.sweep();
+      if (Math.max(locks, items, tombstones) < SWEEP_BATCH || Date.now() >= until || this.#closed) return;
     }
   }
 
@@ -229,7 +349,7 @@ export class LmdbStore {
         if (refusal) return refusal;
         if (!old || old.value === null || old.value === undefined) {
           // Nothing to remove, but a fenced remove that went through is the key's mark.
-          if (fence) dbs.data.put(id, { ...(old ?? TOMBSTONE), mark: fence });
+          if (fence) dbs.data.put(id, { ...(old ?? TOMBSTONE), mark: fence, removedAt: now });
           return undefined;
         }
         dbs.data.put(id, {
@@ -240,6 +360,7 @@ export class LmdbStore {
           userIds: "[]",
           metadata: "{}",
           mark: fence ?? old.mark ?? null,
+          removedAt: now,
         });
         return undefined;
       }),
