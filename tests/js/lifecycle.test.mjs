@@ -4,7 +4,7 @@
 // stores.test.mjs), its own client's errors reaching a module's observers; and the default
 // export's signal handling: turned off, or running the application's shutdown hook first.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -88,6 +88,14 @@ describe("MemoryStore and LmdbStore", () => {
       const deep = new LmdbStore({ path: join(dir, "a", "b", "c") });
       await roundTrip(deep, "lmdb");
       await deep.close();
+      // A directory whose name has a dot: lmdb made a file of a new one (which the next start
+      // refused) and could not open an existing one.
+      for (const name of ["players.db", "players.db"]) {
+        const dotted = new LmdbStore({ path: join(dir, name) });
+        await roundTrip(dotted, `dotted ${Math.random()}`);
+        await dotted.close();
+        assert.ok(statSync(join(dir, name)).isDirectory());
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

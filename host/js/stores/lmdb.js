@@ -170,7 +170,8 @@ export class LmdbStore {
           throw new Error(`${this.#path} is not a directory (a file or a device is in the way)`);
         }
         if (there === undefined) makeDirectory(fs, this.#path);
-        const env = open({ path: this.#path, maxDbs: 8 });
+        // Always a directory: lmdb takes a path whose name has a dot ("players.db") for a file.
+        const env = open({ path: this.#path, maxDbs: 8, noSubdir: false });
         this.#dbs = {
           data: env.openDB({ name: "data" }),
           locks: env.openDB({ name: "locks" }),
