@@ -428,6 +428,57 @@ export class Listeners {
   }
 }
 
+/** Rows (entries) one sweep deletes at most of each kind. */
+export const SWEEP_BATCH = 500;
+/** How long a background sweep goes on while it finds full batches (a backlog). */
+const SWEEP_BUDGET_MS = 5_000;
+
+/**
+ * Paces a store's background sweeps: `maybe()` (after each command) starts one when the last
+ * started `everyMs` ago (0: never), never two at once; one goes on at once while its
+ * `sweep()` deletes a full batch of anything, for up to `SWEEP_BUDGET_MS`, so rows expiring
+ * faster than a batch per `everyMs` cannot pile up. A failed sweep waits for the next.
+ */
+export class Sweeps {
+  #store;
+  #everyMs;
+  #sweep;
+  #closed;
+  #next = 0;
+  /** The sweep running, if any (a store's `close()` may wait for it). */
+  running = null;
+
+  /** @param {{ store: string, everyMs: number, sweep: () => Promise<Record<string, number>>,
+   *   closed: () => boolean }} options */
+  constructor({ store, everyMs, sweep, closed }) {
+    if (!(Number.isFinite(everyMs) && everyMs >= 0)) {
+      throw new TypeError(`${store}: sweepMs must be 0 (no background sweeps) or a positive number`);
+    }
+    this.#store = store;
+    this.#everyMs = everyMs;
+    this.#sweep = sweep;
+    this.#closed = closed;
+  }
+
+  maybe() {
+    if (this.#everyMs === 0 || this.running || this.#closed()) return;
+    const now = Date.now(); // only paces this process's sweeps; never compared with data
+    if (now < this.#next) return;
+    this.#next = now + this.#everyMs;
+    this.running = this.#backlog()
+      .catch(() => {}) // the next one tries again
+      .finally(() => (this.running = null));
+  }
+
+  async #backlog() {
+    const until = Date.now() + SWEEP_BUDGET_MS;
+    for (;;) {
+      const deleted = await this.#sweep();
+      if (Math.max(...Object.values(deleted)) < SWEEP_BATCH || Date.now() >= until || this.#closed()) return;
+    }
+  }
+}
+
 /** A connection URL with its password hidden, for messages. */
 export function redact(url) {
   try {

@@ -29,7 +29,7 @@
  * it looks at up to `SWEEP_SCAN` entries of each database in a read snapshot (going on from where
  * the last sweep stopped, so a large database is covered over several sweeps), then deletes
  * what it found, checked again, in one short write transaction; again at once while it finds
- * full batches, for up to `SWEEP_BUDGET_MS`. Without it, keys nobody touches again (gifts to a
+ * full batches, for a while (`Sweeps`, common.js). Without it, keys nobody touches again (gifts to a
  * player who never returns, a crashed server's locks, removed keys) stayed for good.
  *
  * `lmdb` is loaded when the store is first used, so importing the package never needs it.
@@ -40,6 +40,8 @@ import {
   checkArgs,
   POLL_MS,
   QueuePolls,
+  Sweeps,
+  SWEEP_BATCH,
   checkDataValue,
   checkMemoryValue,
   checkNames,
@@ -57,11 +59,8 @@ import {
 
 const FENCED = Symbol("fenced");
 
-/** Entries of each database one sweep looks at, and deletes at most. */
+/** Entries of each database one sweep looks at (of which it deletes at most `SWEEP_BATCH`). */
 const SWEEP_SCAN = 5_000;
-const SWEEP_BATCH = 500;
-/** How long a background sweep goes on while it finds full batches (a backlog). */
-const SWEEP_BUDGET_MS = 5_000;
 /** Tombstones are kept this long after their remove, as Roblox keeps versions (and the fence
  * mark with them, as RedisStore and PostgresStore do). */
 const TOMBSTONE_MS = 30 * 86_400_000;
@@ -105,9 +104,7 @@ export class LmdbStore {
   #dbs;
   #polls;
   #closed = false;
-  #sweepMs;
-  #nextSweep = 0;
-  #sweeping = null;
+  #sweeps;
   /** Where each database's next sweep starts looking (the last key looked at). */
   #sweptTo = { locks: undefined, queues: undefined, data: undefined };
 
@@ -123,10 +120,12 @@ export class LmdbStore {
     if (typeof chosen !== "string" || chosen === "") {
       throw new TypeError("LmdbStore: path must be a non-empty string");
     }
-    if (!(Number.isFinite(sweepMs) && sweepMs >= 0)) {
-      throw new TypeError("LmdbStore: sweepMs must be 0 (no background sweeps) or a positive number");
-    }
-    this.#sweepMs = sweepMs;
+    this.#sweeps = new Sweeps({
+      store: "LmdbStore",
+      everyMs: sweepMs,
+      sweep: () => this.sweep(),
+      closed: () => this.#closed,
+    });
     this.#polls = new QueuePolls({ store: "LmdbStore", intervalMs: pollMs, closed: () => this.#closed });
     this.#path = resolvePath(chosen);
   }
@@ -200,7 +199,7 @@ export class LmdbStore {
     } catch (e) {
       throw lifted(e);
     }
-    this.#maybeSweep();
+    this.#sweeps.maybe();
     return result;
   }
 
@@ -260,26 +259,6 @@ export class LmdbStore {
     }
     this.#sweptTo[name] = looked >= SWEEP_SCAN || keys.length >= SWEEP_BATCH ? last : undefined;
     return keys;
-  }
-
-  /** Starts a background sweep when the last one is `sweepMs` old (never two at once). */
-  #maybeSweep() {
-    if (this.#sweepMs === 0 || this.#sweeping || this.#closed) return;
-    const now = Date.now();
-    if (now < this.#nextSweep) return;
-    this.#nextSweep = now + this.#sweepMs;
-    this.#sweeping = this.#sweepBacklog()
-      .catch(() => {}) // the next one tries again
-      .finally(() => (this.#sweeping = null));
-  }
-
-  /** Sweeps again while it finds full batches (a backlog), for up to `SWEEP_BUDGET_MS`. */
-  async #sweepBacklog() {
-    const until = Date.now() + SWEEP_BUDGET_MS;
-    for (;;) {
-      const { locks, items, tombstones } = await this.sweep();
-      if (Math.max(locks, items, tombstones) < SWEEP_BATCH || Date.now() >= until || this.#closed) return;
-    }
   }
 
   async #read(body) {

@@ -30,8 +30,8 @@
  * items and tombstones older than 30 days are deleted by `sweep()`, which the store also runs
  * itself, in the background, at most once every `sweepMs`: a few short statements of at most
  * `SWEEP_BATCH` rows each, skipping rows that another transaction has locked, so it never waits
- * on a session's row nor holds many; repeated while they find full batches, for up to
- * `SWEEP_BUDGET_MS`.
+ * on a session's row nor holds many; repeated while they find full batches, for a while
+ * (`Sweeps`, common.js).
  *
  * `pg` is loaded only for `{ connectionString }`; with `{ pool }` the store uses the given pool
  * (a `pg.Pool`) and leaves ending it to its owner.
@@ -46,6 +46,8 @@ import {
   ACQUISITION,
   POLL_MS,
   QueuePolls,
+  Sweeps,
+  SWEEP_BATCH,
   acquisition,
   checkArgs,
   checkDataValue,
@@ -72,11 +74,6 @@ export const SCHEMA_VERSION = 1;
 
 /** How long a tombstone (and its mark) is kept after its remove, as RedisStore keeps them. */
 const TOMBSTONE_MS = 30 * 24 * 3600 * 1000;
-
-/** Rows one sweep statement deletes at most. */
-const SWEEP_BATCH = 500;
-/** How long a background sweep goes on while its statements find full batches (a backlog). */
-const SWEEP_BUDGET_MS = 5_000;
 
 /** Times a command whose row changed under it (see the module doc) runs again, at most. */
 const RERUNS = 5;
@@ -310,12 +307,10 @@ export class PostgresStore {
   #poolSize;
   #prefix;
   #sql;
-  #sweepMs;
   #connecting;
   #migrating;
   #ready = false;
-  #nextSweep = 0;
-  #sweeping = null;
+  #sweeps;
   #polls;
   #closed = false;
   #listeners = new Listeners();
@@ -357,16 +352,18 @@ export class PostgresStore {
       );
     }
     this.#polls = new QueuePolls({ store: "PostgresStore", intervalMs: pollMs, closed: () => this.#closed });
-    if (!(Number.isFinite(sweepMs) && sweepMs >= 0)) {
-      throw new TypeError("PostgresStore: sweepMs must be 0 (no background sweeps) or a positive number");
-    }
     this.#connectionString = connectionString;
     this.#pool = pool;
     this.#own = connectionString !== undefined;
     this.#poolSize = poolSize;
     this.#prefix = prefix;
     this.#sql = statements(prefix);
-    this.#sweepMs = sweepMs;
+    this.#sweeps = new Sweeps({
+      store: "PostgresStore",
+      everyMs: sweepMs,
+      sweep: () => this.sweep(),
+      closed: () => this.#closed,
+    });
   }
 
   /** The pool, made on first use when the store owns it. */
@@ -489,7 +486,7 @@ export class PostgresStore {
     } catch (e) {
       throw lifted(e);
     }
-    this.#maybeSweep();
+    this.#sweeps.maybe();
     return result.rows;
   }
 
@@ -594,30 +591,6 @@ export class PostgresStore {
       items: await run("sweepQueue", [SWEEP_BATCH]),
       tombstones: await run("sweepTombstones", [SWEEP_BATCH, TOMBSTONE_MS]),
     };
-  }
-
-  /** Starts a background sweep when the last one is `sweepMs` old (never two at once). */
-  #maybeSweep() {
-    if (this.#sweepMs === 0 || this.#sweeping || this.#closed) return;
-    const now = Date.now(); // only paces this process's sweeps; never compared with data
-    if (now < this.#nextSweep) return;
-    this.#nextSweep = now + this.#sweepMs;
-    this.#sweeping = this.#sweepBacklog()
-      .catch(() => {}) // the next one tries again
-      .finally(() => (this.#sweeping = null));
-  }
-
-  /**
-   * Sweeps again while a statement deleted a full batch, for up to `SWEEP_BUDGET_MS`: rows that
-   * expire faster than one batch per `sweepMs` (many gifts to players who never come back)
-   * would otherwise pile up for good.
-   */
-  async #sweepBacklog() {
-    const until = Date.now() + SWEEP_BUDGET_MS;
-    for (;;) {
-      const { locks, items, tombstones } = await this.sweep();
-      if (Math.max(locks, items, tombstones) < SWEEP_BATCH || Date.now() >= until || this.#closed) return;
-    }
   }
 
   // ---- data -----------------------------------------------------------------------------------
@@ -794,7 +767,7 @@ export class PostgresStore {
     this.#polls.cancelAll();
     // A sweep in flight finishes first, but close() does not wait for good on one that cannot
     // (a server that stopped answering, or a pool its owner ended under a query it had queued).
-    if (this.#sweeping) await withTimeout(this.#sweeping, CONNECT_TIMEOUT_MS, "").catch(() => {});
+    if (this.#sweeps.running) await withTimeout(this.#sweeps.running, CONNECT_TIMEOUT_MS, "").catch(() => {});
     if (!this.#own || !this.#connecting) return;
     let pool;
     try {
