@@ -183,6 +183,12 @@ test("sweep() deletes expired locks, expired items with their queue's counter, a
   }
 });
 
+test("sweepMs is 0 or a positive number", () => {
+  for (const sweepMs of [-1, NaN, "60000"]) {
+    assert.throws(() => new LmdbStore({ path: dir, sweepMs }), /LmdbStore: sweepMs must be 0 \(no background sweeps\)/);
+  }
+});
+
 test("the store sweeps in the background, going on while it finds full batches", async () => {
   const store = new LmdbStore({ path: dir, sweepMs: 200 });
   try {
