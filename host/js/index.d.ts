@@ -235,6 +235,12 @@ export interface Store {
    * `onEvent` adds itself.
    */
   observe?(listener: StoreListener): () => void;
+  /**
+   * Optional (LmdbStore): how many operations the store has in native threads, which Node's
+   * exit waits for. A module's signal handling gives them 2 s, then ends the process by the
+   * signal instead of `process.exit` while any are left (one may never finish).
+   */
+  unfinished?(): number;
 }
 
 /** What a store reports on its own: `"store.clientError"` (`error`) or `"store.connection"` (`state`). */
@@ -336,6 +342,8 @@ export class LmdbStore implements Store {
    * next 5,000 entries of each database (at most 500 of each a call); resolves with how many went.
    */
   sweep(): Promise<{ locks: number; items: number; tombstones: number }>;
+  /** Write transactions (and closes) handed to lmdb's threads and not finished (see `Store`). */
+  unfinished(): number;
 }
 /** Its `Store` methods, as that interface documents them, and `connect()`/`ping()`. */
 export interface LmdbStore extends StoreLifecycle {}

@@ -353,7 +353,17 @@ export type ModuleEvent = { time: number } & (
       ms: number;
     } & ShutdownReport)
   | { /** [error] */ type: "shutdown.hookFailed"; signal: string; message: string; error: string }
-  | { /** [info] The process exits now. */ type: "shutdown.exit"; signal: string; code: number }
+  | {
+      /**
+       * [info] The process exits now: with `code`, or, when `unfinished` store operations are
+       * still in native threads that Node's exit would wait for (an LMDB write waiting for a
+       * stopped process's write lock), by the signal itself (or SIGKILL).
+       */
+      type: "shutdown.exit";
+      signal: string;
+      code: number;
+      unfinished: number;
+    }
   | { /** [warn] The clock or its timers misbehaved (once). */ type: "clock.broken"; message: string }
   | { /** [error] */ type: "driver.error"; command?: StoreCommand; message: string; error: string }
 );

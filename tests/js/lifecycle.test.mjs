@@ -280,6 +280,31 @@ describe("the default export's signal handling", () => {
     );
   });
 
+  test("a write waiting for a stopped process's LMDB lock does not hold the exit", async () => {
+    // Node's exit joins lmdb's threads: process.exit waited forever for this write.
+    const dir = mkdtempSync(join(tmpdir(), "dsm-stopped-"));
+    let peer;
+    try {
+      const { code, signal, lines, stderr } = await signalWhenReady({
+        file: fileURLToPath(new URL("./fixtures/lmdb-stopped-peer.mjs", import.meta.url)),
+        args: ["server", join(dir, "db")],
+        signal: "SIGTERM",
+        limitMs: 15_000,
+      });
+      peer = Number(lines.find((l) => l.startsWith("peer "))?.slice(5));
+      assert.deepEqual(
+        [code, signal],
+        [null, "SIGTERM"],
+        `ended by the signal itself:\n${lines.join("\n")}\n${stderr}`,
+      );
+      assert.ok(lines.includes("event shutdown.exit 1"), lines.join("\n"));
+      assert.ok(!lines.includes("written"), "the write never got the lock");
+    } finally {
+      if (peer > 0) process.kill(peer, "SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("handleSignals: false leaves SIGTERM to the application, whose BindToClose saves", async () => {
     const { code, lines, stderr } = await run("off");
     assert.equal(code, 0, `the application's handler exited, not the module's (143):\n${stderr}`);

@@ -147,7 +147,9 @@ function checkOptions(options) {
  * for all of them, so the first module done does not end the process under the others; the
  * exit comes even if the application called `BindToClose` itself before, and at the latest
  * `HARD_STOP_MS` after the signal (the core finishes within 25 s, D18), whatever a hook does. A
- * second signal kills at once (Node's default).
+ * second signal kills at once (Node's default). Store work still in native threads gets
+ * `EXIT_DRAIN_MS` to finish; work that does not is dropped by ending the process by the signal
+ * itself, since Node's exit would wait for it (`endBySignal`).
  */
 // Shared by every copy of this file in the process (the ESM and the CommonJS entry each load
 // one), so that one handler waits for all of them.
@@ -156,6 +158,8 @@ function checkOptions(options) {
 // timers), the module itself for one with a hook, which the application asked to have run.
 const closeOnSignal = (globalThis[Symbol.for("datastore-module.closeOnSignal")] ??= new Set());
 const HARD_STOP_MS = 30_000;
+/** How long the exit waits for store work no session awaits any more (within `HARD_STOP_MS`). */
+const EXIT_DRAIN_MS = 2_000;
 
 function closeOnSignals(host) {
   if (typeof process !== "object" || typeof process.once !== "function") return;
@@ -180,9 +184,15 @@ function handleSignals() {
   ]) {
     process.once(signal, async () => {
       const modules = [...closeOnSignal].map((entry) => entry.deref()).filter((module) => module !== undefined);
-      const exit = () => {
-        for (const module of modules) module.obs.emit("shutdown.exit", { signal, code });
-        process.exit(code);
+      const hardStop = Date.now() + HARD_STOP_MS;
+      let exiting = false;
+      const exit = async () => {
+        if (exiting) return;
+        exiting = true;
+        const unfinished = await storesSettled(modules, Math.min(hardStop, Date.now() + EXIT_DRAIN_MS));
+        for (const module of modules) module.obs.emit("shutdown.exit", { signal, code, unfinished });
+        if (unfinished === 0) process.exit(code);
+        endBySignal(signal);
       };
       globalThis.setTimeout(exit, HARD_STOP_MS).unref?.();
       for (const module of modules) module.obs.emit("shutdown.signal", { signal });
@@ -200,6 +210,49 @@ function handleSignals() {
       exit();
     });
   }
+}
+
+/**
+ * Waits until the modules' stores have nothing left in threads that Node's exit would wait for
+ * (`unfinished()`, LmdbStore's write transactions), or until `until` (ms since the epoch);
+ * resolves with how many are left.
+ */
+async function storesSettled(modules, until) {
+  const stores = new Set(modules.map((module) => module.store));
+  const count = () => {
+    let n = 0;
+    for (const store of stores) {
+      try {
+        const left = typeof store.unfinished === "function" ? store.unfinished() : 0;
+        if (typeof left === "number" && left > 0) n += left;
+      } catch {
+        // A store of the application's whose count throws has nothing Node waits for that we know of.
+      }
+    }
+    return n;
+  };
+  while (count() > 0 && Date.now() < until) await new Promise((resolve) => globalThis.setTimeout(resolve, 20));
+  return count();
+}
+
+/**
+ * Ends the process by `signal` without Node's exit, which joins libuv's threads: a write
+ * transaction waiting for the LMDB write lock of a process stopped inside one (SIGSTOP, a
+ * debugger) never returns, and `process.exit` would wait for it forever. LMDB drops the
+ * unfinished transaction, as after a crash. With no listener left, the signal's default action
+ * ends the process with the same status `process.exit(code)` would have given (128 + n); a
+ * listener of the application's would catch it, and then SIGKILL does.
+ */
+function endBySignal(signal) {
+  const kill = (how) => {
+    try {
+      process.kill(process.pid, how);
+    } catch {
+      // No such signal on this platform: the SIGKILL below.
+    }
+  };
+  kill(process.listenerCount(signal) === 0 ? signal : "SIGKILL");
+  globalThis.setTimeout(() => kill("SIGKILL"), 1000);
 }
 
 /** A store listener that reaches the module's observer and nothing else of the module (a closure

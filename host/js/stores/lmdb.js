@@ -104,6 +104,8 @@ export class LmdbStore {
   #dbs;
   #polls;
   #closed = false;
+  /** Write transactions and closes handed to lmdb and not finished (`unfinished()`). */
+  #unfinished = 0;
   #sweeps;
   /** Where each database's next sweep starts looking (the last key looked at). */
   #sweptTo = { locks: undefined, queues: undefined, data: undefined };
@@ -193,11 +195,14 @@ export class LmdbStore {
     const dbs = await this.#open();
     if (this.#closed) throw closedError("LmdbStore");
     let result;
+    this.#unfinished += 1;
     try {
       // The callback must not throw: in an LMDB batch that could still commit earlier writes.
       result = await this.#env.transaction(() => body(dbs, Date.now()));
     } catch (e) {
       throw lifted(e);
+    } finally {
+      this.#unfinished -= 1;
     }
     this.#sweeps.maybe();
     return result;
@@ -460,11 +465,24 @@ export class LmdbStore {
     } catch {
       return;
     }
+    this.#unfinished += 1;
     try {
       await this.#env.close();
     } catch (e) {
       throw lifted(e);
+    } finally {
+      this.#unfinished -= 1;
     }
+  }
+
+  /**
+   * How many write transactions (and closes) this store has handed to lmdb and not seen finish.
+   * They run in libuv's threads, which Node's exit waits for: one waiting for the write lock of
+   * a process stopped inside a transaction (SIGSTOP, a debugger) would hold the exit forever, so
+   * a module's signal handling ends the process by the signal instead while any are left.
+   */
+  unfinished() {
+    return this.#unfinished;
   }
 }
 

@@ -4,9 +4,10 @@ import { spawn } from "node:child_process";
 
 /**
  * Runs `node file ...args`, sends `signal` once it prints a line "ready", and resolves when it
- * exits (killed after `limitMs`) with its exit code, stdout lines and stderr.
+ * exits (killed after `limitMs`) with its exit code (null when a signal ended it), the signal
+ * that ended it (or null), stdout lines and stderr.
  * @param {{ file: string, args?: string[], signal: NodeJS.Signals, env?: object, limitMs?: number }} run
- * @returns {Promise<{ code: number | null, lines: string[], stderr: string }>}
+ * @returns {Promise<{ code: number | null, signal: string | null, lines: string[], stderr: string }>}
  */
 export function signalWhenReady({ file, args = [], signal, env = process.env, limitMs = 20_000 }) {
   const child = spawn(process.execPath, [file, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
@@ -23,9 +24,9 @@ export function signalWhenReady({ file, args = [], signal, env = process.env, li
   });
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill("SIGKILL"), limitMs);
-    child.once("exit", (code) => {
+    child.once("exit", (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, lines: stdout.trim().split("\n"), stderr });
+      resolve({ code, signal, lines: stdout.trim().split("\n"), stderr });
     });
   });
 }
