@@ -256,6 +256,30 @@ test("tables of a newer schema version are refused as Unavailable, and left alon
   assert.deepEqual(await sql("SELECT version FROM newer_schema"), [{ version: 99 }]);
 });
 
+test("tables or rights that do not fit are Unavailable (no retry helps), naming what is wrong", async () => {
+  // Another application's table under the prefix, at what looks like this schema's version.
+  await sql("CREATE TABLE alien_schema (id integer PRIMARY KEY, version integer NOT NULL)");
+  await sql("INSERT INTO alien_schema VALUES (1, 1)");
+  await sql("CREATE TABLE alien_data (id integer)");
+  await withStore("alien", async (store) => {
+    await rejectsWith(store.dataGet("P", "global", "k"), "Unavailable", /column .* does not exist \(42703\)/);
+  });
+  // A role that may neither create the tables nor use another role's.
+  await sql("CREATE ROLE dsm_reader LOGIN PASSWORD 'reader'");
+  await sql("REVOKE CREATE ON SCHEMA public FROM PUBLIC");
+  await withStore("owned", (store) => store.migrate());
+  const url = new URL(server.connectionString);
+  url.username = "dsm_reader";
+  url.password = "reader";
+  const reader = new PostgresStore({ connectionString: url.href, prefix: "owned" });
+  try {
+    await rejectsWith(reader.dataGet("P", "global", "k"), "Unavailable", /permission denied .*\(42501\)/);
+    await rejectsWith(reader.migrate(), "Unavailable", /permission denied .*\(42501\)/);
+  } finally {
+    await reader.close();
+  }
+});
+
 test("prefixes keep stores apart", async () => {
   await withStore("left", async (left) => {
     await withStore("right", async (right) => {

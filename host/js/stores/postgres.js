@@ -268,9 +268,10 @@ async function loadPg() {
 
 /**
  * Postgres errors as StoreErrors: text Postgres cannot hold is InvalidRequest, out of disk or
- * memory OverQuota, a login refused or a pool its owner has ended Unavailable (no retry helps
- * until the setting changes), everything else (the connection, a serialization failure, a
- * shutdown) Transient.
+ * memory OverQuota; a login refused, a pool its owner has ended, a missing database or schema,
+ * and tables or rights that do not fit (class 42: another application's table under the prefix,
+ * a role that may not write) Unavailable, since no retry helps until the setup changes;
+ * everything else (the connection, a serialization failure, a shutdown) Transient.
  */
 function lifted(e) {
   if (e instanceof StoreError) return e;
@@ -278,8 +279,13 @@ function lifted(e) {
   const message = `Postgres: ${e?.message ?? e}${code ? ` (${code})` : ""}`;
   if (code === "22021" || code === "22P05") return new StoreError("InvalidRequest", message, { cause: e });
   if (code === "53100" || code === "53200") return new StoreError("OverQuota", message, { cause: e });
-  // 28000 invalid_authorization_specification, 28P01 invalid_password.
-  if (code === "28000" || code === "28P01" || /^Cannot use a pool after calling end/.test(String(e?.message))) {
+  // 28000 invalid_authorization_specification, 28P01 invalid_password, 3D000 no such database,
+  // 3F000 no such schema, 42xxx syntax error or access rule violation.
+  if (
+    ["28000", "28P01", "3D000", "3F000"].includes(code) ||
+    code.startsWith("42") ||
+    /^Cannot use a pool after calling end/.test(String(e?.message))
+  ) {
     return new StoreError("Unavailable", message, { cause: e });
   }
   return new StoreError("Transient", message, { cause: e });
