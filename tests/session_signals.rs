@@ -166,6 +166,53 @@ fn undecodable_stored_data_fails_the_open_and_the_queue_goes_on_d5() {
     );
 }
 
+/// A Luau server's compressed save keeps `true` and `"true"` apart; a JS value cannot. On a host
+/// that holds values as JSON the open fails, naming the table, and gives the lock back, so no
+/// save can store the value without one of them; a Luau host loads both.
+#[test]
+fn keys_a_json_host_would_merge_fail_its_open_and_nothing_is_overwritten() {
+    use datastore_module::codec::{compress, Settings};
+    use datastore_module::session::{Config, Data};
+    use datastore_module::value::{Key, Table, Value};
+    let mut bag = Table::new();
+    bag.insert(Key::String("true".into()), Value::Bool(true));
+    bag.insert(Key::Bool(true), Value::Number(-688.0));
+    let mut root = Table::new();
+    root.insert(Key::from("Bag"), Value::Table(bag));
+    let stored = compress(&Value::Table(root.clone()), &Settings::default()).unwrap();
+    for json_host in [true, false] {
+        let config = Config {
+            json_host,
+            ..Config::default()
+        };
+        let mut d = Driver::with(config, FakeStore::new());
+        d.store.put(
+            "Player/global/1",
+            Value::String(stored.clone()),
+            json(r#"{"Compress":{"Level":2}}"#),
+        );
+        let s = d.new_session("Player", "1");
+        let reply = d.open(s);
+        if json_host {
+            assert_eq!(
+                reply.data,
+                Data::Text(
+                    "the stored value cannot be loaded here: Value.Bag: two keys of this table \
+                     are both written \"true\" in JSON, so one would overwrite the other"
+                        .into()
+                )
+            );
+            assert_eq!(reply.response, Response::Error);
+            assert_eq!(d.state(s), State::Closed);
+            assert_eq!(d.sent("LockRelease").len(), 1, "the lock was given back");
+            assert_eq!(d.sent("DataSet").len(), 0);
+        } else {
+            assert_eq!(reply.response, Response::Success);
+            assert_eq!(d.host(s).value, Value::Table(root.clone()), "both keys");
+        }
+    }
+}
+
 #[test]
 fn a_stored_value_that_is_not_text_under_compress_is_an_error_d5() {
     let mut d = Driver::new();

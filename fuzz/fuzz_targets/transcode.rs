@@ -26,9 +26,14 @@ fuzz_target!(|data: &[u8]| {
         "compress {text:?}"
     );
 
-    let reference = decompress(text, settings.decimals).map(|value| match value {
-        Value::Nil => None,
-        value => Some(value.to_json_string()),
+    let reference = decompress(text, settings.decimals).and_then(|value| match value {
+        Value::Nil => Ok(None),
+        value => match value.check_json_keys("value") {
+            Ok(()) => Ok(Some(value.to_json_string())),
+            Err(e) => Err(CodecError {
+                message: e.to_string(),
+            }),
+        },
     });
     assert_eq!(
         codec::json::decompress(text, settings.decimals),

@@ -9,7 +9,8 @@
 //!
 //! Each handles the shapes real data has and hands anything else to the tree-based reference
 //! ([`Value::from_json_str`] then [`super::compress`]; [`super::decompress`] then
-//! [`Value::to_json_string`]), which then decides the result from scratch:
+//! [`Value::check_json_keys`] and [`Value::to_json_string`]), which then decides the result from
+//! scratch:
 //!
 //! - every error, so error texts are the reference's word for word (and a failed fast attempt
 //!   costs one extra pass over text that is being refused anyway);
@@ -37,14 +38,22 @@ pub fn compress(json: &str, root: &str, settings: &Settings) -> Result<String, C
 }
 
 /// `decompress(text)` as JSON text, `None` for nil: [`super::decompress`] followed by
-/// [`Value::to_json_string`], with the same result and error text.
+/// [`Value::check_json_keys`] and [`Value::to_json_string`], with the same result and error
+/// text. JSON names a key by its text, so a table of the text keyed both `true` and `"true"`
+/// (or `1` and `"1"` outside a sequence: a Luau server wrote it) is refused rather than written
+/// with two entries of one name, of which a JSON reader keeps one.
 pub fn decompress(text: &str, decimals: f64) -> Result<Option<String>, CodecError> {
     if let Some(json) = stream_decompress(text, decimals) {
         return Ok(json);
     }
     Ok(match super::decompress(text, decimals)? {
         Value::Nil => None,
-        value => Some(value.to_json_string()),
+        value => {
+            value
+                .check_json_keys("value")
+                .map_err(|e| CodecError::new(e.to_string()))?;
+            Some(value.to_json_string())
+        }
     })
 }
 
@@ -855,6 +864,33 @@ mod tests {
     use super::*;
 
     use crate::rng::Rng;
+    use crate::value::{Key, Table};
+
+    /// A Luau server's compressed save keeps key types; JSON cannot, and a reader of JSON with
+    /// two equal names keeps one entry: such a table is refused, naming it, not half written.
+    #[test]
+    fn keys_json_would_merge_are_refused_not_dropped() {
+        let mut bag = Table::new();
+        bag.insert(Key::String("true".into()), Value::Bool(true));
+        bag.insert(Key::Bool(true), Value::Number(-688.0));
+        bag.insert(Key::String("Inventory".into()), Value::Number(5.0));
+        let value = Value::Array(vec![Value::String("a".into()), Value::Table(bag.clone())]);
+        let text = super::super::compress(&value, &Settings::default()).unwrap();
+        let err = decompress(&text, 1000.0).unwrap_err();
+        assert_eq!(
+            err.message,
+            "value[2]: two keys of this table are both written \"true\" in JSON, so one would \
+             overwrite the other"
+        );
+        // One of them alone is what JSON can say: the boolean key is written as its text.
+        bag.shift_remove(&Key::String("true".into()));
+        let value = Value::Array(vec![Value::String("a".into()), Value::Table(bag)]);
+        let text = super::super::compress(&value, &Settings::default()).unwrap();
+        assert_eq!(
+            decompress(&text, 1000.0).unwrap().as_deref(),
+            Some(r#"["a",{"true":-688,"Inventory":5}]"#)
+        );
+    }
 
     fn read_number(text: &str) -> Option<f64> {
         let mut reader = JsonReader {

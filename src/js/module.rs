@@ -66,6 +66,7 @@ impl WasmModule {
                 seed: seed as u64,
                 fencing,
                 load_with_lock,
+                json_host: true,
                 ..Config::default()
             }),
         }

@@ -555,6 +555,11 @@ pub struct Config {
     /// as a `DataGet` sent after the answer, since a late write of the previous holder is
     /// refused either way; without the fence such a write could land after an earlier read.
     pub load_with_lock: bool,
+    /// The host holds values as JSON (JS: objects have string keys only). A load whose value
+    /// has a table keyed both `1` and `"1"` (or `true` and `"true"`), which a Luau server's
+    /// compressed save keeps, then fails, naming the table, instead of reaching the host with
+    /// one of the two entries gone (a save would then store the value without it).
+    pub json_host: bool,
     /// Deadline for `DataGet`, `DataSet` and `DataRemove`. A save is only sent while the lock
     /// lease has at least this much room left (D8).
     pub data_timeout_ms: u64,
@@ -575,6 +580,7 @@ impl Default for Config {
             seed: 0,
             fencing: false,
             load_with_lock: false,
+            json_host: false,
             data_timeout_ms: 15_000,
             memory_timeout_ms: 10_000,
             queue_read_grace_ms: 10_000,

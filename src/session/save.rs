@@ -146,6 +146,18 @@ impl Loaded {
         };
         Ok(self)
     }
+
+    /// The load's failure when the host holds values as JSON ([`super::Config::json_host`]) and
+    /// the value has two keys JSON would write with one name: the host would keep one of them,
+    /// and its next save would store the value without the other.
+    fn fits_host(self: Box<Self>, json_host: bool) -> Result<Box<Self>, String> {
+        if let (true, LoadedValue::Tree(value)) = (json_host, &self.value) {
+            value
+                .check_json_keys("Value")
+                .map_err(|e| format!("the stored value cannot be loaded here: {e}"))?;
+        }
+        Ok(self)
+    }
 }
 
 /// `Metadata.Compress` when it is a table (compression on).
@@ -252,7 +264,8 @@ impl Session {
                 // fails the load rather than installing something else.
                 let templates = self.tasks.templates();
                 let loaded = decode_loaded(value, info, !templates.is_empty())
-                    .and_then(|loaded| loaded.with_templates(&templates));
+                    .and_then(|loaded| loaded.with_templates(&templates))
+                    .and_then(|loaded| loaded.fits_host(io.config.json_host));
                 return self.resume_task(io, OpOutcome::Load(loaded));
             }
             StoreResult::Error(message) => (message, true),

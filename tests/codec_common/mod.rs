@@ -22,10 +22,16 @@ pub fn reference_compress(json: &str, settings: &Settings) -> Result<String, Cod
     compress(&value, settings)
 }
 
-/// `decompress` to JSON text through a `Value` tree (`None` for nil).
+/// `decompress` to JSON text through a `Value` tree (`None` for nil), refusing keys JSON would
+/// merge.
 pub fn reference_decompress(text: &str, decimals: f64) -> Result<Option<String>, CodecError> {
-    decompress(text, decimals).map(|value| match value {
-        Value::Nil => None,
-        value => Some(value.to_json_string()),
-    })
+    match decompress(text, decimals)? {
+        Value::Nil => Ok(None),
+        value => match value.check_json_keys("value") {
+            Ok(()) => Ok(Some(value.to_json_string())),
+            Err(e) => Err(CodecError {
+                message: e.to_string(),
+            }),
+        },
+    }
 }

@@ -78,6 +78,14 @@ for (const [label, api] of [
     assert.deepEqual(api.decompress(text), { Coins: 12345, Items: ["Sword", { x: 1.5 }], Bag: {} });
   });
 
+  test(`${label}: keys a JS object would merge (true and "true", from Luau) throw, naming the table`, () => {
+    assert.throws(() => api.decompress("*#Coins\x7f>5#Bag\x7f*#true\x7f++<o8\x7f\x7f"), {
+      message: 'value.Bag: two keys of this table are both written "true" in JSON, so one would overwrite the other',
+    });
+    // One of them alone is a property named by its text.
+    assert.deepEqual(api.decompress("*#Coins\x7f>5#Bag\x7f*+<o8\x7f\x7f"), { Coins: 5, Bag: { true: -688 } });
+  });
+
   test(`${label}: Decimals is any finite number, or a string Luau reads as one`, () => {
     // The original takes `10 ^ Decimals` of whatever it is given; a record it wrote with an odd
     // setting must load and save again (tests/vectors/original has such records).

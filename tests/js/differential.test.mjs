@@ -170,6 +170,11 @@ function sameJs(a, b) {
   return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && sameJs(a[k], b[k]));
 }
 
+/** Whether a table of `v` has two keys written alike (`true` and `"true"`, `1` and `"1"`), which a
+ * JS object cannot both hold: ours refuses such a value rather than keep one of them. */
+const mergesKeys = (v) =>
+  walk(v, (t) => isTable(t) && new Set(t.pairs.map(([, , keyText]) => keyText)).size < t.pairs.length);
+
 const orderMayDiffer = (v, level1) =>
   walk(v, (t) => isTable(t) && t.pairs.length >= 2 && (level1 || sequenceItems(t) === null));
 
@@ -217,7 +222,13 @@ test("the package's codec against the original v1.2", (t) => {
         ours = e;
       }
       if (!(ours instanceof Error) && sameJs(ours, wanted)) count("decoding: same value");
-      else if (ours instanceof Error && corrupt(c) && /^corrupt compressed data at byte/.test(ours.message)) {
+      else if (
+        ours instanceof Error &&
+        mergesKeys(readback) &&
+        /: two keys of this table are both written .* in JSON/.test(ours.message)
+      ) {
+        count('decoding DEPARTURE: ours refuses keys a JS object would merge (true and "true")');
+      } else if (ours instanceof Error && corrupt(c) && /^corrupt compressed data at byte/.test(ours.message)) {
         count("decoding DEPARTURE (D17): ours refuses corrupt text the original read in part");
       } else
         fail(

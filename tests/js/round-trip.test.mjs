@@ -170,3 +170,25 @@ describe("D17: a stored record that does not decode", () => {
     assert.equal((await store.dataGet("Player", "global", "1")).value, cut);
   });
 });
+
+describe("a record a JS object cannot hold whole", () => {
+  // A Luau server's compressed save keeps key types: Bag has the keys "true" and true, which a
+  // JS object would hold as one property, and a save would then store Bag without the other.
+  const stored = JSON.stringify("*#Coins\x7f>5#Bag\x7f*#true\x7f++<o8\x7f\x7f");
+
+  for (const method of ["Open", "Read"]) {
+    test(`${method} answers Error naming the table; the record is left as it was`, async () => {
+      const { clock, store, server } = world();
+      await store.dataSet("Player", "global", "1", stored, "[]", COMPRESSED, null);
+      const ds = server().new("Player", 1);
+      assert.deepEqual(await within(clock, ds[method]()), [
+        "Error",
+        'the stored value cannot be loaded here: Value.Bag: two keys of this table are both written "true" in JSON, so one would overwrite the other',
+      ]);
+      assert.equal(ds.Value, undefined, "nothing installed");
+      assert.equal(ds.State, false);
+      assert.deepEqual(await ds.Close(), ["Success", undefined]);
+      assert.equal((await store.dataGet("Player", "global", "1")).value, stored);
+    });
+  }
+});
