@@ -16,7 +16,7 @@ NODE_TEST := node --test --test-reporter=spec --unhandled-rejections=strict
 # Every Luau file StyLua formats (settings: .stylua.toml).
 LUAU_SOURCES := luau tests/luau bench examples host/luau-runtime/src tools/wasm2luau/src
 
-.PHONY: all setup setup-test build package demo harness test test-rust test-wasm test-js test-types test-luau test-browser lint lint-luau format-luau lint-js format-js bench fuzz soak vectors-original vectors-fleet clean FORCE
+.PHONY: all setup setup-test build package demo harness test test-rust test-wasm test-js test-types test-luau test-browser lint lint-luau format-luau lint-js format-js bench fuzz soak vectors-original differential-seeds vectors-fleet clean FORCE
 
 all: build
 
@@ -177,6 +177,12 @@ soak:
 # which checks the committed vectors. SEED=N picks other values (default 1).
 vectors-original:
 	@scripts/differential/generate.sh
+
+# The same with other seeds, as a fuzzer: generates each seed's vectors, runs the checks that
+# read them, and puts the committed vectors back (scripts/differential/seeds.sh).
+DIFF_SEEDS ?= 2 3 4
+differential-seeds: build
+	@SEEDS="$(DIFF_SEEDS)" scripts/differential/seeds.sh
 
 # Mixed-fleet recordings (tests/vectors/fleet/): each scenario of tests/luau/fleet/ run with ours
 # and the original in every pairing. Needs ../shared too; `make test` checks ours against them.

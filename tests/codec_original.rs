@@ -404,6 +404,18 @@ fn check_compressed(
                 case,
                 format!("original: {stored:?}\n    ours:     {text:?}"),
             ),
+            // The original changed the number's digits, but another loss hid it from the read
+            // back (a key 0.5 rounded onto key 1 at Decimals 0 replaced the table holding it).
+            Err(e)
+                if too_large(&e.message).is_some_and(|n| {
+                    original_reads(n, scale).to_bits() != designed_number(n, scale).to_bits()
+                }) =>
+            {
+                tally.count(
+                    "compressed DEPARTURE: refused (a number whose digits the original changes, \
+                     where another loss hid it)",
+                )
+            }
             Err(e) => tally.fail(
                 "compressed: ours refuses what the original stored faithfully",
                 case,
