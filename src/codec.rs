@@ -262,6 +262,8 @@ struct EncodeError {
 enum Step {
     Index(usize),
     Key(String),
+    /// A number or boolean key, as Luau prints it (`[42]`, `[true]`).
+    Bracket(String),
 }
 
 impl EncodeError {
@@ -284,6 +286,7 @@ impl EncodeError {
             match step {
                 Step::Index(i) => path.push_index(*i + first_index),
                 Step::Key(k) => path.push_key(k),
+                Step::Bracket(k) => path.push_bracket(k),
             }
         }
         CodecError::new(path.error(self.message).to_string())
@@ -292,7 +295,7 @@ impl EncodeError {
 
 /// Element i of a table keyed `1..=n` is the key i + 1.
 fn number_key_step(i: usize) -> Step {
-    Step::Key(crate::value::luau_number_to_string((i + 1) as f64))
+    Step::Bracket(crate::value::luau_number_to_string((i + 1) as f64))
 }
 
 /// How a non-empty table is written.
@@ -434,7 +437,10 @@ impl Encoder {
             if matches!(value, Value::Nil) {
                 continue;
             }
-            let step = || Step::Key(key.to_luau_string());
+            let step = || match key {
+                Key::String(s) => Step::Key(s.clone()),
+                other => Step::Bracket(other.to_luau_string()),
+            };
             match key {
                 Key::String(s) => self
                     .string(s)
@@ -1036,6 +1042,37 @@ mod tests {
         assert_eq!(err.to_string(), "Value: -inf cannot be stored");
     }
 
+    /// A number or boolean key is named as Luau prints it: `[1]` is the key 1, `["1"]` would be
+    /// the string "1". (They were all written as strings.)
+    #[test]
+    fn paths_name_number_and_boolean_keys_as_luau_does() {
+        let off = Settings {
+            safety: false,
+            ..Settings::default()
+        };
+        let text =
+            b"{s5:Items{n1;n1;n2;{n1;s2:\x7f>n2;s1:an0.5;s1:b}}s3:Bag{ts1:xn7;{n1;s1:\x7f}}}";
+        let v = Value::from_luau_text(text, "Value").unwrap();
+        let err = compress_luau_value(&v, &off).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Value.Items[2][1]: a string containing DEL (0x7F) cannot be stored with Safety off"
+        );
+        let mut bag = Table::new();
+        bag.insert(Key::Bool(true), Value::String("x".into()));
+        let mut seven = Table::new();
+        seven.insert(Key::Number(1.0), Value::String("\x7f".into()));
+        seven.insert(Key::Number(3.0), Value::Bool(true));
+        bag.insert(Key::Number(7.0), Value::Table(seven));
+        let mut root = Table::new();
+        root.insert(Key::from("Bag"), Value::Table(bag));
+        let err = compress_luau_value(&Value::Table(root), &off).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Value.Bag[7][1]: a string containing DEL (0x7F) cannot be stored with Safety off"
+        );
+    }
+
     #[test]
     fn a_non_finite_number_key_is_rejected() {
         let mut t = Table::new();
@@ -1123,7 +1160,7 @@ mod tests {
             t.insert(Key::Number(2.0), Value::Number(f64::NAN));
         }
         let err = compress(&t, &level(2)).unwrap_err();
-        assert_eq!(err.message, r#"Value["2"]: NaN cannot be stored"#);
+        assert_eq!(err.message, "Value[2]: NaN cannot be stored");
     }
 
     #[test]
