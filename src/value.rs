@@ -218,6 +218,15 @@ impl Value {
         out
     }
 
+    /// The JSON a host that names keys by text (JS, or a JSON save) gets for this value:
+    /// [`Value::check_json_keys`], then [`Value::to_json_string`]. A table keyed both `1` and
+    /// `"1"` is refused, naming its path under `root`, rather than written with two entries of
+    /// one name.
+    pub fn to_host_json(&self, root: &str) -> Result<String, ValueError> {
+        self.check_json_keys(root)?;
+        Ok(self.to_json_string())
+    }
+
     pub(crate) fn write_json(&self, out: &mut String) {
         match self {
             Value::Nil => out.push_str("null"),

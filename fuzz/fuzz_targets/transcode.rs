@@ -28,12 +28,9 @@ fuzz_target!(|data: &[u8]| {
 
     let reference = decompress(text, settings.decimals).and_then(|value| match value {
         Value::Nil => Ok(None),
-        value => match value.check_json_keys("value") {
-            Ok(()) => Ok(Some(value.to_json_string())),
-            Err(e) => Err(CodecError {
-                message: e.to_string(),
-            }),
-        },
+        value => value.to_host_json("value").map(Some).map_err(|e| CodecError {
+            message: e.to_string(),
+        }),
     });
     assert_eq!(
         codec::json::decompress(text, settings.decimals),

@@ -9,8 +9,7 @@
 //!
 //! Each handles the shapes real data has and hands anything else to the tree-based reference
 //! ([`Value::from_json_str`] then [`super::compress`]; [`super::decompress`] then
-//! [`Value::check_json_keys`] and [`Value::to_json_string`]), which then decides the result from
-//! scratch:
+//! [`Value::to_host_json`]), which then decides the result from scratch:
 //!
 //! - every error, so error texts are the reference's word for word (and a failed fast attempt
 //!   costs one extra pass over text that is being refused anyway);
@@ -38,7 +37,7 @@ pub fn compress(json: &str, root: &str, settings: &Settings) -> Result<String, C
 }
 
 /// `decompress(text)` as JSON text, `None` for nil: [`super::decompress`] followed by
-/// [`Value::check_json_keys`] and [`Value::to_json_string`], with the same result and error
+/// [`Value::to_host_json`], with the same result and error
 /// text. JSON names a key by its text, so a table of the text keyed both `true` and `"true"`
 /// (or `1` and `"1"` outside a sequence: a Luau server wrote it) is refused rather than written
 /// with two entries of one name, of which a JSON reader keeps one.
@@ -48,12 +47,11 @@ pub fn decompress(text: &str, decimals: f64) -> Result<Option<String>, CodecErro
     }
     Ok(match super::decompress(text, decimals)? {
         Value::Nil => None,
-        value => {
+        value => Some(
             value
-                .check_json_keys("value")
-                .map_err(|e| CodecError::new(e.to_string()))?;
-            Some(value.to_json_string())
-        }
+                .to_host_json("value")
+                .map_err(|e| CodecError::new(e.to_string()))?,
+        ),
     })
 }
 

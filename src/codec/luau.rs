@@ -41,15 +41,13 @@ pub fn compress(text: &[u8], root: &str, settings: &Settings) -> Result<String, 
 }
 
 /// The JSON an uncompressed save stores for a value given as value text:
-/// [`Value::from_luau_text`], [`Value::check_json_keys`] and [`Value::to_json_string`], with the
+/// [`Value::from_luau_text`] and [`Value::to_host_json`], with the
 /// same result and error text. Empty text is nil, `null`.
 pub fn to_json(text: &[u8], root: &str) -> Result<String, ValueError> {
     if let Some(json) = stream_json(text) {
         return Ok(json);
     }
-    let value = Value::from_luau_text(text, root)?;
-    value.check_json_keys(root)?;
-    Ok(value.to_json_string())
+    Value::from_luau_text(text, root)?.to_host_json(root)
 }
 
 /// The compressed text of non-empty value text, or `None` where the reference must decide.
@@ -359,8 +357,7 @@ mod tests {
 
     fn reference_json(text: &[u8]) -> Result<String, String> {
         let value = Value::from_luau_text(text, "Value").map_err(|e| e.to_string())?;
-        value.check_json_keys("Value").map_err(|e| e.to_string())?;
-        Ok(value.to_json_string())
+        value.to_host_json("Value").map_err(|e| e.to_string())
     }
 
     fn level1() -> Settings {

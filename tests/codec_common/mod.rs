@@ -27,11 +27,11 @@ pub fn reference_compress(json: &str, settings: &Settings) -> Result<String, Cod
 pub fn reference_decompress(text: &str, decimals: f64) -> Result<Option<String>, CodecError> {
     match decompress(text, decimals)? {
         Value::Nil => Ok(None),
-        value => match value.check_json_keys("value") {
-            Ok(()) => Ok(Some(value.to_json_string())),
-            Err(e) => Err(CodecError {
+        value => value
+            .to_host_json("value")
+            .map(Some)
+            .map_err(|e| CodecError {
                 message: e.to_string(),
             }),
-        },
     }
 }
