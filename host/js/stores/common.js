@@ -445,8 +445,7 @@ export class Sweeps {
   #sweep;
   #closed;
   #next = 0;
-  /** The sweep running, if any (a store's `close()` may wait for it). */
-  running = null;
+  #running = null;
 
   /** @param {{ store: string, everyMs: number, sweep: () => Promise<Record<string, number>>,
    *   closed: () => boolean }} options */
@@ -460,14 +459,19 @@ export class Sweeps {
     this.#closed = closed;
   }
 
+  /** The sweep running, if any (a store's `close()` may wait for it). */
+  get running() {
+    return this.#running;
+  }
+
   maybe() {
-    if (this.#everyMs === 0 || this.running || this.#closed()) return;
+    if (this.#everyMs === 0 || this.#running || this.#closed()) return;
     const now = Date.now(); // only paces this process's sweeps; never compared with data
     if (now < this.#next) return;
     this.#next = now + this.#everyMs;
-    this.running = this.#backlog()
+    this.#running = this.#backlog()
       .catch(() => {}) // the next one tries again
-      .finally(() => (this.running = null));
+      .finally(() => (this.#running = null));
   }
 
   async #backlog() {
