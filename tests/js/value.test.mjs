@@ -104,6 +104,18 @@ test("-0 is kept, as <0", () => {
   assert.ok(Object.is(decompress(compress({ a: -0 })).a, -0));
 });
 
+test("-0 is kept when a getter in the value converts a value of its own on the way", () => {
+  // The getter runs inside the walk of the outer value, after it met the -0.
+  const value = {
+    a: -0,
+    get b() {
+      compress({ c: 1 });
+      return 1;
+    },
+  };
+  assert.equal(compress(value), "*#a\x7f<0#b\x7f>1\x7f");
+});
+
 test("__proto__ and constructor keys are plain data", () => {
   const value = JSON.parse('{"__proto__":{"x":1},"constructor":{"y":2}}');
   const text = compress(value);

@@ -32,22 +32,29 @@ class Refusal extends Error {}
  * @returns {string} JSON text; `null` for undefined
  */
 export function toJson(value, root) {
+  // A getter in `value` may run a toJson of its own (through the module's API): the flag is
+  // this call's, and goes back to the caller's afterwards.
+  const outer = negativeZero;
   negativeZero = false;
-  if (!storable(value, 0)) {
-    const path = [];
-    try {
-      walk(value, [], path);
-    } catch (e) {
-      if (!(e instanceof Refusal)) throw e;
-      throw new Error(`${root}${path.join("")}: ${e.message}`);
+  try {
+    if (!storable(value, 0)) {
+      const path = [];
+      try {
+        walk(value, [], path);
+      } catch (e) {
+        if (!(e instanceof Refusal)) throw e;
+        throw new Error(`${root}${path.join("")}: ${e.message}`);
+      }
     }
+    return (negativeZero ? write(value) : JSON.stringify(value)) ?? "null";
+  } finally {
+    negativeZero = outer;
   }
-  return (negativeZero ? write(value) : JSON.stringify(value)) ?? "null";
 }
 
 const ObjectPrototype = Object.prototype;
 
-/** Whether the last `storable` walk met a -0. */
+/** Whether the running `toJson`'s `storable` walk has met a -0. */
 let negativeZero = false;
 
 /**
@@ -202,7 +209,7 @@ function inheritedKey(proto) {
 }
 
 /** How a path names the property `key`. */
-function step(key) {
+export function step(key) {
   return /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }
 
