@@ -148,13 +148,14 @@ impl Loaded {
     }
 
     /// The load's failure when the host holds values as JSON ([`super::Config::json_host`]) and
-    /// the value has two keys JSON would write with one name: the host would keep one of them,
-    /// and its next save would store the value without the other.
-    fn fits_host(self: Box<Self>, json_host: bool) -> Result<Box<Self>, String> {
+    /// the value (`what`: the stored one, or with the callers' templates applied) has two keys
+    /// JSON would write with one name: the host would keep one of them, and its next save would
+    /// store the value without the other.
+    fn fits_host(self: Box<Self>, json_host: bool, what: &str) -> Result<Box<Self>, String> {
         if let (true, LoadedValue::Tree(value)) = (json_host, &self.value) {
             value
                 .check_json_keys("Value")
-                .map_err(|e| format!("the stored value cannot be loaded here: {e}"))?;
+                .map_err(|e| format!("{what} cannot be loaded here: {e}"))?;
         }
         Ok(self)
     }
@@ -263,9 +264,14 @@ impl Session {
                 // The callers' templates apply here, where a value that cannot take them
                 // fails the load rather than installing something else.
                 let templates = self.tasks.templates();
+                let json_host = io.config.json_host;
                 let loaded = decode_loaded(value, info, !templates.is_empty())
+                    .and_then(|loaded| loaded.fits_host(json_host, "the stored value"))
                     .and_then(|loaded| loaded.with_templates(&templates))
-                    .and_then(|loaded| loaded.fits_host(io.config.json_host));
+                    .and_then(|loaded| match templates.is_empty() {
+                        true => Ok(loaded),
+                        false => loaded.fits_host(json_host, "the stored value with the template"),
+                    });
                 return self.resume_task(io, OpOutcome::Load(loaded));
             }
             StoreResult::Error(message) => (message, true),

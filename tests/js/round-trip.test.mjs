@@ -191,4 +191,18 @@ describe("a record a JS object cannot hold whole", () => {
       assert.equal((await store.dataGet("Player", "global", "1")).value, stored);
     });
   }
+
+  test("where the template makes such a table, the answer says so", async () => {
+    // Luau's reconcile adds the string key "1" beside the array's element 1.
+    const { clock, store, server } = world();
+    await store.dataSet("Player", "global", "1", '{"Bag":["Sword"]}', "[]", "{}", null);
+    const ds = server().new("Player", 1);
+    assert.deepEqual(await within(clock, ds.Open({ Bag: { 1: "Stick" } })), [
+      "Error",
+      'the stored value with the template cannot be loaded here: Value.Bag: two keys of this table are both written "1" in JSON, so one would overwrite the other',
+    ]);
+    assert.equal(ds.State, false);
+    assert.deepEqual(await within(clock, ds.Open({ Bag: { 0: "Stick" } })), ["Success", undefined]);
+    assert.deepStrictEqual(ds.Value, { Bag: { 0: "Stick", 1: "Sword" } });
+  });
 });

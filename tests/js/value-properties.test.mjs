@@ -300,19 +300,42 @@ describe("Reconcile fills in what the value lacks, as §10.1 says", () => {
     return out;
   }
 
-  /** behaviour.md §10.1 on JS objects (array elements are number keys, never reconciled). */
+  const define = (table, key, value) =>
+    Object.defineProperty(table, key, { value, writable: true, enumerable: true, configurable: true });
+
+  /** The object a load gives an array that took a string key (a mixed table in Luau): element i
+   * at `${i + 1}`. */
+  function tableOf(array) {
+    const table = {};
+    array.forEach((item, i) => item !== null && define(table, String(i + 1), item));
+    return table;
+  }
+
+  /**
+   * behaviour.md §10.1 on JS objects (array elements are number keys, never reconciled; a
+   * template key that lands on an array makes it `tableOf` it). Gives the reconciled table, or
+   * `CLASH` where a template key is the text of an element's key, which a JS object cannot hold
+   * beside it.
+   */
   function reconcile(target, template) {
-    if (Array.isArray(template)) return;
+    if (Array.isArray(template)) return target;
     for (const key of Object.keys(template)) {
       const have = Array.isArray(target) || !Object.hasOwn(target, key) ? undefined : target[key];
       if (have === undefined || have === null) {
-        // An array cannot take `length` as data; the module leaves it out.
-        if (key === "length" && Array.isArray(target)) continue;
-        const value = copy(template[key]);
-        Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
-      } else if (isTable(have) && isTable(template[key])) reconcile(have, template[key]);
+        if (Array.isArray(target)) {
+          if (/^[1-9][0-9]*$/.test(key) && (target[key - 1] ?? null) !== null) return CLASH;
+          target = tableOf(target);
+        }
+        define(target, key, copy(template[key]));
+      } else if (isTable(have) && isTable(template[key])) {
+        const filled = reconcile(have, template[key]);
+        if (filled === CLASH) return CLASH;
+        if (filled !== have) define(target, key, filled);
+      }
     }
+    return target;
   }
+  const CLASH = Symbol("clash");
 
   /** A value made from `template`: keys taken out, others changed, some added, a function kept. */
   function valueFrom(template, next, seed) {
@@ -330,18 +353,42 @@ describe("Reconcile fills in what the value lacks, as §10.1 says", () => {
     return value;
   }
 
-  test("a template's length key is not put on an array; neither Reconcile nor Open throws", async () => {
+  test("a template key that lands on an array makes it the object a load gives (a mixed table in Luau)", async () => {
+    const { clock, store, server } = world();
+    const ds = server().new("Player", 1);
+    await within(clock, ds.Open());
+    const template = { Bag: { length: 3, Size: 8, 0: "Stick" } };
+    ds.Value = { Bag: ["Sword", "Shield"] };
+    ds.Reconcile(template);
+    assert.deepStrictEqual(ds.Value, { Bag: { 0: "Stick", 1: "Sword", 2: "Shield", length: 3, Size: 8 } });
+    assert.deepEqual(await within(clock, ds.Save()), ["Saved", ds.Value]);
+    ds.Value = { Bag: ["Shield"] };
+    assert.deepEqual(await within(clock, ds.Open(template)), ["Success", undefined]);
+    assert.deepStrictEqual(ds.Value, { Bag: { 0: "Stick", 1: "Shield", length: 3, Size: 8 } });
+    assert.equal((await within(clock, ds.Close()))[0], "Saved");
+
+    // The same template on the load gives the same value.
+    const loader = server().new("Player", 2);
+    await store.dataSet("Player", "global", "2", '{"Bag":["Shield"]}', "[]", "{}", null);
+    assert.deepEqual(await within(clock, loader.Open(template)), ["Success", undefined]);
+    assert.deepStrictEqual(loader.Value, ds.Value);
+  });
+
+  test("a template key that is the text of an array element's key is refused, and changes nothing", async () => {
     const { clock, server } = world();
     const ds = server().new("Player", 1);
     await within(clock, ds.Open());
-    const template = { Bag: { length: 3, Size: 8 } };
-    ds.Value = { Bag: ["Sword"] };
-    ds.Reconcile(template);
-    assert.deepEqual([...ds.Value.Bag], ["Sword"]);
-    assert.equal(ds.Value.Bag.Size, 8, "other keys land as named properties (no save stores them)");
-    ds.Value = { Bag: ["Shield"] };
-    assert.deepEqual(await within(clock, ds.Open(template)), ["Success", undefined]);
-    assert.equal(ds.Value.Bag.length, 1);
+    const template = { Coins: 0, Bag: { Size: 8, 2: "Stick" } };
+    ds.Value = { Bag: ["Sword", "Shield"] };
+    const message =
+      /^Value\.Bag: the template's key "2" would take the place of the array's element \[1\], which is key 2 in Luau/;
+    assert.throws(() => ds.Reconcile(template), { message });
+    assert.deepStrictEqual(ds.Value, { Bag: ["Sword", "Shield"] });
+    const [response, text] = await within(clock, ds.Open(template));
+    assert.equal(response, "Error");
+    assert.match(text, /^Value: the template cannot be filled in: Value\.Bag: the template's key "2"/);
+    assert.deepStrictEqual(ds.Value, { Bag: ["Sword", "Shield"] });
+    assert.equal(ds.State, true, "the session stays open");
   });
 
   test("another realm's objects are tables too, as a save reads them", async () => {
@@ -363,9 +410,21 @@ describe("Reconcile fills in what the value lacks, as §10.1 says", () => {
       const next = random(seed * 31);
       const template = valueOf(seed);
       const value = next() < 0.05 ? undefined : valueFrom(template, next, seed * 1000);
-      const expected = value === undefined ? copy(template) : copy(value);
-      if (value !== undefined && isTable(expected) && isTable(template)) reconcile(expected, template);
+      let expected = value === undefined ? copy(template) : copy(value);
+      if (value !== undefined && isTable(expected) && isTable(template)) expected = reconcile(expected, template);
       ds.Value = value;
+      if (expected === CLASH) {
+        // Refused before anything changes.
+        const unchanged = copy(value);
+        const clash = /would take the place of the array's element/;
+        if (seed % 2 === 0) assert.throws(() => ds.Reconcile(template), clash, `seed ${seed}`);
+        else {
+          const [response, message] = await within(clock, ds.Open(template));
+          assert.deepEqual([response, clash.test(message)], ["Error", true], `seed ${seed}: ${message}`);
+        }
+        assert.deepStrictEqual(ds.Value, unchanged, `seed ${seed}`);
+        continue;
+      }
       if (seed % 2 === 0) ds.Reconcile(template);
       else assert.deepEqual(await within(clock, ds.Open(template)), ["Success", undefined], `seed ${seed}`);
       assert.deepStrictEqual(ds.Value, expected, `seed ${seed}`);

@@ -17,7 +17,7 @@ import { checkClock, describe } from "./clock.js";
 import { Observer, checkObservers, errorText } from "./observe.js";
 import { Signal } from "./signal.js";
 import { bytes, bytesOf } from "./utf8.js";
-import { isPlainObject, MAX_DEPTH, toJson } from "./value.js";
+import { isPlainObject, MAX_DEPTH, step, toJson } from "./value.js";
 
 export const Response = Object.freeze({
   Success: "Success",
@@ -889,6 +889,31 @@ function templateShape(value, template, depth) {
   return shape;
 }
 
+/** Whether `key` is the text of an element's Luau key (`"1"` for index 0) of `array`. */
+function elementKey(array, key) {
+  if (!/^[1-9][0-9]*$/.test(key)) return false;
+  const item = array[Number(key) - 1];
+  return item !== undefined && item !== null;
+}
+
+/** An array as the object a load gives a table with number keys: element i at `${i + 1}`
+ * (a hole, nil in Luau, is no key), then any named properties. */
+function tableOfArray(array) {
+  const table = {};
+  array.forEach((item, i) => {
+    if (item !== undefined && item !== null) table[i + 1] = item;
+  });
+  for (const key of Object.keys(array)) {
+    if (!/^(0|[1-9][0-9]*)$/.test(key)) defineData(table, key, array[key]);
+  }
+  return table;
+}
+
+/** Sets `table[key]` as data: a `"__proto__"` key is an own property, not the prototype. */
+function defineData(table, key, value) {
+  Object.defineProperty(table, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
 /** An array or a plain object (the walk's `isPlainObject`): what the core reads as a table. */
 function isTable(v) {
   return typeof v === "object" && v !== null && (Array.isArray(v) || isPlainObject(v));
@@ -1292,22 +1317,42 @@ class DataStore {
       this.#value = patch.replace;
       return;
     }
-    for (const { path, value } of patch.inserts) {
-      let target = this.#value;
-      // Every step but the last is an own property of the live value (the core read it there).
-      for (let i = 0; i < path.length - 1; i++) target = target[path[i]];
+    // A template key that lands on an array makes it a table keyed by numbers and strings (a
+    // mixed table in Luau), which JS holds as an object keyed by text, as a load gives it: the
+    // element at index i becomes the key `${i + 1}`. A template key that is one of those texts
+    // would overwrite an element, and a JS object cannot hold both: refused before anything
+    // changes, as a load refuses such a value.
+    for (const { path } of patch.inserts) {
+      const { target } = this.#insertTarget(path);
       const key = path[path.length - 1];
-      // A template key lands on an array as a named property, which no save stores (as a mixed
-      // table in Luau), except `length`, which an array cannot take as data: left out, rather
-      // than a RangeError out of Reconcile or Open.
-      if (key === "length" && Array.isArray(target)) continue;
-      Object.defineProperty(target, key, {
-        value,
-        writable: true,
-        enumerable: true,
-        configurable: true,
-      });
+      if (Array.isArray(target) && elementKey(target, key)) {
+        const at = path.slice(0, -1).map(step).join("");
+        throw new Error(
+          `Value${at}: the template's key ${JSON.stringify(key)} would take the place of the array's element [${key - 1}], which is key ${key} in Luau and ${JSON.stringify(key)} in JSON; a JS object cannot hold both`,
+        );
+      }
     }
+    for (const { path, value } of patch.inserts) {
+      let { parent, target } = this.#insertTarget(path);
+      if (Array.isArray(target)) {
+        target = tableOfArray(target);
+        if (parent === undefined) this.#value = target;
+        else parent[path[path.length - 2]] = target;
+      }
+      defineData(target, path[path.length - 1], value);
+    }
+  }
+
+  /** The table an insert of the core's patch goes into, and the table holding that one (none
+   * for the value itself). Every step is an own property of the live value (the core read it). */
+  #insertTarget(path) {
+    let parent;
+    let target = this.#value;
+    for (let i = 0; i < path.length - 1; i++) {
+      parent = target;
+      target = target[path[i]];
+    }
+    return { parent, target };
   }
 
   /** @internal the second element of a reply: the live Value, a text, or undefined */
