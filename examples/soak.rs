@@ -1,7 +1,7 @@
 //! A long simulation run: `cargo run --release --example soak -- --seeds N --hours H`.
 //!
 //! Options: `--seeds N` (200), `--hours H` per seed (5), `--first S` (first seed, 1),
-//! `--fencing on|off|both` (both), `--mix ci|harsh|late-writes|calm` (ci), `--cache bypass|roblox`
+//! `--fencing on|off|both` (both), `--mix ci|harsh|late-writes|harsh-late|calm` (ci), `--cache bypass|roblox`
 //! (bypass), `--players N` (12), `--servers N` (3), `--threads N` (all cores),
 //! `--trace` (print every violation's trace, not just the first few), `--trace-len N` (events
 //! kept per key, 60), `--vary` (each seed draws 6-30 players on 1-4 servers, as CI does).
@@ -60,8 +60,9 @@ fn main() {
                     "ci" => (name, Mix::ci()),
                     "late-writes" => (name, Mix::late_writes()),
                     "harsh" => (name, Mix::harsh()),
+                    "harsh-late" => (name, Mix::harsh_late()),
                     "calm" => (name, Mix::calm()),
-                    _ => usage("--mix takes ci, harsh, late-writes or calm"),
+                    _ => usage("--mix takes ci, harsh, late-writes, harsh-late or calm"),
                 }
             }
             "--cache" => {
@@ -125,7 +126,7 @@ fn usage(problem: &str) -> ! {
     }
     eprintln!(
         "usage: cargo run --release --example soak -- [--seeds N] [--hours H] [--first S] \
-         [--fencing on|off|both] [--mix ci|harsh|late-writes|calm] [--cache bypass|roblox] \
+         [--fencing on|off|both] [--mix ci|harsh|late-writes|harsh-late|calm] [--cache bypass|roblox] \
          [--players N] [--servers N] [--threads N] [--trace] [--trace-len N] [--vary]"
     );
     std::process::exit(2);

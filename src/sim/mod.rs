@@ -279,6 +279,18 @@ impl Mix {
         }
     }
 
+    /// [`Mix::harsh`] with [`Mix::late_writes`]' one-way delays: every fault at once, for soak
+    /// runs with fencing (without it, late writes lose saves by design).
+    pub fn harsh_late() -> Mix {
+        Mix {
+            uplink: Uplink {
+                spike: Mix::late_writes().uplink.spike * 5.0,
+                ..Mix::late_writes().uplink
+            },
+            ..Mix::harsh()
+        }
+    }
+
     /// The longest one-way delay this mix can produce (ms).
     pub fn max_uplink_ms(&self) -> u64 {
         self.uplink.base_ms.1 + self.uplink.spike_ms.1 + self.slow_uplink_ms.1
