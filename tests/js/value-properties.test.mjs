@@ -391,6 +391,27 @@ describe("Reconcile fills in what the value lacks, as §10.1 says", () => {
     assert.equal(ds.State, true, "the session stays open");
   });
 
+  test("an array under a __proto__ key becomes an own property too; a template getter that changes the value is no crash", async () => {
+    const { clock, server } = world();
+    const ds = server().new("Player", 1);
+    await within(clock, ds.Open());
+    ds.Value = JSON.parse('{"__proto__":["x"]}');
+    ds.Reconcile(JSON.parse('{"__proto__":{"k":1}}'));
+    assert.equal(Object.getPrototypeOf(ds.Value), Object.prototype);
+    assert.deepStrictEqual(Object.getOwnPropertyDescriptor(ds.Value, "__proto__").value, { 1: "x", k: 1 });
+
+    ds.Value = { Bag: { a: 1 } };
+    const template = {
+      Bag: { b: 2 },
+      get c() {
+        ds.Value = 5;
+        return 3;
+      },
+    };
+    ds.Reconcile(template); // the patch was made for the old value: its inserts have nowhere to go
+    assert.equal(ds.Value, 5);
+  });
+
   test("another realm's objects are tables too, as a save reads them", async () => {
     const { clock, server } = world();
     const ds = server().new("Player", 1);

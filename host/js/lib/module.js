@@ -1334,25 +1334,31 @@ class DataStore {
     }
     for (const { path, value } of patch.inserts) {
       let { parent, target } = this.#insertTarget(path);
+      if (target === undefined) continue;
       if (Array.isArray(target)) {
         target = tableOfArray(target);
         if (parent === undefined) this.#value = target;
-        else parent[path[path.length - 2]] = target;
+        else defineData(parent, path[path.length - 2], target);
       }
       defineData(target, path[path.length - 1], value);
     }
   }
 
-  /** The table an insert of the core's patch goes into, and the table holding that one (none
-   * for the value itself). Every step is an own property of the live value (the core read it). */
+  /**
+   * The table an insert of the core's patch goes into, and the table holding that one (none for
+   * the value itself); no table where the path no longer leads to one (a getter in the template
+   * changed the value while the patch was made), and the insert is skipped, as the core's
+   * `apply_patch` skips it.
+   */
   #insertTarget(path) {
     let parent;
     let target = this.#value;
     for (let i = 0; i < path.length - 1; i++) {
+      if (!isTable(target)) return {};
       parent = target;
-      target = target[path[i]];
+      target = Object.hasOwn(target, path[i]) ? target[path[i]] : undefined;
     }
-    return { parent, target };
+    return isTable(target) ? { parent, target } : {};
   }
 
   /** @internal the second element of a reply: the live Value, a text, or undefined */
