@@ -19,7 +19,7 @@
 //! to a sequence, Luau simply has a mixed table (`{1, 2, Coins = 0}`); in the model the array
 //! becomes a [`Value::Table`] with number keys `1..n` followed by the new keys.
 
-use crate::value::{Key, Table, Value};
+use crate::value::{Key, Table, Value, MAX_DEPTH};
 
 /// How to bring the host's value in line with a template (see [`template_patch`]).
 #[derive(Clone, Debug, PartialEq)]
@@ -159,7 +159,13 @@ fn insert_at(table: &mut Value, path: &[Key], value: &Value) {
 /// `None` when the text cannot say what the tree would be, and the caller takes the tree: a
 /// template entry that would turn a sequence into a mixed table, a key present as `null`, a
 /// key that is not a string, a default JSON does not carry exactly, or text not in that form.
+/// Also `None` for a template nested `MAX_DEPTH` tables deep: the result nests no deeper than
+/// the text or the template, and a loaded value's JSON stays one level short of the limit
+/// ([`crate::session::LoadedValue::Json`]).
 pub fn apply_template_json(json: &str, template: &Value) -> Option<String> {
+    if !template.nests_within(MAX_DEPTH - 1) {
+        return None;
+    }
     let bytes = json.as_bytes();
     match (bytes.first(), template) {
         (Some(b'n'), _) if json == "null" => template

@@ -264,11 +264,32 @@ impl Value {
     /// alone (JSON names every key by its text, so a number or boolean key would come back as
     /// a string).
     pub fn json_round_trips(&self) -> bool {
+        self.fits(usize::MAX, true)
+    }
+
+    /// [`Value::json_round_trips`], with at most `tables` tables nested (the value's own
+    /// counts): what a JSON reader with a nesting limit, as Luau's `JSONDecode`, reads back.
+    pub fn json_fits(&self, tables: usize) -> bool {
+        self.fits(tables, true)
+    }
+
+    /// Whether at most `tables` tables are nested here (the value's own counts).
+    pub fn nests_within(&self, tables: usize) -> bool {
+        self.fits(tables, false)
+    }
+
+    fn fits(&self, tables: usize, string_keys: bool) -> bool {
         match self {
-            Value::Array(items) => items.iter().all(Value::json_round_trips),
-            Value::Table(table) => table
-                .iter()
-                .all(|(k, v)| matches!(k, Key::String(_)) && v.json_round_trips()),
+            Value::Array(items) => {
+                tables > 0 && items.iter().all(|v| v.fits(tables - 1, string_keys))
+            }
+            Value::Table(table) => {
+                tables > 0
+                    && table.iter().all(|(k, v)| {
+                        (!string_keys || matches!(k, Key::String(_)))
+                            && v.fits(tables - 1, string_keys)
+                    })
+            }
             _ => true,
         }
     }

@@ -16,7 +16,7 @@ use crate::session::{
     LoadedValue, Reply, Session, SessionId, Snapshot, SnapshotValue, State, StoreResult,
 };
 use crate::template::{template_patch as patch_of, Patch};
-use crate::value::{write_json_string, Key, Table, Value};
+use crate::value::{write_json_string, Key, Table, Value, MAX_DEPTH};
 use std::fmt::Write;
 
 /// The latest host time the core takes, in milliseconds: 2^53 − 1, past which a host's f64
@@ -93,14 +93,16 @@ impl Format {
     }
 
     /// `"key": value` as it goes inline into an event or a reply (after a comma, or at the
-    /// start of an object when `first`).
+    /// start of an object when `first`). A Luau host reads the object with `JSONDecode`, which
+    /// reads [`MAX_DEPTH`] tables nested and no more: the object is one of them, so a value
+    /// that nests as deep as a DataStore allows goes as value text, as one JSON cannot say.
     fn write_field(self, out: &mut String, key: &str, v: &Value, first: bool) {
         if !first {
             out.push(',');
         }
         out.push('"');
         out.push_str(key);
-        if LUAU_HOSTS && self == Format::Luau && !v.json_round_trips() {
+        if LUAU_HOSTS && self == Format::Luau && !v.json_fits(MAX_DEPTH - 1) {
             out.push_str("Text\":");
             write_json_string(&v.to_luau_text(), out);
         } else {
@@ -643,7 +645,8 @@ pub fn push_event(format: Format, out: &mut String, event: &Event) {
             session(out, "Loaded", *s);
             match value {
                 LoadedValue::Tree(value) => push_value(format, out, "value", value),
-                // JSON carries it exactly, so every host takes it inline.
+                // JSON carries it exactly, and it nests at most `MAX_DEPTH - 1` tables
+                // ([`LoadedValue::Json`]), so every host takes it inline.
                 LoadedValue::Json(json) => {
                     push_key(out, "value");
                     out.push_str(json);
@@ -808,6 +811,112 @@ pub fn template_patch(format: Format, value: &[u8], template: &[u8]) -> Result<S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::{CallOutcome, Data, Reply, Response};
+
+    /// How many tables (JSON objects and arrays) `json` nests at its deepest.
+    fn nesting(json: &str) -> usize {
+        let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
+        for b in json.bytes() {
+            match (in_string, escaped, b) {
+                (true, true, _) => escaped = false,
+                (true, false, b'\\') => escaped = true,
+                (true, false, b'"') => in_string = false,
+                (true, false, _) => {}
+                (false, _, b'"') => in_string = true,
+                (false, _, b'[' | b'{') => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                (false, _, b']' | b'}') => depth -= 1,
+                _ => {}
+            }
+        }
+        deepest
+    }
+
+    /// `tables` tables, each the only entry of the one around it: `{"d":{"d":…{}}}`.
+    fn chain(tables: usize) -> Value {
+        let mut v = Value::Table(Table::new());
+        for _ in 1..tables {
+            let mut t = Table::new();
+            t.insert(Key::from("d"), v);
+            v = Value::Table(t);
+        }
+        v
+    }
+
+    /// A Luau host reads events, replies and patches with `JSONDecode`, which reads
+    /// `MAX_DEPTH` tables nested: a value as deep as a DataStore holds goes as value text
+    /// where inline JSON would pass that, and inline where it would not.
+    #[test]
+    fn what_a_luau_host_decodes_nests_within_its_json_reader_s_limit() {
+        for tables in [MAX_DEPTH - 3, MAX_DEPTH - 2, MAX_DEPTH - 1, MAX_DEPTH] {
+            let v = chain(tables);
+            let loaded = event(
+                Format::Luau,
+                &Event::Loaded {
+                    session: SessionId(1),
+                    value: LoadedValue::Tree(v.clone()),
+                    metadata: Value::Table(Table::new()),
+                    user_ids: Value::Array(Vec::new()),
+                },
+            );
+            let queued = event(
+                Format::Luau,
+                &Event::ProcessQueue {
+                    session: SessionId(1),
+                    id: "q".into(),
+                    values: vec![v.clone()],
+                },
+            );
+            let reply = call_outcome(
+                Format::Luau,
+                &CallOutcome::Done {
+                    reply: Reply {
+                        response: Response::Success,
+                        data: Data::Value,
+                    },
+                    reconcile: Some(v.clone()),
+                },
+            );
+            let patch =
+                template_patch(Format::Luau, b"", v.to_luau_text().as_bytes()).unwrap();
+            for (what, text, around) in [
+                ("Loaded", &loaded, 1),
+                ("ProcessQueue", &queued, 2),
+                ("reply", &reply, 1),
+                ("patch", &patch, 2),
+            ] {
+                assert!(nesting(text) <= MAX_DEPTH, "{what} of {tables} tables");
+                let inline = tables + around <= MAX_DEPTH;
+                assert_eq!(
+                    !text.contains("Text\":"),
+                    inline,
+                    "{what} of {tables} tables goes inline only when it fits"
+                );
+            }
+        }
+    }
+
+    /// Every way to a load's JSON text leaves a value that nests `MAX_DEPTH` tables to the
+    /// tree ([`LoadedValue::Json`]), which the event then writes as the host can read it.
+    #[test]
+    fn a_loaded_value_s_json_text_nests_one_table_short_of_the_limit() {
+        for tables in [MAX_DEPTH - 1, MAX_DEPTH] {
+            let json = chain(tables).to_json_string();
+            let fits = tables < MAX_DEPTH;
+            let value = match got(Some(&json), "v1", 1.0, 2.0, "[]", "{}") {
+                StoreResult::Got { value, .. } => value,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(matches!(value, LoadedValue::Json(_)), fits, "stored {tables}");
+            let text = crate::codec::compress(&chain(tables), &Default::default()).unwrap();
+            let streamed = crate::codec::json::stream_decompress(&text, 3.0);
+            assert_eq!(streamed.is_some(), fits, "compressed {tables}");
+            let spliced = crate::template::apply_template_json("null", &chain(tables));
+            assert_eq!(spliced.is_some(), fits, "template {tables}");
+        }
+    }
 
     /// The value stays text for the save to transcode; when the metadata or user ids are
     /// refused too, the value's refusal still comes first, as when it was read here.

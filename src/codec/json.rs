@@ -754,7 +754,9 @@ pub(crate) fn stream_decompress(text: &str, decimals: f64) -> Option<Option<Stri
                         push_json_string(s, plain, &mut out);
                     }
                     Token::OpenArray | Token::OpenTable => {
-                        if depth >= MAX_DEPTH {
+                        // One level short of the reference's limit, as `is_canonical`: the
+                        // text may go inline into an event, inside one more object.
+                        if depth + 1 >= MAX_DEPTH {
                             return None;
                         }
                         begin_value(top, &mut out);

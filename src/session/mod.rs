@@ -287,7 +287,10 @@ impl From<Value> for SnapshotValue {
 #[derive(Clone, Debug, PartialEq)]
 pub enum LoadedValue {
     Tree(Value),
-    /// Exactly `Value::to_json_string` of the tree the decoder would build.
+    /// Exactly `Value::to_json_string` of the tree the decoder would build, nesting at most
+    /// `MAX_DEPTH - 1` tables: every way to it (`codec::json::is_canonical`, the streaming
+    /// decompressor, `template::apply_template_json`) leaves a value nested deeper to the tree,
+    /// so a host's JSON reader with a `MAX_DEPTH` limit reads it inside an event's object.
     Json(String),
 }
 
