@@ -879,8 +879,7 @@ mod tests {
                     reconcile: Some(v.clone()),
                 },
             );
-            let patch =
-                template_patch(Format::Luau, b"", v.to_luau_text().as_bytes()).unwrap();
+            let patch = template_patch(Format::Luau, b"", v.to_luau_text().as_bytes()).unwrap();
             for (what, text, around) in [
                 ("Loaded", &loaded, 1),
                 ("ProcessQueue", &queued, 2),
@@ -909,7 +908,11 @@ mod tests {
                 StoreResult::Got { value, .. } => value,
                 other => panic!("{other:?}"),
             };
-            assert_eq!(matches!(value, LoadedValue::Json(_)), fits, "stored {tables}");
+            assert_eq!(
+                matches!(value, LoadedValue::Json(_)),
+                fits,
+                "stored {tables}"
+            );
             let text = crate::codec::compress(&chain(tables), &Default::default()).unwrap();
             let streamed = crate::codec::json::stream_decompress(&text, 3.0);
             assert_eq!(streamed.is_some(), fits, "compressed {tables}");
