@@ -202,11 +202,15 @@ fn a_refresh_that_finds_another_holder_closes_at_once_without_saving_d7() {
 }
 
 #[test]
-fn a_save_on_close_after_the_lease_ran_out_is_skipped_d8() {
+fn a_save_on_close_the_lease_cannot_cover_is_skipped_d8() {
     let (mut d, s, t0) = opened();
-    // Every refresh hangs: each takes 3 × 10 s timeouts plus backoff, so the last one ends
-    // after the entry expired (t0 + 330 s).
-    d.store.fault("LockAcquire", usize::MAX, Fault::Hang);
+    // Four refreshes fail at once; the last one's first two tries hang (10 s deadline each),
+    // so it gives up about 22 s after its start: a save sent then would end after the entry
+    // expires (t0 + 330 s).
+    d.store
+        .fault("LockAcquire", 12, Fault::Error("down".into()));
+    d.store.fault("LockAcquire", 2, Fault::Hang);
+    d.store.fault("LockAcquire", 1, Fault::Error("down".into()));
     d.advance_to(t0 + 340 * T_SEC);
     assert_eq!(d.state(s), State::Closed);
     let signals = d.signals(s);
@@ -219,8 +223,32 @@ fn a_save_on_close_after_the_lease_ran_out_is_skipped_d8() {
         ]
     );
     assert_eq!(d.sent("DataSet").len(), 0);
-    // Timeouts do not shift the grid either: each refresh starts on it, and its three tries
-    // (10 s deadline each) stay within 33 s of its start.
+}
+
+#[test]
+fn refreshes_that_hang_until_the_lease_ends_close_the_session_then_without_saving_d22() {
+    let (mut d, s, t0) = opened();
+    // Every refresh hangs. Past the lease (t0 + 330 s) the entry may be another server's, so
+    // the session must not stay open a moment longer: its last refresh lapses at the lease's
+    // end instead of going on with its third try.
+    d.store.fault("LockAcquire", usize::MAX, Fault::Hang);
+    d.advance_to(t0 + 330 * T_SEC - 1);
+    assert_eq!(d.state(s), State::Open);
+    d.advance_to(t0 + 330 * T_SEC);
+    assert_eq!(d.state(s), State::Closed);
+    let signals = d.signals(s);
+    assert_eq!(
+        &signals[signals.len() - 3..],
+        [
+            "AttemptsChanged(0)".to_owned(),
+            format!("Saved(Error, {LEASE_LAPSED})"),
+            "StateChanged(false)".to_owned(),
+        ]
+    );
+    assert_eq!(d.sent("DataSet").len(), 0, "nothing is saved");
+    assert_eq!(d.sent("LockRelease").len(), 0, "the entry may not be ours");
+    // Timeouts do not shift the grid: each refresh starts on it, and its three tries (10 s
+    // deadline each) stay within 33 s of its start, the last one cut short by the lease.
     let grid = [60, 120, 180, 240, 300].map(|s| t0 + s * T_SEC);
     let sends: Vec<u64> = d.sent("LockAcquire").iter().map(|(t, _)| *t).collect();
     assert_eq!(sends.len(), 15);
@@ -228,6 +256,28 @@ fn a_save_on_close_after_the_lease_ran_out_is_skipped_d8() {
         assert_eq!(chunk[0], grid[i]);
         assert!(chunk[2] <= grid[i] + 33 * T_SEC);
     }
+}
+
+#[test]
+fn short_lock_intervals_whose_refreshes_hang_end_at_the_lease_too_d22() {
+    // LockInterval 10 s, LockAttempts 2: the lease is 50 s, and a refresh's three tries (up to
+    // 32 s) outlast the interval, so hanging refreshes ran back to back past the lease: the
+    // session stayed open 23 s after another server could have opened, and its queue loop
+    // handed that server's gifts to this one (a helper's bug hunt).
+    let mut d = Driver::new();
+    let s = d.new_session("Player", "1");
+    d.m.set_property(d.now, s, "LockInterval", Input::Number(10.0))
+        .unwrap();
+    d.m.set_property(d.now, s, "LockAttempts", Input::Number(2.0))
+        .unwrap();
+    d.open(s);
+    let t0 = d.sent("LockAcquire")[0].0;
+    d.store.fault("LockAcquire", usize::MAX, Fault::Hang);
+    d.advance_to(t0 + 50 * T_SEC - 1);
+    assert_eq!(d.state(s), State::Open);
+    d.advance_to(t0 + 50 * T_SEC);
+    assert_eq!(d.state(s), State::Closed);
+    assert_eq!(d.sent("DataSet").len(), 0);
 }
 
 #[test]

@@ -62,10 +62,12 @@ pub(crate) enum Deferred {
     StartProcessQueue(SessionId),
 }
 
-/// Bind-to-close under way (D18): its deadline and what it has done so far.
+/// Bind-to-close once it has started (D18): what it has done so far, and the deadline of the
+/// round under way (`None` once every session it covers is destroyed: the sessions made
+/// since then work without one until a later call starts the next round).
 #[derive(Debug)]
 pub(crate) struct Shutdown {
-    pub deadline: u64,
+    pub deadline: Option<u64>,
     pub report: ShutdownReport,
 }
 
@@ -142,9 +144,22 @@ impl Io {
 
     /// Queues a command for the host with its deadline.
     pub fn send(&mut self, session: SessionId, owner: Owner, command: Command) -> CommandId {
+        self.send_by(session, owner, command, None)
+    }
+
+    /// [`Io::send`], with the deadline no later than `by` (a time after now).
+    pub fn send_by(
+        &mut self,
+        session: SessionId,
+        owner: Owner,
+        command: Command,
+        by: Option<u64>,
+    ) -> CommandId {
         let id = CommandId(self.next_command);
         self.next_command += 1;
-        let timeout_ms = self.within_shutdown(self.timeout_for(&command));
+        let timeout_ms = self
+            .within_shutdown(self.timeout_for(&command))
+            .min(by.map_or(u64::MAX, |by| by.saturating_sub(self.now)));
         let timer = self.set_timer(
             session,
             TimerWhat::Command(id),
@@ -184,11 +199,12 @@ impl Io {
         }
     }
 
-    /// Milliseconds left before the shutdown deadline, once bind-to-close has started.
+    /// Milliseconds left before the shutdown deadline, while a round of bind-to-close runs.
     pub fn shutdown_left(&self) -> Option<u64> {
         self.shutdown
             .as_ref()
-            .map(|s| s.deadline.saturating_sub(self.now))
+            .and_then(|s| s.deadline)
+            .map(|deadline| deadline.saturating_sub(self.now))
     }
 
     /// The shutdown deadline has passed: no store call may go out any more. A call sent now

@@ -94,6 +94,9 @@ impl Session {
             let outcome = LockOutcome::Error(super::save::SHUTDOWN_DEADLINE.into());
             return self.resume_task(io, OpOutcome::Lock(outcome));
         }
+        if op.renew && self.lease_over(io) {
+            return self.resume_task(io, OpOutcome::Lock(LockOutcome::Lapsed));
+        }
         op.t = io.now;
         op.interval = self.props.lock_interval;
         op.attempts = self.props.lock_attempts;
@@ -133,8 +136,17 @@ impl Session {
                 key: self.key_text.clone(),
             }),
         };
-        op.attempt.command = Some(io.send(self.sid, Owner::Task, command));
+        // A refresh gives up when the lease ends: past it the entry may be another server's.
+        let by = if op.renew { self.lock.lease_end } else { None };
+        op.attempt.command = Some(io.send_by(self.sid, Owner::Task, command, by));
         self.op = Some(Op::Lock(op));
+    }
+
+    /// D22: the lease has ended with no refresh through. Whether the entry is still ours is not
+    /// known (a refresh may have landed unanswered), so the session acts as if it lapsed:
+    /// another server may have taken the key already.
+    fn lease_over(&self, io: &Io) -> bool {
+        self.lock.lease_end.is_some_and(|end| io.now >= end)
     }
 
     pub(crate) fn lock_result(&mut self, io: &mut Io, mut op: LockOp, result: StoreResult) {
@@ -165,8 +177,16 @@ impl Session {
             other => (unexpected("LockAcquire", &other), true),
         };
         let (message, retryable) = message;
+        if op.renew && self.lease_over(io) {
+            return self.resume_task(io, OpOutcome::Lock(LockOutcome::Lapsed));
+        }
         match io.retry_delay(&mut op.attempt, retryable) {
             Some(delay) => {
+                // A refresh's next try waits no longer than the lease (then it lapses).
+                let delay = match (op.renew, self.lock.lease_end) {
+                    (true, Some(end)) => delay.min(end.saturating_sub(io.now)),
+                    _ => delay,
+                };
                 op.attempt.wake = Some(io.set_timer_in(self.sid, TimerWhat::TaskOp, delay));
                 self.op = Some(Op::Lock(op));
             }
