@@ -290,6 +290,35 @@ fn a_second_bind_to_close_covers_sessions_made_since_and_is_answered_again() {
 }
 
 #[test]
+fn the_shutdown_deadline_bounds_its_round_only_sessions_made_during_it_save_later_d18() {
+    // A session opened while a bind-to-close runs is not part of it; once the round is done,
+    // its store work has no deadline: it saves, and a later bind-to-close (with a deadline of
+    // its own) saves it and unlocks. It used to fail every save with the first round's
+    // deadline, for good (a helper's bug hunt).
+    let mut d = Driver::new();
+    let a = d.new_session("Player", "1");
+    d.open(a);
+    d.store.fault("DataSet", 1, Fault::Delay(5_000));
+    d.m.bind_to_close(d.now);
+    let late = d.new_session("Player", "9");
+    d.open(late);
+    d.settle();
+    assert!(d.m.bind_to_close_done());
+    d.advance_to(d.now + 60_000);
+    d.host_mut(late).value = Value::Number(1.0);
+    assert_eq!(d.run(late, Call::Save), Reply::saved());
+    d.advance_to(d.now + 60_000);
+    d.host_mut(late).value = Value::Number(2.0);
+    d.m.bind_to_close(d.now);
+    d.settle();
+    assert!(d.m.bind_to_close_done());
+    assert_eq!(d.state(late), State::Destroyed);
+    let reports = shutdown_reports(&d);
+    assert_eq!((reports[1].saved, reports[1].failed.len()), (2, 0));
+    assert_eq!(d.store.holder("Player/global/9", d.now), None, "unlocked");
+}
+
+#[test]
 fn bind_to_close_joins_nothing_and_waits_for_a_destroy_in_progress() {
     let mut d = Driver::new();
     let s = d.new_session("Player", "1");

@@ -1049,7 +1049,9 @@ impl Module {
     ///
     /// A later call covers the sessions made since the first (they are not registered) and
     /// announces [`Event::BindToCloseDone`] again once they too are destroyed, so every caller
-    /// gets an answer; the deadline stays the first call's.
+    /// gets an answer. A call while a round runs keeps that round's deadline; one after it has
+    /// ended starts a new round with a deadline of its own (the sessions made since worked
+    /// without one: the deadline bounds the shutdown's work, not the module's for good).
     pub fn bind_to_close(&mut self, now: u64) {
         self.io.advance(now);
         if self.closing {
@@ -1061,15 +1063,15 @@ impl Module {
             self.close_done_sent = false;
         }
         self.closing = true;
-        if self.io.shutdown.is_none() {
-            self.io.shutdown = Some(Shutdown {
-                deadline: self
-                    .io
-                    .now
-                    .saturating_add(self.io.config.shutdown_deadline_ms),
-                report: ShutdownReport::default(),
-            });
-        }
+        let deadline = self
+            .io
+            .now
+            .saturating_add(self.io.config.shutdown_deadline_ms);
+        let shutdown = self.io.shutdown.get_or_insert_with(|| Shutdown {
+            deadline: None,
+            report: ShutdownReport::default(),
+        });
+        shutdown.deadline.get_or_insert(deadline);
         let registered: Vec<SessionId> = self.registry.iter().copied().collect();
         for sid in registered {
             let Some(s) = self.sessions.get_mut(&sid) else {
@@ -1150,12 +1152,14 @@ impl Module {
         }
         if self.closing && self.registry.is_empty() && !self.close_done_sent {
             self.close_done_sent = true;
-            let report = self
-                .io
-                .shutdown
-                .as_ref()
-                .map(|s| s.report.clone())
-                .unwrap_or_default();
+            let report = match &mut self.io.shutdown {
+                Some(shutdown) => {
+                    // The round is over.
+                    shutdown.deadline = None;
+                    shutdown.report.clone()
+                }
+                None => ShutdownReport::default(),
+            };
             self.io.emit(Event::BindToCloseDone(report));
         }
     }
