@@ -648,6 +648,7 @@ pub fn push_event(format: Format, out: &mut String, event: &Event) {
                 // JSON carries it exactly, and it nests at most `MAX_DEPTH - 1` tables
                 // ([`LoadedValue::Json`]), so every host takes it inline.
                 LoadedValue::Json(json) => {
+                    debug_assert!(crate::codec::json::nesting(json) < MAX_DEPTH);
                     push_key(out, "value");
                     out.push_str(json);
                 }
@@ -811,28 +812,8 @@ pub fn template_patch(format: Format, value: &[u8], template: &[u8]) -> Result<S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::json::nesting;
     use crate::session::{CallOutcome, Data, Reply, Response};
-
-    /// How many tables (JSON objects and arrays) `json` nests at its deepest.
-    fn nesting(json: &str) -> usize {
-        let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
-        for b in json.bytes() {
-            match (in_string, escaped, b) {
-                (true, true, _) => escaped = false,
-                (true, false, b'\\') => escaped = true,
-                (true, false, b'"') => in_string = false,
-                (true, false, _) => {}
-                (false, _, b'"') => in_string = true,
-                (false, _, b'[' | b'{') => {
-                    depth += 1;
-                    deepest = deepest.max(depth);
-                }
-                (false, _, b']' | b'}') => depth -= 1,
-                _ => {}
-            }
-        }
-        deepest
-    }
 
     /// `tables` tables, each the only entry of the one around it: `{"d":{"d":…{}}}`.
     fn chain(tables: usize) -> Value {

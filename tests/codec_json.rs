@@ -256,31 +256,12 @@ fn written_is_canonical(json: &str) {
         return;
     };
     let written = value.to_json_string();
-    if value != Value::Nil && nesting(&written) + 1 < MAX_DEPTH {
+    if value != Value::Nil && codec::json::nesting(&written) + 1 < MAX_DEPTH {
         assert!(
             codec::json::is_canonical(&written),
             "{written:?} (from {json:?})"
         );
     }
-}
-
-/// How deep containers nest in JSON text (brackets inside strings do not count).
-fn nesting(json: &str) -> usize {
-    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
-    for b in json.bytes() {
-        match (in_string, escaped, b) {
-            (true, true, _) => escaped = false,
-            (true, false, b'\\') => escaped = true,
-            (true, false, b'"') | (false, _, b'"') => in_string = !in_string,
-            (false, _, b'[' | b'{') => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            (false, _, b']' | b'}') => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    deepest
 }
 
 #[test]

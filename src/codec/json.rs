@@ -114,6 +114,26 @@ impl<'k> InKeyOrder<'k> {
 // ---------------------------------------------------------------------------------------------
 // JSON text → the same text, checked
 
+/// How many containers (objects and arrays) well-formed JSON text nests at its deepest;
+/// brackets inside strings do not count.
+pub fn nesting(json: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
+    for b in json.bytes() {
+        match (in_string, escaped, b) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') | (false, _, b'"') => in_string = !in_string,
+            (false, _, b'[' | b'{') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (false, _, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// Whether `json` is already exactly the text [`Value::to_json_string`] writes for the
 /// (non-nil) value [`Value::from_json_str`] reads from it. A save then stores and fingerprints
 /// the host's text as it is, with no tree built and written again (issue 12): a JS host's
