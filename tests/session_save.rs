@@ -239,6 +239,34 @@ fn a_change_to_value_metadata_or_user_ids_is_written_d16() {
 }
 
 #[test]
+fn metadata_or_user_ids_longer_than_a_load_reads_back_are_refused_not_written() {
+    // The JS stores keep metadata and user ids as given; a record with 200 KB of metadata
+    // answered Saved and then failed every load (a helper's bug hunt).
+    let (mut d, s) = quiet();
+    let big = "x".repeat(200_000);
+    d.host_mut(s).metadata = json(&format!(r#"{{"Note":"{big}"}}"#));
+    let Reply { response, data } = d.run(s, Call::Save);
+    assert_eq!(response, Response::Error);
+    let message = format!("{data:?}");
+    assert!(
+        message.contains("Metadata: 200011 bytes of JSON, more than a load reads back"),
+        "{message}"
+    );
+    let ids: Vec<String> = (0..20_000).map(|i| (1_000_000 + i).to_string()).collect();
+    d.host_mut(s).metadata = json("{}");
+    d.host_mut(s).user_ids = json(&format!("[{}]", ids.join(",")));
+    let Reply { response, data } = d.run(s, Call::Save);
+    assert_eq!(response, Response::Error);
+    assert!(
+        format!("{data:?}").contains("UserIds: 160001 bytes of JSON"),
+        "{data:?}"
+    );
+    assert_eq!(d.sent("DataSet").len(), 0, "nothing was written");
+    d.host_mut(s).user_ids = json("[1]");
+    assert_eq!(d.run(s, Call::Save).response, Response::Saved);
+}
+
+#[test]
 fn after_a_load_an_equal_save_is_written_again_d16() {
     let (mut d, s) = quiet();
     d.run(s, Call::Save);

@@ -508,6 +508,17 @@ impl Session {
         metadata
             .check_json_keys("Metadata")
             .map_err(|e| e.to_string())?;
+        // A store that takes more (the JS stores keep what they are given) would hold a record
+        // no load reads back (`wire::got`).
+        for (text, what) in [(&metadata_text, "Metadata"), (&user_ids_text, "UserIds")] {
+            let limit = crate::wire::MAX_LOADED_EXTRA_BYTES;
+            if text.as_str().len() > limit {
+                return Err(format!(
+                    "{what}: {} bytes of JSON, more than a load reads back (at most {limit}); nothing was written",
+                    text.as_str().len()
+                ));
+            }
+        }
         let stored = Stored {
             value,
             metadata: metadata_text,
