@@ -25,9 +25,10 @@ pub(crate) const MAX_ACQUISITIONS: u64 = (1 << 21) - 1;
 /// held elsewhere).
 const ACQUISITIONS_USED: &str = "this session object has tried to take its lock 2,097,151 times, as many as its lock tokens count; Destroy it and make a new one";
 
-/// D22: what a lapsed lease answers (and what `Saved` reports for the save-on-close it skips).
+/// D22: what a lapsed lease answers (and what `Saved` reports for the save-on-close it skips):
+/// a refresh found the entry gone, or the lease ended with no refresh through.
 pub const LEASE_LAPSED: &str =
-    "the session lock lapsed: a refresh found the lock entry gone, so another server may have written; the session closed without saving";
+    "the session lock lapsed: a refresh found the lock entry gone or got no answer before the lease ended, so another server may have written; the session closed without saving";
 
 #[derive(Debug, Default)]
 pub(crate) struct LockState {
