@@ -19,11 +19,11 @@
 use std::collections::BTreeMap;
 
 use super::{
-    deserialise, serialise, Entry, ErrorKind, KeyInfo, StoreError, MAX_DATA_NAME_LEN,
-    MAX_DATA_VALUE_LEN, MAX_METADATA_KEY_LEN, MAX_METADATA_LEN, MAX_METADATA_VALUE_LEN,
-    MAX_USER_IDS, READ_CACHE_MS,
+    deserialise, serialise, stored_value, ErrorKind, KeyInfo, StoreError, StoredEntry,
+    MAX_DATA_NAME_LEN, MAX_DATA_VALUE_LEN, MAX_METADATA_KEY_LEN, MAX_METADATA_LEN,
+    MAX_METADATA_VALUE_LEN, MAX_USER_IDS, READ_CACHE_MS,
 };
-use crate::value::{Key, Table, Value};
+use crate::value::{JsonText, Key, Table, Value};
 
 const HOUR_MS: u64 = 3_600_000;
 const THIRTY_DAYS_MS: u64 = 30 * 24 * HOUR_MS;
@@ -52,16 +52,21 @@ pub struct DataVersion {
     pub metadata: Table,
 }
 
+/// A version keeps its value as the JSON text the write stored, not as a [`Value`] tree: a
+/// tree takes 10–24 times the text's bytes, and MemoryStore (the JS test and browser store) keeps
+/// up to 30 days of hourly versions of every key in wasm memory. Reads parse it again, as
+/// Roblox's `GetAsync` decodes what was stored.
 #[derive(Clone, Debug)]
 struct StoredVersion {
     info: KeyInfo,
-    value: Option<Value>,
+    /// `None` for a tombstone.
+    value: Option<JsonText>,
     /// When a newer version replaced this one as the latest.
     superseded_ms: Option<u64>,
 }
 
 impl StoredVersion {
-    fn entry(&self) -> Option<Entry> {
+    fn entry(&self) -> Option<StoredEntry> {
         self.value.clone().map(|v| (v, self.info.clone()))
     }
 }
@@ -110,14 +115,15 @@ impl Record {
 #[derive(Clone, Debug)]
 struct Cached {
     at_ms: u64,
-    entry: Option<Entry>,
+    entry: Option<StoredEntry>,
 }
 
-/// A write that passed the argument checks: the value as it will be stored (read back from its
-/// JSON), user ids and metadata.
+/// A write that passed the argument checks: the value as it will be stored (its JSON text, and
+/// the value read back from it), user ids and metadata.
 #[derive(Clone, Debug)]
 pub(crate) struct Write {
     pub value: Value,
+    json: JsonText,
     user_ids: Vec<f64>,
     metadata: Table,
 }
@@ -147,6 +153,7 @@ impl Write {
         let metadata = check_metadata(metadata)?;
         Ok(Write {
             value,
+            json: JsonText::canonical(&json),
             user_ids,
             metadata,
         })
@@ -262,7 +269,7 @@ const SWEEP_MIN: usize = 4096;
 
 impl DataStores {
     /// The latest live value, straight from the backend (no cache, no side effects).
-    pub fn latest(&self, name: &str, scope: &str, key: &str) -> Option<Entry> {
+    pub fn latest(&self, name: &str, scope: &str, key: &str) -> Option<StoredEntry> {
         self.keys.get(&key_id(name, scope, key))?.latest()?.entry()
     }
 
@@ -274,12 +281,12 @@ impl DataStores {
         name: &str,
         scope: &str,
         key: &str,
-    ) -> Option<Option<Entry>> {
+    ) -> Option<Option<StoredEntry>> {
         let cached = self.caches.get(&(client, key_id(name, scope, key)))?;
         (now < cached.at_ms.saturating_add(READ_CACHE_MS)).then(|| cached.entry.clone())
     }
 
-    fn remember(&mut self, now: u64, client: u32, id: KeyId, entry: Option<Entry>) {
+    fn remember(&mut self, now: u64, client: u32, id: KeyId, entry: Option<StoredEntry>) {
         // Drop stale entries now and then so long runs do not pile them up. The next sweep waits
         // until the cache has doubled past what survived, so with many live entries each
         // remember still costs O(1) amortised, not a sweep of them all.
@@ -300,7 +307,7 @@ impl DataStores {
         name: &str,
         scope: &str,
         key: &str,
-    ) -> Option<Entry> {
+    ) -> Option<StoredEntry> {
         // A purged record's latest version is a tombstone, so `latest` already says `None`.
         let entry = self.latest(name, scope, key);
         let id = key_id(name, scope, key);
@@ -313,7 +320,7 @@ impl DataStores {
         &mut self,
         now: u64,
         id: &KeyId,
-        value: Option<Value>,
+        value: Option<JsonText>,
         user_ids: Vec<f64>,
         metadata: Table,
     ) -> KeyInfo {
@@ -367,11 +374,11 @@ impl DataStores {
         let info = self.put(
             now,
             &id,
-            Some(write.value.clone()),
+            Some(write.json.clone()),
             write.user_ids,
             write.metadata,
         );
-        self.remember(now, client, id, Some((write.value, info.clone())));
+        self.remember(now, client, id, Some((write.json, info.clone())));
         info
     }
 
@@ -383,7 +390,7 @@ impl DataStores {
         name: &str,
         scope: &str,
         key: &str,
-    ) -> Option<Entry> {
+    ) -> Option<StoredEntry> {
         let id = key_id(name, scope, key);
         let old = self.latest(name, scope, key);
         if old.is_some() {
@@ -404,7 +411,7 @@ impl DataStores {
                 created_ms: v.info.created_ms,
                 updated_ms: v.info.updated_ms,
                 deleted: v.value.is_none(),
-                value: v.value.clone(),
+                value: v.value.as_ref().map(stored_value),
                 user_ids: v.info.user_ids.clone(),
                 metadata: v.info.metadata.clone(),
             })

@@ -37,7 +37,7 @@ mod memorystore;
 use std::fmt;
 
 use crate::fence::{fence_refusal, lock_decision, Fence, LockDecision, LockMode};
-use crate::value::{Table, Value};
+use crate::value::{JsonText, Table, Value};
 use std::collections::HashMap;
 
 pub use budget::{BudgetConfig, BudgetModel, RequestType};
@@ -98,6 +98,18 @@ pub(crate) fn serialise(value: &Value) -> (String, usize) {
 /// Reads back text from [`serialise`]; `Err` names what could not be stored.
 pub(crate) fn deserialise(json: &str) -> Result<Value, String> {
     Value::from_json_str(json, "value").map_err(|e| e.to_string())
+}
+
+/// A stored version's value again. Its text is [`serialise`]'s, which [`deserialise`] read
+/// back when the write was checked, so it reads back the same way now.
+pub(crate) fn stored_value(json: &JsonText) -> Value {
+    let value = deserialise(json.as_str());
+    debug_assert!(value.is_ok(), "a stored text no longer reads: {value:?}");
+    value.unwrap_or_default()
+}
+
+fn entry_of((json, info): StoredEntry) -> Entry {
+    (stored_value(&json), info)
 }
 
 /// What an operation gives back: its result, and how long the caller should wait before
@@ -442,6 +454,9 @@ pub type MapUpdate = Option<(Value, Option<SortKey>)>;
 /// A DataStore value with its key info, as `GetAsync`, `UpdateAsync` and `RemoveAsync` give it.
 pub type Entry = (Value, KeyInfo);
 
+/// A stored version as the store keeps it: the JSON text written, and its key info.
+pub type StoredEntry = (JsonText, KeyInfo);
+
 /// A request that made it through steps 3–4 and now runs.
 struct Sent {
     roll: Roll,
@@ -666,6 +681,21 @@ impl Emulator {
         key: &str,
         use_cache: bool,
     ) -> Reply<Option<Entry>> {
+        self.data_get_text(now, client, name, scope, key, use_cache)
+            .map(|entry| entry.map(entry_of))
+    }
+
+    /// [`Emulator::data_get`] with the value as the JSON text stored, for a host that hands
+    /// values on as text (the JS MemoryStore).
+    pub fn data_get_text(
+        &mut self,
+        now: u64,
+        client: u32,
+        name: &str,
+        scope: &str,
+        key: &str,
+        use_cache: bool,
+    ) -> Reply<Option<StoredEntry>> {
         if let Err(e) = datastore::check_names(name, scope, key) {
             return Reply::err(e, 0);
         }
@@ -733,7 +763,7 @@ impl Emulator {
             return Reply::err(e, 0);
         }
         self.request(now, client, Op::DataUpdate, |emu, roll| {
-            let current = emu.data.latest(name, scope, key);
+            let current = emu.data.latest(name, scope, key).map(entry_of);
             let old = current.as_ref();
             if roll.rerun {
                 let _ = transform(old.map(|(v, _)| v), old.map(|(_, k)| k));
@@ -776,7 +806,7 @@ impl Emulator {
         self.request(now, client, Op::DataRemove, |emu, _| {
             emu.check_fence(now, name, scope, key, fence)?;
             emu.mark_fence(name, scope, key, fence);
-            Ok(emu.data.remove(now, client, name, scope, key))
+            Ok(emu.data.remove(now, client, name, scope, key).map(entry_of))
         })
     }
 
@@ -1024,7 +1054,7 @@ impl Emulator {
 
     /// The latest live value of a DataStore key and its key info.
     pub fn inspect_data(&self, name: &str, scope: &str, key: &str) -> Option<Entry> {
-        self.data.latest(name, scope, key)
+        self.data.latest(name, scope, key).map(entry_of)
     }
 
     /// Every version of a key still kept at `now`, oldest first (tombstones included).

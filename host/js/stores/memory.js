@@ -16,6 +16,7 @@
 import { checkClock, describe, realClock, sleep } from "../lib/clock.js";
 import { StoreError } from "./errors.js";
 import { checkArgs, QueuePolls, closedError, timed } from "./common.js";
+import { bytes } from "../lib/utf8.js";
 
 /**
  * The faults option as JSON text for the emulator. Its fields: `transient`, `ambiguous`,
@@ -185,7 +186,7 @@ export function bindMemoryStore(loadWasm) {
     async dataSet(name, scope, key, value, userIds, metadata, fence = null) {
       checkArgs("dataSet", [name, scope, key, value, userIds, metadata, fence]);
       const reply = await this.#call((emu, now) =>
-        emu.dataSet(now, name, scope, key, value, userIds, metadata, fence?.owner, fence?.token, fence?.seq),
+        emu.dataSet(now, name, scope, key, bytes(value), userIds, metadata, fence?.owner, fence?.token, fence?.seq),
       );
       return reply.version;
     }
@@ -211,7 +212,7 @@ export function bindMemoryStore(loadWasm) {
 
     async queueAdd(queue, value, expirationSeconds, priority = 0) {
       checkArgs("queueAdd", [queue, value, expirationSeconds, priority]);
-      await this.#call((emu, now) => emu.queueAdd(now, queue, value, expirationSeconds, priority));
+      await this.#call((emu, now) => emu.queueAdd(now, queue, bytes(value), expirationSeconds, priority));
     }
 
     async queueRead(queue, count, allOrNothing, waitSeconds, invisibilitySeconds) {
