@@ -267,6 +267,31 @@ fn metadata_or_user_ids_longer_than_a_load_reads_back_are_refused_not_written() 
 }
 
 #[test]
+fn metadata_with_a_number_or_boolean_key_is_refused_not_written_as_a_string_key() {
+    // A Luau host's `Metadata = {[true] = 1}` was saved as `{"true":1}` and answered Saved,
+    // where the original's save gets the service's 513 (a helper's differential hunt).
+    use datastore_module::value::{Key, Table};
+    let (mut d, s) = quiet();
+    for key in [Key::Bool(true), Key::Number(2.0)] {
+        let mut metadata = Table::new();
+        metadata.insert(Key::from("Tag"), Value::String("x".into()));
+        metadata.insert(key.clone(), Value::Number(1.0));
+        d.host_mut(s).metadata = Value::Table(metadata);
+        let Reply { response, data } = d.run(s, Call::Save);
+        assert_eq!(response, Response::Error, "{key:?}");
+        let want = format!(
+            "Metadata[{}]: metadata keys must be strings",
+            key.to_luau_string()
+        );
+        assert!(format!("{data:?}").contains(&want), "{data:?}");
+    }
+    assert_eq!(d.sent("DataSet").len(), 0, "nothing was written");
+    // Inside a metadata value such keys are the value's own, as in Value.
+    d.host_mut(s).metadata = json(r#"{"Tag":{"true":1}}"#);
+    assert_eq!(d.run(s, Call::Save).response, Response::Saved);
+}
+
+#[test]
 fn after_a_load_an_equal_save_is_written_again_d16() {
     let (mut d, s) = quiet();
     d.run(s, Call::Save);

@@ -508,6 +508,17 @@ impl Session {
         metadata
             .check_json_keys("Metadata")
             .map_err(|e| e.to_string())?;
+        // A Luau host's number or boolean key would be written as a string key (`"true"`), so
+        // the next load gives the metadata back changed; the service refuses such metadata
+        // (513), and so does this save, as the original's does.
+        if let Value::Table(table) = &metadata {
+            if let Some(key) = table.keys().find(|k| !matches!(k, Key::String(_))) {
+                return Err(format!(
+                    "Metadata[{}]: metadata keys must be strings; nothing was written",
+                    key.to_luau_string()
+                ));
+            }
+        }
         // A store that takes more (the JS stores keep what they are given) would hold a record
         // no load reads back (`wire::got`).
         for (text, what) in [(&metadata_text, "Metadata"), (&user_ids_text, "UserIds")] {
