@@ -205,3 +205,38 @@ test("the store sweeps in the background, going on while it finds full batches",
     await store.close();
   }
 });
+
+test("a write that cannot commit (the file size limit, as a full disk) answers Error and the process lives on", async () => {
+  // The child ignores SIGXFSZ and may grow files to 2 MiB, so LMDB's commit fails with an I/O
+  // error as on a full disk. lmdb's batching of one event turn left that failure in a promise no
+  // caller could reach, and its unhandled rejection ended the process.
+  const script = `
+    const { LmdbStore, createModule } = await import(${JSON.stringify(entry)});
+    const module = createModule({ store: new LmdbStore({ path: ${JSON.stringify(dir)}, sweepMs: 0 }) });
+    const session = module.new("Players", "k");
+    await session.Open();
+    let saved = 0;
+    for (let n = 1; n <= 40; n++) {
+      session.Value = { n, pad: "x".repeat(100_000 * n) };
+      const [response, message] = await session.Save();
+      if (response !== "Saved") {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        process.stdout.write(JSON.stringify({ saved, response, message }));
+        process.exit(0);
+      }
+      saved = n;
+    }`;
+  const { stdout } = await promisify(execFile)(
+    "/bin/bash",
+    ["-c", 'trap "" XFSZ; ulimit -f 2048; exec "$0" --input-type=module -e "$1"', process.execPath, script],
+    { timeout: 60_000 },
+  );
+  const { saved, response, message } = JSON.parse(stdout);
+  assert.equal(response, "Error");
+  assert.match(message, /^LMDB: the write did not commit \(.+\); nothing of it was written$/);
+  assert.ok(saved >= 1, "some saves went through first");
+  const store = new LmdbStore({ path: dir, sweepMs: 0 });
+  const stored = await store.dataGet("Players", "global", "k");
+  assert.equal(JSON.parse(stored.value).n, saved, "the store holds the last save answered Saved");
+  await store.close();
+});

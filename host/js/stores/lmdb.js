@@ -97,6 +97,27 @@ function lifted(e) {
   return new StoreError("Transient", `LMDB: ${e?.message ?? e}`, { cause: e });
 }
 
+/**
+ * A commit that failed (a full disk, an I/O error): lmdb-js rejects the transaction with "Commit
+ * failed (see commitError for details)" and keeps the reason in `commitError`, a promise of its
+ * own that it rejects at once; unawaited, that promise was an unhandled rejection too.
+ */
+async function commitFailure(e) {
+  let timer;
+  const reason = await Promise.race([
+    e.commitError.then(
+      () => undefined,
+      (why) => why,
+    ),
+    new Promise((resolve) => (timer = setTimeout(resolve, 1000, undefined))),
+  ]);
+  clearTimeout(timer);
+  const why = reason?.message ?? String(reason ?? "no reason given");
+  return new StoreError("Transient", `LMDB: the write did not commit (${why}); nothing of it was written`, {
+    cause: reason ?? e,
+  });
+}
+
 export class LmdbStore {
   #path;
   #opening;
@@ -172,7 +193,11 @@ export class LmdbStore {
         }
         if (there === undefined) makeDirectory(fs, this.#path);
         // Always a directory: lmdb takes a path whose name has a dot ("players.db") for a file.
-        const env = open({ path: this.#path, maxDbs: 8, noSubdir: false });
+        // Every write is its own `transaction`, so lmdb's batching of the writes of one event
+        // turn adds nothing, and its batch made a commit promise no caller can reach: when a
+        // commit failed (a full disk), that promise's rejection went unhandled and ended the
+        // process.
+        const env = open({ path: this.#path, maxDbs: 8, noSubdir: false, eventTurnBatching: false });
         this.#dbs = {
           data: env.openDB({ name: "data" }),
           locks: env.openDB({ name: "locks" }),
@@ -200,7 +225,7 @@ export class LmdbStore {
       // The callback must not throw: in an LMDB batch that could still commit earlier writes.
       result = await this.#env.transaction(() => body(dbs, Date.now()));
     } catch (e) {
-      throw lifted(e);
+      throw e?.commitError instanceof Promise ? await commitFailure(e) : lifted(e);
     } finally {
       this.#unfinished -= 1;
     }
