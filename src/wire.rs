@@ -436,7 +436,7 @@ pub fn got(
 /// `InvalidExpirationTime`, `ItemValueSizeTooLarge`, plus the emulator's `Fenced`. Anything else —
 /// 5xx, 301–306 throttling, timeouts, text we do not know — may work when sent again.
 pub fn store_error(message: String) -> StoreResult {
-    let prefix = message.split(':').next().unwrap_or_default().trim();
+    let prefix = prefix(&message);
     let invalid = match prefix.parse::<u32>() {
         Ok(code) => matches!(code, 101..=107 | 403 | 511..=513),
         Err(_) => matches!(
@@ -449,6 +449,17 @@ pub fn store_error(message: String) -> StoreResult {
     } else {
         StoreResult::Error(message)
     }
+}
+
+/// A store error's prefix: the text before its first colon (`"503: …"`, `"Fenced: …"`).
+fn prefix(message: &str) -> &str {
+    message.split(':').next().unwrap_or_default().trim()
+}
+
+/// Whether a failed write was refused by the fence (every store's refusal reads `"Fenced: …"`):
+/// the store found the lock entry not this write's (or a newer write of its session landed).
+pub fn is_fenced(message: &str) -> bool {
+    prefix(message) == "Fenced"
 }
 
 /// A `QueueRead` result: `values_json` is a JSON array of the items' JSON texts (strings).

@@ -343,12 +343,26 @@ fn a_fencing_store_rejects_a_write_from_a_session_that_lost_the_lock_d8() {
         .locks
         .insert("Player/global/1".into(), ("THEIRS".into(), u64::MAX));
     d.host_mut(s).value = json(r#"{"Coins":2}"#);
+    let t1 = d.now;
     let answer = d.run(s, Call::Save);
     assert_eq!(answer.response, Response::Error);
+    assert!(
+        format!("{answer:?}").contains("Fenced: write to Player/global/1"),
+        "{answer:?}"
+    );
     assert_eq!(
         d.store.data["Player/global/1"].value,
         json(r#"{"Coins":1}"#)
     );
+    // The refusal says the lock may be lost: the session looks at once instead of at its next
+    // refresh (60 s on), finds the entry another's and closes, without saving or unlocking.
+    d.advance_to(t1 + T_SEC);
+    assert_eq!(d.state(s), State::Closed, "{:?}", d.signals(s));
+    let refreshes = d.sent("LockAcquire");
+    assert_eq!(refreshes.len(), 1, "one refresh");
+    assert!(refreshes[0].0 < t1 + T_SEC);
+    assert_eq!(d.sent("DataSet").len(), 2);
+    assert_eq!(d.sent("LockRelease").len(), 0);
 }
 
 #[test]

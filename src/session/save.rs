@@ -626,7 +626,16 @@ impl Session {
                     attempt,
                 }));
             }
-            None => self.save_failed(io, message),
+            None => {
+                // The fence refused the write: the lock entry may be another server's now.
+                // Look at once (a refresh that finds it lost closes the session, D22) rather
+                // than at the next refresh, up to a LockInterval away, every save failing till
+                // then.
+                if !retryable && self.state == State::Open && crate::wire::is_fenced(&message) {
+                    self.lock_timer_ended(io);
+                }
+                self.save_failed(io, message)
+            }
         }
     }
 

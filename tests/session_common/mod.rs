@@ -368,7 +368,11 @@ impl FakeStore {
             self.fence_marks.get(id),
         );
         match refusal {
-            Some(reason) => Some(StoreResult::Error(format!("fenced: {reason}"))),
+            // As every store words it (`wire::is_fenced`), a refusal for good.
+            Some(reason) => Some(StoreResult::Invalid(format!(
+                "Fenced: write to {id} by {} refused: {reason}",
+                fence.owner
+            ))),
             None => {
                 self.fence_marks.insert(id.to_owned(), fence.clone());
                 None
