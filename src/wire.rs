@@ -710,6 +710,13 @@ pub fn push_event(format: Format, out: &mut String, event: &Event) {
             push_value(format, out, "values", &Value::Array(values.clone()));
         }
         Event::DisconnectAll { session: s } => session(out, "DisconnectAll", *s),
+        Event::ReadUnwanted {
+            session: s,
+            command: CommandId(command),
+        } => {
+            session(out, "ReadUnwanted", *s);
+            push_int(out, "command", *command);
+        }
         Event::CallDone {
             call: CallId(call),
             session: s,

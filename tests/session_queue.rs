@@ -30,6 +30,17 @@ fn process_queue_events(d: &Driver) -> Vec<(String, Vec<Value>)> {
         .collect()
 }
 
+/// The reads the host was told are no longer wanted, as (read command id, its QueueRead's).
+fn unwanted_reads(d: &Driver, s: datastore_module::session::SessionId) -> Vec<u64> {
+    d.events(s)
+        .iter()
+        .filter_map(|e| match e {
+            Event::ReadUnwanted { command, .. } => Some(command.0),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn queue_adds_with_the_default_expiration_and_priority() {
     let mut d = Driver::new();
@@ -227,10 +238,15 @@ fn the_loop_stops_after_its_read_in_flight_when_the_session_closes() {
     d.m.set_process_queue_connections(d.now, s, 1).unwrap();
     d.open(s);
     // A long poll is in flight when the session closes; the loop ends when it returns.
+    assert!(unwanted_reads(&d, s).is_empty());
     d.run(s, Call::Close);
+    // The host hears at once that the read is not wanted: one that can end it early keeps
+    // it from taking (and hiding for 30 s) items the next holder should get.
+    assert_eq!(unwanted_reads(&d, s).len(), 1);
     d.advance(60_000);
     assert_eq!(d.sent("QueueRead").len(), 1, "no read after the close");
     assert!(process_queue_events(&d).is_empty());
+    assert_eq!(unwanted_reads(&d, s).len(), 1, "told once");
 }
 
 #[test]
@@ -240,12 +256,15 @@ fn the_loop_stops_when_the_last_handler_disconnects() {
     d.m.set_process_queue_connections(d.now, s, 1).unwrap();
     d.open(s);
     d.m.set_process_queue_connections(d.now, s, 0).unwrap();
+    d.pump();
+    assert_eq!(unwanted_reads(&d, s).len(), 1);
     d.advance(120_000);
     assert_eq!(d.sent("QueueRead").len(), 1);
     // Reconnecting starts it again.
     d.m.set_process_queue_connections(d.now, s, 1).unwrap();
     d.pump();
     assert_eq!(d.sent("QueueRead").len(), 2);
+    assert_eq!(unwanted_reads(&d, s).len(), 1, "the new read is wanted");
 }
 
 #[test]
@@ -255,9 +274,11 @@ fn destroy_disconnects_everything_and_the_loop_stops() {
     d.m.set_process_queue_connections(d.now, s, 1).unwrap();
     d.open(s);
     d.run(s, Call::Destroy);
+    assert_eq!(unwanted_reads(&d, s).len(), 1);
     d.advance(120_000);
     assert_eq!(d.sent("QueueRead").len(), 1);
     assert!(d.signals(s).contains(&"DisconnectAll".to_owned()));
+    assert_eq!(unwanted_reads(&d, s).len(), 1);
 }
 
 #[test]

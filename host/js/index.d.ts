@@ -209,7 +209,8 @@ export interface Store {
   /**
    * Up to `count` (1–100) visible items, hidden for `invisibilitySeconds` under the returned read
    * id; `undefined` when none (or, with `allOrNothing`, fewer than `count`). `waitSeconds` > 0
-   * keeps looking that long (-1: until items come); 0 reads once.
+   * keeps looking that long (-1: until items come); 0 reads once. When `signal` aborts (the
+   * session no longer wants the items) the read looks no more and gives `undefined`.
    */
   queueRead(
     queue: string,
@@ -217,6 +218,7 @@ export interface Store {
     allOrNothing: boolean,
     waitSeconds: number,
     invisibilitySeconds: number,
+    signal?: AbortSignal,
   ): Promise<QueueRead | undefined>;
   /** Deletes a read's items while they are still hidden; afterwards does nothing. */
   queueRemove(queue: string, readId: string): Promise<void>;

@@ -280,6 +280,7 @@ impl Session {
                     return self.finish(io, Reply::success());
                 }
                 self.state = State::Closed;
+                self.end_unwanted_read(io);
                 self.save_then_unlock(io, Step::CloseSave, Step::CloseUnlock(None));
             }
             Kind::Destroy => match self.state {
@@ -293,6 +294,7 @@ impl Session {
                 }
                 State::Open => {
                     self.state = State::Destroyed;
+                    self.end_unwanted_read(io);
                     self.save_then_unlock(io, Step::DestroySave, Step::DestroyUnlock(None));
                 }
             },
@@ -520,6 +522,7 @@ impl Session {
         // The lock is lost: close, saving if asked to.
         self.state = State::Closed;
         self.stop_timers(io);
+        self.end_unwanted_read(io);
         self.save_then_unlock(
             io,
             Step::LockLostSave(reply.clone()),
@@ -541,6 +544,7 @@ impl Session {
         }
         self.state = State::Closed;
         self.stop_timers(io);
+        self.end_unwanted_read(io);
         self.lock.lease_end = None;
         self.lapsed = reply.response == Response::Error;
         if self.lapsed && self.props.save_on_close {

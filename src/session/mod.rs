@@ -532,6 +532,15 @@ pub enum Event {
     /// `DisconnectAll` on StateChanged, Saving, Saved, AttemptsChanged and ProcessQueue, in
     /// that order (the session was destroyed).
     DisconnectAll { session: SessionId },
+    /// The ProcessQueue loop's read `command` (a long poll) is no longer wanted: the session
+    /// closed or nobody listens. A host that can should end it now with whatever it has read
+    /// (nothing, usually): left to run, it would take the next holder's items and hide them
+    /// for 30 s. Its result still completes the command. Roblox's `ReadAsync` cannot be
+    /// stopped, so a Luau host ignores this.
+    ReadUnwanted {
+        session: SessionId,
+        command: CommandId,
+    },
     /// Resume the caller of `call` with `reply`.
     CallDone {
         call: CallId,
@@ -937,6 +946,7 @@ impl Module {
         if before == 0 && connections > 0 {
             self.io.defer(Deferred::StartProcessQueue(session));
         }
+        s.end_unwanted_read(&mut self.io);
         Ok(())
     }
 

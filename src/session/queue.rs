@@ -63,6 +63,8 @@ pub(crate) struct ProcessQueueLoop {
     /// A loop is running (reading, or backing off).
     pub running: bool,
     read: Option<CommandId>,
+    /// The host was told `read` is no longer wanted ([`Event::ReadUnwanted`]).
+    read_unwanted: bool,
     wake: Option<TimerKey>,
     failures: u32,
 }
@@ -239,6 +241,23 @@ impl Session {
             wait_s: READ_WAIT_S,
         };
         self.process_queue.read = Some(io.send(self.sid, Owner::ProcessQueue, command));
+        self.process_queue.read_unwanted = false;
+    }
+
+    /// Tells the host that the loop's read in flight is no longer wanted, once: the session
+    /// left `Open` or lost its last listener. Its result still ends the loop as before.
+    pub(crate) fn end_unwanted_read(&mut self, io: &mut Io) {
+        let Some(command) = self.process_queue.read else {
+            return;
+        };
+        if self.queue_wanted() || self.process_queue.read_unwanted {
+            return;
+        }
+        self.process_queue.read_unwanted = true;
+        io.emit(Event::ReadUnwanted {
+            session: self.sid,
+            command,
+        });
     }
 
     pub(crate) fn on_process_queue_result(

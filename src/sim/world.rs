@@ -713,6 +713,8 @@ impl Sim {
                 self.servers[srv].close_done = true;
                 return;
             }
+            // Roblox's ReadAsync cannot be stopped: the read runs its course, as on Roblox.
+            Event::ReadUnwanted { .. } => return,
             Event::Loaded { session, .. }
             | Event::MetadataReset { session }
             | Event::StateChanged { session, .. }
@@ -891,7 +893,7 @@ impl Sim {
                     self.answered(srv, session, pending.name, pending.purpose, reply);
                 }
             }
-            Event::BindToCloseDone(_) => {}
+            Event::BindToCloseDone(_) | Event::ReadUnwanted { .. } => {}
         }
     }
 }

@@ -607,6 +607,29 @@ describe("Queue and Remove", () => {
     assert.equal(received.length, 2, "removed: not delivered again");
   });
 
+  test("a closed session's queue read ends: the key's next holder gets items at once, not 30 s later", async () => {
+    // A long poll left running after Destroy took the next item, hid it for 30 s (Roblox's
+    // invisibility) and was thrown away (a helper's hunt: delivery 31.8 s late, and with many
+    // players one timer and one polling read per left session for 30 s).
+    const { clock, server } = world();
+    const [a, b, c] = [server(), server(), server()];
+    const first = a.new("Player", 1);
+    first.ProcessQueue.Connect(() => {});
+    assert.deepEqual(await within(clock, first.Open(), 100), ["Success", undefined]);
+    assert.deepEqual(await within(clock, first.Destroy(), 100), ["Saved", undefined]);
+    await clock.advance(1_000);
+    const next = b.new("Player", 1);
+    const received = [];
+    next.ProcessQueue.Connect((id, values) => {
+      received.push(...values);
+      next.Remove(id);
+    });
+    assert.deepEqual(await within(clock, next.Open(), 100), ["Success", undefined]);
+    assert.deepEqual(await within(clock, c.new("Player", 1).Queue({ Gift: 10 }), 100), ["Success", undefined]);
+    await clock.advance(3_000);
+    assert.deepEqual(received, [{ Gift: 10 }], "delivered within one 2 s look");
+  });
+
   test("Queue answers Error for a value that cannot be stored, naming the path", async () => {
     const { server } = world();
     const ds = server().new("Player", 1);

@@ -828,6 +828,7 @@ pub fn session_of(event: &Event) -> Option<SessionId> {
         | Event::AttemptsChanged { session, .. }
         | Event::ProcessQueue { session, .. }
         | Event::DisconnectAll { session }
+        | Event::ReadUnwanted { session, .. }
         | Event::CallDone { session, .. } => Some(*session),
         Event::BindToCloseDone(_) => None,
     }

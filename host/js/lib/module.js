@@ -277,6 +277,8 @@ class ModuleHost {
     this.obs = obs;
     /** `${kind} ${target}` → tries made so far, for targets whose last call failed (retries) */
     this.failing = new Map();
+    /** QueueRead command id → the AbortController of its long poll (until it settles) */
+    this.reads = new Map();
     /** sessions whose State is true */
     this.opened = new Set();
     /** the shutdown in progress: when it started and how many sessions it has closed */
@@ -583,6 +585,12 @@ class ModuleHost {
       }
       return;
     }
+    if (e.kind === "ReadUnwanted") {
+      // The session closed or nobody listens: a long poll left running would take items the
+      // next holder should get, hidden from it for 30 s.
+      this.reads.get(e.command)?.abort();
+      return;
+    }
     if (e.kind === "CallDone") {
       // The caller's DataStore, also when a courier made the call.
       const call = this.calls.get(e.call);
@@ -696,6 +704,12 @@ class ModuleHost {
         this.obs.emit("store.retried", { command: c.kind, target: targetOf(c), attempt: c.attempt });
       }
     }
+    if (c.kind === "QueueRead") {
+      // Ended early when the core says it is no longer wanted (`ReadUnwanted`).
+      const controller = new AbortController();
+      this.reads.set(c.id, controller);
+      c.signal = controller.signal;
+    }
     let work;
     try {
       work = Promise.resolve(command.run(this.store, c));
@@ -718,6 +732,7 @@ class ModuleHost {
   /** Hands a command's result (or, when `failed`, what it failed with) to the core, then runs
    * the loop. */
   settle(c, command, result, failed) {
+    if (c.signal !== undefined) this.reads.delete(c.id);
     try {
       this.observe(c, result, failed);
       if (failed) {
@@ -1000,7 +1015,7 @@ const COMMANDS = {
   },
   QueueRead: {
     method: "queueRead",
-    run: (s, c) => s.queueRead(c.queue, c.count, c.allOrNothing, c.wait, 30),
+    run: (s, c) => s.queueRead(c.queue, c.count, c.allOrNothing, c.wait, 30, c.signal),
     read(r) {
       if (r === undefined || r === null) return (core, now, id) => core.completeRead(now, id, bytes("[]"), undefined);
       const { values, readId } = fields(r, "a queue read", { values: "strings", readId: "string" });

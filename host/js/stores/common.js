@@ -31,7 +31,14 @@ const SIGNATURES = {
   lockAcquireAndGet: ["map", "owner", "ttlSeconds:number", "token:token", "name", "scope", "key"],
   lockRelease: ["map", "owner", "token:token"],
   queueAdd: ["queue", "value:json", "expirationSeconds:number", "priority:number"],
-  queueRead: ["queue", "count:number", "allOrNothing:boolean", "waitSeconds:wait", "invisibilitySeconds:number"],
+  queueRead: [
+    "queue",
+    "count:number",
+    "allOrNothing:boolean",
+    "waitSeconds:wait",
+    "invisibilitySeconds:number",
+    "signal:signal",
+  ],
   queueRemove: ["queue", "readId"],
 };
 
@@ -83,6 +90,12 @@ const CHECKS = {
       throw invalid(
         `fence must be null or { owner: string, token, seq } (whole numbers from 0 to 2^53 - 1), got ${describeFence(value)}`,
       );
+    }
+  },
+  /** `null`/`undefined` or an `AbortSignal` (queueRead's: the caller no longer wants the items). */
+  signal(value, what) {
+    if (value !== null && value !== undefined && !(value instanceof AbortSignal)) {
+      throw invalid(`${what} must be an AbortSignal or undefined, got ${describe(value)}`);
     }
   },
   /** 0 (no wait), a positive number of seconds, or -1 (wait until items come). */
@@ -280,8 +293,8 @@ class Waits {
     this.#clock = clock;
   }
 
-  /** Resolves after `ms`, or earlier on `wake(key)` or `cancelAll()`. */
-  wait(ms, key) {
+  /** Resolves after `ms`, or earlier on `wake(key)`, `cancelAll()` or `signal`'s abort. */
+  wait(ms, key, signal) {
     return new Promise((resolve) => {
       const clock = this.#clock;
       const own = typeof clock.setTimeout === "function";
@@ -291,9 +304,11 @@ class Waits {
         if (!this.#pending.delete(entry)) return;
         if (own) clock.clearTimeout?.(timer);
         else globalThis.clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
         resolve();
       };
       this.#pending.add(entry);
+      signal?.addEventListener("abort", done);
     });
   }
 
@@ -309,19 +324,22 @@ class Waits {
 /**
  * `queueRead`'s long poll: reads at once, then again every `intervalMs` (or when woken) until
  * items come or `waitSeconds` has passed on the clock (`-1`: until items come). A read that
- * fails rejects at once. Ends with `undefined` when the store closes.
+ * fails rejects at once. Ends with `undefined` when the store closes or `signal` aborts (the
+ * module no longer wants the items: its session closed).
  * @param {{ readOnce: () => Promise<any>, waitSeconds: number, intervalMs: number, waits: Waits,
- *   clock: { now(): number }, key: string, closed: () => boolean }} poll
+ *   clock: { now(): number }, key: string, closed: () => boolean, signal?: AbortSignal }} poll
  */
-async function longPoll({ readOnce, waitSeconds, intervalMs, waits, clock, key, closed }) {
+async function longPoll({ readOnce, waitSeconds, intervalMs, waits, clock, key, closed, signal }) {
   const deadline = waitSeconds < 0 ? Infinity : clock.now() + waitSeconds * 1000;
+  const over = () => closed() || signal?.aborted === true;
+  if (over()) return undefined;
   for (;;) {
     const got = await readOnce();
     if (got !== undefined) return got;
     const left = deadline - clock.now();
-    if (left <= 0 || closed()) return undefined;
-    await waits.wait(Math.min(intervalMs, left), key);
-    if (closed()) return undefined;
+    if (left <= 0 || over()) return undefined;
+    await waits.wait(Math.min(intervalMs, left), key, signal);
+    if (over()) return undefined;
   }
 }
 
@@ -354,8 +372,11 @@ export class QueuePolls {
     this.#closed = closed;
   }
 
-  /** Reads at once, then looks again until items come or `waitSeconds` has passed. */
-  read(queue, waitSeconds, readOnce) {
+  /**
+   * Reads at once, then looks again until items come, `waitSeconds` has passed or `signal` (an
+   * optional `AbortSignal`) aborts.
+   */
+  read(queue, waitSeconds, readOnce, signal) {
     return longPoll({
       readOnce,
       waitSeconds,
@@ -364,6 +385,7 @@ export class QueuePolls {
       clock: this.#clock,
       key: queue,
       closed: this.#closed,
+      signal: signal ?? undefined,
     });
   }
 

@@ -433,10 +433,10 @@ export class LmdbStore {
     this.#polls.wake(queue);
   }
 
-  async queueRead(queue, count, allOrNothing, waitSeconds, invisibilitySeconds) {
-    checkArgs("queueRead", [queue, count, allOrNothing, waitSeconds, invisibilitySeconds]);
+  async queueRead(queue, count, allOrNothing, waitSeconds, invisibilitySeconds, signal) {
+    checkArgs("queueRead", [queue, count, allOrNothing, waitSeconds, invisibilitySeconds, signal]);
     const invisibleMs = checkRead(count, invisibilitySeconds);
-    return this.#polls.read(queue, waitSeconds, () => this.#readOnce(queue, count, allOrNothing, invisibleMs));
+    return this.#polls.read(queue, waitSeconds, () => this.#readOnce(queue, count, allOrNothing, invisibleMs), signal);
   }
 
   #readOnce(queue, count, allOrNothing, invisibleMs) {

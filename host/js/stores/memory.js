@@ -215,15 +215,20 @@ export function bindMemoryStore(loadWasm) {
       await this.#call((emu, now) => emu.queueAdd(now, queue, bytes(value), expirationSeconds, priority));
     }
 
-    async queueRead(queue, count, allOrNothing, waitSeconds, invisibilitySeconds) {
-      checkArgs("queueRead", [queue, count, allOrNothing, waitSeconds, invisibilitySeconds]);
+    async queueRead(queue, count, allOrNothing, waitSeconds, invisibilitySeconds, signal) {
+      checkArgs("queueRead", [queue, count, allOrNothing, waitSeconds, invisibilitySeconds, signal]);
       // Looks every 2 s (Roblox's cadence, the default), on the store's clock.
-      return this.#polls.read(queue, waitSeconds, async () => {
-        const reply = await this.#call((emu, now) =>
-          emu.queueRead(now, queue, count, allOrNothing, invisibilitySeconds),
-        );
-        return reply.readId === undefined ? undefined : { values: reply.values, readId: reply.readId };
-      });
+      return this.#polls.read(
+        queue,
+        waitSeconds,
+        async () => {
+          const reply = await this.#call((emu, now) =>
+            emu.queueRead(now, queue, count, allOrNothing, invisibilitySeconds),
+          );
+          return reply.readId === undefined ? undefined : { values: reply.values, readId: reply.readId };
+        },
+        signal,
+      );
     }
 
     async queueRemove(queue, readId) {

@@ -742,18 +742,23 @@ export class PostgresStore {
     this.#polls.wake(queue);
   }
 
-  async queueRead(queue, count, allOrNothing, waitSeconds, invisibilitySeconds) {
-    checkArgs("queueRead", [queue, count, allOrNothing, waitSeconds, invisibilitySeconds]);
+  async queueRead(queue, count, allOrNothing, waitSeconds, invisibilitySeconds, signal) {
+    checkArgs("queueRead", [queue, count, allOrNothing, waitSeconds, invisibilitySeconds, signal]);
     const invisibleMs = checkRead(count, invisibilitySeconds);
     checkText(queue, "queue");
-    return this.#polls.read(queue, waitSeconds, async () => {
-      const readId = crypto.randomUUID().toUpperCase();
-      const rows = await this.#query("queueRead", [queue, count, invisibleMs, readId, allOrNothing]);
-      if (rows.length === 0) return undefined;
-      // RETURNING has no order: put the items back in queue order.
-      rows.sort((a, b) => b.priority - a.priority || compareIds(a.id, b.id));
-      return { values: rows.map((r) => r.value), readId };
-    });
+    return this.#polls.read(
+      queue,
+      waitSeconds,
+      async () => {
+        const readId = crypto.randomUUID().toUpperCase();
+        const rows = await this.#query("queueRead", [queue, count, invisibleMs, readId, allOrNothing]);
+        if (rows.length === 0) return undefined;
+        // RETURNING has no order: put the items back in queue order.
+        rows.sort((a, b) => b.priority - a.priority || compareIds(a.id, b.id));
+        return { values: rows.map((r) => r.value), readId };
+      },
+      signal,
+    );
   }
 
   async queueRemove(queue, readId) {

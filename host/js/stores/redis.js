@@ -703,15 +703,20 @@ export class RedisStore {
     this.#polls.wake(queue);
   }
 
-  async queueRead(queue, count, allOrNothing, waitSeconds, invisibilitySeconds) {
-    checkArgs("queueRead", [queue, count, allOrNothing, waitSeconds, invisibilitySeconds]);
+  async queueRead(queue, count, allOrNothing, waitSeconds, invisibilitySeconds, signal) {
+    checkArgs("queueRead", [queue, count, allOrNothing, waitSeconds, invisibilitySeconds, signal]);
     const invisibleMs = checkRead(count, invisibilitySeconds);
     const keys = this.#queueKeys(queue);
-    return this.#polls.read(queue, waitSeconds, async () => {
-      const readId = crypto.randomUUID().toUpperCase();
-      const values = await this.#script("queueRead", keys, [count, allOrNothing ? "1" : "0", invisibleMs, readId]);
-      return values ? { values, readId } : undefined;
-    });
+    return this.#polls.read(
+      queue,
+      waitSeconds,
+      async () => {
+        const readId = crypto.randomUUID().toUpperCase();
+        const values = await this.#script("queueRead", keys, [count, allOrNothing ? "1" : "0", invisibleMs, readId]);
+        return values ? { values, readId } : undefined;
+      },
+      signal,
+    );
   }
 
   async queueRemove(queue, readId) {

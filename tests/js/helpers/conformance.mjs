@@ -180,7 +180,7 @@ export function conformance(kind, maker) {
           lockAcquire: ["m", "OWNER", 10, ACQ + 1, true, ACQ],
           lockRelease: ["m", "OWNER", ACQ],
           queueAdd: ["q", "1", 10, 0],
-          queueRead: ["q", 1, false, 0, 10],
+          queueRead: ["q", 1, false, 0, 10, undefined],
           queueRemove: ["q", "id"],
         };
         if (typeof env.a.lockAcquireAndGet === "function") {
@@ -729,6 +729,26 @@ export function conformance(kind, maker) {
         assert.equal(await pending, undefined);
         const took = env.now() - start;
         assert.ok(took >= 600 && took < 2500, `gave up after ${took} ms`);
+      });
+
+      test("aborting a waiting read's signal ends it with undefined; it takes nothing added later", async () => {
+        const q = `Players/global/${fresh("q")}`;
+        const controller = new AbortController();
+        const pending = env.a.queueRead(q, 1, false, 60, 30, controller.signal);
+        await env.wait(100);
+        assert.equal(await peek(pending), PENDING);
+        controller.abort();
+        await env.wait(0);
+        assert.equal(await pending, undefined);
+        await env.b.queueAdd(q, '"next"', 60, 0);
+        await env.wait(env.poll);
+        const read = await env.b.queueRead(q, 1, false, 0, 30);
+        assert.deepEqual(read?.values, ['"next"'], "the item is still there for the next reader");
+        assert.equal(
+          await env.a.queueRead(q, 1, false, 5, 30, AbortSignal.abort()),
+          undefined,
+          "aborted before it begins",
+        );
       });
 
       test("closing the store ends a waiting read with undefined", async () => {
