@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
+import { createClient } from "redis";
+import pg from "pg";
 import { createModule, LmdbStore, MemoryStore, PostgresStore, RedisStore, StoreError } from "../../pkg/node.mjs";
 import { startPostgres } from "./helpers/postgres.mjs";
 import { signalWhenReady } from "./helpers/processes.mjs";
@@ -188,6 +190,28 @@ describe("RedisStore", () => {
     await refused(store.connect(), "Unavailable", /ioredis client passed in has been closed/);
   });
 
+  test("close() with a reply owed by a server that stopped answering settles within its bound", async () => {
+    const own = await startRedis();
+    const admin = createClient({ url: own.url });
+    await admin.connect();
+    const pid = Number(/process_id:(\d+)/.exec(await admin.info("server"))[1]);
+    await admin.close();
+    const store = new RedisStore({ url: own.url });
+    await store.connect();
+    process.kill(pid, "SIGSTOP");
+    try {
+      const pending = store.dataGet("P", "global", "k").catch((e) => e);
+      const started = Date.now();
+      // node-redis's close waited for the reply for good; the store drops the connection.
+      await store.close();
+      assert.ok(Date.now() - started < 15_000, `closed after ${Date.now() - started} ms`);
+      assert.ok((await pending) instanceof Error, "the call in flight fails");
+    } finally {
+      process.kill(pid, "SIGCONT");
+      await own.stop();
+    }
+  });
+
   test("its own client's errors and reconnects reach a module's onEvent, not the console", async () => {
     const own = await startRedis();
     const store = new RedisStore({ url: own.url });
@@ -238,6 +262,32 @@ describe("PostgresStore", () => {
     );
     assert.doesNotMatch(error.message, /hunter2/);
     await store.close();
+  });
+
+  test("close() with a query held by a server that stopped answering settles within its bound", async () => {
+    const store = new PostgresStore({ connectionString: server.connectionString, prefix: "stall" });
+    await store.connect();
+    const admin = new pg.Client({ connectionString: server.connectionString });
+    await admin.connect();
+    const pids = (
+      await admin.query(
+        "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'",
+      )
+    ).rows.map((row) => row.pid);
+    assert.ok(pids.length > 0, "the store's connections");
+    for (const pid of pids) process.kill(pid, "SIGSTOP");
+    try {
+      const pending = store.dataGet("P", "global", "k").catch((e) => e);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const started = Date.now();
+      // pool.end() waited for the connection the query holds, for good.
+      await store.close();
+      assert.ok(Date.now() - started < 25_000, `closed after ${Date.now() - started} ms`);
+      assert.ok((await pending) instanceof Error, "the call in flight fails");
+    } finally {
+      for (const pid of pids) process.kill(pid, "SIGCONT");
+      await admin.end();
+    }
   });
 
   test("connect makes the schema, ping answers, close ends the pool", async () => {

@@ -314,6 +314,8 @@ export class PostgresStore {
   #prefix;
   #sql;
   #connecting;
+  /** The pool's connections (to end them when the pool cannot end: `close`). */
+  #clients = new Set();
   #migrating;
   #ready = false;
   #sweeps;
@@ -393,6 +395,8 @@ export class PostgresStore {
       }
       // An idle connection that breaks (a server restart) is dropped by the pool and reported
       // here, to listeners; calls that use a broken one fail on their own.
+      pool.on("connect", (client) => this.#clients.add(client));
+      pool.on("remove", (client) => this.#clients.delete(client));
       pool.on("error", (e) =>
         this.#listeners.tell("store.clientError", {
           store: "PostgresStore",
@@ -786,13 +790,21 @@ export class PostgresStore {
     } catch {
       return;
     }
+    // pool.end() waits for every connection in use: one whose query a server that stopped
+    // answering holds, for good. Past the bound each connection is ended (one with a query in
+    // flight drops its socket) and the pool gets one more bound.
+    const ending = pool.end();
     try {
-      await pool.end();
+      await withTimeout(ending, CONNECT_TIMEOUT_MS, CLOSE_LATE);
     } catch (e) {
-      throw lifted(e);
+      if (e?.message !== CLOSE_LATE) throw lifted(e);
+      for (const client of this.#clients) client.end().catch(() => {});
+      await withTimeout(ending, CONNECT_TIMEOUT_MS, CLOSE_LATE).catch(() => {});
     }
   }
 }
+
+const CLOSE_LATE = "PostgresStore: close() waited too long for the server";
 
 function checkKey(name, scope, key) {
   checkText(name, "name");

@@ -540,6 +540,7 @@ export class RedisStore {
       wrapped.evalSha = (sha, keys, args) =>
         client.sendCommand(["EVALSHA", sha, String(keys.length), ...keys, ...args]);
       wrapped.close = () => (typeof client.close === "function" ? client.close() : client.quit());
+      wrapped.destroy = () => (typeof client.destroy === "function" ? client.destroy() : client.disconnect());
       try {
         await refuseEviction(wrapped, where);
       } catch (e) {
@@ -736,10 +737,26 @@ export class RedisStore {
     } catch {
       return;
     }
+    // node-redis's close waits for every reply the server owes: from a server that stopped
+    // answering, for good. A PING answered means every earlier reply has come (a connection
+    // answers in order), so close has nothing left to wait for; past the bound the connection
+    // is dropped instead.
+    const answered = await withTimeout(Promise.resolve(client.ping()), CONNECT_TIMEOUT_MS, "").then(
+      () => true,
+      () => false,
+    );
+    if (answered) {
+      try {
+        await client.close();
+      } catch (e) {
+        throw lifted(e);
+      }
+      return;
+    }
     try {
-      await client.close();
-    } catch (e) {
-      throw lifted(e);
+      client.destroy();
+    } catch {
+      // Already closed: nothing to drop.
     }
   }
 }
