@@ -148,6 +148,34 @@ test("a server that may evict keys when full is refused as Unavailable, by every
   }
 });
 
+test("a reconnect to a server that may evict is refused until it may not", async () => {
+  // The check ran once, at the first connect: a failover to a server set to evict went unseen.
+  const store = new RedisStore({ url: server.url, prefix: "recheck" });
+  await store.connect();
+  const reconnect = async (want) => {
+    await client.sendCommand(["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]);
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const outcome = await store.dataGet("P", "global", "k").then(
+        () => "ok",
+        (e) => e.kind,
+      );
+      if (outcome === want || Date.now() > deadline) return outcome;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  try {
+    await client.configSet({ maxmemory: "64mb", "maxmemory-policy": "allkeys-lru" });
+    assert.equal(await reconnect("Unavailable"), "Unavailable");
+    await assert.rejects(store.dataGet("P", "global", "k"), { kind: "Unavailable", message: /may evict keys/ });
+    await client.configSet({ maxmemory: "0", "maxmemory-policy": "noeviction" });
+    assert.equal(await reconnect("ok"), "ok");
+  } finally {
+    await client.configSet({ maxmemory: "0", "maxmemory-policy": "noeviction" });
+    await store.close();
+  }
+});
+
 test("names with an unpaired surrogate are refused, not merged with U+FFFD", async () => {
   const store = new RedisStore({ client, prefix: "lone" });
   await store.dataSet("P", "global", "k\ufffd", '"other"', "[]", "{}", null);

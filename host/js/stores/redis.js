@@ -386,6 +386,8 @@ export class RedisStore {
   #url;
   #prefix;
   #connecting;
+  /** why every call is refused: the server this store's own client reconnected to may evict */
+  #refusal;
   /** the eviction check of a client passed in (`refuseEviction`), once */
   #evictionChecked;
   #polls;
@@ -547,6 +549,17 @@ export class RedisStore {
         await Promise.resolve(wrapped.close()).catch(() => {});
         throw e;
       }
+      // A reconnect may reach another server (a failover) with another configuration: it is
+      // checked again, and until it passes every call is refused as the first check refuses.
+      client.on("ready", () =>
+        refuseEviction(wrapped, where).then(
+          () => (this.#refusal = undefined),
+          (e) => {
+            this.#refusal = e;
+            tell("store.clientError", { error: e.message });
+          },
+        ),
+      );
       this.#client = wrapped;
       return wrapped;
     })();
@@ -564,6 +577,7 @@ export class RedisStore {
   /** The client, at once when the store made it and it is connected (the common case: no extra
    * promise per command), else through `#ready`. */
   #connected() {
+    if (this.#refusal !== undefined) return Promise.reject(this.#refusal);
     return this.#own && !this.#closed && this.#client !== undefined ? this.#client : this.#ready();
   }
 
