@@ -275,6 +275,29 @@ describe("a store call that fails in any way fails only its command", () => {
   });
 });
 
+test("a store of your own whose Fenced refusal is worded its own way still makes the session check its lock", async () => {
+  // The core knows a fenced refusal by its "Fenced:" prefix, which every built-in store writes;
+  // the host adds it for a StoreError of kind Fenced that lacks it.
+  const { clock, store } = world();
+  let taken = false;
+  const module = createModule({
+    clock,
+    store: faulty(store, (name, args) => {
+      if (!taken) return undefined;
+      if (name === "dataSet") return () => Promise.reject(new StoreError("Fenced", "not your lock any more"));
+      if (name === "lockAcquire" && args[4]) return () => Promise.resolve({ ok: false, lapsed: true });
+      return undefined;
+    }),
+  });
+  const ds = module.new("Player", 1);
+  assert.deepEqual(await within(clock, ds.Open(), 100), ["Success", undefined]);
+  taken = true;
+  ds.Value = { Coins: 1 };
+  assert.deepEqual(await within(clock, ds.Save(), 100), ["Error", "Fenced: not your lock any more"]);
+  await clock.advance(1_000);
+  assert.equal(ds.State, false, "closed at once, not at the next refresh a minute on");
+});
+
 describe("signal handlers cannot break the module", () => {
   test("handlers that throw, sync or async, are reported; the others run and the save goes through", async () => {
     const { clock, server } = world();

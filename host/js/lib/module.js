@@ -737,7 +737,11 @@ class ModuleHost {
       this.observe(c, result, failed);
       if (failed) {
         // D19: a StoreError says whether to retry; for anything else the core reads the message.
-        return this.completeError(c, failureText(result, `store.${command?.method} failed with`), retryable(result));
+        // A fenced refusal reads "Fenced: …" (as every built-in store words it), so that the
+        // session checks its lock at once (`wire::is_fenced`) whatever a store of your own says.
+        let message = failureText(result, `store.${command?.method} failed with`);
+        if (storeErrorKind(result) === "Fenced" && !message.startsWith("Fenced:")) message = `Fenced: ${message}`;
+        return this.completeError(c, message, retryable(result));
       }
       let complete;
       try {
