@@ -1114,7 +1114,7 @@ impl Translator<'_> {
                 format!("buffer.writeu32(M, {a}, {lo})")
             }),
             O::MemorySize { mem: 0 } => self.push_num(
-                "(buffer.len(M) // 65536)".into(),
+                "SIZE()".into(),
                 1,
                 Deps {
                     memory: true,

@@ -635,6 +635,43 @@ fn memory_grows_copies_and_fills_within_bounds() {
 }
 
 #[test]
+fn memory_grown_a_page_at_a_time_keeps_its_size_and_contents() {
+    // The translation's buffer grows ahead of the memory (a new buffer half as large again),
+    // so `memory.size`, new pages' zeros and what was written must not depend on where the
+    // buffer's end is.
+    let funcs = "
+      (func (export \"size\") (result i32) (memory.size))
+      (func (export \"grow\") (param i32) (result i32) (memory.grow (local.get 0)))
+      (func (export \"load\") (param i32) (result i32) (i32.load (local.get 0)))
+      (func (export \"store\") (param i32 i32) (i32.store (local.get 0) (local.get 1)))";
+    let mut both = Both::new(&format!(
+        "(module (memory (export \"memory\") 1 64) {JOIN} {funcs})"
+    ));
+    let i = |v: u32| Val::I32(v as i32);
+    for page in 1..40u32 {
+        both.check("load", &[i(page * 65536 - 4)]);
+        assert_eq!(
+            both.check("grow", &[i(1)]),
+            Outcome::Values(vec![support::Bits::I32(page)])
+        );
+        both.check("size", &[]);
+        both.check("load", &[i(page * 65536)]);
+        both.check("store", &[i(page * 65536), i(page)]);
+        both.check("store", &[i((page + 1) * 65536 - 4), i(!page)]);
+    }
+    for page in 1..40u32 {
+        both.check("load", &[i(page * 65536)]);
+        both.check("load", &[i((page + 1) * 65536 - 4)]);
+    }
+    both.check("grow", &[i(3)]);
+    both.check("size", &[]);
+    both.check("load", &[i(43 * 65536 - 4)]);
+    // Past the maximum: -1, and the size stays.
+    both.check("grow", &[i(30)]);
+    both.check("size", &[]);
+}
+
+#[test]
 fn structured_control_flow_branches_to_every_depth() {
     let funcs = r#"
       ;; br_table over five targets, with runs of equal targets and a default.
