@@ -136,6 +136,16 @@ export interface Fence {
   seq: number;
 }
 
+/**
+ * What `queueRead` uses of the `AbortSignal` the module passes (declared here so that the typings
+ * need neither the DOM library nor Node's types).
+ */
+export interface QueueReadSignal {
+  readonly aborted: boolean;
+  addEventListener(type: "abort", listener: () => void): void;
+  removeEventListener(type: "abort", listener: () => void): void;
+}
+
 export interface QueueRead {
   /** The items read, each as JSON text, higher priority first, then in the order added. */
   values: string[];
@@ -218,7 +228,7 @@ export interface Store {
     allOrNothing: boolean,
     waitSeconds: number,
     invisibilitySeconds: number,
-    signal?: AbortSignal,
+    signal?: QueueReadSignal,
   ): Promise<QueueRead | undefined>;
   /** Deletes a read's items while they are still hidden; afterwards does nothing. */
   queueRemove(queue: string, readId: string): Promise<void>;
