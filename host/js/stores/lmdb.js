@@ -55,6 +55,7 @@ import {
   loadOptional,
   timed,
   versionId,
+  withTimeout,
 } from "./common.js";
 
 const FENCED = Symbol("fenced");
@@ -103,15 +104,11 @@ function lifted(e) {
  * own that it rejects at once; unawaited, that promise was an unhandled rejection too.
  */
 async function commitFailure(e) {
-  let timer;
-  const reason = await Promise.race([
-    e.commitError.then(
-      () => undefined,
-      (why) => why,
-    ),
-    new Promise((resolve) => (timer = setTimeout(resolve, 1000, undefined))),
-  ]);
-  clearTimeout(timer);
+  const rejected = e.commitError.then(
+    () => undefined,
+    (why) => why,
+  );
+  const reason = await withTimeout(rejected, 1000, "").catch(() => undefined);
   const why = reason?.message ?? String(reason ?? "no reason given");
   return new StoreError("Transient", `LMDB: the write did not commit (${why}); nothing of it was written`, {
     cause: reason ?? e,
