@@ -57,6 +57,8 @@ const CHECKS = {
   },
   json(value, what) {
     if (typeof value !== "string") throw invalid(`${what} must be JSON text (a string), got ${describe(value)}`);
+    // UTF-8 has no unpaired surrogate: every store would keep U+FFFD (or worse) in its place.
+    if (!value.isWellFormed()) throw invalid(`${what} has an unpaired surrogate, which no store can keep`);
   },
   number(value, what) {
     if (typeof value !== "number") throw invalid(`${what} must be a number, got ${describe(value)}`);

@@ -168,6 +168,13 @@ export function conformance(kind, maker) {
         );
         await rejectsWith(env.a.dataSet("Players", "global", "k", "1", "[]", "{}", 42), "InvalidRequest", /fence/);
         await rejectsWith(env.a.dataGet("Players", "global", 7), "InvalidRequest", /key must be a string/);
+        // Raw, not escaped: stored, it read back as U+FFFD (LMDB: three of them).
+        await rejectsWith(
+          env.a.dataSet("Players", "global", "k", '"a\ud800b"', "[]", "{}", null),
+          "InvalidRequest",
+          /value has an unpaired surrogate/,
+        );
+        await rejectsWith(env.a.queueAdd("q", '"\udc00"', 60, 0), "InvalidRequest", /value has an unpaired surrogate/);
         const big = JSON.stringify("x".repeat(4_194_304));
         await rejectsWith(env.a.dataSet("Players", "global", "k", big, "[]", "{}", null), "InvalidRequest", /4194304/);
       });
