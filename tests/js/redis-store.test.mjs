@@ -176,6 +176,32 @@ test("a reconnect to a server that may evict is refused until it may not", async
   }
 });
 
+test("a call made as the client reconnects waits for the server's eviction check", async () => {
+  // The check ran beside the calls: one made at "ready" reached a server set to evict.
+  const store = new RedisStore({ url: server.url, prefix: "recheck-race" });
+  await store.connect();
+  const made = new Promise((resolve) =>
+    store.observe((type, fields) => {
+      if (type === "store.connection" && fields.state === "ready") {
+        resolve(
+          store.dataGet("P", "global", "k").then(
+            () => "ok",
+            (e) => e.kind,
+          ),
+        );
+      }
+    }),
+  );
+  try {
+    await client.configSet({ maxmemory: "64mb", "maxmemory-policy": "allkeys-lru" });
+    await client.sendCommand(["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]);
+    assert.equal(await made, "Unavailable");
+  } finally {
+    await client.configSet({ maxmemory: "0", "maxmemory-policy": "noeviction" });
+    await store.close();
+  }
+});
+
 test("names with an unpaired surrogate are refused, not merged with U+FFFD", async () => {
   const store = new RedisStore({ client, prefix: "lone" });
   await store.dataSet("P", "global", "k\ufffd", '"other"', "[]", "{}", null);

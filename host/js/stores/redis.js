@@ -388,6 +388,8 @@ export class RedisStore {
   #connecting;
   /** why every call is refused: the server this store's own client reconnected to may evict */
   #refusal;
+  /** the eviction check of the server this store's own client reconnected to, while it runs */
+  #recheck;
   /** the eviction check of a client passed in (`refuseEviction`), once */
   #evictionChecked;
   #polls;
@@ -551,15 +553,24 @@ export class RedisStore {
       }
       // A reconnect may reach another server (a failover) with another configuration: it is
       // checked again, and until it passes every call is refused as the first check refuses.
-      client.on("ready", () =>
-        refuseEviction(wrapped, where).then(
-          () => (this.#refusal = undefined),
-          (e) => {
-            this.#refusal = e;
-            tell("store.clientError", { error: e.message });
-          },
-        ),
-      );
+      // Calls wait for the check (a write let through to a server that evicts can be lost), so it
+      // starts before any other "ready" listener can make one; an INFO that goes unanswered
+      // lets them through after CONNECT_TIMEOUT_MS, as a server that refuses INFO does.
+      client.prependListener("ready", () => {
+        const check = withTimeout(refuseEviction(wrapped, where), CONNECT_TIMEOUT_MS, "")
+          .then(
+            () => (this.#refusal = undefined),
+            (e) => {
+              if (!String(e?.message).includes("may evict")) return;
+              this.#refusal = e;
+              tell("store.clientError", { error: e.message });
+            },
+          )
+          .finally(() => {
+            if (this.#recheck === check) this.#recheck = undefined;
+          });
+        this.#recheck = check;
+      });
       this.#client = wrapped;
       return wrapped;
     })();
@@ -577,6 +588,7 @@ export class RedisStore {
   /** The client, at once when the store made it and it is connected (the common case: no extra
    * promise per command), else through `#ready`. */
   #connected() {
+    if (this.#recheck !== undefined) return this.#recheck.then(() => this.#connected());
     if (this.#refusal !== undefined) return Promise.reject(this.#refusal);
     return this.#own && !this.#closed && this.#client !== undefined ? this.#client : this.#ready();
   }
