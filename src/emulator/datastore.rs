@@ -160,7 +160,7 @@ impl Write {
     }
 }
 
-fn check_user_ids(user_ids: &[f64]) -> Result<(), StoreError> {
+pub(crate) fn check_user_ids(user_ids: &[f64]) -> Result<(), StoreError> {
     if user_ids.len() > MAX_USER_IDS {
         return Err(StoreError::data(
             ErrorKind::InvalidRequest,
@@ -181,7 +181,7 @@ fn check_user_ids(user_ids: &[f64]) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn check_metadata(metadata: Table) -> Result<Table, StoreError> {
+pub(crate) fn check_metadata(metadata: Table) -> Result<Table, StoreError> {
     let too_large = |limit: usize| {
         StoreError::data(
             ErrorKind::InvalidRequest,

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { LmdbStore, StoreError } from "../../pkg/node.mjs";
+import { createModule, LmdbStore, StoreError } from "../../pkg/node.mjs";
 
 const entry = fileURLToPath(new URL("../../pkg/node.mjs", import.meta.url));
 let dir;
@@ -96,6 +96,41 @@ test("data survives closing and reopening", async () => {
   assert.equal(got.version, version);
   assert.equal(got.value, "[1,2]");
   await second.close();
+});
+
+test("empty UserIds and Metadata in either shape save as the shapes a load reads; what Roblox refuses is refused", async () => {
+  // `UserIds = {}` and `Metadata = []` (an empty Luau table is either) answered Saved, and every
+  // later Open of the key failed: the store kept "{}" as the user ids (a helper's bug hunt).
+  const store = new LmdbStore({ path: dir, sweepMs: 0 });
+  const module = createModule({ store });
+  const ds = module.new("Player", 1);
+  assert.deepEqual(await ds.Open(), ["Success", undefined]);
+  ds.Value = { Coins: 1 };
+  ds.UserIds = {};
+  ds.Metadata = [];
+  assert.deepEqual(await ds.Save(), ["Saved", { Coins: 1 }]);
+  for (const [userIds, metadata, message] of [
+    [[1, 2, 3, 4, 5], {}, /^UserIds: 512: UserID size exceeds 4 limit; nothing was written$/],
+    [[1.5], {}, /^UserIds: 513: Attribute userId format is invalid; nothing was written$/],
+    [{ 1: 5 }, {}, /^UserIds: must be an array of numbers, not a dictionary; nothing was written$/],
+    [[], [1], /^Metadata: must be a dictionary, not an array; nothing was written$/],
+    [[], { Note: "x".repeat(251) }, /^Metadata: 511: Metadata attribute size exceeds 250 limit/],
+  ]) {
+    ds.UserIds = userIds;
+    ds.Metadata = metadata;
+    ds.Value = { Coins: 2 };
+    const [response, why] = await ds.Save();
+    assert.equal(response, "Error", JSON.stringify([userIds, metadata]));
+    assert.match(why, message);
+  }
+  ds.UserIds = [];
+  ds.Metadata = {};
+  assert.deepEqual(await ds.Destroy(), ["Saved", { Coins: 2 }]);
+  const again = createModule({ store }).new("Player", 1);
+  assert.deepEqual(await again.Open(), ["Success", undefined], "the key opens again");
+  assert.deepEqual([again.Value, again.UserIds, again.Metadata], [{ Coins: 2 }, [], {}]);
+  await again.Destroy();
+  await store.close();
 });
 
 test("the default path is DATASTORE_PATH, else ./.datastore", () => {
