@@ -1000,9 +1000,19 @@ const COMMANDS = {
     run: (s, c) => s.lockAcquireAndGet(c.map, c.owner, c.ttl, c.token, c.name, c.scope, c.key),
     read(r) {
       const { ok, holder, entry } = fields(r, "a lock result", { ok: "boolean" }, ["holder", "entry"]);
-      // An entry left out is not a missing key: a session must never open empty by mistake.
-      if (ok && !("entry" in r)) throw new BadResult("a lock result with ok true and no entry");
-      if (ok) return gotWith(entry, true);
+      if (ok) {
+        // The lock is written: a read the core cannot have is a failed read of a held lock, which
+        // the core settles (and, giving up, releases), never a failed command that leaves it held.
+        try {
+          // An entry left out is not a missing key: a session must never open empty by mistake.
+          if (!("entry" in r)) throw new BadResult("a lock result with ok true and no entry");
+          return gotWith(entry, true);
+        } catch (e) {
+          const what = e instanceof BadResult ? e.message : failureText(e, "an entry whose reading threw");
+          const message = `store.lockAcquireAndGet resolved with ${what}`;
+          return (core, now, id) => core.completeAcquiredReadError(now, id, message);
+        }
+      }
       if (typeof holder === "string") return (core, now, id) => core.completeLocked(now, id, holder);
       throw new BadResult("a lock result that is not ok and has no holder string");
     },
