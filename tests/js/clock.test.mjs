@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { test } from "node:test";
 import { ManualClock, realClock } from "../../pkg/node.mjs";
+import { steadyNow } from "../../pkg/lib/clock.js";
 
 test("now() starts where told and moves only with advance()", async () => {
   const clock = new ManualClock(1000);
@@ -88,6 +89,25 @@ test("realClock is the machine's time and timers", async () => {
   const id = realClock.setTimeout(() => assert.fail("cleared"), 5);
   realClock.clearTimeout(id);
   await new Promise((resolve) => setTimeout(resolve, 20));
+});
+
+test("realClock's time never goes back and follows the wall clock forward", () => {
+  // Date.now() stepped back made leases look longer than they were (a simulation soak).
+  let wall = 1_000;
+  let mono = 0;
+  const now = steadyNow(
+    () => wall,
+    () => mono,
+  );
+  assert.equal(now(), 1_000);
+  [wall, mono] = [1_010, 10];
+  assert.equal(now(), 1_010);
+  [wall, mono] = [900, 20]; // the wall clock set back 120 ms
+  assert.equal(now(), 1_020, "a step back is not followed: time goes on");
+  [wall, mono] = [5_000, 30]; // set forward, or a suspend the monotonic clock did not count
+  assert.equal(now(), 5_000, "a jump ahead is followed");
+  [wall, mono] = [5_005, 40];
+  assert.equal(now(), 5_010, "and time then passes as the monotonic clock says");
 });
 
 test("the CommonJS entry has the same clock", () => {

@@ -13,9 +13,28 @@
  * auto-saves, lock refreshes and lock expiry run in milliseconds.
  */
 
-/** The machine's clock and the global timers. */
+/**
+ * The machine's time as the core needs it: it never goes back, and never runs slower than time
+ * passes. `Date.now()` steps when NTP or an administrator sets the clock; a step back made every
+ * lease look longer than it was, so a write could land after its lock entry expired (a
+ * simulation soak's finding: the core takes a monotonic clock). Elapsed time comes from the
+ * monotonic clock (`performance.now()`), and a jump of the wall clock ahead of it (a step
+ * forward, or a suspend, which the monotonic clock does not count) is followed: a lease then
+ * looks shorter than it is, never longer. `wall` and `mono` are for tests.
+ */
+export function steadyNow(wall = () => Date.now(), mono = () => performance.timeOrigin + performance.now()) {
+  let ahead = wall() - mono();
+  return () => {
+    const m = mono();
+    const gap = wall() - m;
+    if (gap > ahead) ahead = gap;
+    return m + ahead;
+  };
+}
+
+/** The machine's clock (Unix time in milliseconds, kept steady: `steadyNow`) and the global timers. */
 export const realClock = Object.freeze({
-  now: () => Date.now(),
+  now: steadyNow(),
   setTimeout: (fn, ms, ...args) => globalThis.setTimeout(fn, ms, ...args),
   clearTimeout: (id) => globalThis.clearTimeout(id),
 });
