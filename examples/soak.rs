@@ -3,6 +3,9 @@
 //! Options: `--seeds N` (200), `--hours H` per seed (5), `--first S` (first seed, 1),
 //! `--fencing on|off|both` (both), `--mix ci|harsh|late-writes|harsh-late|calm` (ci), `--cache bypass|roblox`
 //! (bypass), `--players N` (12), `--servers N` (3), `--threads N` (all cores),
+//! `--stalls N` (server stalls of 1-120 s, N per server-hour), `--drift` (server clocks at
+//! 0.99-1.01 times the store's), `--clock-steps N,MS` (N clock steps per server-hour of up to MS
+//! either way) add the opt-in shapes to any mix,
 //! `--trace` (print every violation's trace, not just the first few), `--trace-len N` (events
 //! kept per key, 60), `--vary` (each seed draws 6-30 players on 1-4 servers, as CI does).
 //!
@@ -26,6 +29,9 @@ fn main() {
     let mut full_traces = false;
     let mut trace_len = 60usize;
     let mut vary_shape = false;
+    let mut stalls = 0.0f64;
+    let mut drift = false;
+    let mut steps = (0.0f64, 0i64);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -46,6 +52,22 @@ fn main() {
             "--trace" => full_traces = true,
             "--trace-len" => trace_len = number(&value()) as usize,
             "--vary" => vary_shape = true,
+            "--stalls" => {
+                stalls = value()
+                    .parse()
+                    .unwrap_or_else(|_| usage("--stalls takes a number per server-hour"))
+            }
+            "--drift" => drift = true,
+            "--clock-steps" => {
+                let text = value();
+                let (rate, max) = text
+                    .split_once(',')
+                    .unwrap_or_else(|| usage("--clock-steps takes PER_HOUR,MAX_MS"));
+                steps = (
+                    rate.parse().unwrap_or_else(|_| usage("--clock-steps rate")),
+                    max.parse().unwrap_or_else(|_| usage("--clock-steps size")),
+                );
+            }
             "--fencing" => {
                 fencing = match value().as_str() {
                     "on" => vec![true],
@@ -75,6 +97,15 @@ fn main() {
             "--help" | "-h" => usage(""),
             other => usage(&format!("unknown argument {other}")),
         }
+    }
+    if stalls > 0.0 {
+        mix.1 = mix.1.with_stalls(stalls);
+    }
+    if drift {
+        mix.1 = mix.1.with_drift();
+    }
+    if steps.0 > 0.0 {
+        mix.1 = mix.1.with_clock_steps(steps.0, steps.1);
     }
     let mut failed = false;
     for fence in fencing {
@@ -127,7 +158,8 @@ fn usage(problem: &str) -> ! {
     eprintln!(
         "usage: cargo run --release --example soak -- [--seeds N] [--hours H] [--first S] \
          [--fencing on|off|both] [--mix ci|harsh|late-writes|harsh-late|calm] [--cache bypass|roblox] \
-         [--players N] [--servers N] [--threads N] [--trace] [--trace-len N] [--vary]"
+         [--players N] [--servers N] [--threads N] [--trace] [--trace-len N] [--vary] \
+         [--stalls N] [--drift] [--clock-steps N,MS]"
     );
     std::process::exit(2);
 }

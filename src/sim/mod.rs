@@ -98,6 +98,25 @@
 //! only a store that refuses it can, and fencing covers case 1 only. On Roblox such delays come
 //! from a request waiting in the DataStore throttle queue (over budget) longer than 15 s.
 
+//!
+//! # Opt-in shapes: stalls and server clocks ([`Extra`])
+//!
+//! Off in every named mix (their seeds replay unchanged; the shapes draw from their own random
+//! stream), on with `soak --stalls N`, `--drift`, `--clock-steps N,MS`:
+//!
+//! * **stalls:** a whole server freezes for 1–120 s (a GC pause, a VM migration, a hitch): no
+//!   timer fires, no reply is taken, no game code runs; requests already sent fly on. When it
+//!   runs again, the replies that came due go first or the timers do (drawn per stall).
+//! * **drift:** each server's clock runs at 0.99–1.01 times the store's and starts near zero
+//!   (a new process's `os.clock()`); leases are judged on it, TTLs on the store's.
+//! * **clock steps:** a server's clock steps forwards or backwards (an NTP step of the wall
+//!   clock that the JS host's `realClock` reads, `Date.now()`). The core never lets its time go
+//!   back (it keeps its last reading), so a step back of `X` makes the session's lease look `X`
+//!   longer than the store's TTL. D8 leaves a save `data_timeout_ms` (15 s) of lease room, so a
+//!   step back by more than that, while refreshes fail until the lease ends, lets a save land
+//!   after the entry expired: a clock that is not monotonic breaks the core's contract ("any
+//!   monotonic clock"); the fence refuses those writes.
+
 mod check;
 mod report;
 mod scenario;
@@ -160,6 +179,29 @@ pub struct Mix {
     /// Crashes and graceful shutdowns per server-hour.
     pub crashes_per_server_hour: f64,
     pub shutdowns_per_server_hour: f64,
+    /// Opt-in shapes (none in the named mixes, so their seeds replay unchanged): whole-process
+    /// stalls, clock drift and clock steps. See [`Mix::with_stalls`], [`Mix::with_drift`],
+    /// [`Mix::with_clock_steps`].
+    pub extra: Extra,
+}
+
+/// Fault shapes that no named mix has: opt-in, drawn from their own random stream.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Extra {
+    /// Server stalls per server-hour (GC pause, VM migration, a hitch): the process freezes,
+    /// no timer fires, no reply is taken, no call is made; then what came due is handled at
+    /// once (replies first or timers first, drawn per stall). Requests already sent fly on.
+    pub stalls_per_server_hour: f64,
+    /// A stall's length (uniform, ms).
+    pub stall_ms: (u64, u64),
+    /// Each server's clock runs at a rate drawn uniformly from this range against the
+    /// store's, and starts at a small random reading (a new process's `os.clock()`); `None`:
+    /// every server reads the store's clock.
+    pub clock_rate: Option<(f64, f64)>,
+    /// Clock steps (an NTP step of a wall clock, as `Date.now()` reads it) per server-hour.
+    pub clock_steps_per_server_hour: f64,
+    /// A step's size (uniform, ms, negative: backwards).
+    pub clock_step_ms: (i64, i64),
 }
 
 impl Mix {
@@ -184,6 +226,7 @@ impl Mix {
             outage_ms: (0, 0),
             crashes_per_server_hour: 0.0,
             shutdowns_per_server_hour: 0.0,
+            extra: Extra::default(),
         }
     }
 
@@ -240,6 +283,7 @@ impl Mix {
             outage_ms: (5_000, 240_000),
             crashes_per_server_hour: 0.3,
             shutdowns_per_server_hour: 0.15,
+            extra: Extra::default(),
         }
     }
 
@@ -289,6 +333,26 @@ impl Mix {
             },
             ..Mix::harsh()
         }
+    }
+
+    /// Adds server stalls of 1–120 s, `per_hour` per server-hour.
+    pub fn with_stalls(mut self, per_hour: f64) -> Mix {
+        self.extra.stalls_per_server_hour = per_hour;
+        self.extra.stall_ms = (1_000, 120_000);
+        self
+    }
+
+    /// Gives every server a clock running at 0.99–1.01 times the store's.
+    pub fn with_drift(mut self) -> Mix {
+        self.extra.clock_rate = Some((0.99, 1.01));
+        self
+    }
+
+    /// Adds clock steps of up to `max_ms` either way, `per_hour` per server-hour.
+    pub fn with_clock_steps(mut self, per_hour: f64, max_ms: i64) -> Mix {
+        self.extra.clock_steps_per_server_hour = per_hour;
+        self.extra.clock_step_ms = (-max_ms, max_ms);
+        self
     }
 
     /// The longest one-way delay this mix can produce (ms).
@@ -454,6 +518,9 @@ pub struct Stats {
     /// Loads the read cache answered, and those whose value was no longer the stored one.
     pub cached_loads: u64,
     pub stale_loads: u64,
+    /// Server stalls, and clock steps (forwards and backwards).
+    pub stalls: u64,
+    pub clock_steps: u64,
 }
 
 impl Stats {
@@ -488,6 +555,8 @@ impl Stats {
         self.saves_gave_way += other.saves_gave_way;
         self.cached_loads += other.cached_loads;
         self.stale_loads += other.stale_loads;
+        self.stalls += other.stalls;
+        self.clock_steps += other.clock_steps;
     }
 }
 

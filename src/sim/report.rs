@@ -129,6 +129,13 @@ impl fmt::Display for Report {
             "          lock (D22): {} refreshes found their lease lapsed, {} saves gave way to a refresh, {} late writes refused by the fence",
             s.lapses, s.saves_gave_way, s.late_writes_fenced
         )?;
+        if s.stalls + s.clock_steps > 0 {
+            writeln!(
+                f,
+                "          extra shapes: {} server stalls, {} clock steps",
+                s.stalls, s.clock_steps
+            )?;
+        }
         if s.cached_loads > 0 {
             writeln!(
                 f,

@@ -45,6 +45,13 @@ pub(crate) enum Act {
     SlowStart,
     SlowEnd,
     Sample,
+    /// A server stalls ([`super::Extra`]), and runs again.
+    Stall,
+    StallEnd(usize),
+    /// A server's clock steps.
+    ClockStep,
+    /// The final shutdown of a server that was stalled when it came.
+    FinalShutdown(usize),
 }
 
 /// Why a call was made, so its answer goes to the right place.
@@ -177,13 +184,20 @@ impl Sim {
         self.schedule_next(Act::Crash);
         self.schedule_next(Act::Shutdown);
         self.schedule_next(Act::SlowStart);
+        self.schedule_extra(Act::Stall);
+        self.schedule_extra(Act::ClockStep);
         self.start_sampling();
         self.run_until(self.end);
 
         // The final shutdown: every server's bind-to-close must finish.
         for srv in 0..self.servers.len() {
             if self.servers[srv].alive() && !self.servers[srv].closing {
-                self.begin_shutdown(srv);
+                if self.servers[srv].stalled {
+                    let at = self.servers[srv].stall_until + 2;
+                    self.schedule(at, Ev::Scenario(Act::FinalShutdown(srv)));
+                } else {
+                    self.begin_shutdown(srv);
+                }
             }
         }
         self.pump_dirty();
@@ -211,8 +225,9 @@ impl Sim {
     }
 
     fn set_listening(&mut self, srv: usize, sid: SessionId, on: bool) {
+        let local = self.local_now(srv);
         if let Some(module) = self.servers[srv].module.as_mut() {
-            let _ = module.set_process_queue_connections(self.now, sid, usize::from(on));
+            let _ = module.set_process_queue_connections(local, sid, usize::from(on));
         }
         let now = self.now;
         if let Some(host) = self.host_mut(srv, sid) {
@@ -243,8 +258,42 @@ impl Sim {
     pub(crate) fn act(&mut self, act: Act) {
         match act {
             Act::Player(p, step) => {
-                if self.players[p].step == step {
+                let player = &self.players[p];
+                if player.step == step {
+                    let server = &self.servers[player.srv];
+                    if player.phase != Phase::Offline && server.alive() && server.stalled {
+                        // Game code is frozen with its server.
+                        let at = server.stall_until + 2;
+                        return self.schedule(at, Ev::Scenario(act));
+                    }
                     self.player_step(p);
+                }
+            }
+            Act::Stall => {
+                self.stall();
+                self.schedule_extra(Act::Stall);
+            }
+            Act::StallEnd(srv) => {
+                self.servers[srv].stalled = false;
+                let keys: Vec<usize> = self.servers[srv].hosts.values().map(|h| h.key).collect();
+                for key in keys {
+                    self.tr(
+                        key,
+                        srv,
+                        Tr::Server {
+                            text: "runs again after its stall",
+                        },
+                    );
+                }
+                self.pump_later(srv);
+            }
+            Act::ClockStep => {
+                self.clock_step();
+                self.schedule_extra(Act::ClockStep);
+            }
+            Act::FinalShutdown(srv) => {
+                if self.servers[srv].alive() && !self.servers[srv].closing {
+                    self.begin_shutdown(srv);
                 }
             }
             Act::Gift => {
@@ -296,13 +345,97 @@ impl Sim {
                 self.sample_liveness();
                 self.sample_delivery();
                 for srv in 0..self.servers.len() {
-                    self.release_idle(srv);
+                    if !self.servers[srv].stalled {
+                        self.release_idle(srv);
+                    }
                 }
                 if self.now < self.end + DRAIN_MS {
                     self.schedule(self.now + SAMPLE_EVERY_MS, Ev::Scenario(Act::Sample));
                 }
             }
         }
+    }
+
+    /// The next stall or clock step, on the opt-in shapes' own dice.
+    fn schedule_extra(&mut self, act: Act) {
+        let extra = &self.cfg.mix.extra;
+        let per_server_hour = match act {
+            Act::Stall => extra.stalls_per_server_hour,
+            Act::ClockStep => extra.clock_steps_per_server_hour,
+            _ => return,
+        };
+        let per_hour = per_server_hour * self.cfg.servers as f64;
+        if per_hour <= 0.0 {
+            return;
+        }
+        let at = self.now + exp(&mut self.fx, 3_600_000.0 / per_hour);
+        if at < self.end {
+            self.schedule(at, Ev::Scenario(act));
+        }
+    }
+
+    /// A running server freezes: a GC pause, a VM migration, a hitch.
+    fn stall(&mut self) {
+        let live: Vec<usize> = (0..self.servers.len())
+            .filter(|s| self.servers[*s].alive() && !self.servers[*s].stalled)
+            .collect();
+        if live.is_empty() {
+            return;
+        }
+        let srv = live[self.fx.range(0, live.len() as u64 - 1) as usize];
+        let (lo, hi) = self.cfg.mix.extra.stall_ms;
+        let until = self.now + self.fx.range(lo, hi);
+        let replies_first = self.fx.next_f64() < 0.5;
+        let server = &mut self.servers[srv];
+        server.stalled = true;
+        server.stall_until = until;
+        server.timers_from = until + u64::from(replies_first);
+        self.stats.stalls += 1;
+        let keys: Vec<usize> = server.hosts.values().map(|h| h.key).collect();
+        for key in keys {
+            self.tr(
+                key,
+                srv,
+                Tr::Server {
+                    text: if replies_first {
+                        "stalls (replies first when it runs again)"
+                    } else {
+                        "stalls (timers first when it runs again)"
+                    },
+                },
+            );
+        }
+        self.schedule(until, Ev::Scenario(Act::StallEnd(srv)));
+    }
+
+    /// A server's clock steps forwards or backwards (the core's own time never goes back).
+    fn clock_step(&mut self) {
+        let live: Vec<usize> = (0..self.servers.len())
+            .filter(|s| self.servers[*s].alive())
+            .collect();
+        if live.is_empty() {
+            return;
+        }
+        let srv = live[self.fx.range(0, live.len() as u64 - 1) as usize];
+        let (lo, hi) = self.cfg.mix.extra.clock_step_ms;
+        let step = lo + self.fx.range(0, (hi - lo) as u64) as i64;
+        let before = self.local_now(srv);
+        if let Some((offset, _)) = self.servers[srv].clock.as_mut() {
+            *offset += step as f64;
+        }
+        self.stats.clock_steps += 1;
+        let after = self.local_now(srv);
+        let keys: Vec<usize> = self.servers[srv].hosts.values().map(|h| h.key).collect();
+        for key in keys {
+            self.tr(
+                key,
+                srv,
+                Tr::Note {
+                    text: format!("srv{srv}'s clock steps {step:+} ms ({before} → {after})"),
+                },
+            );
+        }
+        self.pump_later(srv);
     }
 
     fn with_outages(
@@ -332,10 +465,11 @@ impl Sim {
 
     /// Bind-to-close: its players are sent away at once.
     fn begin_shutdown(&mut self, srv: usize) {
+        let local = self.local_now(srv);
         let Some(module) = self.servers[srv].module.as_mut() else {
             return;
         };
-        module.bind_to_close(self.now);
+        module.bind_to_close(local);
         self.servers[srv].closing = true;
         self.pump_later(srv);
         let keys: Vec<usize> = self.servers[srv].hosts.values().map(|h| h.key).collect();
@@ -594,10 +728,11 @@ impl Sim {
             ),
             _ => ("SaveOnClose", Input::Bool(chance(rng, 0.5))),
         };
+        let local = self.local_now(srv);
         let Some(module) = self.servers[srv].module.as_mut() else {
             return;
         };
-        if module.set_property(self.now, sid, name, value).is_ok() {
+        if module.set_property(local, sid, name, value).is_ok() {
             self.stats.property_changes += 1;
             self.pump_later(srv);
             if let Some(host) = self.servers[srv].hosts.get(&sid) {

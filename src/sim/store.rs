@@ -136,8 +136,12 @@ impl Sim {
                 });
                 (
                     gs.map_or(Detail::None, Detail::Owner),
-                    gs.zip(budget)
-                        .map(|(gs, budget)| (gs, self.now + session::secs_to_ms(budget))),
+                    gs.zip(budget).map(|(gs, budget)| {
+                        // Its own clock's reading, back in the store's time.
+                        let server = &self.servers[srv];
+                        let until = server.local(self.now) + session::secs_to_ms(budget);
+                        (gs, server.global(until, self.now))
+                    }),
                 )
             }
             Command::LockRelease { owner: o, .. } => (
@@ -496,10 +500,11 @@ impl Sim {
         res: Res,
         belief: Option<(u32, u64)>,
     ) {
+        let local = self.local_now(srv);
         let Some(module) = self.servers[srv].module.as_mut() else {
             return;
         };
-        let taken = module.complete(self.now, cmd, result);
+        let taken = module.complete(local, cmd, result);
         self.servers[srv].dirty = true;
         if !taken {
             self.stats.late_replies += 1;

@@ -128,6 +128,14 @@ pub(crate) struct Server {
     pub hosts: BTreeMap<SessionId, Host>,
     pub calls: BTreeMap<CallId, PendingCall>,
     pub(crate) dirty: bool,
+    /// Frozen (a stall) until `stall_until`: no timer, no reply, no call.
+    pub stalled: bool,
+    pub stall_until: u64,
+    /// Its timers fire no earlier than this (the end of its last stall, or just after it when
+    /// the replies that came due in the stall go first).
+    pub timers_from: u64,
+    /// Its clock: `offset + global × rate` (ms), floored; `None`: the store's clock.
+    pub clock: Option<(f64, f64)>,
 }
 
 impl Server {
@@ -137,7 +145,30 @@ impl Server {
 
     /// Alive and taking players.
     pub fn open_for_players(&self) -> bool {
-        self.module.is_some() && !self.closing
+        self.module.is_some() && !self.closing && !self.stalled
+    }
+
+    /// Its clock's reading at global time `g`.
+    pub fn local(&self, g: u64) -> u64 {
+        match self.clock {
+            None => g,
+            Some((offset, rate)) => (offset + g as f64 * rate).floor().max(0.0) as u64,
+        }
+    }
+
+    /// The first global time, not before `not_before`, at which its clock reads `l` or more.
+    pub fn global(&self, l: u64, not_before: u64) -> u64 {
+        let Some((offset, rate)) = self.clock else {
+            return l.max(not_before);
+        };
+        let mut g = ((l as f64 - offset) / rate).ceil().max(0.0) as u64;
+        while self.local(g) < l {
+            g += 1;
+        }
+        while g > 0 && self.local(g - 1) >= l {
+            g -= 1;
+        }
+        g.max(not_before)
     }
 }
 
@@ -172,6 +203,8 @@ pub(crate) struct Sim {
     pub end: u64,
     pub rng: Rng,
     pub(crate) net: Rng,
+    /// The opt-in shapes' own dice ([`super::Extra`]), so the named mixes replay unchanged.
+    pub(crate) fx: Rng,
     pub emu: Emulator,
     pub servers: Vec<Server>,
     heap: BinaryHeap<Reverse<Queued>>,
@@ -241,6 +274,7 @@ impl Sim {
             budget: None,
         });
         let net = Rng::new(rng.next_u64());
+        let fx = Rng::new(seed ^ 0x57A1_1C10_C4A5_0000);
         let mut keys = Vec::new();
         let mut key_index = HashMap::new();
         for p in 0..cfg.players {
@@ -264,6 +298,7 @@ impl Sim {
             end,
             rng,
             net,
+            fx,
             emu,
             servers: Vec::new(),
             heap: BinaryHeap::new(),
@@ -318,7 +353,10 @@ impl Sim {
         self.servers
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| Some((s.module.as_ref()?.poll_timeout()?, i)))
+            .filter_map(|(i, s)| {
+                let local = s.module.as_ref()?.poll_timeout()?;
+                Some((s.global(local, s.timers_from.max(self.now)), i))
+            })
             .min()
     }
 
@@ -339,8 +377,9 @@ impl Sim {
                     break;
                 }
                 self.now = self.now.max(at);
+                let local = self.local_now(srv);
                 if let Some(module) = self.servers[srv].module.as_mut() {
-                    module.handle_timeout(self.now);
+                    module.handle_timeout(local);
                 }
                 self.servers[srv].dirty = true;
             } else {
@@ -376,10 +415,32 @@ impl Sim {
                 result,
                 res,
                 belief,
-            } => self.deliver(srv, cmd, key, result, res, belief),
+            } => {
+                let server = &self.servers[srv];
+                if server.stalled {
+                    // The reply waits in the frozen process until it runs again.
+                    let at =
+                        server.stall_until + u64::from(server.timers_from == server.stall_until);
+                    let ev = Ev::Deliver {
+                        srv,
+                        cmd,
+                        key,
+                        result,
+                        res,
+                        belief,
+                    };
+                    return self.schedule(at, ev);
+                }
+                self.deliver(srv, cmd, key, result, res, belief)
+            }
             Ev::PollCheck { poll, generation } => self.poll_check(poll, generation),
             Ev::Scenario(act) => self.act(act),
         }
+    }
+
+    /// Server `srv`'s clock now.
+    pub fn local_now(&self, srv: usize) -> u64 {
+        self.servers[srv].local(self.now)
     }
 
     /// The server's events and commands are drained at the end of this step.
@@ -488,6 +549,17 @@ impl Sim {
             load_with_lock: (self.seed + srv as u64) % 2 == 1,
             ..session::Config::default()
         };
+        let extra = &self.cfg.mix.extra;
+        let clock = match extra.clock_rate {
+            Some((lo, hi)) => {
+                // A new process's clock starts near zero and runs at its own rate.
+                let rate = lo + self.fx.next_f64() * (hi - lo);
+                let reading = self.fx.range(0, 10_000) as f64;
+                Some((reading - self.now as f64 * rate, rate))
+            }
+            None if extra.clock_steps_per_server_hour > 0.0 => Some((0.0, 1.0)),
+            None => None,
+        };
         self.servers.push(Server {
             module: Some(Module::new(config)),
             closing: false,
@@ -495,6 +567,10 @@ impl Sim {
             hosts: BTreeMap::new(),
             calls: BTreeMap::new(),
             dirty: false,
+            stalled: false,
+            stall_until: 0,
+            timers_from: 0,
+            clock,
         });
         self.stats.servers_started += 1;
         srv
@@ -521,8 +597,9 @@ impl Sim {
             chunk.copy_from_slice(&self.rng.next_u64().to_le_bytes()[..chunk.len()]);
         }
         let args = self.session_args(key);
+        let local = self.local_now(srv);
         let module = self.servers[srv].module.as_mut()?;
-        let sid = module.open_session(self.now, &args, hidden, bytes).ok()?;
+        let sid = module.open_session(local, &args, hidden, bytes).ok()?;
         let unique = module.session(sid)?.unique_id().to_owned();
         if self.servers[srv].hosts.contains_key(&sid) {
             return Some((sid, false));
@@ -650,11 +727,12 @@ impl Sim {
             return;
         };
         let (gs, key) = (host.gs, host.key);
+        let local = self.local_now(srv);
         let Some(module) = self.servers[srv].module.as_mut() else {
             return;
         };
         self.stats.calls += 1;
-        let outcome = module.call(self.now, sid, call);
+        let outcome = module.call(local, sid, call);
         self.servers[srv].dirty = true;
         self.tr(key, srv, Tr::Call { s: gs, call: name });
         match outcome {
@@ -831,8 +909,9 @@ impl Sim {
                         v,
                     },
                 );
+                let local = self.local_now(srv);
                 if let Some(module) = self.servers[srv].module.as_mut() {
-                    module.provide_snapshot(self.now, session, snapshot);
+                    module.provide_snapshot(local, session, snapshot);
                 }
             }
             Event::Saved { response, data, .. } => {
