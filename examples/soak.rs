@@ -3,7 +3,7 @@
 //! Options: `--seeds N` (200), `--hours H` per seed (5), `--first S` (first seed, 1),
 //! `--fencing on|off|both` (both), `--mix ci|harsh|late-writes|harsh-late|calm` (ci), `--cache bypass|roblox`
 //! (bypass), `--players N` (12), `--servers N` (3), `--threads N` (all cores),
-//! `--stalls N` (server stalls of 1-120 s, N per server-hour), `--drift` (server clocks at
+//! `--stalls N[,MAX_MS]` (server stalls of 1-120 s or up to MAX_MS, N per server-hour), `--drift` (server clocks at
 //! 0.99-1.01 times the store's), `--clock-steps N,MS` (N clock steps per server-hour of up to MS
 //! either way) add the opt-in shapes to any mix,
 //! `--trace` (print every violation's trace, not just the first few), `--trace-len N` (events
@@ -29,7 +29,7 @@ fn main() {
     let mut full_traces = false;
     let mut trace_len = 60usize;
     let mut vary_shape = false;
-    let mut stalls = 0.0f64;
+    let mut stalls = (0.0f64, 120_000u64);
     let mut drift = false;
     let mut steps = (0.0f64, 0i64);
     let mut args = std::env::args().skip(1);
@@ -53,9 +53,15 @@ fn main() {
             "--trace-len" => trace_len = number(&value()) as usize,
             "--vary" => vary_shape = true,
             "--stalls" => {
-                stalls = value()
-                    .parse()
-                    .unwrap_or_else(|_| usage("--stalls takes a number per server-hour"))
+                // N per server-hour, or N,MAX_MS for stalls up to MAX_MS long.
+                let text = value();
+                let (rate, max) = text.split_once(',').unwrap_or((&text, "120000"));
+                stalls = (
+                    rate.parse()
+                        .unwrap_or_else(|_| usage("--stalls takes N or N,MAX_MS")),
+                    max.parse()
+                        .unwrap_or_else(|_| usage("--stalls takes N or N,MAX_MS")),
+                );
             }
             "--drift" => drift = true,
             "--clock-steps" => {
@@ -98,8 +104,9 @@ fn main() {
             other => usage(&format!("unknown argument {other}")),
         }
     }
-    if stalls > 0.0 {
-        mix.1 = mix.1.with_stalls(stalls);
+    if stalls.0 > 0.0 {
+        mix.1 = mix.1.with_stalls(stalls.0);
+        mix.1.extra.stall_ms.1 = stalls.1;
     }
     if drift {
         mix.1 = mix.1.with_drift();
@@ -159,7 +166,7 @@ fn usage(problem: &str) -> ! {
         "usage: cargo run --release --example soak -- [--seeds N] [--hours H] [--first S] \
          [--fencing on|off|both] [--mix ci|harsh|late-writes|harsh-late|calm] [--cache bypass|roblox] \
          [--players N] [--servers N] [--threads N] [--trace] [--trace-len N] [--vary] \
-         [--stalls N] [--drift] [--clock-steps N,MS]"
+         [--stalls N[,MAX_MS]] [--drift] [--clock-steps N,MS]"
     );
     std::process::exit(2);
 }

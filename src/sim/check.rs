@@ -207,6 +207,10 @@ impl Sim {
             let Some(module) = server.module.as_ref() else {
                 continue;
             };
+            if server.stalled {
+                // Judged when it runs again (its stall does not count).
+                continue;
+            }
             for (call, pending) in server.calls.iter_mut() {
                 if !pending.reported && now - pending.at > CALL_BOUND_MS {
                     pending.reported = true;

@@ -274,7 +274,20 @@ impl Sim {
                 self.schedule_extra(Act::Stall);
             }
             Act::StallEnd(srv) => {
-                self.servers[srv].stalled = false;
+                // The liveness bounds are about a process that runs: the stall's time does
+                // not count against its calls or its task queues.
+                let now = self.now;
+                let server = &mut self.servers[srv];
+                server.stalled = false;
+                let frozen = now - server.stall_from;
+                for pending in server.calls.values_mut() {
+                    pending.at = (pending.at + frozen).min(now);
+                }
+                for host in server.hosts.values_mut() {
+                    if let Some(since) = host.busy_since.as_mut() {
+                        *since = (*since + frozen).min(now);
+                    }
+                }
                 let keys: Vec<usize> = self.servers[srv].hosts.values().map(|h| h.key).collect();
                 for key in keys {
                     self.tr(
@@ -388,6 +401,7 @@ impl Sim {
         let replies_first = self.fx.next_f64() < 0.5;
         let server = &mut self.servers[srv];
         server.stalled = true;
+        server.stall_from = self.now;
         server.stall_until = until;
         server.timers_from = until + u64::from(replies_first);
         self.stats.stalls += 1;

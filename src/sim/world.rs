@@ -130,6 +130,7 @@ pub(crate) struct Server {
     pub(crate) dirty: bool,
     /// Frozen (a stall) until `stall_until`: no timer, no reply, no call.
     pub stalled: bool,
+    pub stall_from: u64,
     pub stall_until: u64,
     /// Its timers fire no earlier than this (the end of its last stall, or just after it when
     /// the replies that came due in the stall go first).
@@ -568,6 +569,7 @@ impl Sim {
             calls: BTreeMap::new(),
             dirty: false,
             stalled: false,
+            stall_from: 0,
             stall_until: 0,
             timers_from: 0,
             clock,
