@@ -3,7 +3,8 @@
 //! Options: `--seeds N` (200), `--hours H` per seed (5), `--first S` (first seed, 1),
 //! `--fencing on|off|both` (both), `--mix ci|harsh|late-writes|harsh-late|calm` (ci), `--cache bypass|roblox`
 //! (bypass), `--players N` (12), `--servers N` (3), `--threads N` (all cores),
-//! `--stalls N[,MAX_MS]` (server stalls of 1-120 s or up to MAX_MS, N per server-hour), `--drift` (server clocks at
+//! `--stalls N[,MAX_MS[,hold]]` (server stalls of 1-120 s or up to MAX_MS, N per server-hour;
+//! with `hold` half of them also hold the server's requests that have not landed), `--drift` (server clocks at
 //! 0.99-1.01 times the store's), `--clock-steps N,MS` (N clock steps per server-hour of up to MS
 //! either way) add the opt-in shapes to any mix,
 //! `--trace` (print every violation's trace, not just the first few), `--trace-len N` (events
@@ -30,6 +31,7 @@ fn main() {
     let mut trace_len = 60usize;
     let mut vary_shape = false;
     let mut stalls = (0.0f64, 120_000u64);
+    let mut stall_hold = false;
     let mut drift = false;
     let mut steps = (0.0f64, 0i64);
     let mut args = std::env::args().skip(1);
@@ -55,7 +57,14 @@ fn main() {
             "--stalls" => {
                 // N per server-hour, or N,MAX_MS for stalls up to MAX_MS long.
                 let text = value();
-                let (rate, max) = text.split_once(',').unwrap_or((&text, "120000"));
+                let mut parts = text.split(',');
+                let rate = parts.next().unwrap_or("");
+                let max = parts.next().unwrap_or("120000");
+                stall_hold = match parts.next() {
+                    None => false,
+                    Some("hold") => true,
+                    Some(_) => usage("--stalls takes N, N,MAX_MS or N,MAX_MS,hold"),
+                };
                 stalls = (
                     rate.parse()
                         .unwrap_or_else(|_| usage("--stalls takes N or N,MAX_MS")),
@@ -107,6 +116,7 @@ fn main() {
     if stalls.0 > 0.0 {
         mix.1 = mix.1.with_stalls(stalls.0);
         mix.1.extra.stall_ms.1 = stalls.1;
+        mix.1.extra.stall_holds_outbound = if stall_hold { 0.5 } else { 0.0 };
     }
     if drift {
         mix.1 = mix.1.with_drift();
@@ -166,7 +176,7 @@ fn usage(problem: &str) -> ! {
         "usage: cargo run --release --example soak -- [--seeds N] [--hours H] [--first S] \
          [--fencing on|off|both] [--mix ci|harsh|late-writes|harsh-late|calm] [--cache bypass|roblox] \
          [--players N] [--servers N] [--threads N] [--trace] [--trace-len N] [--vary] \
-         [--stalls N[,MAX_MS]] [--drift] [--clock-steps N,MS]"
+         [--stalls N[,MAX_MS[,hold]]] [--drift] [--clock-steps N,MS]"
     );
     std::process::exit(2);
 }

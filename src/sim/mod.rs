@@ -107,6 +107,9 @@
 //! * **stalls:** a whole server freezes for 1–120 s (a GC pause, a VM migration, a hitch): no
 //!   timer fires, no reply is taken, no game code runs; requests already sent fly on. When it
 //!   runs again, the replies that came due go first or the timers do (drawn per stall).
+//!   Optionally (`--stalls N,MAX_MS,hold`) half the stalls freeze the machine's network stack
+//!   too: the server's requests that have not landed wait for the stall's end — a late write
+//!   when the stall is longer than the command's deadline.
 //! * **drift:** each server's clock runs at 0.99–1.01 times the store's and starts near zero
 //!   (a new process's `os.clock()`); leases are judged on it, TTLs on the store's.
 //! * **clock steps:** a server's clock steps forwards or backwards (an NTP step of the wall
@@ -194,6 +197,9 @@ pub struct Extra {
     pub stalls_per_server_hour: f64,
     /// A stall's length (uniform, ms).
     pub stall_ms: (u64, u64),
+    /// The share of stalls that also hold the server's requests that have not landed yet
+    /// (a frozen VM, its network stack with it): they land after the stall, in order.
+    pub stall_holds_outbound: f64,
     /// Each server's clock runs at a rate drawn uniformly from this range against the
     /// store's, and starts at a small random reading (a new process's `os.clock()`); `None`:
     /// every server reads the store's clock.

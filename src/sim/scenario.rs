@@ -399,8 +399,10 @@ impl Sim {
         let (lo, hi) = self.cfg.mix.extra.stall_ms;
         let until = self.now + self.fx.range(lo, hi);
         let replies_first = self.fx.next_f64() < 0.5;
+        let hold = self.fx.next_f64() < self.cfg.mix.extra.stall_holds_outbound;
         let server = &mut self.servers[srv];
         server.stalled = true;
+        server.hold_outbound = hold;
         server.stall_from = self.now;
         server.stall_until = until;
         server.timers_from = until + u64::from(replies_first);

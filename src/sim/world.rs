@@ -130,6 +130,8 @@ pub(crate) struct Server {
     pub(crate) dirty: bool,
     /// Frozen (a stall) until `stall_until`: no timer, no reply, no call.
     pub stalled: bool,
+    /// This stall holds the requests that had not landed yet (a frozen VM).
+    pub hold_outbound: bool,
     pub stall_from: u64,
     pub stall_until: u64,
     /// Its timers fire no earlier than this (the end of its last stall, or just after it when
@@ -408,7 +410,24 @@ impl Sim {
                 belief,
                 writer,
                 sent_at,
-            } => self.apply(srv, cmd, command, belief, writer, sent_at),
+            } => {
+                let server = &self.servers[srv];
+                if server.stalled && server.hold_outbound && sent_at <= server.stall_from {
+                    // A frozen VM: the request had not left the machine; it goes out, in
+                    // order, when the machine runs again.
+                    let at = server.stall_until + (self.now - server.stall_from);
+                    let ev = Ev::Apply {
+                        srv,
+                        cmd,
+                        command,
+                        belief,
+                        writer,
+                        sent_at,
+                    };
+                    return self.schedule(at, ev);
+                }
+                self.apply(srv, cmd, command, belief, writer, sent_at)
+            }
             Ev::Deliver {
                 srv,
                 cmd,
@@ -569,6 +588,7 @@ impl Sim {
             calls: BTreeMap::new(),
             dirty: false,
             stalled: false,
+            hold_outbound: false,
             stall_from: 0,
             stall_until: 0,
             timers_from: 0,
