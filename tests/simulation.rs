@@ -107,6 +107,42 @@ fn late_writes_keep_every_invariant_with_fencing() {
     assert_clean("late writes", 40_001, 100, &[true], late);
 }
 
+/// The opt-in shapes (`sim` module docs): server stalls of 1–120 s, clocks at 0.99–1.01 times
+/// the store's, and clock steps of up to ±10 s, on the harsh mix, keep every invariant both
+/// ways. (Stalls that hold outbound requests and steps past the 15 s D8 margin are late
+/// writes: safe with fencing only, like `Mix::late_writes`.)
+#[test]
+fn stalls_and_server_clocks_keep_every_invariant_with_and_without_fencing() {
+    let shapes = |fencing| SimConfig {
+        hours: 3.0,
+        mix: Mix::harsh()
+            .with_stalls(6.0)
+            .with_drift()
+            .with_clock_steps(2.0, 10_000),
+        vary_shape: true,
+        ..SimConfig::ci(fencing)
+    };
+    let one = run(70_001, &shapes(true));
+    assert!(one.stats.stalls > 0 && one.stats.clock_steps > 0);
+    assert_clean("stalls and clocks", 70_001, 60, &[true, false], shapes);
+}
+
+/// A frozen VM holds the requests it had not sent yet: with fencing, nothing is lost.
+#[test]
+fn stalls_that_hold_requests_keep_every_invariant_with_fencing() {
+    let hold = |fencing| {
+        let mut mix = Mix::harsh().with_stalls(3.0);
+        mix.extra.stall_holds_outbound = 0.5;
+        SimConfig {
+            hours: 3.0,
+            mix,
+            vary_shape: true,
+            ..SimConfig::ci(fencing)
+        }
+    };
+    assert_clean("stalls holding requests", 71_001, 60, &[true], hold);
+}
+
 /// What makes the CI mix safe without fencing (`sim` module docs): no request reaches the
 /// store after the core stopped waiting for it.
 #[test]
