@@ -5,8 +5,8 @@
 //! (bypass), `--players N` (12), `--servers N` (3), `--threads N` (all cores),
 //! `--stalls N[,MAX_MS[,hold]]` (server stalls of 1-120 s or up to MAX_MS, N per server-hour;
 //! with `hold` half of them also hold the server's requests that have not landed), `--drift` (server clocks at
-//! 0.99-1.01 times the store's), `--clock-steps N,MS` (N clock steps per server-hour of up to MS
-//! either way) add the opt-in shapes to any mix,
+//! 0.99-1.01 times the store's), `--clock-steps N,MS[,forward]` (N clock steps per server-hour of up to
+//! MS either way, or only forwards) add the opt-in shapes to any mix,
 //! `--trace` (print every violation's trace, not just the first few), `--trace-len N` (events
 //! kept per key, 60), `--vary` (each seed draws 6-30 players on 1-4 servers, as CI does).
 //!
@@ -33,7 +33,7 @@ fn main() {
     let mut stalls = (0.0f64, 120_000u64);
     let mut stall_hold = false;
     let mut drift = false;
-    let mut steps = (0.0f64, 0i64);
+    let mut steps = (0.0f64, (0i64, 0i64));
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -75,12 +75,16 @@ fn main() {
             "--drift" => drift = true,
             "--clock-steps" => {
                 let text = value();
-                let (rate, max) = text
-                    .split_once(',')
-                    .unwrap_or_else(|| usage("--clock-steps takes PER_HOUR,MAX_MS"));
+                let parts: Vec<&str> = text.split(',').collect();
+                let (rate, max, forward) = match parts[..] {
+                    [rate, max] => (rate, max, false),
+                    [rate, max, "forward"] => (rate, max, true),
+                    _ => usage("--clock-steps takes PER_HOUR,MAX_MS[,forward]"),
+                };
+                let max: i64 = max.parse().unwrap_or_else(|_| usage("--clock-steps size"));
                 steps = (
                     rate.parse().unwrap_or_else(|_| usage("--clock-steps rate")),
-                    max.parse().unwrap_or_else(|_| usage("--clock-steps size")),
+                    (if forward { 0 } else { -max }, max),
                 );
             }
             "--fencing" => {
@@ -176,7 +180,7 @@ fn usage(problem: &str) -> ! {
         "usage: cargo run --release --example soak -- [--seeds N] [--hours H] [--first S] \
          [--fencing on|off|both] [--mix ci|harsh|late-writes|harsh-late|calm] [--cache bypass|roblox] \
          [--players N] [--servers N] [--threads N] [--trace] [--trace-len N] [--vary] \
-         [--stalls N[,MAX_MS[,hold]]] [--drift] [--clock-steps N,MS]"
+         [--stalls N[,MAX_MS[,hold]]] [--drift] [--clock-steps N,MS[,forward]]"
     );
     std::process::exit(2);
 }

@@ -102,7 +102,7 @@
 //! # Opt-in shapes: stalls and server clocks ([`Extra`])
 //!
 //! Off in every named mix (their seeds replay unchanged; the shapes draw from their own random
-//! stream), on with `soak --stalls N`, `--drift`, `--clock-steps N,MS`:
+//! stream), on with `soak --stalls N`, `--drift`, `--clock-steps N,MS[,forward]`:
 //!
 //! * **stalls:** a whole server freezes for 1–120 s (a GC pause, a VM migration, a hitch): no
 //!   timer fires, no reply is taken, no game code runs; requests already sent fly on. When it
@@ -112,10 +112,11 @@
 //!   when the stall is longer than the command's deadline.
 //! * **drift:** each server's clock runs at 0.99–1.01 times the store's and starts near zero
 //!   (a new process's `os.clock()`); leases are judged on it, TTLs on the store's.
-//! * **clock steps:** a server's clock steps forwards or backwards (an NTP step of the wall
-//!   clock that the JS host's `realClock` reads, `Date.now()`). The core never lets its time go
-//!   back (it keeps its last reading), so a step back of `X` makes the session's lease look `X`
-//!   longer than the store's TTL. D8 leaves a save `data_timeout_ms` (15 s) of lease room, so a
+//! * **clock steps:** a server's clock steps forwards or backwards (an NTP step of a wall clock
+//!   read as the host's time; the JS host's `realClock` read `Date.now()` until these runs, and
+//!   now follows only jumps ahead, as after a suspend, so CI steps forwards only). The core never
+//!   lets its time go back (it keeps its last reading), so a step back of `X` makes the
+//!   session's lease look `X` longer than the store's TTL. D8 leaves a save `data_timeout_ms` (15 s) of lease room, so a
 //!   step back by more than that, while refreshes fail until the lease ends, lets a save land
 //!   after the entry expired: a clock that is not monotonic breaks the core's contract ("any
 //!   monotonic clock"); the fence refuses those writes. A step *forwards* while a save is in
@@ -366,10 +367,10 @@ impl Mix {
         self
     }
 
-    /// Adds clock steps of up to `max_ms` either way, `per_hour` per server-hour.
-    pub fn with_clock_steps(mut self, per_hour: f64, max_ms: i64) -> Mix {
+    /// Adds clock steps of `ms.0` to `ms.1` (negative: backwards), `per_hour` per server-hour.
+    pub fn with_clock_steps(mut self, per_hour: f64, ms: (i64, i64)) -> Mix {
         self.extra.clock_steps_per_server_hour = per_hour;
-        self.extra.clock_step_ms = (-max_ms, max_ms);
+        self.extra.clock_step_ms = ms;
         self
     }
 
