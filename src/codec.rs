@@ -308,6 +308,37 @@ enum Shape {
     Pairs,
 }
 
+/// With Safety on, DEL in a string is written as a space, so two keys of one table that differ
+/// only there (`"Rex\u{7f}"` and `"Rex "`) would be written alike and one of them lost on the way
+/// back: the original loses it; this refuses, naming both (D9).
+fn safety_keeps_keys_apart(table: &Table) -> Result<(), EncodeError> {
+    let mut spaced_keys: Vec<(String, &str)> = Vec::new();
+    for (key, value) in table {
+        let Key::String(s) = key else { continue };
+        if matches!(value, Value::Nil) || memchr::memchr(DEL, s.as_bytes()).is_none() {
+            continue;
+        }
+        let spaced = s.replace('\u{7f}', " ");
+        let plain = table
+            .get(&Key::String(spaced.clone()))
+            .is_some_and(|v| !matches!(v, Value::Nil));
+        let other = match plain {
+            true => Some(spaced.as_str()),
+            false => spaced_keys
+                .iter()
+                .find(|(k, _)| *k == spaced)
+                .map(|(_, o)| *o),
+        };
+        if let Some(other) = other {
+            return Err(EncodeError::new(format!(
+                "the keys {s:?} and {other:?} would both be stored as {spaced:?} (Safety writes DEL as a space), losing one"
+            )));
+        }
+        spaced_keys.push((spaced, s));
+    }
+    Ok(())
+}
+
 fn table_shape(table: &Table) -> Shape {
     let mut n = 0usize;
     for value in table.values() {
@@ -432,6 +463,9 @@ impl Encoder {
     }
 
     fn pairs(&mut self, table: &Table, depth: usize) -> Result<(), EncodeError> {
+        if self.safety {
+            safety_keeps_keys_apart(table)?;
+        }
         self.out.push(b'*');
         for (key, value) in table {
             if matches!(value, Value::Nil) {
@@ -1081,6 +1115,35 @@ mod tests {
         assert!(err.is_ok());
         let err = compress(&Value::Table(t), &level(2)).unwrap_err();
         assert_eq!(err.message, "Value: the key nan: NaN cannot be stored");
+    }
+
+    #[test]
+    fn keys_that_safety_would_write_alike_are_refused_on_every_path() {
+        // `"Rex\u{7f}"` and `"Rex "` were both written `#Rex `, and the load kept one (a helper's
+        // bug hunt; the original loses it too): D9.
+        let want = |path: &str, a: &str, b: &str, spaced: &str| {
+            format!("{path}: the keys {a:?} and {b:?} would both be stored as {spaced:?} (Safety writes DEL as a space), losing one")
+        };
+        let on = Settings::default();
+        let text = r#"{"Pets":{"Rex\u007f":{"Level":10},"Rex ":{"Level":1}}}"#;
+        let err = compress(&json(text), &on).unwrap_err();
+        assert_eq!(err.message, want("Value.Pets", "Rex\u{7f}", "Rex ", "Rex "));
+        assert_eq!(
+            json::compress(text, "Value", &on).unwrap_err().message,
+            err.message
+        );
+        // The Luau text path: codec/luau.rs's tests.
+        // Two keys with DEL in different places.
+        let err = compress(&json(r#"{"a\u007f ":1,"a \u007f":2}"#), &on).unwrap_err();
+        assert!(
+            err.message.contains("would both be stored as \"a  \""),
+            "{err}"
+        );
+        // One key with DEL and no twin is written as before.
+        assert_eq!(
+            compress(&json(r#"{"a\u007f":1,"b":2}"#), &on).unwrap(),
+            del("*#a ␡>1#b␡>2␡")
+        );
     }
 
     #[test]

@@ -78,6 +78,20 @@ for (const [label, api] of [
     assert.deepEqual(api.decompress(text), { Coins: 12345, Items: ["Sword", { x: 1.5 }], Bag: {} });
   });
 
+  test(`${label}: text with an unpaired surrogate throws; it was read as U+FFFD`, () => {
+    assert.throws(() => api.decompress("#a\ud800b\x7f"), {
+      message: "corrupt compressed data: the text has an unpaired surrogate",
+    });
+    assert.equal(api.decompress("#a\ud83d\ude00b\x7f"), "a\u{1f600}b");
+  });
+
+  test(`${label}: keys Safety would write alike throw, naming both; the original lost one`, () => {
+    assert.throws(() => api.compress({ Pets: { "Rex\x7f": { Level: 10 }, "Rex ": { Level: 1 } } }), {
+      message:
+        'Value.Pets: the keys "Rex\\u{7f}" and "Rex " would both be stored as "Rex " (Safety writes DEL as a space), losing one',
+    });
+  });
+
   test(`${label}: keys a JS object would merge (true and "true", from Luau) throw, naming the table`, () => {
     assert.throws(() => api.decompress("*#Coins\x7f>5#Bag\x7f*#true\x7f++<o8\x7f\x7f"), {
       message: 'value.Bag: two keys of this table are both written "true" in JSON, so one would overwrite the other',

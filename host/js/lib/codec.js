@@ -30,6 +30,9 @@ export function bindCodec(wasm) {
     if (typeof text !== "string") {
       throw new TypeError(`decompress: expected a string, got ${describe(text)}`);
     }
+    // UTF-8 has no unpaired surrogate: the bytes would hold U+FFFD instead, and the value read
+    // back would not be the one the text holds.
+    if (!text.isWellFormed()) throw new Error("corrupt compressed data: the text has an unpaired surrogate");
     const settings = toJson(options, "options");
     const json = wasm.decompressToJson(bytes(text), settings);
     return json === undefined ? undefined : JSON.parse(json);
