@@ -551,3 +551,33 @@ fn a_failed_read_in_the_acquiring_request_is_tried_again_alone() {
     assert_eq!(d.store.count("LockRelease"), 1);
     assert_eq!(d.store.holder("Player/global/1", d.now), None);
 }
+
+#[test]
+fn a_lock_granted_after_its_lease_ended_is_not_an_open() {
+    // A process frozen between the store's grant and its reading of it (SIGSTOP, a VM pause)
+    // answered Open "Success" with a lease already over: another server may hold the key by
+    // then, and the record read with the grant may be older than its writes (a helper's hunt
+    // with real processes). The grant is tried again instead.
+    let mut d = Driver::new();
+    let s = d.new_session("Player", "k");
+    let open = d.call(s, Call::Open { template: None });
+    let sent = d.now;
+    let ttl = ttl_of(&d.sent("LockAcquire")[0].1);
+    // The reply waits in the frozen process; it runs again past the lease, reply first.
+    d.now = sent + (ttl as u64) * T_SEC;
+    d.complete_in_flight();
+    assert_eq!(d.reply_of(&open), None, "not answered on that grant");
+    let reply = d.wait(open);
+    assert_eq!(reply.response, Response::Success);
+    let tries = d.sent("LockAcquire");
+    assert_eq!(tries.len(), 2, "taken again");
+    assert!(tries[1].0 > d.now - 3 * T_SEC, "after the freeze");
+    // One moment earlier the grant stands.
+    let mut d = Driver::new();
+    let s = d.new_session("Player", "k");
+    let open = d.call(s, Call::Open { template: None });
+    d.now += (ttl as u64) * T_SEC - 1;
+    d.complete_in_flight();
+    assert_eq!(d.wait(open).response, Response::Success);
+    assert_eq!(d.sent("LockAcquire").len(), 1);
+}

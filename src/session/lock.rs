@@ -21,6 +21,9 @@ pub(crate) const LOCK_MARGIN_S: f64 = 30.0;
 /// The acquisition tries one session object can make: its tokens (`acquisition × 2^32 +
 /// renewal`, `fence.rs`) stay below 2^53.
 pub(crate) const MAX_ACQUISITIONS: u64 = (1 << 21) - 1;
+/// A lock answer that came after the lease it granted had ended.
+const GRANTED_TOO_LATE: &str =
+    "the lock was granted, but its answer came after the lease it granted had ended";
 /// What `Open` answers once they are used (an `Open` retried without pause for days on a key
 /// held elsewhere).
 const ACQUISITIONS_USED: &str = "this session object has tried to take its lock 2,097,151 times, as many as its lock tokens count; Destroy it and make a new one";
@@ -156,6 +159,12 @@ impl Session {
             other => (other, None),
         };
         let message = match result {
+            // The answer came after the lease it granted had ended (the process was frozen
+            // with the reply waiting): the entry may be another server's by now, and a read
+            // that came with it may be older than its writes. Not a grant: tried again.
+            StoreResult::Acquired if io.now >= op.t.saturating_add(secs_to_ms(op.ttl_s)) => {
+                (GRANTED_TOO_LATE.to_owned(), true)
+            }
             StoreResult::Acquired => {
                 let budget = op.interval * op.attempts;
                 self.lock.lock_time = Some(op.t.saturating_add(secs_to_ms(budget)));
