@@ -149,8 +149,7 @@ impl Write {
                 &format!("Can't store {} in DataStore. ({why})", value.type_name()),
             )
         })?;
-        check_user_ids(&user_ids)?;
-        let metadata = check_metadata(metadata)?;
+        let metadata = check_attributes(&user_ids, metadata)?;
         Ok(Write {
             value,
             json: JsonText::canonical(&json),
@@ -160,61 +159,52 @@ impl Write {
     }
 }
 
-pub(crate) fn check_user_ids(user_ids: &[f64]) -> Result<(), StoreError> {
+/// Roblox's rules for a write's user ids and metadata (a table): the code and text `SetAsync`
+/// refuses them with, if it does (the JS stores' copy: `checkAttributes` in
+/// `host/js/stores/common.js`).
+fn attributes_refusal(user_ids: &[f64], metadata: &Value) -> Option<(u32, &'static str)> {
     if user_ids.len() > MAX_USER_IDS {
-        return Err(StoreError::data(
-            ErrorKind::InvalidRequest,
-            512,
-            &format!("UserID size exceeds {MAX_USER_IDS} limit."),
-        ));
+        return Some((512, "UserID size exceeds 4 limit."));
     }
     if user_ids
         .iter()
         .any(|id| !id.is_finite() || id.fract() != 0.0)
     {
-        return Err(StoreError::data(
-            ErrorKind::InvalidRequest,
-            513,
-            "Attribute userId format is invalid.",
-        ));
+        return Some((513, "Attribute userId format is invalid."));
     }
-    Ok(())
+    let Value::Table(table) = metadata else {
+        return Some((513, "Attribute metadata format is invalid."));
+    };
+    for (k, v) in table {
+        let Key::String(k) = k else {
+            return Some((513, "Attribute metadata format is invalid."));
+        };
+        if k.len() > MAX_METADATA_KEY_LEN {
+            return Some((511, "Metadata attribute size exceeds 50 limit."));
+        }
+        if serialise(v).1 > MAX_METADATA_VALUE_LEN {
+            return Some((511, "Metadata attribute size exceeds 250 limit."));
+        }
+    }
+    if serialise(metadata).1 > MAX_METADATA_LEN {
+        return Some((511, "Metadata attribute size exceeds 300 limit."));
+    }
+    None
 }
 
-pub(crate) fn check_metadata(metadata: Table) -> Result<Table, StoreError> {
-    let too_large = |limit: usize| {
-        StoreError::data(
-            ErrorKind::InvalidRequest,
-            511,
-            &format!("Metadata attribute size exceeds {limit} limit."),
-        )
-    };
-    let format_error = || {
-        StoreError::data(
+fn check_attributes(user_ids: &[f64], metadata: Table) -> Result<Table, StoreError> {
+    let metadata = Value::Table(metadata);
+    if let Some((code, text)) = attributes_refusal(user_ids, &metadata) {
+        return Err(StoreError::data(ErrorKind::InvalidRequest, code, text));
+    }
+    match deserialise(&serialise(&metadata).0) {
+        Ok(Value::Table(t)) => Ok(t),
+        Ok(Value::Array(a)) if a.is_empty() => Ok(Table::new()),
+        _ => Err(StoreError::data(
             ErrorKind::InvalidRequest,
             513,
             "Attribute metadata format is invalid.",
-        )
-    };
-    for (k, v) in &metadata {
-        let Key::String(k) = k else {
-            return Err(format_error());
-        };
-        if k.len() > MAX_METADATA_KEY_LEN {
-            return Err(too_large(MAX_METADATA_KEY_LEN));
-        }
-        if serialise(v).1 > MAX_METADATA_VALUE_LEN {
-            return Err(too_large(MAX_METADATA_VALUE_LEN));
-        }
-    }
-    let (json, len) = serialise(&Value::Table(metadata));
-    if len > MAX_METADATA_LEN {
-        return Err(too_large(MAX_METADATA_LEN));
-    }
-    match deserialise(&json) {
-        Ok(Value::Table(t)) => Ok(t),
-        Ok(Value::Array(a)) if a.is_empty() => Ok(Table::new()),
-        _ => Err(format_error()),
+        )),
     }
 }
 

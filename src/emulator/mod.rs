@@ -42,7 +42,6 @@ use std::collections::HashMap;
 
 pub use budget::{BudgetConfig, BudgetModel, RequestType};
 pub use datastore::DataVersion;
-pub(crate) use datastore::{check_metadata, check_user_ids};
 pub use faults::{FaultConfig, FaultCounts, OpCounts, OpFaults, Outage};
 pub(crate) use memorystore::{check_priority, expiration_ms, Item as QueueItem};
 pub use memorystore::{MapItem, QueueItemView, RangeBound, SortDirection};

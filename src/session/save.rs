@@ -471,7 +471,7 @@ impl Session {
         let Snapshot {
             value,
             metadata,
-            user_ids,
+            user_ids: _,
             same_texts: _,
         } = snapshot;
         // Text that is not already what the core would write is read into a tree.
@@ -508,9 +508,8 @@ impl Session {
         // The service refuses a value over 4 MB of JSON (105), and so does every store; it is
         // refused here in the same words, before it goes into a command (a JS host could not
         // even read a command of the hundreds of MB a value may have).
-        let limit = crate::emulator::MAX_DATA_VALUE_LEN;
-        if value.as_str().len() > limit {
-            return Err(format!("105: Serialized value exceeds {limit} limit."));
+        if value.as_str().len() > crate::emulator::MAX_DATA_VALUE_LEN {
+            return Err("105: Serialized value exceeds 4194304 limit.".into());
         }
         metadata
             .check_json_keys("Metadata")
@@ -526,7 +525,17 @@ impl Session {
                 ));
             }
         }
-        check_attributes(&metadata, &user_ids)?;
+        // A store that takes more (the JS stores keep what they are given) would hold a record
+        // no load reads back (`wire::got`). (What else Roblox refuses, each store refuses.)
+        for (text, what) in [(&metadata_text, "Metadata"), (&user_ids_text, "UserIds")] {
+            let limit = crate::wire::MAX_LOADED_EXTRA_BYTES;
+            if text.as_str().len() > limit {
+                return Err(format!(
+                    "{what}: {} bytes of JSON, more than a load reads back (at most {limit}); nothing was written",
+                    text.as_str().len()
+                ));
+            }
+        }
         let stored = Stored {
             value,
             metadata: metadata_text,
@@ -745,55 +754,4 @@ fn attributes_as_set(mut snapshot: Snapshot) -> Snapshot {
         snapshot.metadata = Value::Table(Default::default());
     }
     snapshot
-}
-
-/// Refuses `UserIds` and `Metadata` that `SetAsync` refuses (511–513: more than four user ids,
-/// ids that are not whole numbers, metadata that is not a dictionary or is over its limits),
-/// for every store, as the service would: a JS store takes them, and the record then holds
-/// what Roblox never would (or, for shapes a load does not read, cannot be opened again).
-fn check_attributes(metadata: &Value, user_ids: &Value) -> Result<(), String> {
-    let refused = |what: &str, e: crate::emulator::StoreError| {
-        format!(
-            "{what}: {}; nothing was written",
-            e.to_string().trim_end_matches('.')
-        )
-    };
-    let ids = match user_ids {
-        Value::Array(items) => items,
-        other => {
-            return Err(format!(
-                "UserIds: must be an array of numbers, not {}; nothing was written",
-                describe(other)
-            ))
-        }
-    };
-    let ids = ids
-        .iter()
-        .map(|item| match item {
-            Value::Number(n) => Ok(*n),
-            other => Err(format!(
-                "UserIds: must be an array of numbers, not one holding {}; nothing was written",
-                describe(other)
-            )),
-        })
-        .collect::<Result<Vec<f64>, String>>()?;
-    crate::emulator::check_user_ids(&ids).map_err(|e| refused("UserIds", e))?;
-    match metadata {
-        Value::Table(table) => crate::emulator::check_metadata(table.clone())
-            .map(drop)
-            .map_err(|e| refused("Metadata", e)),
-        other => Err(format!(
-            "Metadata: must be a dictionary, not {}; nothing was written",
-            describe(other)
-        )),
-    }
-}
-
-/// What a refused attribute is, for its message.
-fn describe(value: &Value) -> String {
-    match value {
-        Value::Array(_) => "an array".to_owned(),
-        Value::Table(_) => "a dictionary".to_owned(),
-        other => format!("a {}", other.type_name()),
-    }
 }

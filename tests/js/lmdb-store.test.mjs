@@ -110,11 +110,11 @@ test("empty UserIds and Metadata in either shape save as the shapes a load reads
   ds.Metadata = [];
   assert.deepEqual(await ds.Save(), ["Saved", { Coins: 1 }]);
   for (const [userIds, metadata, message] of [
-    [[1, 2, 3, 4, 5], {}, /^UserIds: 512: UserID size exceeds 4 limit; nothing was written$/],
-    [[1.5], {}, /^UserIds: 513: Attribute userId format is invalid; nothing was written$/],
-    [{ 1: 5 }, {}, /^UserIds: must be an array of numbers, not a dictionary; nothing was written$/],
-    [[], [1], /^Metadata: must be a dictionary, not an array; nothing was written$/],
-    [[], { Note: "x".repeat(251) }, /^Metadata: 511: Metadata attribute size exceeds 250 limit/],
+    [[1, 2, 3, 4, 5], {}, /^512: UserID size exceeds 4 limit\.$/],
+    [[1.5], {}, /^513: Attribute userId format is invalid\.$/],
+    [{ 1: 5 }, {}, /^513: Attribute userId format is invalid\.$/],
+    [[], [1], /^513: Attribute metadata format is invalid\.$/],
+    [[], { Note: "x".repeat(251) }, /^511: Metadata attribute size exceeds 250 limit\.$/],
   ]) {
     ds.UserIds = userIds;
     ds.Metadata = metadata;

@@ -13,6 +13,10 @@ export const LIMITS = Object.freeze({
   memoryValueBytes: 32 * 1024,
   maxExpirationSeconds: 3_888_000,
   maxQueueRead: 100,
+  userIds: 4,
+  metadataKeyBytes: 50,
+  metadataValueBytes: 250,
+  metadataBytes: 300,
 });
 
 /** Roblox's queue long-poll cadence: `ReadAsync` looks again every 2 s while it waits. */
@@ -229,6 +233,43 @@ export function checkDataValue(json) {
   if (json === "null") throw invalid("Argument 2 missing or nil");
   const max = LIMITS.dataValueBytes;
   if (overBytes(json, max)) throw invalid(`105: Serialized value exceeds ${max} limit.`, 105);
+}
+
+/**
+ * A write's user ids and metadata as `SetAsync` takes them, as the emulator does: an empty
+ * table is either shape (an empty Luau table is both), stored as the one a load reads (`[]`,
+ * `{}`); what Roblox refuses (511–513) is refused (the emulator's `attributes_refusal`). A
+ * store here would keep them, and the record would hold what Roblox never would, or a shape
+ * no load reads back. Gives `[userIds, metadata]` to store.
+ */
+export function attributesOf(userIds, metadata) {
+  if (userIds === "[]" && metadata === "{}") return [userIds, metadata]; // nearly every write
+  let ids = parsed(userIds);
+  if (isEmptyObject(ids)) [ids, userIds] = [[], "[]"];
+  if (!Array.isArray(ids)) throw invalid("513: Attribute userId format is invalid.", 513);
+  if (ids.length > LIMITS.userIds) throw invalid(`512: UserID size exceeds ${LIMITS.userIds} limit.`, 512);
+  if (!ids.every(Number.isInteger)) throw invalid("513: Attribute userId format is invalid.", 513);
+  let data = parsed(metadata);
+  if (Array.isArray(data) && data.length === 0) [data, metadata] = [{}, "{}"];
+  if (!isObject(data)) throw invalid("513: Attribute metadata format is invalid.", 513);
+  const tooLarge = (limit) => invalid(`511: Metadata attribute size exceeds ${limit} limit.`, 511);
+  for (const [k, v] of Object.entries(data)) {
+    if (overBytes(k, LIMITS.metadataKeyBytes)) throw tooLarge(LIMITS.metadataKeyBytes);
+    if (overBytes(JSON.stringify(v), LIMITS.metadataValueBytes)) throw tooLarge(LIMITS.metadataValueBytes);
+  }
+  if (overBytes(metadata, LIMITS.metadataBytes)) throw tooLarge(LIMITS.metadataBytes);
+  return [userIds, metadata];
+}
+
+const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+const isEmptyObject = (v) => isObject(v) && Object.keys(v).length === 0;
+
+function parsed(json) {
+  try {
+    return JSON.parse(json);
+  } catch {
+    return undefined;
+  }
 }
 
 export function checkMemoryValue(json) {

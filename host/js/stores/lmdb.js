@@ -42,6 +42,7 @@ import {
   QueuePolls,
   Sweeps,
   SWEEP_BATCH,
+  attributesOf,
   checkDataValue,
   checkMemoryValue,
   checkNames,
@@ -324,6 +325,7 @@ export class LmdbStore {
     checkArgs("dataSet", [name, scope, key, value, userIds, metadata, fence]);
     checkNames(name, scope, key);
     checkDataValue(value);
+    [userIds, metadata] = attributesOf(userIds, metadata);
     const result = await this.#write((dbs, now) => {
       const id = JSON.stringify([name, scope, key]);
       const old = dbs.data.get(id);

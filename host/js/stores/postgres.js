@@ -50,6 +50,7 @@ import {
   SWEEP_BATCH,
   acquisition,
   checkArgs,
+  attributesOf,
   checkDataValue,
   checkMemoryValue,
   checkNames,
@@ -628,6 +629,7 @@ export class PostgresStore {
     checkArgs("dataSet", [name, scope, key, value, userIds, metadata, fence]);
     checkNames(name, scope, key);
     checkDataValue(value);
+    [userIds, metadata] = attributesOf(userIds, metadata);
     checkKey(name, scope, key);
     checkText(value, "value");
     checkText(userIds, "userIds");

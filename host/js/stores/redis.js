@@ -44,6 +44,7 @@ import {
   checkArgs,
   POLL_MS,
   QueuePolls,
+  attributesOf,
   checkDataValue,
   checkMemoryValue,
   checkNames,
@@ -650,6 +651,7 @@ export class RedisStore {
     checkArgs("dataSet", [name, scope, key, value, userIds, metadata, fence]);
     checkNames(name, scope, key);
     checkDataValue(value);
+    [userIds, metadata] = attributesOf(userIds, metadata);
     const reply = await this.#script(
       "dataSet",
       [this.#dataKey(name, scope, key), this.#lockKey(`${name}/${scope}/${key}`)],

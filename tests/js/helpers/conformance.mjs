@@ -179,6 +179,31 @@ export function conformance(kind, maker) {
         await rejectsWith(env.a.dataSet("Players", "global", "k", big, "[]", "{}", null), "InvalidRequest", /4194304/);
       });
 
+      test("user ids and metadata Roblox refuses (511-513) are refused as InvalidRequest", async () => {
+        // LMDB, Redis and PostgreSQL stored them: five user ids, an id of 1.5, 400 characters
+        // of metadata; and `{}` as user ids as it was, after which no load of the key read it.
+        const set = (userIds, metadata) => env.a.dataSet("Players", "global", "k", "1", userIds, metadata, null);
+        const cases = [
+          ["[1,2,3,4,5]", "{}", /4/],
+          ["[1.5]", "{}", /userId/],
+          ['["1"]', "{}", /userId|numbers/],
+          ["[]", "[1]", /metadata/],
+          ["[]", JSON.stringify({ ["k".repeat(51)]: 1 }), /50/],
+          ["[]", JSON.stringify({ Note: "x".repeat(251) }), /250/],
+          ["[]", JSON.stringify({ a: "x".repeat(200), b: "x".repeat(200) }), /300/],
+        ];
+        for (const [userIds, metadata, message] of cases) {
+          await rejectsWith(set(userIds, metadata), "InvalidRequest", message);
+        }
+        await set("[1,2,3,4]", JSON.stringify({ Note: "x".repeat(200) }));
+        const got = await env.a.dataGet("Players", "global", "k");
+        assert.deepEqual([got.userIds, JSON.parse(got.metadata).Note.length], ["[1,2,3,4]", 200]);
+        // An empty table is either shape, and is stored as the one a load reads.
+        await set("{}", "[]");
+        const empty = await env.a.dataGet("Players", "global", "k");
+        assert.deepEqual([empty.userIds, empty.metadata], ["[]", "{}"]);
+      });
+
       test("every argument of every method is type-checked first, by name", async () => {
         const good = {
           dataGet: ["Players", "global", "k"],
