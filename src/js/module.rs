@@ -302,16 +302,6 @@ impl WasmModule {
         self.complete(now_ms, command, result);
     }
 
-    /// A lock result with the lock written and a read the host could not hand over (a store's
-    /// entry it refused, as [`complete_got`](Self::complete_got)'s checks refuse others): the
-    /// session holds the lock, and the core settles the read (again alone, or gives up and
-    /// releases the lock) as for any failed read.
-    #[wasm_bindgen(js_name = completeAcquiredReadError)]
-    pub fn complete_acquired_read_error(&mut self, now_ms: f64, command: f64, message: String) {
-        let got = StoreResult::Error(message);
-        self.complete(now_ms, command, StoreResult::AcquiredAndGot(Box::new(got)));
-    }
-
     #[wasm_bindgen(js_name = completeWritten)]
     pub fn complete_written(&mut self, now_ms: f64, command: f64, version: String) {
         self.complete(now_ms, command, StoreResult::Written { version });
@@ -355,7 +345,10 @@ impl WasmModule {
     }
 
     /// A command failed. `retryable` is the store's word (`StoreError.retryable`); without it
-    /// the message's Roblox prefix decides ([`wire::store_error`]).
+    /// the message's Roblox prefix decides ([`wire::store_error`]). `acquired`: a lock result
+    /// with the lock written and a read the host could not hand over (an entry it refused, as
+    /// [`complete_got`](Self::complete_got)'s checks refuse others); the session holds the
+    /// lock, and the core settles the read (again alone, or gives up and releases the lock).
     #[wasm_bindgen(js_name = completeError)]
     pub fn complete_error(
         &mut self,
@@ -363,11 +356,16 @@ impl WasmModule {
         command: f64,
         message: String,
         retryable: Option<bool>,
+        acquired: Option<bool>,
     ) {
         let result = match retryable {
             Some(true) => StoreResult::Error(message),
             Some(false) => StoreResult::Invalid(message),
             None => wire::store_error(message),
+        };
+        let result = match acquired {
+            Some(true) => StoreResult::AcquiredAndGot(Box::new(result)),
+            _ => result,
         };
         self.complete(now_ms, command, result);
     }

@@ -22,8 +22,7 @@ pub(crate) const LOCK_MARGIN_S: f64 = 30.0;
 /// renewal`, `fence.rs`) stay below 2^53.
 pub(crate) const MAX_ACQUISITIONS: u64 = (1 << 21) - 1;
 /// A lock answer that came after the lease it granted had ended.
-const GRANTED_TOO_LATE: &str =
-    "the lock was granted, but its answer came after the lease it granted had ended";
+const GRANTED_TOO_LATE: &str = "the lock's grant came after its lease had ended";
 /// What `Open` answers once they are used (an `Open` retried without pause for days on a key
 /// held elsewhere).
 const ACQUISITIONS_USED: &str = "this session object has tried to take its lock 2,097,151 times, as many as its lock tokens count; Destroy it and make a new one";

@@ -1010,7 +1010,7 @@ const COMMANDS = {
         } catch (e) {
           const what = e instanceof BadResult ? e.message : failureText(e, "an entry whose reading threw");
           const message = `store.lockAcquireAndGet resolved with ${what}`;
-          return (core, now, id) => core.completeAcquiredReadError(now, id, message);
+          return (core, now, id) => core.completeError(now, id, message, true, true);
         }
       }
       if (typeof holder === "string") return (core, now, id) => core.completeLocked(now, id, holder);
