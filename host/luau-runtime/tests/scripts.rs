@@ -170,8 +170,19 @@ fn ensure_cabi_wasm() {
 
 include!("support/luau_core.rs");
 
-/// Scripts about the wasm host itself (`wasm.load`), which `--no-wasm` takes away.
-const WASM_HOST_ONLY: &[&str] = &["tests/luau/wasm/host_contract.luau"];
+/// The wasm the translated core was made from, and the translated core: the two engines
+/// `tests/luau/wasm/lockstep.luau` runs side by side.
+fn ensure_both_cores() {
+    ensure_cabi_wasm();
+    ensure_luau_core();
+}
+
+/// Scripts that need the wasm host itself (`wasm.load`), which `--no-wasm` takes away: about the
+/// host, or running the wasm beside the translated core.
+const WASM_HOST_ONLY: &[&str] = &[
+    "tests/luau/wasm/host_contract.luau",
+    "tests/luau/wasm/lockstep.luau",
+];
 
 /// A script with `--no-wasm`: the module as on Roblox, the package (`--model`, which
 /// `tests/luau/lib/module.luau` requires from ServerStorage) on its translated core, and every
@@ -235,6 +246,7 @@ scripts! {
     seed => "tests/luau/services/seed.luau";
     wasm_codec => "tests/luau/wasm/codec.luau", ensure_cabi_wasm;
     wasm_host_contract => "tests/luau/wasm/host_contract.luau";
+    wasm_lockstep => "tests/luau/wasm/lockstep.luau", ensure_both_cores;
     module_basics => "tests/luau/module/basics.luau", ensure_cabi_wasm;
     module_crash_takeover => "tests/luau/module/crash_takeover.luau", ensure_cabi_wasm;
     module_queue_give_coins => "tests/luau/module/queue_give_coins.luau", ensure_cabi_wasm;
