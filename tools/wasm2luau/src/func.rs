@@ -258,11 +258,35 @@ fn names(types: &[ValType], params: usize, spilled: &[usize]) -> Vec<(String, St
         .collect()
 }
 
-/// A float as a Luau expression with the same value.
-pub(crate) fn float(x: f64) -> String {
+/// An f32 constant, from its bits, as a Luau expression with the same value: a NaN keeps its
+/// sign and payload, as the prelude makes it from its bits (a Luau number is a double, so a
+/// signalling f32 NaN comes out quiet, as any f32 NaN converted to a double does).
+pub(crate) fn f32_const(bits: u32) -> String {
+    let x = f32::from_bits(bits);
     if x.is_nan() {
-        "(0 / 0)".into()
-    } else if x.is_infinite() {
+        format!("F32OFI32({bits})")
+    } else {
+        float(x.into())
+    }
+}
+
+/// An f64 constant, from its bits, as a Luau expression with the same value: a NaN keeps its
+/// sign and payload (`0 / 0` would give whatever NaN the machine makes, 0xFFF8… on x86).
+pub(crate) fn f64_const(bits: u64) -> String {
+    if f64::from_bits(bits).is_nan() {
+        format!("F64OFI64({}, {})", bits as u32, bits >> 32)
+    } else {
+        float(f64::from_bits(bits))
+    }
+}
+
+/// A float that is no NaN as a Luau expression with the same value.
+pub(crate) fn float(x: f64) -> String {
+    debug_assert!(
+        !x.is_nan(),
+        "NaNs are made from their bits (f32_const, f64_const)"
+    );
+    if x.is_infinite() {
         if x > 0.0 { "math.huge" } else { "(-math.huge)" }.into()
     } else if x == 0.0 && x.is_sign_negative() {
         "NZ".into()
@@ -1157,14 +1181,8 @@ impl Translator<'_> {
                     deps: Deps::default(),
                 });
             }
-            O::F32Const { value } => self.push_num(
-                float(f32::from_bits(value.bits()).into()),
-                0,
-                Deps::default(),
-            ),
-            O::F64Const { value } => {
-                self.push_num(float(f64::from_bits(value.bits())), 0, Deps::default())
-            }
+            O::F32Const { value } => self.push_num(f32_const(value.bits()), 0, Deps::default()),
+            O::F64Const { value } => self.push_num(f64_const(value.bits()), 0, Deps::default()),
 
             _ => return self.numeric(op),
         }

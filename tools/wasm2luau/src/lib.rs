@@ -413,10 +413,8 @@ fn const_value(expr: &ConstExpr<'_>, ty: ValType) -> Result<String, Error> {
             let v = value as u64;
             format!("{}, {}", v as u32, (v >> 32) as u32)
         }
-        (Operator::F32Const { value }, ValType::F32) => {
-            func::float(f32::from_bits(value.bits()).into())
-        }
-        (Operator::F64Const { value }, ValType::F64) => func::float(f64::from_bits(value.bits())),
+        (Operator::F32Const { value }, ValType::F32) => func::f32_const(value.bits()),
+        (Operator::F64Const { value }, ValType::F64) => func::f64_const(value.bits()),
         _ => return Err(unsupported(format_args!("a global of type {ty:?}"))),
     })
 }

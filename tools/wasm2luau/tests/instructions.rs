@@ -6,7 +6,7 @@ mod support;
 
 use std::fmt::Write as _;
 
-use support::{f32v, f64s, f64v, halves, i32s, i64s, Both, Outcome, JOIN};
+use support::{f32v, f64s, f64v, halves, i32s, i64s, Bits, Both, Outcome, JOIN};
 use wasmi::Val;
 
 fn module(funcs: &str) -> String {
@@ -384,6 +384,68 @@ fn f32_arithmetic_rounds_to_single_precision() {
     for &x in &f64s() {
         both.check("demote", &[f64v(x)]);
     }
+}
+
+#[test]
+fn nan_constants_keep_their_bits() {
+    // Results compare any NaN alike, so each constant comes back as its bits: from an instruction,
+    // from a global's initialiser, and through memory. (A Luau number is a double, so only quiet
+    // f32 NaNs are here: a signalling one comes out quiet, as in any f32-to-double conversion.)
+    let f64s = [
+        "nan",
+        "-nan",
+        "nan:0x4000000000001",
+        "-nan:0x8000000000001",
+        "nan:0x1",
+        "-nan:0xfffffffffffff",
+    ];
+    let f32s = ["nan", "-nan", "nan:0x400001", "-nan:0x7fffff"];
+    let mut funcs = String::new();
+    for (k, c) in f64s.iter().enumerate() {
+        let _ = write!(
+            funcs,
+            "(global $f64_{k} f64 (f64.const {c}))
+             (func (export \"f64_{k}\") (result i32 i32)
+               (call $split (i64.reinterpret_f64 (f64.const {c}))))
+             (func (export \"f64_global_{k}\") (result i32 i32)
+               (call $split (i64.reinterpret_f64 (global.get $f64_{k}))))
+             (func (export \"f64_memory_{k}\") (result i32 i32)
+               (f64.store (i32.const 8) (f64.const {c}))
+               (call $split (i64.load (i32.const 8))))"
+        );
+    }
+    for (k, c) in f32s.iter().enumerate() {
+        let _ = write!(
+            funcs,
+            "(global $f32_{k} f32 (f32.const {c}))
+             (func (export \"f32_{k}\") (result i32) (i32.reinterpret_f32 (f32.const {c})))
+             (func (export \"f32_global_{k}\") (result i32)
+               (i32.reinterpret_f32 (global.get $f32_{k})))
+             (func (export \"f32_memory_{k}\") (result i32)
+               (f32.store (i32.const 8) (f32.const {c}))
+               (i32.load (i32.const 8)))"
+        );
+    }
+    let mut both = Both::new(&module(&funcs));
+    for k in 0..f64s.len() {
+        for f in ["f64", "f64_global", "f64_memory"] {
+            both.check(&format!("{f}_{k}"), &[]);
+        }
+    }
+    for k in 0..f32s.len() {
+        for f in ["f32", "f32_global", "f32_memory"] {
+            both.check(&format!("{f}_{k}"), &[]);
+        }
+    }
+    // The wasm's own bits, not merely the same on both sides.
+    assert_eq!(
+        both.check("f64_1", &[]),
+        Outcome::Values(vec![Bits::I32(0), Bits::I32(0xfff8_0000)])
+    );
+    assert_eq!(
+        both.check("f32_2", &[]),
+        Outcome::Values(vec![Bits::I32(0x7fc0_0001)])
+    );
 }
 
 #[test]
