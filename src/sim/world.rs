@@ -402,6 +402,9 @@ impl Sim {
     }
 
     fn dispatch(&mut self, ev: Ev) {
+        if let Some(at) = self.frozen_until(&ev) {
+            return self.schedule(at, ev);
+        }
         match ev {
             Ev::Apply {
                 srv,
@@ -410,24 +413,7 @@ impl Sim {
                 belief,
                 writer,
                 sent_at,
-            } => {
-                let server = &self.servers[srv];
-                if server.stalled && server.hold_outbound && sent_at <= server.stall_from {
-                    // A frozen VM: the request had not left the machine; it goes out, in
-                    // order, when the machine runs again.
-                    let at = server.stall_until + (self.now - server.stall_from);
-                    let ev = Ev::Apply {
-                        srv,
-                        cmd,
-                        command,
-                        belief,
-                        writer,
-                        sent_at,
-                    };
-                    return self.schedule(at, ev);
-                }
-                self.apply(srv, cmd, command, belief, writer, sent_at)
-            }
+            } => self.apply(srv, cmd, command, belief, writer, sent_at),
             Ev::Deliver {
                 srv,
                 cmd,
@@ -435,26 +421,29 @@ impl Sim {
                 result,
                 res,
                 belief,
-            } => {
-                let server = &self.servers[srv];
-                if server.stalled {
-                    // The reply waits in the frozen process until it runs again.
-                    let at =
-                        server.stall_until + u64::from(server.timers_from == server.stall_until);
-                    let ev = Ev::Deliver {
-                        srv,
-                        cmd,
-                        key,
-                        result,
-                        res,
-                        belief,
-                    };
-                    return self.schedule(at, ev);
-                }
-                self.deliver(srv, cmd, key, result, res, belief)
-            }
+            } => self.deliver(srv, cmd, key, result, res, belief),
             Ev::PollCheck { poll, generation } => self.poll_check(poll, generation),
             Ev::Scenario(act) => self.act(act),
+        }
+    }
+
+    /// When an event for a stalled server happens instead: a reply waits in the frozen process
+    /// until it runs again (timers first or not, as the stall drew); a request that had not
+    /// left a frozen VM goes out, in order, when the machine runs again.
+    fn frozen_until(&self, ev: &Ev) -> Option<u64> {
+        match *ev {
+            Ev::Apply { srv, sent_at, .. } => {
+                let server = &self.servers[srv];
+                (server.stalled && server.hold_outbound && sent_at <= server.stall_from)
+                    .then(|| server.stall_until + (self.now - server.stall_from))
+            }
+            Ev::Deliver { srv, .. } => {
+                let server = &self.servers[srv];
+                server.stalled.then(|| {
+                    server.stall_until + u64::from(server.timers_from == server.stall_until)
+                })
+            }
+            _ => None,
         }
     }
 
