@@ -288,16 +288,9 @@ impl Sim {
                         *since = (*since + frozen).min(now);
                     }
                 }
-                let keys: Vec<usize> = self.servers[srv].hosts.values().map(|h| h.key).collect();
-                for key in keys {
-                    self.tr(
-                        key,
-                        srv,
-                        Tr::Server {
-                            text: "runs again after its stall",
-                        },
-                    );
-                }
+                self.tr_server(srv, || Tr::Server {
+                    text: "runs again after its stall",
+                });
                 self.pump_later(srv);
             }
             Act::ClockStep => {
@@ -407,20 +400,12 @@ impl Sim {
         server.stall_until = until;
         server.timers_from = until + u64::from(replies_first);
         self.stats.stalls += 1;
-        let keys: Vec<usize> = server.hosts.values().map(|h| h.key).collect();
-        for key in keys {
-            self.tr(
-                key,
-                srv,
-                Tr::Server {
-                    text: if replies_first {
-                        "stalls (replies first when it runs again)"
-                    } else {
-                        "stalls (timers first when it runs again)"
-                    },
-                },
-            );
-        }
+        let text = if replies_first {
+            "stalls (replies first when it runs again)"
+        } else {
+            "stalls (timers first when it runs again)"
+        };
+        self.tr_server(srv, || Tr::Server { text });
         self.schedule(until, Ev::Scenario(Act::StallEnd(srv)));
     }
 
@@ -441,16 +426,9 @@ impl Sim {
         }
         self.stats.clock_steps += 1;
         let after = self.local_now(srv);
-        let keys: Vec<usize> = self.servers[srv].hosts.values().map(|h| h.key).collect();
-        for key in keys {
-            self.tr(
-                key,
-                srv,
-                Tr::Note {
-                    text: format!("srv{srv}'s clock steps {step:+} ms ({before} → {after})"),
-                },
-            );
-        }
+        self.tr_server(srv, || Tr::Note {
+            text: format!("srv{srv}'s clock steps {step:+} ms ({before} → {after})"),
+        });
         self.pump_later(srv);
     }
 
@@ -488,16 +466,9 @@ impl Sim {
         module.bind_to_close(local);
         self.servers[srv].closing = true;
         self.pump_later(srv);
-        let keys: Vec<usize> = self.servers[srv].hosts.values().map(|h| h.key).collect();
-        for key in keys {
-            self.tr(
-                key,
-                srv,
-                Tr::Server {
-                    text: "shuts down (bind-to-close)",
-                },
-            );
-        }
+        self.tr_server(srv, || Tr::Server {
+            text: "shuts down (bind-to-close)",
+        });
         self.players_leave_server(srv);
     }
 

@@ -503,6 +503,14 @@ impl Sim {
 
     // ---- tracing -------------------------------------------------------------------------
 
+    /// Traces `what` on every key server `srv` has a session of.
+    pub fn tr_server(&mut self, srv: usize, what: impl Fn() -> Tr) {
+        let keys: Vec<usize> = self.servers[srv].hosts.values().map(|h| h.key).collect();
+        for key in keys {
+            self.tr(key, srv, what());
+        }
+    }
+
     pub fn tr(&mut self, key: usize, srv: usize, what: Tr) {
         let entry = Entry {
             at: self.now,
